@@ -1,0 +1,225 @@
+"""The ``aldesk`` command: every headless verb lives here and calls into core (and later ml).
+
+Errors a person can act on are printed as one message without a traceback (exit 1); Ctrl-C
+exits 130 after saying that finished work was kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aldesk import __version__
+from aldesk.core import classes as classes_mod
+from aldesk.core.errors import AldeskError
+from aldesk.core.store import PROJECT_SUFFIX, create_project, open_project
+from aldesk.progress import TerminalProgress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aldesk",
+        description="Active-learning image labeling on your own workstation. "
+        "Run 'aldesk demo' to try it on a built-in sample.",
+    )
+    parser.add_argument("--version", action="version", version=f"aldesk {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    new = verbs.add_parser("new", help="create a project file")
+    new.add_argument("project", type=Path, help="the project file to create (PROJECT.aldesk)")
+    new.add_argument("--classes", default="", help='comma-separated class names, e.g. "cat,dog,bird"')
+    new.add_argument("--hotkeys", default=None, help='one key per class, e.g. "c,d,b" (default 1-9, 0, letters)')
+    new.set_defaults(run=cmd_new)
+
+    imp = verbs.add_parser("import", help="add images: folders (recursive), image files, CSV lists")
+    imp.add_argument("project", type=Path)
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, image or CSV (path[,label])")
+    imp.add_argument("--labels-from-folders", action="store_true",
+                     help="label each image with its parent folder's name (ImageFolder layout)")
+    imp.set_defaults(run=cmd_import)
+
+    lab = verbs.add_parser("label", help="apply labels from a CSV (path,label) to imported items")
+    lab.add_argument("project", type=Path)
+    lab.add_argument("--csv", required=True, type=Path, help="CSV file with columns path,label")
+    lab.set_defaults(run=cmd_label)
+
+    cls = verbs.add_parser("classes", help="list the classes, or add some")
+    cls.add_argument("project", type=Path)
+    cls.add_argument("--add", default="", help="comma-separated names of classes to add")
+    cls.add_argument("--hotkeys", default=None, help="one key per added class")
+    cls.set_defaults(run=cmd_classes)
+
+    info = verbs.add_parser("info", help="counts, classes, missing files")
+    info.add_argument("project", type=Path)
+    info.add_argument("--json", action="store_true", help="print JSON (keys documented in the README)")
+    info.set_defaults(run=cmd_info)
+
+    exp = verbs.add_parser("export", help="write every item with its current label")
+    exp.add_argument("project", type=Path)
+    exp.add_argument("--format", required=True, choices=("csv", "json"))
+    exp.add_argument("--out", required=True, type=Path, help="file to write")
+    exp.set_defaults(run=cmd_export)
+
+    rel = verbs.add_parser("relocate", help="repair paths after images were moved")
+    rel.add_argument("project", type=Path)
+    rel.add_argument("old_root", type=Path, metavar="OLD_ROOT")
+    rel.add_argument("new_root", type=Path, metavar="NEW_ROOT")
+    rel.set_defaults(run=cmd_relocate)
+
+    demo = verbs.add_parser("demo", help="build the built-in demo project and open it")
+    demo.add_argument("--out", type=Path, default=None, help="folder for the demo (default: aldesk's data folder)")
+    demo.add_argument("--no-gui", action="store_true", help="only build it and print where it is")
+    demo.set_defaults(run=cmd_demo)
+    parser.set_defaults(verb_names=frozenset(verbs.choices))
+    return parser
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    path = args.project if args.project.suffix else args.project.with_suffix(PROJECT_SUFFIX)
+    names = classes_mod.split_list(args.classes)
+    hotkeys = classes_mod.split_list(args.hotkeys) if args.hotkeys is not None else None
+    if hotkeys is not None and not names:
+        raise AldeskError("--hotkeys needs --classes: give one hotkey per class.")
+    # Validate everything before the file exists, so a bad argument leaves nothing behind.
+    for name in names:
+        classes_mod.clean_class_name(name)
+    for key in hotkeys or []:
+        classes_mod.clean_hotkey(key)
+    project = create_project(path)
+    try:
+        made = classes_mod.add_classes(project, names, hotkeys) if names else []
+    except AldeskError:
+        project.close()
+        path.unlink(missing_ok=True)
+        raise
+    with project:
+        print(f"created {project.path}")
+        for c in made:
+            print(f"  [{c.hotkey or '-'}] {c.name}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from aldesk.core.importer import import_paths
+
+    with open_project(args.project) as project:
+        report = import_paths(
+            project, args.paths, labels_from_folders=args.labels_from_folders,
+            progress=TerminalProgress("importing"),
+        )
+    print(report.summary())
+    if report.new_classes:
+        print(f"new classes: {', '.join(report.new_classes)}")
+    if report.labels_applied:
+        print(f"labels applied: {report.labels_applied}")
+    for path, same_as in report.duplicates:
+        print(f"duplicate {path}: same content as {same_as}")
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from aldesk.core.label_csv import apply_label_csv
+
+    with open_project(args.project) as project:
+        report = apply_label_csv(project, args.csv)
+    print(report.summary())
+    if report.new_classes:
+        print(f"new classes: {', '.join(report.new_classes)}")
+    for path in report.not_in_project:
+        print(f"not in project (import it first): {path}")
+    for path in report.without_label:
+        print(f"no label given: {path}")
+    return 0
+
+
+def cmd_classes(args: argparse.Namespace) -> int:
+    names = classes_mod.split_list(args.add)
+    if args.hotkeys is not None and not names:
+        raise AldeskError("--hotkeys needs --add: give one hotkey per added class.")
+    with open_project(args.project, write=bool(names)) as project:
+        if names:
+            hotkeys = classes_mod.split_list(args.hotkeys) if args.hotkeys is not None else None
+            classes_mod.add_classes(project, names, hotkeys)
+        for c in classes_mod.list_classes(project):
+            print(f"[{c.hotkey or '-'}] {c.name}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from aldesk.core.info import format_info, project_info
+
+    with open_project(args.project, write=False) as project:
+        info = project_info(project)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+    else:
+        print(format_info(info))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from aldesk.core.export import export
+
+    with open_project(args.project, write=False) as project:
+        count = export(project, args.format, args.out)
+    print(f"exported {count} items to {args.out}")
+    return 0
+
+
+def cmd_relocate(args: argparse.Namespace) -> int:
+    from aldesk.core.relocate import relocate
+
+    with open_project(args.project) as project:
+        report = relocate(project, args.old_root, args.new_root)
+    print(f"relocated {report.moved} items; {report.found} of them found at the new place")
+    for path in report.conflicts:
+        print(f"not relocated, another item already has this path: {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from aldesk.core.demo import build_demo
+
+    path = build_demo(args.out, progress=TerminalProgress("building the demo"))
+    print(f"demo project: {path}")
+    if not args.no_gui:
+        print("The desktop window is not part of this version yet; use the commands in "
+              f"'aldesk --help' on {path}.")
+    return 0
+
+
+def _open_without_verb(project: Path) -> int:
+    """``aldesk PROJECT.aldesk``: open a project (the window arrives with the desktop app)."""
+    from aldesk.core.info import format_info, project_info
+
+    with open_project(project, write=False) as opened:
+        print(format_info(project_info(opened)))
+    print("The desktop window is not part of this version yet.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        verb_names = parser.get_default("verb_names")
+        if argv and not argv[0].startswith("-") and argv[0] not in verb_names:
+            if len(argv) == 1 and (argv[0].endswith(PROJECT_SUFFIX) or Path(argv[0]).is_file()):
+                return _open_without_verb(Path(argv[0]))
+        args = parser.parse_args(argv)
+        if args.verb is None:
+            parser.print_help()
+            return 0
+        return int(args.run(args))
+    except AldeskError as exc:
+        print(f"aldesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\naldesk: interrupted; everything finished before was saved.", file=sys.stderr)
+        return 130
+

@@ -1,0 +1,238 @@
+"""Importing images: folders (recursive), single files and CSV lists, with an honest report.
+
+Files are hashed and fully decoded in a thread pool (Pillow and hashlib release the GIL), then
+written in batches, each batch its own transaction, so an interrupted import keeps what it did
+and running it again continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aldesk.core import classes as classes_mod
+from aldesk.core import labels as labels_mod
+from aldesk.core.errors import AldeskError, ImageError
+from aldesk.core.imageio import ImageInfo, is_image_name, probe_image
+from aldesk.core.store import Project
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file to import and, when known, the label that comes with it."""
+
+    path: Path
+    label: str | None = None
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    already_present: int = 0
+    labels_applied: int = 0
+    new_classes: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, same as)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    imported_ids: list[int] = field(default_factory=list)
+    cancelled: bool = False
+
+    def summary(self) -> str:
+        return (
+            f"imported {self.imported}, already present {self.already_present}, "
+            f"skipped {len(self.skipped)}"
+        )
+
+
+def import_paths(
+    project: Project,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    labels_from_folders: bool = False,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    workers: int | None = None,
+) -> ImportReport:
+    """Import every image found under ``paths``; see the module docstring."""
+    report = ImportReport()
+    candidates = list(_unique(discover(paths, labels_from_folders, report)))
+    known_paths = {
+        path: (item_id, status)
+        for path, item_id, status in project.conn.execute("SELECT path, id, status FROM items")
+    }
+    known_hashes = dict(project.conn.execute("SELECT sha256, path FROM items"))
+    class_ids = _classes_for(project, candidates, report)
+
+    pending_labels: list[tuple[int, int]] = []
+    fresh: list[Candidate] = []
+    for cand in candidates:
+        known = known_paths.get(project.stored_path(cand.path))
+        if known is None:
+            fresh.append(cand)
+            continue
+        report.already_present += 1
+        item_id, status = known
+        # Import labels fill unlabeled items; they never override a label already given.
+        if cand.label is not None and status != "labeled":
+            pending_labels.append((item_id, class_ids[cand.label]))
+    if pending_labels:
+        report.labels_applied += labels_mod.record_many(project, pending_labels, source="import")
+
+    total = len(fresh)
+    done = 0
+    if progress:
+        progress(0, total)
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2)) as pool:
+        for batch in _batches(fresh, _BATCH):
+            if cancel and cancel():
+                report.cancelled = True
+                break
+            examined = list(pool.map(_examine, batch))
+            _store_batch(project, batch, examined, known_hashes, class_ids, report)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+    return report
+
+
+def discover(
+    paths: Iterable[str | os.PathLike[str]], labels_from_folders: bool, report: ImportReport
+) -> Iterator[Candidate]:
+    """Expand folders, CSV lists and files into candidates; unusable entries go to the report."""
+    for raw in paths:
+        path = Path(os.path.abspath(Path(raw).expanduser()))
+        if path.is_dir():
+            yield from _walk_folder(path, labels_from_folders)
+        elif path.suffix.lower() == ".csv" and path.is_file():
+            yield from read_csv_list(path, report)
+        elif path.is_file():
+            yield Candidate(path, path.parent.name if labels_from_folders else None)
+        else:
+            report.skipped.append((str(path), "no such file or folder"))
+
+
+def read_csv_list(csv_path: Path, report: ImportReport) -> Iterator[Candidate]:
+    """Candidates from a CSV list; rows naming no existing file go to the report."""
+    for number, target, label in csv_rows(csv_path):
+        if not target.is_file():
+            report.skipped.append((str(target), f"listed in {csv_path.name} row {number}, but no such file"))
+            continue
+        yield Candidate(target, label)
+
+
+def csv_rows(csv_path: Path) -> Iterator[tuple[int, Path, str | None]]:
+    """Rows of ``path[,label]`` as (row number, absolute path, label or None).
+
+    A header row starting with ``path`` is optional; relative paths resolve against the CSV's
+    folder.
+    """
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise AldeskError(f"Cannot read the CSV list {csv_path}: {exc}") from exc
+    start = 1
+    if rows and rows[0] and rows[0][0].strip().lower() == "path":
+        rows, start = rows[1:], 2
+    for number, row in enumerate(rows, start=start):
+        if not row or not row[0].strip():
+            continue
+        target = Path(row[0].strip()).expanduser()
+        if not target.is_absolute():
+            target = csv_path.parent / target
+        label = row[1].strip() if len(row) > 1 and row[1].strip() else None
+        yield number, Path(os.path.abspath(target)), label
+
+
+def _walk_folder(root: Path, labels_from_folders: bool) -> Iterator[Candidate]:
+    for folder, dirnames, filenames in os.walk(root):
+        # Hidden folders and files (.git, .thumbnails, macOS ._ files) are never images to label.
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not is_image_name(name):
+                continue
+            label = Path(folder).name if labels_from_folders and Path(folder) != root else None
+            yield Candidate(Path(folder) / name, label)
+
+
+def _unique(candidates: Iterable[Candidate]) -> Iterator[Candidate]:
+    seen: set[Path] = set()
+    for cand in candidates:
+        if cand.path not in seen:
+            seen.add(cand.path)
+            yield cand
+
+
+def _classes_for(
+    project: Project, candidates: list[Candidate], report: ImportReport
+) -> dict[str, int]:
+    names = sorted({c.label for c in candidates if c.label is not None})
+    if not names:
+        return {}
+    before = {c.name for c in classes_mod.list_classes(project)}
+    ids = classes_mod.ensure_classes(project, names)
+    report.new_classes = [c.name for c in classes_mod.list_classes(project) if c.name not in before]
+    return ids
+
+
+def _examine(cand: Candidate) -> tuple[str, int, ImageInfo] | ImageError:
+    """Hash and validate one file; runs in a worker thread."""
+    try:
+        with open(cand.path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = handle.tell()
+        return digest, size, probe_image(cand.path)
+    except ImageError as exc:
+        return exc
+    except OSError as exc:
+        return ImageError(cand.path, f"unreadable: {exc.strerror or exc}")
+
+
+def _store_batch(
+    project: Project,
+    batch: list[Candidate],
+    examined: list[tuple[str, int, ImageInfo] | ImageError],
+    known_hashes: dict[str, str],
+    class_ids: dict[str, int],
+    report: ImportReport,
+) -> None:
+    now = time.time()
+    labels: list[tuple[int, int]] = []
+    with project.transaction() as conn:
+        for cand, result in zip(batch, examined):
+            if isinstance(result, ImageError):
+                report.skipped.append((str(cand.path), result.reason))
+                continue
+            digest, size, info = result
+            stored = project.stored_path(cand.path)
+            if digest in known_hashes:
+                report.already_present += 1
+                report.duplicates.append((str(cand.path), str(project.resolve(known_hashes[digest]))))
+                continue
+            cursor = conn.execute(
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (stored, digest, size, info.width, info.height, now),
+            )
+            item_id = int(cursor.lastrowid)
+            known_hashes[digest] = stored
+            report.imported += 1
+            report.imported_ids.append(item_id)
+            if cand.label is not None:
+                labels.append((item_id, class_ids[cand.label]))
+    if labels:
+        report.labels_applied += labels_mod.record_many(project, labels, source="import")
+
+
+def _batches(items: list[Candidate], size: int) -> Iterator[list[Candidate]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

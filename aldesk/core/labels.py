@@ -1,0 +1,155 @@
+"""Label history: an append-only list of events; an item's current label is its latest one.
+
+Undo appends an ``undo`` event naming the event it reverts, so history is never lost. Each write
+is one small transaction, committed before the call returns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aldesk.core.errors import AldeskError
+from aldesk.core.store import Project
+
+KINDS = ("label", "skip", "unsure")
+_STATUS_OF_KIND = {"label": "labeled", "skip": "skipped", "unsure": "unsure"}
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """Why an item was in front of the person: which model and strategy proposed it."""
+
+    model_version: int | None = None
+    strategy: str | None = None
+    score: float | None = None
+    rank: int | None = None
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    id: int
+    item_id: int
+    kind: str
+    class_id: int | None
+    undoes: int | None
+    created_at: float
+    shown_ms: int | None
+    source: str
+    model_version: int | None
+    strategy: str | None
+    score: float | None
+    rank: int | None
+
+
+_EVENT_COLUMNS = (
+    "id, item_id, kind, class_id, undoes, created_at, shown_ms, source, "
+    "model_version, strategy, score, rank"
+)
+
+
+def record(
+    project: Project,
+    item_id: int,
+    kind: str,
+    class_id: int | None = None,
+    *,
+    source: str = "human",
+    shown_ms: int | None = None,
+    context: QueryContext | None = None,
+) -> int:
+    """Append one label, skip or unsure event and update the item; returns the event id."""
+    if kind not in KINDS:
+        raise AldeskError(f"Unknown label kind {kind!r}; expected one of {', '.join(KINDS)}.")
+    if (kind == "label") != (class_id is not None):
+        raise AldeskError("A 'label' event needs a class, and only a 'label' event has one.")
+    context = context or QueryContext()
+    now = time.time()
+    with project.transaction() as conn:
+        if conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
+            raise AldeskError(f"No item {item_id} in this project.")
+        cursor = conn.execute(
+            "INSERT INTO label_events(item_id, kind, class_id, created_at, shown_ms, source,"
+            " model_version, strategy, score, rank) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (item_id, kind, class_id, now, shown_ms, source, context.model_version,
+             context.strategy, context.score, context.rank),
+        )
+        event_id = int(cursor.lastrowid)
+        _set_item_state(conn, item_id, kind, class_id, now)
+    return event_id
+
+
+def record_many(
+    project: Project, labels: list[tuple[int, int]], *, source: str = "import"
+) -> int:
+    """Label many (item_id, class_id) pairs in one transaction; returns how many were written."""
+    now = time.time()
+    with project.transaction() as conn:
+        for item_id, class_id in labels:
+            conn.execute(
+                "INSERT INTO label_events(item_id, kind, class_id, created_at, source)"
+                " VALUES (?, 'label', ?, ?, ?)",
+                (item_id, class_id, now, source),
+            )
+            _set_item_state(conn, item_id, "label", class_id, now)
+    return len(labels)
+
+
+def undo(project: Project, event_id: int) -> int:
+    """Revert an event by appending an ``undo`` event; the item returns to its previous state."""
+    row = project.conn.execute(
+        "SELECT item_id, kind FROM label_events WHERE id = ?", (event_id,)
+    ).fetchone()
+    if row is None:
+        raise AldeskError(f"No label event {event_id} to undo.")
+    item_id, kind = row
+    if kind == "undo":
+        raise AldeskError(f"Event {event_id} is itself an undo; record the label again instead.")
+    now = time.time()
+    with project.transaction() as conn:
+        already = conn.execute(
+            "SELECT 1 FROM label_events WHERE undoes = ?", (event_id,)
+        ).fetchone()
+        if already:
+            raise AldeskError(f"Label event {event_id} was already undone.")
+        cursor = conn.execute(
+            "INSERT INTO label_events(item_id, kind, undoes, created_at, source)"
+            " VALUES (?, 'undo', ?, ?, 'human')",
+            (item_id, event_id, now),
+        )
+        undo_id = int(cursor.lastrowid)
+        effective = _effective_event(conn, item_id)
+        if effective is None:
+            conn.execute(
+                "UPDATE items SET status = 'unlabeled', label_class_id = NULL, labeled_at = NULL"
+                " WHERE id = ?",
+                (item_id,),
+            )
+        else:
+            _set_item_state(conn, item_id, *effective)
+    return undo_id
+
+
+def history(project: Project, item_id: int) -> list[LabelEvent]:
+    rows = project.conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM label_events WHERE item_id = ? ORDER BY id", (item_id,)
+    ).fetchall()
+    return [LabelEvent(*row) for row in rows]
+
+
+def _effective_event(conn, item_id: int) -> tuple[str, int | None, float] | None:
+    """The latest event of an item that no undo reverted, as (kind, class_id, created_at)."""
+    return conn.execute(
+        "SELECT kind, class_id, created_at FROM label_events e WHERE item_id = ?"
+        " AND kind != 'undo'"
+        " AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.undoes = e.id)"
+        " ORDER BY id DESC LIMIT 1",
+        (item_id,),
+    ).fetchone()
+
+
+def _set_item_state(conn, item_id: int, kind: str, class_id: int | None, at: float) -> None:
+    conn.execute(
+        "UPDATE items SET status = ?, label_class_id = ?, labeled_at = ? WHERE id = ?",
+        (_STATUS_OF_KIND[kind], class_id, at if kind == "label" else None, item_id),
+    )

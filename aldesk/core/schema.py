@@ -1,0 +1,116 @@
+"""The project file's schema: numbered migration steps, each applied in its own transaction.
+
+``PRAGMA user_version`` holds the number of steps applied. A file with a higher number was
+written by a newer aldesk and is refused before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# 'aldk' in ASCII: marks a SQLite file as an aldesk project (PRAGMA application_id).
+APPLICATION_ID = 0x616C646B
+
+_STEP_1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE classes (
+    id       INTEGER PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    hotkey   TEXT UNIQUE,
+    position INTEGER NOT NULL,
+    colour   TEXT NOT NULL
+);
+
+-- path: relative to the project file's folder (POSIX separators) where possible, else absolute.
+-- label_class_id/status/labeled_at mirror the item's latest effective label event, kept in the
+-- same transaction as the event so counts stay fast on large projects.
+CREATE TABLE items (
+    id             INTEGER PRIMARY KEY,
+    path           TEXT NOT NULL UNIQUE,
+    sha256         TEXT NOT NULL UNIQUE,
+    bytes          INTEGER NOT NULL,
+    width          INTEGER NOT NULL,
+    height         INTEGER NOT NULL,
+    added_at       REAL NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'unlabeled'
+                   CHECK (status IN ('unlabeled', 'labeled', 'skipped', 'unsure')),
+    label_class_id INTEGER REFERENCES classes(id),
+    labeled_at     REAL
+);
+CREATE INDEX items_status ON items(status);
+CREATE INDEX items_label ON items(label_class_id);
+
+-- Append-only label history. kind 'undo' reverts the event named in undoes.
+-- shown_ms: how long the item was on screen; model_version/strategy/score/rank: why it was asked.
+CREATE TABLE label_events (
+    id            INTEGER PRIMARY KEY,
+    item_id       INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL CHECK (kind IN ('label', 'skip', 'unsure', 'undo')),
+    class_id      INTEGER REFERENCES classes(id),
+    undoes        INTEGER REFERENCES label_events(id),
+    created_at    REAL NOT NULL,
+    shown_ms      INTEGER,
+    source        TEXT NOT NULL CHECK (source IN ('human', 'import')),
+    model_version INTEGER,
+    strategy      TEXT,
+    score         REAL,
+    rank          INTEGER,
+    CHECK ((kind = 'label') = (class_id IS NOT NULL)),
+    CHECK ((kind = 'undo') = (undoes IS NOT NULL))
+);
+"""
+
+# Step 2: hidden ground truth (the demo's held-back labels, simulations) and a faster per-item
+# history lookup, which undo and the item history need.
+_STEP_2 = """
+CREATE TABLE item_truth (
+    item_id    INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    class_name TEXT NOT NULL
+);
+CREATE INDEX label_events_item ON label_events(item_id, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing steps up to ``target``, one transaction each; return the new version.
+
+    The connection must be in autocommit mode (isolation_level=None) so that each step's
+    BEGIN/COMMIT is ours and a failed step leaves the file at the previous version.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number in range(version + 1, target + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_statements(MIGRATIONS[number - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        version = number
+    return version
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit our transaction)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {current!r}")
+    return statements

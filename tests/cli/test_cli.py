@@ -1,0 +1,157 @@
+"""The headless verbs, run as a person runs them: through main() and as a real process."""
+
+import csv
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aldesk import __version__
+from aldesk.cli import main
+from aldesk.core import schema
+from tests.conftest import distinct_colour, write_image
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def info_json(capsys, project: Path) -> dict:
+    code, out, _ = run(capsys, "info", project, "--json")
+    assert code == 0
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("launcher", [["aldesk"], [sys.executable, "-m", "aldesk"]])
+def test_help_and_version_as_processes(launcher):
+    if launcher == ["aldesk"]:
+        import shutil
+        if shutil.which("aldesk") is None:
+            pytest.skip("the aldesk script is not installed in this environment")
+    result = subprocess.run(launcher + ["--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for verb in ("new", "import", "label", "info", "export", "relocate", "demo"):
+        assert verb in result.stdout
+    version = subprocess.run(launcher + ["--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == f"aldesk {__version__}"
+
+
+def test_new_with_classes_and_hotkeys(capsys, tmp_path):
+    path = tmp_path / "birds.aldesk"
+    code, out, _ = run(capsys, "new", path, "--classes", "cat,dog,bird", "--hotkeys", "c,d,b")
+    assert code == 0 and "[c] cat" in out
+    info = info_json(capsys, path)
+    assert info["classes"] == ["cat", "dog", "bird"]
+    assert info["hotkeys"] == {"cat": "c", "dog": "d", "bird": "b"}
+    assert (info["items"], info["labeled"], info["models"]) == (0, 0, 0)
+
+
+def test_new_default_hotkeys_and_suffix(capsys, tmp_path):
+    code, _, _ = run(capsys, "new", tmp_path / "plain", "--classes", "a,b")
+    assert code == 0
+    assert info_json(capsys, tmp_path / "plain.aldesk")["hotkeys"] == {"a": "1", "b": "2"}
+
+
+def test_new_with_bad_hotkeys_leaves_no_file(capsys, tmp_path):
+    path = tmp_path / "x.aldesk"
+    code, _, err = run(capsys, "new", path, "--classes", "a,b", "--hotkeys", "1")
+    assert code == 1 and "2 classes but 1 hotkeys" in err
+    code, _, err = run(capsys, "new", path, "--classes", "a", "--hotkeys", "u")
+    assert code == 1 and "reserved" in err
+    assert not path.exists()
+
+
+def test_import_info_label_export_round_trip(capsys, tmp_path):
+    project = tmp_path / "p.aldesk"
+    images = tmp_path / "imgs"
+    for i in range(4):
+        write_image(images / f"{i}.png", distinct_colour(i))
+    (images / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    run(capsys, "new", project, "--classes", "cat,dog")
+    code, out, _ = run(capsys, "import", project, images)
+    assert code == 0
+    assert "imported 4, already present 0, skipped 1" in out
+    assert f"skipped {images / 'broken.jpg'}:" in out
+    code, out, _ = run(capsys, "import", project, images)
+    assert "imported 0, already present 4, skipped 1" in out
+
+    sheet = tmp_path / "labels.csv"
+    sheet.write_text("path,label\nimgs/0.png,cat\nimgs/1.png,dog\nimgs/2.png,bird\nimgs/zz.png,cat\n")
+    code, out, _ = run(capsys, "label", project, "--csv", sheet)
+    assert code == 0
+    assert "labeled 3, unchanged 0, not in project 1" in out and "new classes: bird" in out
+
+    info = info_json(capsys, project)
+    assert (info["items"], info["labeled"], info["unlabeled"], info["missing"]) == (4, 3, 1, 0)
+    assert info["per_class"] == {"cat": 1, "dog": 1, "bird": 1}
+    assert info["schema_version"] == schema.SCHEMA_VERSION
+
+    out_csv = tmp_path / "out.csv"
+    code, out, _ = run(capsys, "export", project, "--format", "csv", "--out", out_csv)
+    assert code == 0 and "exported 4 items" in out
+    rows = list(csv.DictReader(out_csv.open()))
+    assert list(rows[0]) == ["path", "label", "status", "labeled_at"]
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert by_name["0.png"]["label"] == "cat" and by_name["0.png"]["status"] == "labeled"
+    assert by_name["0.png"]["labeled_at"].endswith("+00:00")
+    assert by_name["3.png"]["label"] == "" and by_name["3.png"]["labeled_at"] == ""
+    assert Path(by_name["3.png"]["path"]) == images / "3.png"
+
+    out_json = tmp_path / "out.json"
+    run(capsys, "export", project, "--format", "json", "--out", out_json)
+    document = json.loads(out_json.read_text())
+    assert document["classes"] == ["cat", "dog", "bird"]
+    assert len(document["items"]) == 4
+
+
+def test_relocate_repairs_moved_images(capsys, tmp_path):
+    project = tmp_path / "proj" / "p.aldesk"
+    project.parent.mkdir()
+    old = tmp_path / "old"
+    for i in range(3):
+        write_image(old / "sub" / f"{i}.png", distinct_colour(i))
+    run(capsys, "new", project)
+    run(capsys, "import", project, old)
+    new = tmp_path / "new"
+    old.rename(new)
+    info = info_json(capsys, project)
+    assert info["missing"] == 3 and len(info["missing_examples"]) == 3
+    code, out, _ = run(capsys, "info", project)
+    assert code == 0 and "aldesk relocate" in out
+    code, out, _ = run(capsys, "relocate", project, old, new)
+    assert code == 0 and "relocated 3 items; 3 of them found" in out
+    assert info_json(capsys, project)["missing"] == 0
+
+
+def test_fatal_errors_exit_1_with_message_and_no_traceback(capsys, tmp_path):
+    code, _, err = run(capsys, "info", tmp_path / "none.aldesk")
+    assert code == 1 and err.startswith("aldesk: No such project") and "Traceback" not in err
+    newer = tmp_path / "newer.aldesk"
+    run(capsys, "new", newer)
+    conn = sqlite3.connect(newer)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    code, _, err = run(capsys, "import", newer, tmp_path)
+    assert code == 1 and "newer aldesk" in err and "99" in err
+
+
+def test_demo_builds_a_project_with_hidden_truth(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--out", tmp_path / "demo", "--no-gui")
+    assert code == 0
+    project = tmp_path / "demo" / "fashion-mnist-demo.aldesk"
+    assert f"demo project: {project}" in out
+    info = info_json(capsys, project)
+    assert (info["items"], info["labeled"], info["missing"]) == (3000, 0, 0)
+    assert len(info["classes"]) == 10
+    conn = sqlite3.connect(project)
+    truth = dict(conn.execute("SELECT class_name, count(*) FROM item_truth GROUP BY class_name"))
+    conn.close()
+    assert truth == {name: 300 for name in info["classes"]}
+    # a second run reuses the project
+    code, out, _ = run(capsys, "demo", "--out", tmp_path / "demo", "--no-gui")
+    assert code == 0 and info_json(capsys, project)["items"] == 3000

@@ -1,0 +1,28 @@
+"""Shared fixtures: projects and small generated images (nothing is downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from aldesk.core.store import Project, create_project
+
+
+def write_image(path: Path, colour: tuple[int, int, int] = (10, 20, 30), size=(16, 12), fmt=None) -> Path:
+    """Write a small solid image; distinct colours give distinct content hashes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path, format=fmt)
+    return path
+
+
+def distinct_colour(index: int) -> tuple[int, int, int]:
+    return (index % 256, (index // 256) % 256, (index * 7 + 3) % 256)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    opened = create_project(tmp_path / "p.aldesk")
+    yield opened
+    opened.close()
