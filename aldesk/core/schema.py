@@ -74,7 +74,47 @@ CREATE TABLE item_truth (
 CREATE INDEX label_events_item ON label_events(item_id, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2)
+# Step 3: the learning engine. Embeddings are stored in chunks (a few hundred items per row) so a
+# whole pool loads with few reads and an interrupted embedding run keeps every finished chunk.
+# A model version keeps its head's parameters (warm start, export) and its predictions for every
+# embedded item as one float16 array (fast to load and to swap).
+_STEP_3 = """
+CREATE TABLE embedding_sets (
+    id         INTEGER PRIMARY KEY,
+    backbone   TEXT NOT NULL,
+    identity   TEXT NOT NULL UNIQUE,
+    dim        INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+
+CREATE TABLE embedding_chunks (
+    id       INTEGER PRIMARY KEY,
+    set_id   INTEGER NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+    count    INTEGER NOT NULL,
+    item_ids BLOB NOT NULL,
+    vectors  BLOB NOT NULL
+);
+CREATE INDEX embedding_chunks_set ON embedding_chunks(set_id);
+
+CREATE TABLE models (
+    version    INTEGER PRIMARY KEY,
+    created_at REAL NOT NULL,
+    set_id     INTEGER NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+    head       TEXT NOT NULL,
+    n_labels   INTEGER NOT NULL,
+    class_ids  TEXT NOT NULL,
+    params     BLOB NOT NULL,
+    metrics    TEXT NOT NULL
+);
+
+CREATE TABLE predictions (
+    model_version INTEGER PRIMARY KEY REFERENCES models(version) ON DELETE CASCADE,
+    item_ids      BLOB NOT NULL,
+    probs         BLOB NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -27,12 +28,19 @@ def info_json(capsys, project: Path) -> dict:
     return json.loads(out)
 
 
+def _installed_script() -> str | None:
+    # pip puts console scripts beside the interpreter (a venv's bin/ need not be on PATH).
+    beside = Path(sys.executable).with_name("aldesk")
+    return str(beside) if beside.exists() else shutil.which("aldesk")
+
+
 @pytest.mark.parametrize("launcher", [["aldesk"], [sys.executable, "-m", "aldesk"]])
 def test_help_and_version_as_processes(launcher):
     if launcher == ["aldesk"]:
-        import shutil
-        if shutil.which("aldesk") is None:
-            pytest.skip("the aldesk script is not installed in this environment")
+        script = _installed_script()
+        if script is None:
+            pytest.skip("aldesk is not installed in this environment (pip install -e .)")
+        launcher = [script]
     result = subprocess.run(launcher + ["--help"], capture_output=True, text=True)
     assert result.returncode == 0
     for verb in ("new", "import", "label", "info", "export", "relocate", "demo"):
