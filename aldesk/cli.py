@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=None, help="folder for the demo (default: aldesk's data folder)")
     demo.add_argument("--no-gui", action="store_true", help="only build it and print where it is")
     demo.set_defaults(run=cmd_demo)
+
+    from aldesk.cli_ml import add_ml_commands
+
+    add_ml_commands(verbs)
     parser.set_defaults(verb_names=frozenset(verbs.choices))
     return parser
 
@@ -222,4 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\naldesk: interrupted; everything finished before was saved.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading (e.g. head): not an error.
+        sys.stderr.close()
+        return 0
 

@@ -25,6 +25,8 @@ from aldesk.core.store import Project
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
 _BATCH = 500
+# A first row whose first cell is one of these is a header, not a file.
+_PATH_HEADERS = {"path", "file", "filename", "image", "filepath"}
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,8 @@ def read_csv_list(csv_path: Path, report: ImportReport) -> Iterator[Candidate]:
 def csv_rows(csv_path: Path) -> Iterator[tuple[int, Path, str | None]]:
     """Rows of ``path[,label]`` as (row number, absolute path, label or None).
 
-    A header row starting with ``path`` is optional; relative paths resolve against the CSV's
-    folder.
+    A header row (first cell ``path``, ``file``, ``filename``, ...) is optional; relative paths
+    resolve against the CSV's folder.
     """
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as handle:
@@ -141,7 +143,7 @@ def csv_rows(csv_path: Path) -> Iterator[tuple[int, Path, str | None]]:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise AldeskError(f"Cannot read the CSV list {csv_path}: {exc}") from exc
     start = 1
-    if rows and rows[0] and rows[0][0].strip().lower() == "path":
+    if rows and rows[0] and rows[0][0].strip().lower() in _PATH_HEADERS:
         rows, start = rows[1:], 2
     for number, row in enumerate(rows, start=start):
         if not row or not row[0].strip():

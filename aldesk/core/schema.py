@@ -77,7 +77,8 @@ CREATE INDEX label_events_item ON label_events(item_id, id);
 # Step 3: the learning engine. Embeddings are stored in chunks (a few hundred items per row) so a
 # whole pool loads with few reads and an interrupted embedding run keeps every finished chunk.
 # A model version keeps its head's parameters (warm start, export) and its predictions for every
-# embedded item as one float16 array (fast to load and to swap).
+# embedded item as one float16 array (fast to load and to swap). The queue is kept so that a
+# reopened project continues where it was and every label can say why its item was asked.
 _STEP_3 = """
 CREATE TABLE embedding_sets (
     id         INTEGER PRIMARY KEY,
@@ -111,6 +112,16 @@ CREATE TABLE predictions (
     model_version INTEGER PRIMARY KEY REFERENCES models(version) ON DELETE CASCADE,
     item_ids      BLOB NOT NULL,
     probs         BLOB NOT NULL
+);
+
+-- The current queue of items to ask, with why each is there (copied into the label event).
+CREATE TABLE queue (
+    item_id       INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    rank          INTEGER NOT NULL,
+    model_version INTEGER,
+    strategy      TEXT NOT NULL,
+    score         REAL,
+    created_at    REAL NOT NULL
 );
 """
 

@@ -1,0 +1,166 @@
+"""One learning step, shared by the CLI, the desktop worker and the simulator.
+
+``PoolModel`` holds what depends only on the embeddings (whitening, the k-NN graph) and is built
+once per embedding set. ``refresh`` takes the labels so far and returns a new head, its
+predictions for the whole pool and the next items to ask, without touching any database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from aldesk.core.errors import AldeskError
+from aldesk.ml import heads
+from aldesk.ml.features import Whitening, fit_whitening, knn_graph
+from aldesk.ml.strategies import PoolState, Selection, get_strategy
+
+# The label-propagation graph covers at most this many pool items (a fixed random sample on
+# larger pools, plus every labeled item); the linear head then generalises to the rest.
+GRAPH_MAX = 20_000
+GRAPH_NEIGHBOURS = 10
+
+
+class NotEnoughLabels(AldeskError):
+    """Training needs labels from at least two classes."""
+
+
+@dataclass
+class PoolModel:
+    whitening: Whitening
+    z: torch.Tensor  # [N, r] whitened pool
+    anchors: np.ndarray  # pool indices covered by the graph
+    _graph: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, *, seed: int = 0, graph_max: int = GRAPH_MAX) -> "PoolModel":
+        whitening = fit_whitening(vectors, seed=seed)
+        z = whitening.apply(vectors)
+        rng = np.random.default_rng(seed)
+        n = len(z)
+        anchors = np.arange(n) if n <= graph_max else np.sort(rng.choice(n, graph_max, replace=False))
+        return cls(whitening, z, anchors)
+
+    @property
+    def size(self) -> int:
+        return int(self.z.shape[0])
+
+    def graph(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The anchors' k-NN graph (neighbour positions in ``anchors``, similarities); built on
+        first use and kept, as it depends only on the embeddings."""
+        if self._graph is None:
+            self._graph = knn_graph(self.z[torch.from_numpy(self.anchors)], k=GRAPH_NEIGHBOURS)
+        return self._graph
+
+    def propagate(self, labeled: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, torch.Tensor]:
+        """Label propagation over the graph; returns (pool indices of graph nodes, their class
+        distributions). Labeled items outside the sample join the graph through their nearest
+        sampled neighbours."""
+        position = np.full(self.size, -1, dtype=np.int64)
+        position[self.anchors] = np.arange(len(self.anchors))
+        extra = labeled[position[labeled] < 0]
+        nodes = np.concatenate([self.anchors, extra])
+        position[extra] = len(self.anchors) + np.arange(len(extra))
+        indices, sims = self.graph()
+        if len(extra):
+            anchor_z = torch.nn.functional.normalize(self.z[torch.from_numpy(self.anchors)], dim=1)
+            extra_z = torch.nn.functional.normalize(self.z[torch.from_numpy(extra)], dim=1)
+            top = torch.topk(extra_z @ anchor_z.T, indices.shape[1], dim=1)
+            indices = torch.cat([indices, top.indices])
+            sims = torch.cat([sims, top.values])
+        spread = heads.propagate_labels(
+            indices, sims, torch.from_numpy(position[labeled]), torch.from_numpy(y), n_classes
+        )
+        return nodes, spread
+
+
+@dataclass
+class RefreshResult:
+    head: heads.LinearHead | None
+    probs: np.ndarray | None  # [N, K] for the whole pool
+    selection: Selection
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def train_head(
+    pool: PoolModel,
+    labeled: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    head: str = "default",
+    init: heads.LinearHead | None = None,
+    calibrate: bool = True,
+) -> tuple[heads.LinearHead, dict[str, Any]]:
+    """Fit a head on the labeled pool items (``labeled``: pool indices, ``y``: class indices)."""
+    if head not in heads.HEADS:
+        raise AldeskError(f"Unknown head {head!r}; choose one of: {', '.join(heads.HEADS)}.")
+    present = np.unique(y)
+    if len(present) < 2:
+        raise NotEnoughLabels(
+            "Training needs labels from at least two classes; "
+            f"so far {len(y)} label(s), all of one class."
+        )
+    start = time.perf_counter()
+    z_l = pool.z[torch.from_numpy(labeled)]
+    y_t = torch.from_numpy(y).long()
+    if head == "plain":
+        model = heads.fit_linear(z_l, y_t, n_classes, init=init)
+    else:
+        nodes, spread = pool.propagate(labeled, y, n_classes)
+        unlabeled = ~np.isin(nodes, labeled)
+        model = heads.fit_semi_supervised(
+            z_l, y_t, pool.z[torch.from_numpy(nodes[unlabeled])], spread[torch.from_numpy(unlabeled)],
+            n_classes, init=init,
+        )
+    oof_accuracy = None
+    if calibrate:
+        model, oof_accuracy = heads.calibrate(model, z_l, y_t)
+    metrics = {
+        "head": head,
+        "n_labels": int(len(y)),
+        "classes_with_labels": int(len(present)),
+        "temperature": model.temperature,
+        "cv_accuracy": oof_accuracy,
+        "train_seconds": time.perf_counter() - start,
+    }
+    return model, metrics
+
+
+def refresh(
+    pool: PoolModel,
+    labeled: np.ndarray,
+    y: np.ndarray,
+    eligible: np.ndarray,
+    n_classes: int,
+    *,
+    n: int = 20,
+    strategy: str = "default",
+    head: str = "default",
+    init: heads.LinearHead | None = None,
+    rng: np.random.Generator | None = None,
+) -> RefreshResult:
+    """Retrain (when at least two classes have labels), rescore the pool, pick the next ``n``."""
+    rng = rng or np.random.default_rng()
+    model, probs, metrics = None, None, {}
+    if len(np.unique(y)) >= 2:
+        model, metrics = train_head(pool, labeled, y, n_classes, head=head, init=init)
+        start = time.perf_counter()
+        probs = model.predict_proba(pool.z).numpy()
+        metrics["score_seconds"] = time.perf_counter() - start
+    start = time.perf_counter()
+    state = PoolState(
+        z=pool.z, eligible=eligible, probs=probs,
+        label_counts=np.bincount(y, minlength=n_classes), rng=rng,
+    )
+    chooser = get_strategy(strategy)
+    if probs is None and strategy not in ("default", "typical", "random"):
+        # Uncertainty needs a model: before the first one, start as the app does.
+        chooser = get_strategy("default")
+    selection = chooser.select(state, n)
+    metrics["select_seconds"] = time.perf_counter() - start
+    return RefreshResult(model, probs, selection, metrics)

@@ -1,0 +1,271 @@
+"""Heads: a linear classifier on whitened embeddings, and the semi-supervised fit the app uses.
+
+``plain`` trains the linear head on the person's labels alone. ``default`` (the app's head) first
+spreads those labels over the pool's k-NN graph (label propagation), then trains the same linear
+head on the labels plus the graph's most confident pseudo-labels. Predictions always come from
+the linear head, so a model can be exported as one small program and reproduce the app exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HEADS = ("default", "plain")
+# Calibrate only with enough labels for the out-of-fold estimate to mean something.
+MIN_LABELS_TO_CALIBRATE = 30
+
+
+@dataclass
+class LinearHead:
+    """Logits = z @ weight + bias over the active classes; inactive classes get probability 0."""
+
+    weight: torch.Tensor  # [r, K]
+    bias: torch.Tensor  # [K]
+    active: torch.Tensor  # [K] bool: classes that had labels when trained
+    temperature: float = 1.0
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.bias.shape[0])
+
+    def logits(self, z: torch.Tensor) -> torch.Tensor:
+        raw = z @ self.weight + self.bias
+        return raw.masked_fill(~self.active, float("-inf"))
+
+    def predict_proba(self, z: torch.Tensor, block: int = 262_144) -> torch.Tensor:
+        out = torch.empty((z.shape[0], self.n_classes), dtype=torch.float32)
+        with torch.inference_mode():
+            for start in range(0, z.shape[0], block):
+                out[start : start + block] = torch.softmax(
+                    self.logits(z[start : start + block]) / self.temperature, dim=1
+                )
+        return out
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            weight=self.weight.numpy(),
+            bias=self.bias.numpy(),
+            active=self.active.numpy(),
+            temperature=np.array(self.temperature),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "LinearHead":
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return cls(
+                weight=torch.from_numpy(arrays["weight"].copy()),
+                bias=torch.from_numpy(arrays["bias"].copy()),
+                active=torch.from_numpy(arrays["active"].copy()),
+                temperature=float(arrays["temperature"]),
+            )
+
+
+def fit_linear(
+    z: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    *,
+    sample_weight: torch.Tensor | None = None,
+    init: LinearHead | None = None,
+    l2: float = 1.0,
+    max_iter: int = 100,
+) -> LinearHead:
+    """Class-balanced, L2-regularised multinomial logistic regression (L-BFGS, full batch).
+
+    Each class carries equal total weight, so a rare class is not drowned by a common one.
+    ``init`` warm-starts from the previous model: retraining after 10 new labels then needs
+    only a few iterations.
+    """
+    z = z.float()
+    y = y.long()
+    weight = torch.ones(len(y)) if sample_weight is None else sample_weight.float()
+    counts = torch.zeros(n_classes).index_add_(0, y, weight)
+    active = counts > 0
+    balance = torch.where(active, counts.sum() / (active.sum() * counts.clamp_min(1e-12)), 0.0)
+    w = weight * balance[y]
+    total = w.sum()
+
+    W = torch.zeros((z.shape[1], n_classes))
+    b = torch.zeros(n_classes)
+    if init is not None and init.weight.shape == W.shape:
+        W.copy_(init.weight)
+        b.copy_(torch.where(torch.isfinite(init.bias), init.bias, torch.zeros_like(init.bias)))
+    W.requires_grad_(True)
+    b.requires_grad_(True)
+    mask = (~active).float() * -1e4  # keep inactive classes out of the softmax while training
+
+    optimiser = torch.optim.LBFGS(
+        [W, b], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
+        tolerance_grad=1e-6, tolerance_change=1e-9, history_size=20,
+    )
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        logits = z @ W + b + mask
+        loss = (F.cross_entropy(logits, y, reduction="none") * w).sum() / total
+        loss = loss + 0.5 * l2 * (W * W).sum() / total
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return LinearHead(W.detach(), b.detach(), active)
+
+
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The temperature that minimises the negative log-likelihood of held-out logits."""
+    logits = logits.float()
+    finite = torch.isfinite(logits).any(1)
+    logits, y = logits[finite], y[finite]
+    if len(y) == 0:
+        return 1.0
+
+    def nll(log_t: float) -> float:
+        return float(F.cross_entropy(logits / np.exp(log_t), y.long()))
+
+    # Golden-section search on log T in [-3, 3] (T from 0.05 to 20): NLL is unimodal in T.
+    lo, hi = -3.0, 3.0
+    ratio = (np.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    for _ in range(40):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = nll(b)
+    return float(np.exp((lo + hi) / 2))
+
+
+def out_of_fold_logits(
+    z: torch.Tensor, y: torch.Tensor, n_classes: int, *, folds: int = 5, seed: int = 0
+) -> torch.Tensor:
+    """Logits for each labeled item from a plain head trained without it (stratified folds)."""
+    generator = np.random.default_rng(seed)
+    fold_of = np.empty(len(y), dtype=np.int64)
+    y_np = y.numpy()
+    for cls in np.unique(y_np):
+        members = np.flatnonzero(y_np == cls)
+        generator.shuffle(members)
+        fold_of[members] = np.arange(len(members)) % folds
+    out = torch.full((len(y), n_classes), float("-inf"))
+    for fold in range(folds):
+        test = torch.from_numpy(fold_of == fold)
+        if test.all() or not test.any():
+            continue
+        head = fit_linear(z[~test], y[~test], n_classes, max_iter=50)
+        out[test] = head.logits(z[test])
+    return out
+
+
+def calibrate(head: LinearHead, z: torch.Tensor, y: torch.Tensor) -> tuple[LinearHead, float | None]:
+    """Set the head's temperature from out-of-fold logits; also returns the out-of-fold accuracy."""
+    if len(y) < MIN_LABELS_TO_CALIBRATE or int(torch.unique(y).numel()) < 2:
+        return head, None
+    logits = out_of_fold_logits(z, y, head.n_classes)
+    head.temperature = fit_temperature(logits, y)
+    accuracy = float((logits.argmax(1) == y).float().mean())
+    return head, accuracy
+
+
+# --- label propagation (the app head's use of the unlabeled pool) -------------------------------
+
+
+def propagate_labels(
+    indices: torch.Tensor,
+    sims: torch.Tensor,
+    seeds: torch.Tensor,
+    seed_labels: torch.Tensor,
+    n_classes: int,
+    *,
+    alpha: float = 0.9,
+    iterations: int = 20,
+) -> torch.Tensor:
+    """Spread seed labels over a k-NN graph (Zhou et al. 2004); rows of the result sum to 1
+    where the labels reached, 0 elsewhere.
+
+    ``indices``/``sims`` are each node's neighbours; the graph is made symmetric and normalised
+    as D^-1/2 W D^-1/2. Each class injects the same total mass, so a class with many labels does
+    not swamp a class with few.
+    """
+    n = indices.shape[0]
+    s = _normalised_graph(indices, sims)
+    seeds_y = torch.zeros((n, n_classes))
+    per_class = torch.bincount(seed_labels, minlength=n_classes).float().clamp_min(1)
+    seeds_y[seeds, seed_labels] = 1.0 / per_class[seed_labels]
+    f = seeds_y.clone()
+    for _ in range(iterations):
+        f = alpha * (s @ f) + (1 - alpha) * seeds_y
+    total = f.sum(1, keepdim=True)
+    return torch.where(total > 0, f / total.clamp_min(1e-30), torch.zeros_like(f))
+
+
+def _normalised_graph(indices: torch.Tensor, sims: torch.Tensor) -> torch.Tensor:
+    """Symmetric D^-1/2 W D^-1/2 as a sparse CSR matrix."""
+    n, k = indices.shape
+    rows = torch.arange(n).repeat_interleave(k)
+    cols = indices.reshape(-1)
+    vals = sims.reshape(-1).clamp_min(0) ** 3  # sharpen: trust close neighbours much more
+    with warnings.catch_warnings():
+        # torch calls its sparse support beta; the operations used here are the basic ones.
+        warnings.simplefilter("ignore", UserWarning)
+        w = torch.sparse_coo_tensor(
+            torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])]),
+            torch.cat([vals, vals]), (n, n),
+        ).coalesce()
+        degree = torch.zeros(n).index_add_(0, w.indices()[0], w.values()).clamp_min(1e-12)
+        inv_sqrt = degree.rsqrt()
+        values = w.values() * inv_sqrt[w.indices()[0]] * inv_sqrt[w.indices()[1]]
+        return torch.sparse_coo_tensor(w.indices(), values, (n, n)).coalesce().to_sparse_csr()
+
+
+def fit_semi_supervised(
+    z_labeled: torch.Tensor,
+    y: torch.Tensor,
+    z_pseudo: torch.Tensor,
+    pseudo_probs: torch.Tensor,
+    n_classes: int,
+    *,
+    init: LinearHead | None = None,
+    pseudo_weight: float = 0.5,
+    max_pseudo: int = 5_000,
+    min_confidence: float = 0.5,
+) -> LinearHead:
+    """Linear head on the labels plus the most confident propagated pseudo-labels.
+
+    Pseudo-labels only for classes a person has labeled, at most ``max_pseudo`` of them spread
+    evenly over classes, each weighted by its confidence times ``pseudo_weight``.
+    """
+    confidence, guess = pseudo_probs.max(1)
+    labeled_classes = torch.zeros(n_classes, dtype=torch.bool)
+    labeled_classes[y] = True
+    ok = (confidence >= min_confidence) & labeled_classes[guess]
+    chosen = _top_per_class(confidence, guess, ok, n_classes, max_pseudo)
+    z_all = torch.cat([z_labeled, z_pseudo[chosen]])
+    y_all = torch.cat([y, guess[chosen]])
+    weights = torch.cat([torch.ones(len(y)), pseudo_weight * confidence[chosen]])
+    return fit_linear(z_all, y_all, n_classes, sample_weight=weights, init=init)
+
+
+def _top_per_class(
+    confidence: torch.Tensor, guess: torch.Tensor, ok: torch.Tensor, n_classes: int, budget: int
+) -> torch.Tensor:
+    per_class = max(1, budget // n_classes)
+    picks = []
+    for cls in range(n_classes):
+        members = torch.nonzero(ok & (guess == cls)).flatten()
+        if len(members) > per_class:
+            members = members[torch.topk(confidence[members], per_class).indices]
+        picks.append(members)
+    return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.long)
