@@ -1,0 +1,164 @@
+"""A labeling session: what the person sees next, and what each key press does to the project.
+
+Qt-free so it can be tested directly; the desktop window drives it. Every decision is written
+(and committed) before the next item is shown. Undo appends an undo event and steps back to the
+item, so a new key press replaces the old decision; redo applies it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from aldesk.core import labels
+from aldesk.core.labels import QueryContext
+from aldesk.core.queue import QueuedItem, load_queue
+from aldesk.core.store import Project
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One thing the person did to an item, as written to the label history."""
+
+    item_id: int
+    kind: str  # label / skip / unsure
+    class_id: int | None
+    event_id: int
+    context: QueryContext
+
+
+class LabelingSession:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._queue: deque[QueuedItem] = deque(load_queue(project))
+        self._fallback: list[QueuedItem] = []
+        self._done: list[Decision] = []  # undo stack
+        self._undone: list[Decision] = []  # redo stack
+        self._current: QueuedItem | None = None
+        self._shown_at = time.monotonic()
+        self.advance()
+
+    # -- what is on screen -------------------------------------------------------------------
+
+    @property
+    def current(self) -> QueuedItem | None:
+        return self._current
+
+    def upcoming(self, n: int) -> list[QueuedItem]:
+        """The next ``n`` items after the current one (for the thumbnail strip and prefetch)."""
+        out = list(self._queue)[:n]
+        if len(out) < n:
+            seen = {q.item_id for q in out} | ({self._current.item_id} if self._current else set())
+            out += [q for q in self._fallback if q.item_id not in seen and self._is_open(q.item_id)][: n - len(out)]
+        return out
+
+    def recent(self, n: int) -> list[Decision]:
+        return self._done[-n:][::-1]
+
+    def previous_decision(self, item_id: int) -> Decision | None:
+        """The decision undone on this item, if it came back by undo (shown as 'was: ...')."""
+        for decision in reversed(self._undone):
+            if decision.item_id == item_id:
+                return decision
+        return None
+
+    # -- queue management --------------------------------------------------------------------
+
+    def set_queue(self, entries: list[QueuedItem]) -> None:
+        """Swap in a new queue; the item on screen stays where it is."""
+        current = self._current.item_id if self._current else None
+        self._queue = deque(e for e in entries if e.item_id != current)
+        if self._current is None:
+            self.advance()
+
+    def set_fallback(self, entries: list[QueuedItem]) -> None:
+        """Used when the queue runs dry before a new one arrives (last ranking, cold start)."""
+        self._fallback = list(entries)
+        if self._current is None:
+            self.advance()
+
+    def advance(self) -> QueuedItem | None:
+        self._current = self._next_open()
+        self._shown_at = time.monotonic()
+        return self._current
+
+    def _next_open(self) -> QueuedItem | None:
+        while self._queue:
+            entry = self._queue.popleft()
+            if self._is_open(entry.item_id):
+                return entry
+        for entry in self._fallback:
+            if self._is_open(entry.item_id):
+                return entry
+        row = self.project.conn.execute(
+            "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY id LIMIT 1"
+        ).fetchone()
+        return QueuedItem(row[0], 0, None, "in order", None) if row else None
+
+    def _is_open(self, item_id: int) -> bool:
+        row = self.project.conn.execute("SELECT status FROM items WHERE id = ?", (item_id,)).fetchone()
+        return row is not None and row[0] == "unlabeled"
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def label(self, class_id: int) -> Decision | None:
+        return self._decide("label", class_id)
+
+    def skip(self) -> Decision | None:
+        return self._decide("skip", None)
+
+    def unsure(self) -> Decision | None:
+        return self._decide("unsure", None)
+
+    def _decide(self, kind: str, class_id: int | None) -> Decision | None:
+        entry = self._current
+        if entry is None:
+            return None
+        shown_ms = int((time.monotonic() - self._shown_at) * 1000)
+        context = entry.context
+        event = labels.record(self.project, entry.item_id, kind, class_id, shown_ms=shown_ms, context=context)
+        decision = Decision(entry.item_id, kind, class_id, event, context)
+        self._done.append(decision)
+        self._undone = [d for d in self._undone if d.item_id != entry.item_id]
+        self.advance()
+        return decision
+
+    def undo(self) -> Decision | None:
+        """Revert the latest decision and show its item again."""
+        if not self._done:
+            return None
+        decision = self._done.pop()
+        labels.undo(self.project, decision.event_id)
+        self._undone.append(decision)
+        if self._current is not None:
+            self._queue.appendleft(self._current)
+        self._current = QueuedItem(decision.item_id, decision.context.rank or 0,
+                                   decision.context.model_version, decision.context.strategy or "undo",
+                                   decision.context.score)
+        self._shown_at = time.monotonic()
+        return decision
+
+    def redo(self) -> Decision | None:
+        """Apply the latest undone decision again (if its item is the one on screen, or open)."""
+        if not self._undone:
+            return None
+        decision = self._undone[-1]
+        if self._current is None or self._current.item_id != decision.item_id:
+            if not self._is_open(decision.item_id):
+                self._undone.pop()
+                return None
+            if self._current is not None:
+                self._queue.appendleft(self._current)
+            self._current = QueuedItem(decision.item_id, 0, decision.context.model_version,
+                                       decision.context.strategy or "redo", decision.context.score)
+        self._undone.pop()
+        return self._decide(decision.kind, decision.class_id)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._done)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._undone)

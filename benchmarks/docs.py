@@ -1,0 +1,41 @@
+"""Shared by the benchmark scripts: describe the machine, and update one section of
+docs/benchmarks.md without touching the others."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def machine_summary() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 ** 2:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"Machine: {os.cpu_count()} cores ({cpu}){memory}, {platform.system()}, no GPU used"
+
+
+def replace_section(title: str, body: str, path: Path = DOCS) -> None:
+    """Write ``## title`` with ``body``, replacing that section if it exists, else appending."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    section = f"## {title}\n\n{body.rstrip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text, encoding="utf-8")

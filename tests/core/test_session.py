@@ -1,0 +1,73 @@
+import pytest
+
+from aldesk.core.classes import add_classes
+from aldesk.core.labels import history
+from aldesk.core.queue import QueuedItem, replace_queue
+from aldesk.core.session import LabelingSession
+
+
+@pytest.fixture
+def session(project):
+    add_classes(project, ["cat", "dog"])
+    with project.transaction() as conn:
+        for i in range(1, 7):
+            conn.execute(
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)",
+                (f"{i}.png", f"h{i}"),
+            )
+    replace_queue(project, [QueuedItem(i, r, 7, "margin", 0.1 * r) for r, i in enumerate([3, 1, 5], start=1)])
+    return LabelingSession(project)
+
+
+def _state(project, item):
+    return project.conn.execute("SELECT status, label_class_id FROM items WHERE id = ?", (item,)).fetchone()
+
+
+def test_follows_the_stored_queue_then_unlabeled_items(session, project):
+    assert session.current.item_id == 3
+    assert [q.item_id for q in session.upcoming(5)] == [1, 5]
+    for _ in range(3):
+        session.label(1)
+    assert session.current.item_id == 2  # queue used up: next unlabeled item, never a blank
+
+
+def test_a_decision_is_committed_with_why_the_item_was_asked(session, project):
+    decision = session.label(2)
+    assert _state(project, 3) == ("labeled", 2)
+    event = history(project, 3)[-1]
+    assert (event.model_version, event.strategy, event.rank, event.source) == (7, "margin", 1, "human")
+    assert event.shown_ms is not None and event.shown_ms >= 0
+    assert decision.event_id == event.id
+
+
+def test_skip_unsure_undo_redo(session, project):
+    session.label(1)  # item 3
+    session.skip()  # item 1
+    session.unsure()  # item 5
+    assert (_state(project, 1), _state(project, 5)) == (("skipped", None), ("unsure", None))
+    undone = session.undo()
+    assert undone.item_id == 5 and session.current.item_id == 5
+    assert _state(project, 5) == ("unlabeled", None)
+    assert session.previous_decision(5).kind == "unsure"
+    session.undo()
+    assert session.current.item_id == 1 and _state(project, 1) == ("unlabeled", None)
+    session.redo()
+    assert _state(project, 1) == ("skipped", None) and session.current.item_id == 5
+    session.label(2)  # replaces the undone 'unsure' on item 5
+    assert _state(project, 5) == ("labeled", 2)
+    assert not session.can_redo
+    kinds = [e.kind for e in history(project, 5)]
+    assert kinds == ["unsure", "undo", "label"]
+
+
+def test_new_queue_does_not_change_the_item_on_screen(session, project):
+    assert session.current.item_id == 3
+    session.set_queue([QueuedItem(6, 1, 8, "margin", 0.0), QueuedItem(3, 2, 8, "margin", 0.0)])
+    assert session.current.item_id == 3
+    assert [q.item_id for q in session.upcoming(3)][0] == 6
+    session.label(1)
+    assert session.current.item_id == 6
+
+
+def test_undo_past_the_beginning_does_nothing(session):
+    assert session.undo() is None and session.redo() is None
