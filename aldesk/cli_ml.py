@@ -183,6 +183,6 @@ def cmd_weights(args: argparse.Namespace) -> int:
         return 0
     for spec in list_backbones():
         status = spec.weights_status()
-        where = status.source if status.available else "missing"
+        where = (status.source or "built in") if status.available else f"missing: {status.hint}"
         print(f"{spec.name:<20} {spec.dim:>5}-d  {where}")
     return 0
