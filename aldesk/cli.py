@@ -191,20 +191,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     path = build_demo(args.out, progress=TerminalProgress("building the demo"))
     print(f"demo project: {path}")
-    if not args.no_gui:
-        print("The desktop window is not part of this version yet; use the commands in "
-              f"'aldesk --help' on {path}.")
-    return 0
+    if args.no_gui:
+        return 0
+    from aldesk.gui.app import run_app
+
+    return run_app(path)
 
 
-def _open_without_verb(project: Path) -> int:
-    """``aldesk PROJECT.aldesk``: open a project (the window arrives with the desktop app)."""
-    from aldesk.core.info import format_info, project_info
+def _open_without_verb(project: Path | None) -> int:
+    """``aldesk`` (start screen) or ``aldesk PROJECT.aldesk``: the desktop window."""
+    from aldesk.core.store import check_project_file
+    from aldesk.gui.app import run_app
 
-    with open_project(project, write=False) as opened:
-        print(format_info(project_info(opened)))
-    print("The desktop window is not part of this version yet.")
-    return 0
+    if project is not None:
+        check_project_file(project.absolute())  # a clear message in the terminal, before any window
+    return run_app(project)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,8 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _open_without_verb(Path(argv[0]))
         args = parser.parse_args(argv)
         if args.verb is None:
-            parser.print_help()
-            return 0
+            return _open_without_verb(None)
         return int(args.run(args))
     except AldeskError as exc:
         print(f"aldesk: {exc}", file=sys.stderr)

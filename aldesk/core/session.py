@@ -94,7 +94,7 @@ class LabelingSession:
         row = self.project.conn.execute(
             "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY id LIMIT 1"
         ).fetchone()
-        return QueuedItem(row[0], 0, None, "in order", None) if row else None
+        return QueuedItem(row[0], 0, None, "next unlabeled", None) if row else None
 
     def _is_open(self, item_id: int) -> bool:
         row = self.project.conn.execute("SELECT status FROM items WHERE id = ?", (item_id,)).fetchone()

@@ -1,0 +1,43 @@
+"""Starting the desktop app: logging, the QApplication, the window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import platformdirs
+
+
+def log_file() -> Path:
+    folder = Path(platformdirs.user_log_dir("aldesk", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "aldesk.log"
+
+
+def setup_logging() -> Path:
+    path = log_file()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("aldesk")
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    return path
+
+
+def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
+    """Open the window (on ``project`` if given) and run until it closes."""
+    from PySide6.QtWidgets import QApplication
+
+    from aldesk.gui.main_window import MainWindow
+
+    setup_logging()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("aldesk")
+    app.setOrganizationName("aldesk")
+    app.setApplicationDisplayName("aldesk")
+    window = MainWindow(backbone=backbone)
+    window.show()
+    if project is not None:
+        window.open_project(project)
+    return app.exec()

@@ -1,0 +1,160 @@
+"""GUI-thread side of the learning loop: when to embed and retrain, and storing what comes back.
+
+Triggers: embeddings when a project opens; a refresh after every ``refresh_every`` new labels or
+after a few idle seconds with unused labels. One job at a time; a trigger during a job is
+remembered and runs next. Results are written here, in the GUI thread, which owns the project.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from aldesk.core import vectors
+from aldesk.core.errors import AldeskError
+from aldesk.core.session import LabelingSession
+from aldesk.core.store import Project
+from aldesk.gui.worker import EmbedChunk, LearningWorker, RefreshOutcome, WorkerThread
+
+log = logging.getLogger("aldesk.controller")
+
+REFRESH_EVERY = 10
+IDLE_SECONDS = 4.0
+
+
+class LearningController(QObject):
+    state_changed = Signal(str, int, int)  # stage ("idle", "embedding", "training", ...), done, total
+    model_updated = Signal(int, dict)  # version, metrics
+    queue_updated = Signal()
+    error = Signal(str)
+    _run_embed = Signal(int)  # connected to the worker: queued, so the job runs in its thread
+    _run_refresh = Signal(int)
+
+    def __init__(self, project: Project, session: LabelingSession, *, backbone: str | None = None,
+                 refresh_every: int = REFRESH_EVERY, idle_seconds: float = IDLE_SECONDS) -> None:
+        super().__init__()
+        self.project = project
+        self.session = session
+        self.refresh_every = refresh_every
+        self.generation = 0  # bumps with every label; results carry the one they were made for
+        self._labels_since_refresh = 0
+        self._busy = False
+        self._pending: str | None = None
+        self._embedded = False
+        self.worker = LearningWorker(project.path, backbone)
+        self.thread = WorkerThread(self.worker)
+        self.worker.progress.connect(self.state_changed)
+        self.worker.chunk_ready.connect(self._store_chunk)
+        self.worker.embedding_done.connect(self._embedding_done)
+        self.worker.refreshed.connect(self._apply_refresh)
+        self.worker.failed.connect(self._failed)
+        self.worker.idle.connect(self._job_finished)
+        self._run_embed.connect(self.worker.embed)
+        self._run_refresh.connect(self.worker.refresh)
+        self._idle_timer = QTimer(self)
+        self._idle_timer.setSingleShot(True)
+        self._idle_timer.setInterval(int(idle_seconds * 1000))
+        self._idle_timer.timeout.connect(self._idle)
+        self.thread.start()
+
+    # -- triggers ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._request("embed")
+
+    def label_recorded(self) -> None:
+        self.generation += 1
+        self._labels_since_refresh += 1
+        self._idle_timer.start()
+        if self._labels_since_refresh >= self.refresh_every:
+            self._request("refresh")
+
+    def retrain_now(self) -> None:
+        self._request("refresh")
+
+    def _idle(self) -> None:
+        if self._labels_since_refresh:
+            self._request("refresh")
+
+    def _request(self, job: str) -> None:
+        if self._busy:
+            # An embedding request stays ahead of a refresh: refreshing needs the vectors.
+            if self._pending != "embed":
+                self._pending = job
+            return
+        if job == "refresh" and not self._embedded:
+            self._pending = "refresh"
+            return
+        self._busy = True
+        if job == "refresh":
+            self._labels_since_refresh = 0
+            self.state_changed.emit("training", 0, 1)
+        (self._run_embed if job == "embed" else self._run_refresh).emit(self.generation)
+
+    def _job_finished(self) -> None:
+        self._busy = False
+        pending, self._pending = self._pending, None
+        if pending and not self.worker.cancelled:
+            self._request(pending)
+        elif not self._busy:
+            self.state_changed.emit("idle", 0, 0)
+
+    # -- results (GUI thread) ----------------------------------------------------------------
+
+    def _store_chunk(self, chunk: EmbedChunk) -> None:
+        try:
+            eset = vectors.get_or_create_set(self.project, chunk.backbone, chunk.identity, chunk.dim)
+            if len(chunk.item_ids):
+                vectors.add_chunk(self.project, eset.id, chunk.item_ids, chunk.vectors)
+        except AldeskError as exc:
+            self._failed(str(exc), "")
+            return
+        for item_id, reason in chunk.failures:
+            log.warning("item %s not embedded: %s", item_id, reason)
+
+    def _embedding_done(self, _generation: int, backbone: str) -> None:
+        self._embedded = True
+        self.backbone = backbone
+        if self._pending is None:
+            self._pending = "refresh"
+
+    def _apply_refresh(self, outcome: RefreshOutcome) -> None:
+        from aldesk.core.queue import replace_queue
+        from aldesk.ml.workflow import save_training
+
+        if self.worker.cancelled:
+            return
+        try:
+            version = None
+            if outcome.train is not None:
+                version = save_training(self.project, outcome.snapshot, outcome.train)
+            queue = [dataclasses.replace(q, model_version=version) for q in outcome.queue]
+            fallback = [dataclasses.replace(q, model_version=version) for q in outcome.fallback]
+            replace_queue(self.project, queue)
+        except AldeskError as exc:
+            self._failed(str(exc), "")
+            return
+        # Labels given while the job ran are already out of the queue: the session skips
+        # items that are no longer unlabeled, and the item on screen stays.
+        self.session.set_queue(queue)
+        self.session.set_fallback(fallback)
+        self.queue_updated.emit()
+        if version is not None:
+            self.model_updated.emit(version, outcome.metrics)
+
+    def _failed(self, message: str, details: str) -> None:
+        if details:
+            log.error("%s\n%s", message, details)
+        self.error.emit(message)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel the running job and wait for the thread, bounded; True if it stopped."""
+        self._idle_timer.stop()
+        stopped = self.thread.stop(timeout_ms)
+        if not stopped:
+            log.error("the learning worker did not stop within %d ms", timeout_ms)
+        return stopped

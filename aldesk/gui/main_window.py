@@ -1,0 +1,436 @@
+"""The main window: start screen or labeling view, every command a QAction in a menu.
+
+A key press labels, commits and advances in the GUI thread with no decoding or training on that
+path: images come from the prefetcher, models from the learning worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget, QWidget,
+)
+
+from aldesk.core.classes import LabelClass, list_classes
+from aldesk.core.errors import AldeskError
+from aldesk.core.session import LabelingSession
+from aldesk.core.store import Project, open_project
+from aldesk.gui.controller import LearningController
+from aldesk.gui.keymap import COMMANDS, DEFAULT_COMMANDS, KeymapError, load_keymap
+from aldesk.gui.labeling_view import LabelingView
+from aldesk.gui.prefetch import ImagePrefetcher
+from aldesk.gui.start_screen import StartScreen
+
+log = logging.getLogger("aldesk.window")
+PREFETCH_AHEAD = 6
+RECENT_MAX = 10
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, *, backbone: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings("aldesk", "aldesk")
+        self.backbone = backbone
+        self.project: Project | None = None
+        self.session: LabelingSession | None = None
+        self.controller: LearningController | None = None
+        self.prefetcher: ImagePrefetcher | None = None
+        self.thumbs: ImagePrefetcher | None = None
+        self.classes: list[LabelClass] = []
+        self._predictions: tuple[np.ndarray, np.ndarray, list[int]] | None = None  # ids, probs, class ids
+        self._model: tuple[int, float] | None = None  # version, created (monotonic)
+
+        self.start_screen = StartScreen(self)
+        self.labeling = LabelingView(self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.start_screen)
+        self.stack.addWidget(self.labeling)
+        self.setCentralWidget(self.stack)
+        self.start_screen.open_recent.connect(self.open_project)
+        self.start_screen.open_requested.connect(self.choose_project)
+        self.start_screen.demo_requested.connect(self.open_demo)
+        self.start_screen.new_requested.connect(self.new_project)
+        self.labeling.class_clicked.connect(self.label)
+
+        self.counts_label = QLabel(self)
+        self.model_label = QLabel(self)
+        self.worker_label = QLabel(self)
+        self.worker_bar = QProgressBar(self)
+        self.worker_bar.setMaximumWidth(160)
+        self.worker_bar.setTextVisible(False)
+        for widget in (self.counts_label, self.model_label, self.worker_label):
+            self.statusBar().addWidget(widget)
+        self.statusBar().addPermanentWidget(self.worker_bar)
+        self._age_timer = QTimer(self)
+        self._age_timer.timeout.connect(self._update_model_label)
+        self._age_timer.start(30_000)
+
+        self.actions: dict[str, QAction] = {}
+        self.class_actions: list[QAction] = []
+        self._build_menus()
+        self._restore_geometry()
+        self.show_start()
+
+    # -- menus and actions -------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        try:
+            keymap = load_keymap()
+        except KeymapError as exc:
+            QTimer.singleShot(0, lambda: QMessageBox.warning(self, "aldesk", f"{exc}\nUsing the default shortcuts."))
+            keymap = {c.name: c.keys for c in DEFAULT_COMMANDS}
+        handlers = {
+            "new_project": self.new_project, "open_project": self.choose_project,
+            "open_demo": self.open_demo, "close_project": self.close_project, "quit": self.close,
+            "skip": self.skip, "unsure": self.unsure, "undo": self.undo, "redo": self.redo,
+            "retrain": self.retrain, "zoom_in": self.labeling.image_view.zoom_in,
+            "zoom_out": self.labeling.image_view.zoom_out, "zoom_fit": self.labeling.image_view.fit,
+            "full_screen": self.toggle_full_screen, "show_curve": self.show_curve,
+            "shortcuts": self.show_shortcuts, "edit_keymap": self.edit_keymap,
+        }
+        menus = {}
+        for command in DEFAULT_COMMANDS:
+            menu = menus.get(command.menu) or self.menuBar().addMenu(f"&{command.menu}")
+            menus[command.menu] = menu
+            action = self.make_action(command.text, keymap.get(command.name, ()), handlers[command.name])
+            menu.addAction(action)
+            self.actions[command.name] = action
+            if command.name == "redo":
+                menu.addSeparator()
+                self.class_menu = menu.addMenu("Label &as")
+        self.addActions(list(self.actions.values()))
+
+    def make_action(self, text: str, keys: tuple[str, ...], handler) -> QAction:
+        """The one place that builds a QAction: text, shortcuts, window-wide context."""
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: handler())
+        return action
+
+    def _build_class_actions(self) -> None:
+        for action in self.class_actions:
+            self.removeAction(action)
+        self.class_menu.clear()
+        self.class_actions = []
+        for label_class in self.classes:
+            keys = (label_class.hotkey,) if label_class.hotkey else ()
+            action = self.make_action(label_class.name, keys, lambda cid=label_class.id: self.label(cid))
+            self.class_menu.addAction(action)
+            self.addAction(action)
+            self.class_actions.append(action)
+
+    def _set_labeling_enabled(self, enabled: bool) -> None:
+        for name in ("close_project", "skip", "unsure", "undo", "redo", "retrain", "zoom_in",
+                     "zoom_out", "zoom_fit", "show_curve"):
+            self.actions[name].setEnabled(enabled)
+        self.class_menu.setEnabled(enabled)
+
+    # -- project life cycle ------------------------------------------------------------------
+
+    def show_start(self) -> None:
+        self.setWindowTitle("aldesk")
+        self.start_screen.set_recent(self.recent_projects())
+        self.stack.setCurrentWidget(self.start_screen)
+        self._set_labeling_enabled(False)
+        self.counts_label.setText("")
+        self.model_label.setText("")
+        self.worker_label.setText("")
+        self.worker_bar.hide()
+
+    def open_project(self, path: Path) -> bool:
+        path = Path(path)
+        self.close_project()
+        try:
+            project = open_project(path)
+        except AldeskError as exc:
+            QMessageBox.critical(self, "aldesk", str(exc))
+            return False
+        self.project = project
+        self.classes = list_classes(project)
+        reserved = {c.hotkey: c.name for c in self.classes if c.hotkey}
+        try:
+            load_keymap(reserved=reserved)
+        except KeymapError as exc:
+            QMessageBox.warning(self, "aldesk", str(exc))
+        self.session = LabelingSession(project)
+        self._build_class_actions()
+        self.labeling.set_classes(self.classes)
+        side = max(self.screen().availableGeometry().width(), self.screen().availableGeometry().height())
+        side = int(side * self.devicePixelRatioF())
+        self.prefetcher = ImagePrefetcher(self._resolve, side, parent=self)
+        self.prefetcher.ready.connect(self._image_ready)
+        self.prefetcher.failed.connect(self._image_failed)
+        self.thumbs = ImagePrefetcher(self._resolve, 96, workers=1, parent=self)
+        self.thumbs.ready.connect(lambda _id: self._update_strips())
+        self.controller = LearningController(project, self.session, backbone=self.backbone)
+        self.controller.state_changed.connect(self._worker_state)
+        self.controller.model_updated.connect(self._model_updated)
+        self.controller.queue_updated.connect(self._queue_updated)
+        self.controller.error.connect(self._worker_error)
+        self._load_latest_model()
+        self.stack.setCurrentWidget(self.labeling)
+        self._set_labeling_enabled(True)
+        self.setWindowTitle(f"{project.name} — aldesk")
+        self._remember_recent(project.path)
+        self.controller.start()
+        self.show_current()
+        return True
+
+    def close_project(self) -> None:
+        if self.controller is not None:
+            self.controller.shutdown()
+            self.controller.deleteLater()
+            self.controller = None
+        for prefetcher in (self.prefetcher, self.thumbs):
+            if prefetcher is not None:
+                prefetcher.shutdown()
+                prefetcher.deleteLater()
+        self.prefetcher = self.thumbs = None
+        if self.project is not None:
+            self.project.close()
+        self.project = None
+        self.session = None
+        self._predictions = None
+        self._model = None
+        self.show_start()
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), "aldesk projects (*.aldesk)")
+        if path:
+            self.open_project(Path(path))
+
+    def open_demo(self) -> None:
+        from aldesk.core.demo import build_demo
+
+        self.statusBar().showMessage("Building the demo project…")
+        try:
+            path = build_demo()
+        except AldeskError as exc:
+            QMessageBox.critical(self, "aldesk", str(exc))
+            return
+        self.open_project(path)
+
+    def new_project(self) -> None:
+        QMessageBox.information(
+            self, "New project",
+            "Create a project from the command line for now:\n\n"
+            "aldesk new PROJECT.aldesk --classes \"cat,dog\"\naldesk import PROJECT.aldesk FOLDER\n\n"
+            "then open it here.",
+        )
+
+    def _resolve(self, item_id: int) -> Path:
+        row = self.project.conn.execute("SELECT path FROM items WHERE id = ?", (item_id,)).fetchone()
+        return self.project.resolve(row[0]) if row else Path("/nonexistent")
+
+    # -- labeling ----------------------------------------------------------------------------
+
+    def label(self, class_id: int) -> None:
+        if self.session and self.session.label(class_id):
+            self._after_decision()
+
+    def skip(self) -> None:
+        if self.session and self.session.skip():
+            self._after_decision()
+
+    def unsure(self) -> None:
+        if self.session and self.session.unsure():
+            self._after_decision()
+
+    def undo(self) -> None:
+        if self.session and self.session.undo():
+            self.show_current()
+            self._update_counts()
+
+    def redo(self) -> None:
+        if self.session and self.session.redo():
+            self._after_decision()
+
+    def retrain(self) -> None:
+        if self.controller:
+            self.controller.retrain_now()
+
+    def _after_decision(self) -> None:
+        self.controller.label_recorded()
+        self.show_current()
+        self._update_counts()
+
+    def show_current(self) -> None:
+        """Show the session's current item; cheap: the image is taken from the prefetch cache."""
+        if self.session is None:
+            return
+        current = self.session.current
+        if current is None:
+            self.labeling.show_item("Everything is labeled.", None, "Nothing left to label. 🎉")
+            self.labeling.show_prediction("")
+            return
+        image = self.prefetcher.get(current.item_id)
+        path = self._resolve(current.item_id)
+        title = f"{path.name}    ({current.strategy}{f', rank {current.rank}' if current.rank else ''})"
+        self.labeling.show_item(title, image, "" if image is not None else "Loading…")
+        self._show_prediction(current.item_id)
+        upcoming = [q.item_id for q in self.session.upcoming(PREFETCH_AHEAD)]
+        self.prefetcher.request([current.item_id, *upcoming])
+        self._update_strips()
+
+    def _image_ready(self, item_id: int) -> None:
+        if self.session and self.session.current and self.session.current.item_id == item_id:
+            path = self._resolve(item_id)
+            current = self.session.current
+            title = f"{path.name}    ({current.strategy}{f', rank {current.rank}' if current.rank else ''})"
+            self.labeling.show_item(title, self.prefetcher.get(item_id))
+
+    def _image_failed(self, item_id: int, reason: str) -> None:
+        if self.session and self.session.current and self.session.current.item_id == item_id:
+            path = self._resolve(item_id)
+            self.labeling.show_item(path.name, None, f"Cannot show {path}:\n{reason}\n\nSkip it with Space.")
+
+    def _update_strips(self) -> None:
+        if self.session is None or self.thumbs is None:
+            return
+        upcoming = self.session.upcoming(8)
+        recent = self.session.recent(8)
+        names = {c.id: c.name for c in self.classes}
+        self.thumbs.request([q.item_id for q in upcoming] + [d.item_id for d in recent])
+        self.labeling.next_strip.show_items([(q.item_id, self.thumbs.get(q.item_id), "") for q in upcoming])
+        self.labeling.recent_strip.show_items([
+            (d.item_id, self.thumbs.get(d.item_id), names.get(d.class_id, d.kind)) for d in recent
+        ])
+
+    def _update_counts(self) -> None:
+        if self.project is None:
+            return
+        counts = dict(self.project.conn.execute(
+            "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"))
+        total = self.project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
+        self.labeling.set_counts(counts)
+        self.counts_label.setText(f"{sum(counts.values())} / {total} labeled")
+
+    # -- model and worker state --------------------------------------------------------------
+
+    def _load_latest_model(self) -> None:
+        from aldesk.core.model_store import latest_model, load_predictions
+
+        self._update_counts()
+        record = latest_model(self.project)
+        if record is None:
+            self._update_model_label()
+            return
+        stored = load_predictions(self.project, record.version)
+        if stored is not None:
+            self._predictions = (stored[0], stored[1], record.class_ids)
+        age = time.time() - record.created_at
+        self._model = (record.version, time.monotonic() - age)
+        self._update_model_label()
+
+    def _model_updated(self, version: int, _metrics: dict) -> None:
+        self._load_latest_model()
+        self._show_prediction(self.session.current.item_id if self.session and self.session.current else None)
+
+    def _queue_updated(self) -> None:
+        # The item on screen never changes here; only what comes next does.
+        if self.session and self.session.current is None:
+            self.show_current()
+        elif self.session:
+            self.prefetcher.request([self.session.current.item_id] + [q.item_id for q in self.session.upcoming(PREFETCH_AHEAD)])
+            self._update_strips()
+
+    def _show_prediction(self, item_id: int | None) -> None:
+        text, colour = "No model yet", None
+        if item_id is not None and self._predictions is not None:
+            ids, probs, class_ids = self._predictions
+            pos = int(np.searchsorted(ids, item_id))
+            if pos < len(ids) and ids[pos] == item_id:
+                best = int(probs[pos].argmax())
+                by_id = {c.id: c for c in self.classes}
+                guess = by_id.get(class_ids[best])
+                if guess is not None:
+                    text, colour = f"Model: {guess.name}  {probs[pos, best]:.0%}", guess.colour
+        previous = self.session.previous_decision(item_id) if self.session and item_id else None
+        if previous is not None:
+            names = {c.id: c.name for c in self.classes}
+            text = f"was: {names.get(previous.class_id, previous.kind)}    " + text
+        self.labeling.show_prediction(text, colour)
+
+    def _update_model_label(self) -> None:
+        if self._model is None:
+            self.model_label.setText("no model yet")
+            return
+        version, created = self._model
+        minutes = int((time.monotonic() - created) // 60)
+        age = "just now" if minutes < 1 else f"{minutes} min ago"
+        self.model_label.setText(f"model v{version} ({age})")
+
+    def _worker_state(self, stage: str, done: int, total: int) -> None:
+        if stage == "idle":
+            self.worker_label.setText("idle")
+            self.worker_bar.hide()
+            return
+        self.worker_bar.show()
+        if total > 1:
+            self.worker_bar.setRange(0, total)
+            self.worker_bar.setValue(done)
+            self.worker_label.setText(f"{stage} {100 * done // total}%")
+        else:
+            self.worker_bar.setRange(0, 0)  # busy indicator
+            self.worker_label.setText(stage)
+
+    def _worker_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15_000)
+        QMessageBox.warning(self, "aldesk: background worker", f"{message}\n\nLabeling continues; details are in the log.")
+
+    # -- view --------------------------------------------------------------------------------
+
+    def toggle_full_screen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def show_curve(self) -> None:
+        from aldesk.gui.curve_panel import show_learning_curve
+
+        if self.project is not None:
+            show_learning_curve(self, self.project)
+
+    def show_shortcuts(self) -> None:
+        from aldesk.gui.shortcuts_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self, self.actions, self.class_actions).exec()
+
+    def edit_keymap(self) -> None:
+        from aldesk.gui.keymap import keymap_path
+
+        QMessageBox.information(
+            self, "Keyboard shortcuts",
+            f"Shortcuts are read from\n{keymap_path()}\n\nas JSON, e.g. {{\"skip\": \"S\", \"retrain\": [\"Ctrl+R\", \"F5\"]}}.\n"
+            f"Commands: {', '.join(COMMANDS)}.\nConflicting keys are refused. Restart aldesk to apply.",
+        )
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def recent_projects(self) -> list[Path]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [Path(p) for p in (value or [])]
+
+    def _remember_recent(self, path: Path) -> None:
+        paths = [path] + [p for p in self.recent_projects() if p != path]
+        self.settings.setValue("recent", [str(p) for p in paths[:RECENT_MAX]])
+        self.settings.setValue("last_project", str(path))
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 800)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.close_project()
+        event.accept()

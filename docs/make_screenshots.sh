@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Screenshots of the main views for docs/, taken from the real app on a virtual X screen.
+# Needs: Xvfb, xdotool and the xcb libraries (see README), aldesk installed, efficientnet weights.
+#   bash docs/make_screenshots.sh
+set -euo pipefail
+docs="$(cd "$(dirname "$0")" && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export HOME="$work/home" && mkdir -p "$HOME"   # fresh settings: no recent projects of yours
+cd "$work"
+python -m aldesk demo --out "$work" --no-gui
+project="$work/fashion-mnist-demo.aldesk"
+python -m aldesk embed "$project"
+# 60 labels from the sample's hidden truth, so a model exists and its guess shows.
+python - "$project" <<'PY'
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+rows = conn.execute("SELECT i.path, t.class_name FROM items i JOIN item_truth t ON t.item_id = i.id ORDER BY i.id LIMIT 60").fetchall()
+open("labels.csv", "w").write("path,label\n" + "".join(f"{p},{c}\n" for p, c in rows))
+PY
+python -m aldesk label "$project" --csv labels.csv
+python -m aldesk train "$project"
+
+cat > "$work/session.sh" <<SH
+set -e
+grab() { python -c "import os,sys; from PIL import ImageGrab; ImageGrab.grab(xdisplay=os.environ['DISPLAY']).save(sys.argv[1])" "\$1"; }
+python -m aldesk & app=\$!
+wid=\$(xdotool search --sync --onlyvisible --name aldesk | head -1)
+xdotool windowsize \$wid 1280 860; xdotool windowmove \$wid 0 0; xdotool windowfocus --sync \$wid
+sleep 3; grab "$docs/screenshot-start.png"
+xdotool key ctrl+q; wait \$app
+python -m aldesk "$project" & app=\$!
+wid=\$(xdotool search --sync --onlyvisible --name aldesk | head -1)
+xdotool windowsize \$wid 1280 860; xdotool windowmove \$wid 0 0; xdotool windowfocus --sync \$wid
+sleep 12
+for k in 1 2 3 space 4 5 6 7; do xdotool key \$k; sleep 0.4; done
+sleep 8; grab "$docs/screenshot-labeling.png"
+xdotool key ctrl+l; sleep 3; grab "$docs/screenshot-learning-curve.png"
+xdotool key Escape; xdotool windowfocus --sync \$wid; xdotool key ctrl+q; wait \$app
+SH
+xvfb-run -a -s "-screen 0 1280x860x24" bash "$work/session.sh"
+echo "wrote $docs/screenshot-*.png"

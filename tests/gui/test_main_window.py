@@ -1,0 +1,123 @@
+"""The real main window, offscreen, driven by key presses; the project file is checked after each."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from aldesk.core.classes import add_classes
+from aldesk.core.importer import import_paths
+from aldesk.core.labels import history
+from aldesk.core.store import create_project, open_project
+from aldesk.gui.main_window import MainWindow
+from tests.conftest import distinct_colour, write_image
+
+
+@pytest.fixture
+def project_path(tmp_path):
+    path = tmp_path / "gui.aldesk"
+    with create_project(path) as project:
+        add_classes(project, ["cat", "dog", "bird"])
+        for i in range(30):
+            write_image(tmp_path / "images" / f"{i:02}.png", distinct_colour(i * 40), size=(40, 30))
+        import_paths(project, [tmp_path / "images"])
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, project_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings, backbone="pixels")
+    qtbot.addWidget(win)
+    win.show()
+    assert win.open_project(project_path)
+    yield win
+    win.close()
+
+
+def _status(path, item_id):
+    with open_project(path, write=False) as project:
+        return project.conn.execute(
+            "SELECT status, label_class_id FROM items WHERE id = ?", (item_id,)
+        ).fetchone()
+
+
+def _press(qtbot, win, key, modifier=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(win, key, modifier)
+
+
+def test_title_and_first_item(window, project_path):
+    assert "aldesk" in window.windowTitle() and "gui" in window.windowTitle()
+    assert window.session.current is not None
+
+
+def test_keys_label_skip_unsure_undo_redo(qtbot, window, project_path):
+    first = window.session.current.item_id
+    _press(qtbot, window, Qt.Key.Key_1)
+    assert _status(project_path, first) == ("labeled", 1)
+    second = window.session.current.item_id
+    assert second != first
+    _press(qtbot, window, Qt.Key.Key_Space)
+    assert _status(project_path, second) == ("skipped", None)
+    third = window.session.current.item_id
+    _press(qtbot, window, Qt.Key.Key_U)
+    assert _status(project_path, third) == ("unsure", None)
+    _press(qtbot, window, Qt.Key.Key_Backspace)
+    assert window.session.current.item_id == third
+    assert _status(project_path, third) == ("unlabeled", None)
+    assert "was: unsure" in window.labeling.prediction.text()
+    _press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.session.current.item_id == second
+    assert _status(project_path, second) == ("unlabeled", None)
+    _press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert _status(project_path, second) == ("skipped", None)
+    _press(qtbot, window, Qt.Key.Key_3)  # replaces the undone 'unsure' on the third item
+    assert _status(project_path, third) == ("labeled", 3)
+    with open_project(project_path, write=False) as project:
+        assert [e.kind for e in history(project, third)] == ["unsure", "undo", "label"]
+
+
+def test_worker_builds_a_model_and_queue_without_changing_the_image_on_screen(qtbot, window, project_path):
+    controller = window.controller
+    with qtbot.waitSignal(controller.queue_updated, timeout=60_000):
+        pass  # embeddings, then the first refresh (cold start, no model yet)
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3) * 4:
+        _press(qtbot, window, key)
+    on_screen = window.session.current.item_id
+    title = window.labeling.title.text()
+    with qtbot.waitSignal(controller.model_updated, timeout=60_000):
+        controller.retrain_now()
+    assert window.session.current.item_id == on_screen
+    assert window.labeling.title.text() == title
+    assert window.labeling.prediction.text().startswith("Model:")
+    with open_project(project_path, write=False) as project:
+        assert project.conn.execute("SELECT count(*) FROM models").fetchone()[0] >= 1
+
+
+def test_key_presses_are_handled_while_a_slow_training_runs(qtbot, window, project_path):
+    controller = window.controller
+    with qtbot.waitSignal(controller.queue_updated, timeout=60_000):
+        pass
+    controller.worker.slow_down_for_tests = 30.0
+    controller.retrain_now()
+    qtbot.wait(100)
+    assert controller._busy
+    labeled = []
+    for _ in range(5):
+        labeled.append(window.session.current.item_id)
+        _press(qtbot, window, Qt.Key.Key_2)
+    assert controller._busy  # still training
+    assert all(_status(project_path, item) == ("labeled", 2) for item in labeled)
+
+
+def test_closing_during_training_leaves_no_thread(qtbot, window):
+    controller = window.controller
+    with qtbot.waitSignal(controller.queue_updated, timeout=60_000):
+        pass
+    controller.worker.slow_down_for_tests = 30.0
+    controller.retrain_now()
+    qtbot.wait(100)
+    thread = controller.thread
+    assert thread.isRunning()
+    window.close()
+    assert not thread.isRunning()
