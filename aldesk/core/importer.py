@@ -93,12 +93,19 @@ def import_paths(
     done = 0
     if progress:
         progress(0, total)
+    batches = list(_batches(fresh, _BATCH))
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2)) as pool:
-        for batch in _batches(fresh, _BATCH):
+        # One batch ahead: the threads examine batch i+1 while this thread stores batch i.
+        ahead = [pool.submit(_examine, cand) for cand in batches[0]] if batches else []
+        for index, batch in enumerate(batches):
             if cancel and cancel():
                 report.cancelled = True
+                for future in ahead:
+                    future.cancel()
                 break
-            examined = list(pool.map(_examine, batch))
+            current = ahead
+            ahead = [pool.submit(_examine, c) for c in batches[index + 1]] if index + 1 < len(batches) else []
+            examined = [future.result() for future in current]
             _store_batch(project, batch, examined, known_hashes, class_ids, report)
             done += len(batch)
             if progress:
