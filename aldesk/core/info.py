@@ -9,6 +9,7 @@ from typing import Any
 
 from aldesk.core.classes import list_classes
 from aldesk.core.store import Project
+from aldesk.core.vectors import latest_set
 
 MISSING_EXAMPLES = 20
 
@@ -41,6 +42,7 @@ def project_info(project: Project) -> dict[str, Any]:
         "missing": len(missing),
         "missing_examples": missing[:MISSING_EXAMPLES],
         "models": _count_rows(project, "models"),
+        **_embedding_info(project),
     }
 
 
@@ -64,6 +66,16 @@ def missing_items(project: Project, stored_paths: Iterable[str]) -> list[str]:
     return sorted(missing)
 
 
+def _embedding_info(project: Project) -> dict[str, Any]:
+    embedding_set = latest_set(project)
+    if embedding_set is None:
+        return {"backbone": None, "embedded": 0}
+    embedded = project.conn.execute(
+        "SELECT coalesce(sum(count), 0) FROM embedding_chunks WHERE set_id = ?", (embedding_set.id,)
+    ).fetchone()[0]
+    return {"backbone": embedding_set.backbone, "embedded": int(embedded)}
+
+
 def _count_rows(project: Project, table: str) -> int:
     # Tables added by later schema steps count as empty in projects that predate them.
     if not project.has_table(table):
@@ -80,6 +92,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"unlabeled  {info['unlabeled']} (skipped {info['skipped']}, unsure {info['unsure']})",
         f"missing    {info['missing']}",
         f"models     {info['models']}",
+        f"embedded   {info['embedded']} ({info['backbone'] or 'no backbone yet: aldesk embed PROJECT'})",
         f"schema     version {info['schema_version']}",
         "classes:",
     ]

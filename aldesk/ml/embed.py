@@ -87,6 +87,8 @@ def embed_sources(
                     if cancel and cancel():
                         for future in pending:
                             future.cancel()
+                        if positions or failures:  # keep what is already computed
+                            yield _chunk(positions, vectors, failures, backbone.spec.dim)
                         return
                     out = backbone.embed(torch.stack([t for _, t in batch]))
                     positions.extend(p for p, _ in batch)

@@ -1,0 +1,77 @@
+"""embed / train / query / simulate / weights through the command line, on generated data."""
+
+import json
+
+from aldesk.cli import main
+from tests.conftest import distinct_colour, write_image
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_embed_train_query_info(capsys, tmp_path):
+    project = tmp_path / "p.aldesk"
+    for i in range(24):
+        write_image(tmp_path / "imgs" / ("a" if i % 2 else "b") / f"{i}.png",
+                    (200, 40, 40) if i % 2 else (40, 40, 200), size=(10 + i, 10))
+    run(capsys, "new", project)
+    run(capsys, "import", project, tmp_path / "imgs", "--labels-from-folders")
+    code, _, err = run(capsys, "train", project)
+    assert code == 1 and "aldesk embed" in err
+    code, out, err = run(capsys, "embed", project, "--backbone", "pixels")
+    assert code == 0 and "embedded 24, already embedded 0, failed 0" in out and "pixels" in err
+    code, out, _ = run(capsys, "embed", project, "--backbone", "pixels")
+    assert "embedded 0, already embedded 24" in out
+    code, out, _ = run(capsys, "train", project)
+    assert code == 0 and "model version 1" in out and "24 labels in 2 of 2 classes" in out
+    code, out, _ = run(capsys, "info", project, "--json")
+    info = json.loads(out)
+    assert (info["models"], info["backbone"], info["embedded"]) == (1, "pixels", 24)
+
+
+def test_query_prints_predictions_as_json(capsys, tmp_path):
+    project = tmp_path / "q.aldesk"
+    for i in range(30):
+        write_image(tmp_path / "imgs" / f"{i}.png", distinct_colour(i * 997), size=(12, 12))
+    run(capsys, "new", project, "--classes", "x,y")
+    run(capsys, "import", project, tmp_path / "imgs")
+    run(capsys, "embed", project, "--backbone", "pixels")
+    code, out, _ = run(capsys, "query", project, "-n", "4", "--json", "--seed", "1")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 4
+    assert {"id", "path", "predicted", "confidence", "score", "rank", "strategy", "model_version"} <= set(rows[0])
+    assert rows[0]["predicted"] is None and rows[0]["strategy"] == "typical"
+    code, _, err = run(capsys, "query", project, "--strategy", "margin")
+    assert code == 1 and "needs a trained model" in err
+    code, _, err = run(capsys, "query", project, "--strategy", "bogus")
+    assert code == 1 and "choose one of" in err
+
+
+def test_unknown_backbone_and_bad_weights_file(capsys, tmp_path):
+    project = tmp_path / "w.aldesk"
+    run(capsys, "new", project)
+    code, _, err = run(capsys, "embed", project, "--backbone", "nope")
+    assert code == 1 and "efficientnet-lite0" in err and "Traceback" not in err
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a torch file at all")
+    code, _, err = run(capsys, "embed", project, "--backbone", "resnet18", "--weights", junk)
+    assert code == 1 and str(junk) in err and "Traceback" not in err
+
+
+def test_simulate_writes_curves_and_json(capsys, tmp_path):
+    out_dir = tmp_path / "sim"
+    code, out, _ = run(capsys, "simulate", "--dataset", "digits", "--backbone", "pixels",
+                       "--strategies", "default,random", "--seeds", "2", "--budget", "20",
+                       "--batch", "10", "--out", out_dir, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert 0.8 < result["full_pool_accuracy"] <= 1.0
+    assert set(result["curves"]) == {"default", "random"}
+    assert result["curves"]["default"]["labels"] == [10, 20]
+    assert len(result["curves"]["random"]["std"]) == 2
+    assert set(result["labels_to"]["default"]) == {"95%", "98%", "99%"}
+    for name in ("curves.csv", "summary.md", "result.json", "learning_curves.png"):
+        assert (out_dir / name).stat().st_size > 0

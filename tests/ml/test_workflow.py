@@ -1,0 +1,86 @@
+"""The engine applied to a real (small, generated) project: embed, train, query, resume."""
+
+import numpy as np
+import pytest
+
+from aldesk.core import vectors
+from aldesk.core.classes import add_classes
+from aldesk.core.errors import AldeskError
+from aldesk.core.importer import import_paths
+from aldesk.core.labels import record
+from aldesk.core.model_store import latest_model, load_predictions
+from aldesk.ml.backbones import load_backbone
+from aldesk.ml.engine import NotEnoughLabels, PoolModel
+from aldesk.ml.workflow import embed_project, pick_queue, save_training, take_snapshot, train_snapshot
+from tests.conftest import write_image
+
+COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
+
+
+@pytest.fixture
+def colour_project(project, tmp_path):
+    """Three classes of noisy solid-colour images: easy to learn from a few labels."""
+    rng = np.random.default_rng(0)
+    add_classes(project, ["red", "green", "blue"])
+    for i in range(60):
+        base = np.array(COLOURS[i % 3])
+        pixels = np.clip(base + rng.normal(0, 25, size=(12, 12, 3)), 0, 255).astype(np.uint8)
+        from PIL import Image
+        path = tmp_path / "imgs" / f"{i:03}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(pixels).save(path)
+    import_paths(project, [tmp_path / "imgs"])
+    return project
+
+
+def _truth(item_id: int) -> int:
+    return (item_id - 1) % 3 + 1  # class ids 1..3 follow the colour order of the files
+
+
+def test_embed_is_resumable_and_reports_missing_files(colour_project, tmp_path):
+    backbone = load_backbone("pixels")
+    calls = []
+    report = embed_project(colour_project, backbone, cancel=lambda: bool(calls) and calls[-1] >= 24,
+                           progress=lambda d, t: calls.append(d), batch_size=8)
+    first = report.embedded
+    assert report.cancelled and 0 < first < 60
+    (tmp_path / "imgs" / "050.png").unlink()
+    report = embed_project(colour_project, backbone, batch_size=8)
+    assert report.already == first and report.embedded == 59 - first
+    assert len(report.failed) == 1 and report.failed[0][0] == str(tmp_path / "imgs" / "050.png")
+    assert "not found" in report.failed[0][1] or "missing" in report.failed[0][1]
+    eset = vectors.latest_set(colour_project)
+    ids, vecs = vectors.load_embeddings(colour_project, eset)
+    assert len(ids) == 59 and vecs.dtype == np.float16 and vecs.shape[1] == backbone.spec.dim
+
+
+def test_train_query_and_store_predictions(colour_project):
+    embed_project(colour_project, load_backbone("pixels"))
+    snapshot = take_snapshot(colour_project)
+    pool = PoolModel.build(snapshot.vectors)
+    with pytest.raises(NotEnoughLabels):
+        train_snapshot(snapshot, pool)
+    for item in range(1, 13):
+        record(colour_project, item, "label", _truth(item))
+    snapshot = take_snapshot(colour_project)
+    result = train_snapshot(snapshot, pool)
+    version = save_training(colour_project, snapshot, result)
+    ids, probs = load_predictions(colour_project, version)
+    predicted = np.array([snapshot.class_ids[k] for k in probs.argmax(1)])
+    truth = np.array([_truth(int(i)) for i in ids])
+    assert (predicted == truth).mean() > 0.9
+    assert latest_model(colour_project).n_labels == 12
+    queue = pick_queue(take_snapshot(colour_project), pool, result.probs, version, n=5, seed=0)
+    assert len(queue) == 5 and all(q.model_version == version for q in queue)
+    assert all(q.item_id > 12 for q in queue)  # only unlabeled items are asked
+    assert [q.rank for q in queue] == [1, 2, 3, 4, 5]
+
+
+def test_snapshot_without_embeddings_says_what_to_run(colour_project):
+    with pytest.raises(AldeskError, match="aldesk embed"):
+        take_snapshot(colour_project)
+
+
+def test_unknown_backbone_lists_the_names():
+    with pytest.raises(AldeskError, match="efficientnet-lite0"):
+        load_backbone("alexnet-9000")
