@@ -1,0 +1,66 @@
+"""End to end on a real X server: launch `aldesk PROJECT`, press keys with xdotool, quit with
+Ctrl+Q, and check the labels in the file. Skipped where Xvfb or xdotool is not installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aldesk.core.classes import add_classes
+from aldesk.core.importer import import_paths
+from aldesk.core.labels import history
+from aldesk.core.store import create_project, open_project
+from tests.conftest import distinct_colour, write_image
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool"
+)
+
+
+@pytest.fixture
+def x_display():
+    display = ":%d" % (90 + os.getpid() % 50)
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    yield display
+    server.terminate()
+    server.wait(10)
+
+
+def test_keys_typed_into_the_real_window_end_up_in_the_file(tmp_path, x_display):
+    path = tmp_path / "e2e.aldesk"
+    with create_project(path) as project:
+        add_classes(project, ["cat", "dog"])
+        for i in range(12):
+            write_image(tmp_path / "imgs" / f"{i:02}.png", distinct_colour(i * 50), size=(30, 20))
+        import_paths(project, [tmp_path / "imgs"])
+    env = dict(os.environ, DISPLAY=x_display, HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="xcb")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
+    app = subprocess.Popen([sys.executable, "-m", "aldesk", str(path)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=60)
+        found = xdo("search", "--sync", "--onlyvisible", "--name", "aldesk")
+        assert found.returncode == 0, found.stderr
+        window = found.stdout.split()[0]
+        xdo("windowfocus", "--sync", window)
+        time.sleep(1.5)
+        for key in ("1", "2", "space", "u", "1"):
+            xdo("key", key)
+            time.sleep(0.3)
+        xdo("key", "ctrl+q")
+        assert app.wait(60) == 0, app.stdout.read()
+    finally:
+        if app.poll() is None:
+            app.kill()
+    with open_project(path, write=False) as project:
+        kinds = [e.kind for item in range(1, 13) for e in history(project, item)]
+        labels = dict(project.conn.execute("SELECT label_class_id, count(*) FROM items WHERE status='labeled' GROUP BY 1"))
+    assert sorted(kinds) == sorted(["label", "label", "skip", "unsure", "label"])
+    assert labels == {1: 2, 2: 1}
