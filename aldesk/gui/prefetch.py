@@ -26,6 +26,7 @@ import queue
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -170,7 +171,7 @@ class ImagePrefetcher(QObject):
 
     ready = Signal(int)  # item id whose image is now in the cache (emitted in the GUI thread)
     failed = Signal(int, str)  # item id, reason (ImageError.reason or "file missing")
-    _finished = Signal(object)  # _Result, from a worker thread; connected queued
+    _finished = Signal(object)  # _Result, posted by the GUI thread itself; connected queued
 
     def __init__(
         self,
@@ -198,7 +199,10 @@ class ImagePrefetcher(QObject):
         self._failures: dict[int, str] = {}  # wanted items whose decode failed
         self._closed = False
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
-        self._workers = _Workers(workers, self._finished.emit)
+        # Worker threads never emit on this object: it may be deleted in the GUI thread while a
+        # decode finishes, and emitting on a dying QObject from another thread can crash. They
+        # post to a relay that lives as long as the application instead.
+        self._workers = _Workers(workers, partial(_relay().post, weakref.ref(self)))
         # Safety nets for an owner that forgets shutdown(): stop the threads when this object
         # is destroyed (with its parent window) or when the application quits. A plain partial,
         # not a bound method, because it runs when self is already half gone.
@@ -368,6 +372,41 @@ class ImagePrefetcher(QObject):
                 # The wish list is larger than the budget: drop its tail from here on, or
                 # decoding it again would evict another wanted image, forever.
                 self._wanted = self._wanted[: self._wanted.index(item_id)]
+
+
+class _Relay(QObject):
+    """Carries decode results from worker threads to their prefetcher in the GUI thread."""
+
+    _posted = Signal(object)  # (weak reference to the prefetcher, _Result)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._posted.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def post(self, target: "weakref.ref[ImagePrefetcher]", result: _Result) -> None:
+        self._posted.emit((target, result))  # from any thread
+
+    @staticmethod
+    def _deliver(message: tuple) -> None:
+        target, result = message
+        prefetcher = target()
+        if prefetcher is None:
+            return
+        try:
+            prefetcher._on_finished(result)
+        except RuntimeError:
+            pass  # its C++ side is gone (window closed): nobody wants the result
+
+
+_RELAY: _Relay | None = None
+
+
+def _relay() -> _Relay:
+    """The process-wide relay, created in (and owned by) the GUI thread on first use."""
+    global _RELAY
+    if _RELAY is None:
+        _RELAY = _Relay()
+    return _RELAY
 
 
 def _stop_quietly(workers: _Workers, *_args: object) -> None:
