@@ -111,29 +111,26 @@ def main() -> None:
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     configure_cpu_threads()
-    sections = []
-    started = time.perf_counter()
     for entry in args.datasets.split(","):
+        started = time.perf_counter()
         dataset, backbone = entry.split(":")
         app = run(dataset, backbone, "default", args)
         plain = run(dataset, backbone, "plain", args)
-        sections.append(describe(dataset, backbone, app, plain, args.budget))
+        text = describe(dataset, backbone, app, plain, args.budget)
         (args.out / f"{dataset}-{backbone}-summary.json").write_text(json.dumps(
             {"app": app.to_json(), "plain": plain.to_json()}))
-    text = "\n".join(sections)
-    print(text)
-    if args.write_docs:
-        command = "PYTHONPATH=. python benchmarks/bench_label_efficiency.py " + " ".join(sys.argv[1:])
-        body = (
-            f"Command: `{command}` ({(time.perf_counter() - started) / 60:.0f} min).\n\n"
-            f"{machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds; budget "
-            f"{args.budget}; batch {args.batch}. Fashion-MNIST: a 10,000-image pool from the train split, "
-            "2,000 test images from the test split; digits: 1,198 pool, 599 test (stratified). "
-            "Accuracy is on the held-out split only. Curves, CSVs and plots: "
-            f"`{args.out}/`.\n\n" + text
-        )
-        replace_section("Label efficiency (simulation)", body)
-
+        print(text, flush=True)
+        if args.write_docs:  # each data set's section as soon as it is done
+            command = "PYTHONPATH=. python benchmarks/bench_label_efficiency.py " + " ".join(sys.argv[1:])
+            body = (
+                f"Command: `{command}` ({(time.perf_counter() - started) / 60:.0f} min for this data set).\n\n"
+                f"{machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds; budget "
+                f"{args.budget}; batch {args.batch}. Fashion-MNIST: a 10,000-image pool from the train "
+                "split, 2,000 test images from the test split; digits: 1,198 pool, 599 test "
+                "(stratified). Accuracy is on the held-out split only. Curves, CSVs and plots: "
+                f"`{args.out}/`.\n\n" + text
+            )
+            replace_section(f"Label efficiency: {dataset}", body)
 
 if __name__ == "__main__":
     main()

@@ -119,7 +119,14 @@ def train_head(
         )
     oof_accuracy = None
     if calibrate:
-        model, oof_accuracy = heads.calibrate(model, z_l, y_t)
+        # The temperature comes from out-of-fold logits of the plain head, so it fits only the
+        # plain head; the app head keeps T = 1 until it gets out-of-fold fits of its own (too
+        # slow for every refresh so far). Both report the plain head's out-of-fold accuracy.
+        calibrated, oof_accuracy = heads.calibrate(
+            model if head == "plain" else heads.LinearHead(model.weight, model.bias, model.active), z_l, y_t
+        )
+        if head == "plain":
+            model = calibrated
     metrics = {
         "head": head,
         "n_labels": int(len(y)),

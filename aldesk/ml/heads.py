@@ -239,7 +239,7 @@ def fit_semi_supervised(
     *,
     init: LinearHead | None = None,
     pseudo_weight: float = 0.5,
-    max_pseudo: int = 5_000,
+    max_pseudo: int = 2_000,
     min_confidence: float = 0.5,
 ) -> LinearHead:
     """Linear head on the labels plus the most confident propagated pseudo-labels.
@@ -255,7 +255,9 @@ def fit_semi_supervised(
     z_all = torch.cat([z_labeled, z_pseudo[chosen]])
     y_all = torch.cat([y, guess[chosen]])
     weights = torch.cat([torch.ones(len(y)), pseudo_weight * confidence[chosen]])
-    return fit_linear(z_all, y_all, n_classes, sample_weight=weights, init=init)
+    # Fewer iterations than the plain fit: noisy pseudo-labels make L-BFGS crawl for little gain,
+    # and the warm start carries the solution from one refresh to the next.
+    return fit_linear(z_all, y_all, n_classes, sample_weight=weights, init=init, max_iter=50)
 
 
 def _top_per_class(
