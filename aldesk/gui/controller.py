@@ -43,6 +43,7 @@ class LearningController(QObject):
         self._busy = False
         self._pending: str | None = None
         self._embedded = False
+        self._closed = False  # after shutdown, results still queued for us are dropped
         self.worker = LearningWorker(project.path, backbone)
         self.thread = WorkerThread(self.worker)
         self.worker.progress.connect(self.state_changed)
@@ -95,6 +96,8 @@ class LearningController(QObject):
 
     def _job_finished(self) -> None:
         self._busy = False
+        if self._closed:
+            return
         pending, self._pending = self._pending, None
         if pending and not self.worker.cancelled:
             self._request(pending)
@@ -104,6 +107,8 @@ class LearningController(QObject):
     # -- results (GUI thread) ----------------------------------------------------------------
 
     def _store_chunk(self, chunk: EmbedChunk) -> None:
+        if self._closed:
+            return  # the project is closed; the chunk is recomputed next time
         try:
             eset = vectors.get_or_create_set(self.project, chunk.backbone, chunk.identity, chunk.dim)
             if len(chunk.item_ids):
@@ -115,6 +120,8 @@ class LearningController(QObject):
             log.warning("item %s not embedded: %s", item_id, reason)
 
     def _embedding_done(self, _generation: int, backbone: str) -> None:
+        if self._closed:
+            return
         self._embedded = True
         self.backbone = backbone
         if self._pending is None:
@@ -124,7 +131,7 @@ class LearningController(QObject):
         from aldesk.core.queue import replace_queue
         from aldesk.ml.workflow import save_training
 
-        if self.worker.cancelled:
+        if self._closed or self.worker.cancelled:
             return
         try:
             version = None
@@ -153,6 +160,7 @@ class LearningController(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel the running job and wait for the thread, bounded; True if it stopped."""
+        self._closed = True
         self._idle_timer.stop()
         stopped = self.thread.stop(timeout_ms)
         if not stopped:

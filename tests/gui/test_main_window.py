@@ -121,3 +121,17 @@ def test_closing_during_training_leaves_no_thread(qtbot, window):
     assert thread.isRunning()
     window.close()
     assert not thread.isRunning()
+
+
+def test_results_arriving_after_close_are_dropped_quietly(qtbot, window):
+    import numpy as np
+
+    from aldesk.gui.worker import EmbedChunk
+
+    controller = window.controller
+    window.close_project()
+    # A chunk the worker emitted just before it stopped, delivered after the project closed.
+    late = EmbedChunk(0, "pixels", "pixels-x", 4, np.array([1]), np.zeros((1, 4), np.float32), [])
+    controller._store_chunk(late)
+    controller._embedding_done(0, "pixels")
+    controller._job_finished()
