@@ -16,6 +16,8 @@ from aldesk.core.labels import QueryContext
 from aldesk.core.queue import QueuedItem, load_queue
 from aldesk.core.store import Project
 
+FALLBACK_SAMPLE = 200
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -32,7 +34,14 @@ class LabelingSession:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._queue: deque[QueuedItem] = deque(load_queue(project))
-        self._fallback: list[QueuedItem] = []
+        # Until the worker hands over its first queue: a random sample of the unlabeled items,
+        # a fair start (unlike file order, which often follows classes or dates).
+        self._fallback: list[QueuedItem] = [
+            QueuedItem(item_id, rank, None, "random", None)
+            for rank, (item_id,) in enumerate(project.conn.execute(
+                "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY random() LIMIT ?",
+                (FALLBACK_SAMPLE,)), start=1)
+        ]
         self._done: list[Decision] = []  # undo stack
         self._undone: list[Decision] = []  # redo stack
         self._current: QueuedItem | None = None

@@ -23,12 +23,27 @@ def _state(project, item):
     return project.conn.execute("SELECT status, label_class_id FROM items WHERE id = ?", (item,)).fetchone()
 
 
-def test_follows_the_stored_queue_then_unlabeled_items(session, project):
+def test_follows_the_stored_queue_then_a_random_sample_never_a_blank(session, project):
     assert session.current.item_id == 3
-    assert [q.item_id for q in session.upcoming(5)] == [1, 5]
+    assert [q.item_id for q in session.upcoming(2)] == [1, 5]
     for _ in range(3):
         session.label(1)
-    assert session.current.item_id == 2  # queue used up: next unlabeled item, never a blank
+    # queue used up: the random sample of unlabeled items, then any unlabeled item
+    assert session.current.item_id in {2, 4, 6} and session.current.strategy == "random"
+    for _ in range(3):
+        session.label(2)
+    assert session.current is None
+    assert project.conn.execute("SELECT count(*) FROM items WHERE status = 'unlabeled'").fetchone()[0] == 0
+
+
+def test_without_any_queue_the_first_items_are_a_random_sample(project):
+    add_classes(project, ["a", "b"])
+    with project.transaction() as conn:
+        for i in range(1, 101):
+            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
+                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+    shown = [q.item_id for q in [LabelingSession(project).current] + LabelingSession(project).upcoming(9)]
+    assert len(set(shown)) == 10 and shown != list(range(1, 11))
 
 
 def test_a_decision_is_committed_with_why_the_item_was_asked(session, project):
