@@ -94,13 +94,19 @@ def test_worker_builds_a_model_and_queue_without_changing_the_image_on_screen(qt
         assert project.conn.execute("SELECT count(*) FROM models").fetchone()[0] >= 1
 
 
-def test_key_presses_are_handled_while_a_slow_training_runs(qtbot, window, project_path):
+def _start_slow_training(qtbot, window):
+    """Wait for the first queue, then start a refresh that takes 30 s unless cancelled."""
     controller = window.controller
     with qtbot.waitSignal(controller.queue_updated, timeout=60_000):
         pass
     controller.worker.slow_down_for_tests = 30.0
     controller.retrain_now()
     qtbot.wait(100)
+    return controller
+
+
+def test_key_presses_are_handled_while_a_slow_training_runs(qtbot, window, project_path):
+    controller = _start_slow_training(qtbot, window)
     assert controller._busy
     labeled = []
     for _ in range(5):
@@ -111,13 +117,7 @@ def test_key_presses_are_handled_while_a_slow_training_runs(qtbot, window, proje
 
 
 def test_closing_during_training_leaves_no_thread(qtbot, window):
-    controller = window.controller
-    with qtbot.waitSignal(controller.queue_updated, timeout=60_000):
-        pass
-    controller.worker.slow_down_for_tests = 30.0
-    controller.retrain_now()
-    qtbot.wait(100)
-    thread = controller.thread
+    thread = _start_slow_training(qtbot, window).thread
     assert thread.isRunning()
     window.close()
     assert not thread.isRunning()
