@@ -359,13 +359,17 @@ class MainWindow(QMainWindow):
         self.labeling.show_prediction(text, colour)
 
     def _update_model_label(self) -> None:
+        from aldesk.core.vectors import latest_set
+
+        embedding_set = latest_set(self.project) if self.project is not None else None
+        backbone = f" · {embedding_set.backbone}" if embedding_set else ""  # which backbone is in use
         if self._model is None:
-            self.model_label.setText("no model yet")
+            self.model_label.setText(f"no model yet{backbone}")
             return
         version, created = self._model
         minutes = int((time.monotonic() - created) // 60)
         age = "just now" if minutes < 1 else f"{minutes} min ago"
-        self.model_label.setText(f"model v{version} ({age})")
+        self.model_label.setText(f"model v{version} ({age}){backbone}")
 
     def _worker_state(self, stage: str, done: int, total: int) -> None:
         if stage == "idle":
