@@ -218,12 +218,11 @@ class MainWindow(QMainWindow):
         self.open_project(path)
 
     def new_project(self) -> None:
-        QMessageBox.information(
-            self, "New project",
-            "Create a project from the command line for now:\n\n"
-            "aldesk new PROJECT.aldesk --classes \"cat,dog\"\naldesk import PROJECT.aldesk FOLDER\n\n"
-            "then open it here.",
-        )
+        from aldesk.gui.new_project_dialog import NewProjectDialog
+
+        dialog = NewProjectDialog(self)
+        dialog.created.connect(self.open_project)
+        dialog.exec()
 
     def _resolve(self, item_id: int) -> Path:
         row = self.project.conn.execute("SELECT path FROM items WHERE id = ?", (item_id,)).fetchone()

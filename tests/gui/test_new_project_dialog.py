@@ -1,0 +1,46 @@
+from aldesk.core.info import project_info
+from aldesk.core.store import open_project
+from aldesk.gui.new_project_dialog import NewProjectDialog
+from tests.conftest import distinct_colour, write_image
+
+
+def test_creates_the_project_and_imports_in_the_background(qtbot, tmp_path):
+    for i in range(6):
+        write_image(tmp_path / "imgs" / ("cat" if i % 2 else "dog") / f"{i}.png", distinct_colour(i * 30))
+    (tmp_path / "imgs" / "cat" / "bad.png").write_text("not a png")
+    dialog = NewProjectDialog()
+    qtbot.addWidget(dialog)
+    dialog.path_edit.setText(str(tmp_path / "pets"))
+    dialog.sources.addItem(str(tmp_path / "imgs"))
+    dialog.classes_edit.setText("cat, dog")
+    dialog.hotkeys_edit.setText("c, d")
+    dialog.from_folders.setChecked(True)
+    with qtbot.waitSignal(dialog.created, timeout=30_000) as created:
+        dialog.start()
+    assert created.args[0] == tmp_path / "pets.aldesk"
+    assert dialog.report.summary() == "imported 6, already present 0, skipped 1"
+    with open_project(tmp_path / "pets.aldesk", write=False) as project:
+        info = project_info(project)
+    assert info["hotkeys"] == {"cat": "c", "dog": "d"}
+    assert info["per_class"] == {"cat": 3, "dog": 3}
+    assert not dialog.thread.isRunning()
+
+
+def test_bad_input_is_refused_before_anything_is_written(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[2]))
+    dialog = NewProjectDialog()
+    qtbot.addWidget(dialog)
+    dialog.path_edit.setText(str(tmp_path / "x.aldesk"))
+    dialog.classes_edit.setText("a, b")
+    dialog.hotkeys_edit.setText("u, b")
+    dialog.sources.addItem(str(tmp_path))
+    dialog.start()
+    assert "reserved" in shown[-1]
+    dialog.hotkeys_edit.setText("")
+    dialog.sources.clear()
+    dialog.start()
+    assert "at least one image folder" in shown[-1]
+    assert not (tmp_path / "x.aldesk").exists() and dialog.thread is None
