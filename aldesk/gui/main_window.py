@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
         self.classes: list[LabelClass] = []
         self._predictions: tuple[np.ndarray, np.ndarray, list[int]] | None = None  # ids, probs, class ids
         self._model: tuple[int, float] | None = None  # version, created (monotonic)
+        self._item_total = 0
 
         self.start_screen = StartScreen(self)
         self.labeling = LabelingView(self)
@@ -153,6 +154,9 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(self, "aldesk", str(exc))
             return False
         self.project = project
+        # Counted once: no other process can add items while this window holds the project,
+        # and a full count on every key press costs tens of ms on a million items.
+        self._item_total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
         self.classes = list_classes(project)
         reserved = {c.hotkey: c.name for c in self.classes if c.hotkey}
         try:
@@ -307,9 +311,8 @@ class MainWindow(QMainWindow):
             return
         counts = dict(self.project.conn.execute(
             "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"))
-        total = self.project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
         self.labeling.set_counts(counts)
-        self.counts_label.setText(f"{sum(counts.values())} / {total} labeled")
+        self.counts_label.setText(f"{sum(counts.values())} / {self._item_total} labeled")
 
     # -- model and worker state --------------------------------------------------------------
 
