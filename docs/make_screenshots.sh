@@ -28,6 +28,8 @@ python -m aldesk & app=\$!
 wid=\$(xdotool search --sync --onlyvisible --name aldesk | head -1)
 xdotool windowsize \$wid 1280 860; xdotool windowmove \$wid 0 0; xdotool windowfocus --sync \$wid
 sleep 3; grab "$docs/screenshot-start.png"
+xdotool key ctrl+n; sleep 3; grab "$docs/screenshot-new-project.png"
+xdotool key Escape; sleep 1; xdotool windowfocus --sync \$wid
 xdotool key ctrl+q; wait \$app
 python -m aldesk "$project" & app=\$!
 wid=\$(xdotool search --sync --onlyvisible --name aldesk | head -1)
