@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ DEFAULT_COMMANDS: tuple[Command, ...] = (
     Command("zoom_fit", "&Fit to window", ("0", "Ctrl+0"), "View"),
     Command("full_screen", "F&ull screen", ("F11",), "View"),
     Command("show_curve", "&Learning curve", ("Ctrl+L",), "View"),
-    Command("shortcuts", "&Keyboard shortcuts", ("F1", "Ctrl+/"), "Help"),
-    Command("edit_keymap", "&Edit keyboard shortcuts…", (), "Help"),
+    # One dialog shows every key and edits the command keys (the old read-only list and
+    # "Edit keyboard shortcuts…" pointing at the JSON file are merged into it).
+    Command("shortcuts", "&Keyboard shortcuts…", ("F1", "Ctrl+/"), "Help"),
 )
 COMMANDS = {c.name: c for c in DEFAULT_COMMANDS}
 
@@ -58,19 +59,94 @@ def normalise(key: str) -> str:
     return QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)
 
 
+def read_overrides(path: Path | None = None) -> dict[str, object]:
+    """The user's file as written (``{}`` when there is none); only its form is checked here."""
+    path = path or keymap_path()
+    if not path.is_file():
+        return {}
+    try:
+        overrides = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KeymapError(f"{path} is not valid JSON ({exc}); fix or delete it.") from exc
+    if not isinstance(overrides, dict):
+        raise KeymapError(f"{path} must hold an object of command: key(s).")
+    return overrides
+
+
 def load_keymap(path: Path | None = None, reserved: dict[str, str] | None = None) -> dict[str, tuple[str, ...]]:
     """Defaults merged with the user's file. ``reserved`` maps keys to what else uses them
     (class hotkeys), which commands may not take."""
     path = path or keymap_path()
-    overrides: dict[str, object] = {}
-    if path.is_file():
-        try:
-            overrides = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise KeymapError(f"{path} is not valid JSON ({exc}); fix or delete it.") from exc
-        if not isinstance(overrides, dict):
-            raise KeymapError(f"{path} must hold an object of command: key(s).")
-    return merge_keymap(overrides, reserved or {}, source=str(path))
+    return merge_keymap(read_overrides(path), reserved or {}, source=str(path))
+
+
+def keymap_for_project(
+    reserved: dict[str, str], path: Path | None = None
+) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """The keymap to use with a project whose classes hold the ``reserved`` keys, and what had to
+    give way. The file is shared by all projects, so a user key that one project's class hotkey
+    needs is dropped for that project only (and said so); a broken file gives the defaults."""
+    path = path or keymap_path()
+    try:
+        overrides = read_overrides(path)
+        merge_keymap(overrides, {}, source=str(path))  # names, forms and clashes among commands
+    except KeymapError as exc:
+        return merge_keymap({}, reserved), [f"{exc} Using the default shortcuts."]
+    class_keys = {normalise(k): v for k, v in reserved.items()}
+    notes, kept = [], {}
+    for name, value in overrides.items():
+        keys = (value,) if isinstance(value, str) else tuple(value)
+        clashes = [k for k in keys if normalise(k) in class_keys]
+        for key in clashes:
+            notes.append(f"Key {key} of \"{command_title(name)}\" is the hotkey of class "
+                         f"{class_keys[normalise(key)]!r} in this project, so the class keeps it.")
+        kept[name] = [k for k in keys if normalise(k) not in class_keys]
+    return merge_keymap(kept, reserved, source=str(path)), notes
+
+
+def command_title(name: str) -> str:
+    """A command's menu text without mnemonics or the trailing ellipsis: "Open project"."""
+    return COMMANDS[name].text.replace("&", "").rstrip("…")
+
+
+def find_conflict(
+    keymap: dict[str, tuple[str, ...]], reserved: dict[str, str], name: str, key: str
+) -> str | None:
+    """Who else uses ``key`` if ``name`` took it: 'the command "Quit"', 'the class "cat"', or None."""
+    wanted = normalise(key)
+    for hotkey, class_name in reserved.items():
+        if normalise(hotkey) == wanted:
+            return f"the class \"{class_name}\" (its hotkey)"
+    for other, keys in keymap.items():
+        if other != name and any(normalise(k) == wanted for k in keys):
+            return f"the command \"{command_title(other)}\""
+    return None
+
+
+def overrides_for(keymap: dict[str, tuple[str, ...]], reserved: dict[str, str]) -> dict[str, object]:
+    """What the user's file must hold to give ``keymap``: only commands that differ from the
+    defaults (as this project has them), one key as a string, several as a list."""
+    defaults = merge_keymap({}, reserved)
+    changed = {}
+    for name, keys in keymap.items():
+        if [normalise(k) for k in keys] != [normalise(k) for k in defaults.get(name, ())]:
+            changed[name] = keys[0] if len(keys) == 1 else list(keys)
+    return changed
+
+
+def current_keymap(actions: dict[str, QAction]) -> dict[str, tuple[str, ...]]:
+    """The keys the window's actions have now, in portable text."""
+    return {
+        name: tuple(k.toString(QKeySequence.SequenceFormat.PortableText) for k in action.shortcuts())
+        for name, action in actions.items()
+    }
+
+
+def apply_keymap(actions: dict[str, QAction], keymap: dict[str, tuple[str, ...]]) -> None:
+    """Give the running window's actions their new keys; menus show them at once."""
+    for name, action in actions.items():
+        if name in keymap:
+            action.setShortcuts([QKeySequence(k) for k in keymap[name]])
 
 
 def merge_keymap(

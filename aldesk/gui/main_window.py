@@ -22,7 +22,7 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project, open_project
 from aldesk.gui.controller import LearningController
-from aldesk.gui.keymap import COMMANDS, DEFAULT_COMMANDS, KeymapError, load_keymap
+from aldesk.gui.keymap import DEFAULT_COMMANDS, apply_keymap, current_keymap, keymap_for_project
 from aldesk.gui.labeling_view import LabelingView
 from aldesk.gui.prefetch import ImagePrefetcher
 from aldesk.gui.start_screen import StartScreen
@@ -81,11 +81,9 @@ class MainWindow(QMainWindow):
     # -- menus and actions -------------------------------------------------------------------
 
     def _build_menus(self) -> None:
-        try:
-            keymap = load_keymap()
-        except KeymapError as exc:
-            QTimer.singleShot(0, lambda: QMessageBox.warning(self, "aldesk", f"{exc}\nUsing the default shortcuts."))
-            keymap = {c.name: c.keys for c in DEFAULT_COMMANDS}
+        keymap, problems = keymap_for_project({})
+        if problems:
+            QTimer.singleShot(0, lambda: QMessageBox.warning(self, "aldesk", "\n".join(problems)))
         handlers = {
             "new_project": self.new_project, "open_project": self.choose_project,
             "open_demo": self.open_demo, "close_project": self.close_project, "quit": self.close,
@@ -93,7 +91,7 @@ class MainWindow(QMainWindow):
             "retrain": self.retrain, "zoom_in": self.labeling.image_view.zoom_in,
             "zoom_out": self.labeling.image_view.zoom_out, "zoom_fit": self.labeling.image_view.fit,
             "full_screen": self.toggle_full_screen, "show_curve": self.show_curve,
-            "shortcuts": self.show_shortcuts, "edit_keymap": self.edit_keymap,
+            "shortcuts": self.show_shortcuts,
         }
         menus = {}
         for command in DEFAULT_COMMANDS:
@@ -158,11 +156,11 @@ class MainWindow(QMainWindow):
         # and a full count on every key press costs tens of ms on a million items.
         self._item_total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
         self.classes = list_classes(project)
-        reserved = {c.hotkey: c.name for c in self.classes if c.hotkey}
-        try:
-            load_keymap(reserved=reserved)
-        except KeymapError as exc:
-            QMessageBox.warning(self, "aldesk", str(exc))
+        # The user's keys give way to this project's class hotkeys (e.g. a tenth class takes "0").
+        keymap, problems = keymap_for_project({c.hotkey: c.name for c in self.classes if c.hotkey})
+        apply_keymap(self.actions, keymap)
+        if problems:
+            QMessageBox.warning(self, "aldesk", "\n".join(problems))
         self.session = LabelingSession(project)
         self._build_class_actions()
         self.labeling.set_classes(self.classes)
@@ -405,16 +403,10 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         from aldesk.gui.shortcuts_dialog import ShortcutsDialog
 
-        ShortcutsDialog(self, self.actions, self.class_actions).exec()
-
-    def edit_keymap(self) -> None:
-        from aldesk.gui.keymap import keymap_path
-
-        QMessageBox.information(
-            self, "Keyboard shortcuts",
-            f"Shortcuts are read from\n{keymap_path()}\n\nas JSON, e.g. {{\"skip\": \"S\", \"retrain\": [\"Ctrl+R\", \"F5\"]}}.\n"
-            f"Commands: {', '.join(COMMANDS)}.\nConflicting keys are refused. Restart aldesk to apply.",
-        )
+        class_keys = {c.hotkey: c.name for c in self.classes if c.hotkey} if self.project else {}
+        dialog = ShortcutsDialog(self, current_keymap(self.actions), class_keys)
+        dialog.keymap_changed.connect(lambda keymap: apply_keymap(self.actions, keymap))
+        dialog.exec()
 
     # -- settings ----------------------------------------------------------------------------
 

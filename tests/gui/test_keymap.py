@@ -2,7 +2,10 @@ import json
 
 import pytest
 
-from aldesk.gui.keymap import KeymapError, load_keymap, merge_keymap, save_keymap
+from aldesk.gui.keymap import (
+    KeymapError, apply_keymap, current_keymap, find_conflict, keymap_for_project, load_keymap, merge_keymap,
+    overrides_for, save_keymap,
+)
 
 
 def test_defaults_have_the_documented_shortcuts():
@@ -41,3 +44,52 @@ def test_save_refuses_a_bad_map_and_writes_a_good_one(tmp_path):
     assert not path.exists()
     save_keymap({"skip": "S"}, path)
     assert load_keymap(path)["skip"] == ("S",)
+
+
+def test_a_project_class_hotkey_wins_over_a_user_key_for_that_project_only(tmp_path):
+    path = tmp_path / "keymap.json"
+    save_keymap({"skip": "S", "retrain": ["Ctrl+T", "F5"]}, path)
+    keymap, notes = keymap_for_project({"s": "sandal"}, path)
+    assert keymap["skip"] == () and keymap["retrain"] == ("Ctrl+T", "F5")
+    assert len(notes) == 1 and "'sandal'" in notes[0] and "Skip" in notes[0]
+    keymap, notes = keymap_for_project({"1": "cat"}, path)
+    assert keymap["skip"] == ("S",) and notes == []
+
+
+def test_a_broken_file_gives_the_defaults_and_says_so(tmp_path):
+    path = tmp_path / "keymap.json"
+    path.write_text('{"skip": "Ctrl+Q"}')
+    keymap, notes = keymap_for_project({}, path)
+    assert keymap == merge_keymap({}, {})
+    assert "already used by command 'quit'" in notes[0] and "default shortcuts" in notes[0]
+
+
+def test_find_conflict_names_the_other_command_or_class():
+    keymap = merge_keymap({}, {"c": "cat"})
+    assert find_conflict(keymap, {"c": "cat"}, "skip", "Ctrl+Q") == 'the command "Quit"'
+    assert find_conflict(keymap, {"c": "cat"}, "skip", "c") == 'the class "cat" (its hotkey)'
+    assert find_conflict(keymap, {"c": "cat"}, "undo", "Ctrl+Z") is None  # its own key
+    assert find_conflict(keymap, {}, "skip", "Ctrl+K") is None
+
+
+def test_overrides_hold_only_what_differs_from_the_project_defaults():
+    reserved = {"0": "tenth"}
+    keymap = merge_keymap({}, reserved)
+    assert overrides_for(keymap, reserved) == {}
+    keymap["skip"] = ("S",)
+    keymap["undo"] = ("Backspace", "Ctrl+Z", "Alt+Left")
+    keymap["retrain"] = ()
+    assert overrides_for(keymap, reserved) == {
+        "skip": "S", "undo": ["Backspace", "Ctrl+Z", "Alt+Left"], "retrain": []}
+
+
+def test_apply_keymap_changes_live_actions(qtbot):
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QWidget
+
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    actions = {"skip": QAction("Skip", owner), "undo": QAction("Undo", owner)}
+    apply_keymap(actions, {"skip": ("S",), "undo": ("Backspace", "Ctrl+Z")})
+    assert actions["skip"].shortcuts() == [QKeySequence("S")]
+    assert current_keymap(actions) == {"skip": ("S",), "undo": ("Backspace", "Ctrl+Z")}
