@@ -125,7 +125,31 @@ CREATE TABLE queue (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3)
+# Step 4: review. The latest rankings of suspect labels (labeled items that out-of-fold heads put
+# in another class), each tied to the model version current when it was computed. A ranking
+# records the label each item had then, so one that a person has since corrected drops out.
+_STEP_4 = """
+CREATE TABLE suspect_runs (
+    id            INTEGER PRIMARY KEY,
+    created_at    REAL NOT NULL,
+    model_version INTEGER REFERENCES models(version) ON DELETE SET NULL,
+    n_labels      INTEGER NOT NULL,
+    method        TEXT NOT NULL
+);
+
+CREATE TABLE suspects (
+    run_id             INTEGER NOT NULL REFERENCES suspect_runs(id) ON DELETE CASCADE,
+    rank               INTEGER NOT NULL,
+    item_id            INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    given_class_id     INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    suggested_class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    score              REAL NOT NULL,
+    p_given            REAL NOT NULL,
+    PRIMARY KEY (run_id, rank)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
