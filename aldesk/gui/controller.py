@@ -75,6 +75,10 @@ class LearningController(QObject):
     def retrain_now(self) -> None:
         self._request("refresh")
 
+    def retry(self) -> None:
+        """After a failure: embed again while vectors are missing (it resumes), else retrain."""
+        self._request("refresh" if self._embedded else "embed")
+
     def _idle(self) -> None:
         if self._labels_since_refresh:
             self._request("refresh")

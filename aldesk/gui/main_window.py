@@ -14,13 +14,14 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget, QWidget,
+    QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from aldesk.core.classes import LabelClass, list_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project, open_project
+from aldesk.gui.banner import Banner
 from aldesk.gui.controller import LearningController
 from aldesk.gui.keymap import DEFAULT_COMMANDS, apply_keymap, current_keymap, keymap_for_project
 from aldesk.gui.labeling_view import LabelingView
@@ -52,7 +53,16 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.start_screen)
         self.stack.addWidget(self.labeling)
-        self.setCentralWidget(self.stack)
+        # Worker failures show in a banner above the views; the keys keep labeling meanwhile.
+        self.banner = Banner(self)
+        self.banner.retry_requested.connect(self.retry_failed_work)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
         self.start_screen.open_recent.connect(self.open_project)
         self.start_screen.open_requested.connect(self.choose_project)
         self.start_screen.demo_requested.connect(self.open_demo)
@@ -199,6 +209,7 @@ class MainWindow(QMainWindow):
             self.project.close()
         self.project = None
         self.session = None
+        self.banner.dismiss()
         self._predictions = None
         self._model = None
         self.show_start()
@@ -386,8 +397,11 @@ class MainWindow(QMainWindow):
             self.worker_label.setText(stage)
 
     def _worker_error(self, message: str) -> None:
-        self.statusBar().showMessage(message, 15_000)
-        QMessageBox.warning(self, "aldesk: background worker", f"{message}\n\nLabeling continues; details are in the log.")
+        self.banner.show_message(message)
+
+    def retry_failed_work(self) -> None:
+        if self.controller:
+            self.controller.retry()
 
     # -- view --------------------------------------------------------------------------------
 
