@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
 
     from aldesk.cli_ml import add_ml_commands
+    cfg = verbs.add_parser("settings", help="show or change the project's settings (audit rate, stopping rule)")
+    cfg.add_argument("project", type=Path)
+    cfg.add_argument("name", nargs="?", help="one setting to show or change")
+    cfg.add_argument("value", nargs="?", help="its new value")
+    cfg.set_defaults(run=cmd_settings)
+
 
     add_ml_commands(verbs)
     parser.set_defaults(verb_names=frozenset(verbs.choices))
@@ -177,6 +183,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_relocate(args: argparse.Namespace) -> int:
     from aldesk.core.relocate import relocate
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from aldesk.core import settings
+
+    with open_project(args.project, write=args.value is not None) as project:
+        if args.value is not None:
+            settings.put(project, args.name, args.value)
+        names = [args.name] if args.name else list(settings.SETTINGS)
+        for name in names:
+            value = settings.get(project, name)
+            print(f"{name} = {value}    # {settings.SETTINGS[name].help}")
+    return 0
+
 
     with open_project(args.project) as project:
         report = relocate(project, args.old_root, args.new_root)

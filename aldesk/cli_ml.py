@@ -87,19 +87,27 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from aldesk.ml.engine import PoolModel
-    from aldesk.ml.workflow import save_training, take_snapshot, train_snapshot
+    from aldesk.ml.workflow import (
+        evaluate_snapshot, previous_predictions, save_training, take_snapshot, train_snapshot,
+    )
 
     with open_project(args.project) as project:
         snapshot = take_snapshot(project)
-        result = train_snapshot(snapshot, PoolModel.build(snapshot.vectors), head=args.head)
+        pool = PoolModel.build(snapshot.vectors)
+        result = train_snapshot(snapshot, pool, head=args.head)
+        result.metrics.update(evaluate_snapshot(snapshot, pool, result, previous_predictions(project, snapshot)))
         version = save_training(project, snapshot, result)
     metrics = result.metrics
-    cv = metrics.get("cv_accuracy")
+    estimate = metrics["estimate"]
     print(
         f"model version {version}: {metrics['head']} head on {snapshot.backbone} embeddings, "
         f"{metrics['n_labels']} labels in {metrics['classes_with_labels']} of {len(snapshot.class_ids)} classes"
-        + (f", cross-validated accuracy {cv:.3f}" if cv is not None else "")
     )
+    if estimate["value"] is None:
+        print(f"accuracy not estimated yet: {estimate['audit_labels']} audit labels, 10 needed")
+    else:
+        print(f"estimated accuracy {estimate['value']:.1%} (90% interval {estimate['low']:.1%} to "
+              f"{estimate['high']:.1%}, from {estimate['audit_labels']} audit labels)")
     if metrics["classes_with_labels"] < len(snapshot.class_ids):
         print("classes without labels get no predictions until they have some")
     return 0

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aldesk.core.classes import list_classes
+from aldesk.core.stopping import project_advice
 from aldesk.core.store import Project
 from aldesk.core.vectors import latest_set
 
@@ -43,6 +44,7 @@ def project_info(project: Project) -> dict[str, Any]:
         "missing_examples": missing[:MISSING_EXAMPLES],
         "models": _count_rows(project, "models"),
         **_embedding_info(project),
+        **_advice(project),
     }
 
 
@@ -76,6 +78,11 @@ def _embedding_info(project: Project) -> dict[str, Any]:
     return {"backbone": embedding_set.backbone, "embedded": int(embedded)}
 
 
+def _advice(project: Project) -> dict[str, Any]:
+    estimate, stopping = project_advice(project)
+    return {"estimated_accuracy": estimate, "stopping": stopping}
+
+
 def _count_rows(project: Project, table: str) -> int:
     # Tables added by later schema steps count as empty in projects that predate them.
     if not project.has_table(table):
@@ -93,6 +100,8 @@ def format_info(info: dict[str, Any]) -> str:
         f"missing    {info['missing']}",
         f"models     {info['models']}",
         f"embedded   {info['embedded']} ({info['backbone'] or 'no backbone yet: aldesk embed PROJECT'})",
+        f"accuracy   {_format_estimate(info['estimated_accuracy'])}",
+        f"stop?      {'yes: ' if info['stopping']['stop'] else 'not yet: '}{info['stopping']['reason']}",
         f"schema     version {info['schema_version']}",
         "classes:",
     ]
@@ -107,3 +116,10 @@ def format_info(info: dict[str, Any]) -> str:
         if info["missing"] > len(info["missing_examples"]):
             lines.append(f"  ... and {info['missing'] - len(info['missing_examples'])} more")
     return "\n".join(lines)
+
+
+def _format_estimate(estimate: dict[str, Any]) -> str:
+    if estimate["value"] is None:
+        return f"not estimated yet ({estimate['audit_labels']} audit labels; needs 10)"
+    return (f"{estimate['value']:.1%} (90% interval {estimate['low']:.1%} to {estimate['high']:.1%},"
+            f" from {estimate['audit_labels']} audit labels)")

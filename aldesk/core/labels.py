@@ -153,3 +153,18 @@ def _set_item_state(conn, item_id: int, kind: str, class_id: int | None, at: flo
         "UPDATE items SET status = ?, label_class_id = ?, labeled_at = ? WHERE id = ?",
         (_STATUS_OF_KIND[kind], class_id, at if kind == "label" else None, item_id),
     )
+
+
+def audit_items(project: Project) -> list[int]:
+    """Labeled items that were asked as audit items (drawn uniformly, not chosen by a model).
+
+    An item stays an audit item when its label is later corrected (for example in review): what
+    makes it an audit item is how it was chosen, and its current label is the one that counts.
+    """
+    # Undone events are collected once: a NOT EXISTS per event would scan the history each time.
+    undone = {row[0] for row in project.conn.execute(
+        "SELECT undoes FROM label_events WHERE undoes IS NOT NULL")}
+    return sorted({item for event, item in project.conn.execute(
+        "SELECT e.id, e.item_id FROM label_events e JOIN items i ON i.id = e.item_id"
+        " WHERE e.strategy = 'audit' AND e.kind = 'label' AND i.status = 'labeled'"
+    ) if event not in undone})

@@ -11,12 +11,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from aldesk.core import labels
+from aldesk.core import labels, settings
 from aldesk.core.labels import QueryContext
 from aldesk.core.queue import QueuedItem, load_queue
 from aldesk.core.store import Project
 
 FALLBACK_SAMPLE = 200
+AUDIT_SAMPLE = 500
+AUDIT = "audit"  # the strategy recorded for audit items: drawn uniformly, never chosen by a model
 
 
 @dataclass(frozen=True)
@@ -31,17 +33,21 @@ class Decision:
 
 
 class LabelingSession:
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, audit_every: int | None = None) -> None:
         self.project = project
         self._queue: deque[QueuedItem] = deque(load_queue(project))
         # Until the worker hands over its first queue: a random sample of the unlabeled items,
         # a fair start (unlike file order, which often follows classes or dates).
         self._fallback: list[QueuedItem] = [
             QueuedItem(item_id, rank, None, "random", None)
-            for rank, (item_id,) in enumerate(project.conn.execute(
-                "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY random() LIMIT ?",
-                (FALLBACK_SAMPLE,)), start=1)
+            for rank, item_id in enumerate(self._random_unlabeled(FALLBACK_SAMPLE), start=1)
         ]
+        # One item in ``audit_every`` is drawn uniformly from the unlabeled items, whatever the
+        # model thinks: the accuracy estimate rests on these alone, because items the model
+        # chose are a biased sample. They look like any other item on screen.
+        self.audit_every = settings.get(project, "audit_every") if audit_every is None else audit_every
+        self._audit_pool: deque[int] = deque()
+        self._since_audit = 0
         self._done: list[Decision] = []  # undo stack
         self._undone: list[Decision] = []  # redo stack
         self._current: QueuedItem | None = None
@@ -92,7 +98,27 @@ class LabelingSession:
         self._shown_at = time.monotonic()
         return self._current
 
+    def _random_unlabeled(self, n: int) -> list[int]:
+        return [row[0] for row in self.project.conn.execute(
+            "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY random() LIMIT ?", (n,))]
+
+    def _next_audit(self) -> QueuedItem | None:
+        for _attempt in range(2):  # the second attempt draws a fresh sample
+            while self._audit_pool:
+                item_id = self._audit_pool.popleft()
+                if self._is_open(item_id):
+                    return QueuedItem(item_id, 0, None, AUDIT, None)
+            self._audit_pool = deque(self._random_unlabeled(AUDIT_SAMPLE))
+        return None
+
     def _next_open(self) -> QueuedItem | None:
+        if self.audit_every:
+            self._since_audit += 1
+            if self._since_audit >= self.audit_every:
+                self._since_audit = 0
+                audit = self._next_audit()
+                if audit is not None:
+                    return audit
         while self._queue:
             entry = self._queue.popleft()
             if self._is_open(entry.item_id):

@@ -136,11 +136,14 @@ class LearningWorker(QObject):
     def _refresh(self, generation: int) -> None:
         from aldesk.ml.engine import NotEnoughLabels, PoolModel
         from aldesk.ml.strategies import margins
-        from aldesk.ml.workflow import pick_queue, take_snapshot, train_snapshot
+        from aldesk.ml.workflow import (
+            evaluate_snapshot, pick_queue, previous_predictions, take_snapshot, train_snapshot,
+        )
 
         self.progress.emit("training", 0, 1)
         with open_project(self.project_path, write=False) as project:
             snapshot = take_snapshot(project)
+            previous = previous_predictions(project, snapshot)
         if self.cancelled:
             return
         key = (snapshot.set_id, len(snapshot.item_ids))
@@ -154,6 +157,11 @@ class LearningWorker(QObject):
             train = train_snapshot(snapshot, self._pool)
         except NotEnoughLabels:
             pass  # the cold start needs no model
+        if self.cancelled:
+            return
+        if train is not None:
+            self.progress.emit("estimating accuracy", 0, 1)
+            train.metrics.update(evaluate_snapshot(snapshot, self._pool, train, previous))
         if self.cancelled:
             return
         self.progress.emit("scoring", 0, 1)

@@ -17,6 +17,7 @@ from aldesk.core import model_store, vectors
 from aldesk.core.classes import list_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.imageio import load_image
+from aldesk.core.labels import audit_items
 from aldesk.core.queue import QueuedItem
 from aldesk.core.store import Project
 from aldesk.ml import engine
@@ -83,6 +84,8 @@ class Snapshot:
     eligible: np.ndarray  # [N] bool: unlabeled, not skipped or unsure
     previous: LinearHead | None  # the latest model with the same classes, for a warm start
     previous_version: int | None
+    audit: np.ndarray | None = None  # [len(labeled)] bool: labels of uniformly drawn audit items
+    label_order: np.ndarray | None = None  # [len(labeled)] time rank of each label (0 = oldest)
 
 
 def take_snapshot(project: Project) -> Snapshot:
@@ -103,9 +106,14 @@ def take_snapshot(project: Project) -> Snapshot:
     previous = None
     if latest is not None and latest.class_ids == class_ids and latest.set_id == eset.id:
         previous = LinearHead.from_bytes(latest.params)
+    audit_ids = set(audit_items(project))
+    labeled_at = dict(project.conn.execute("SELECT id, labeled_at FROM items WHERE status = 'labeled'"))
+    times = np.array([labeled_at[int(item_ids[p])] or 0.0 for p in labeled], dtype=np.float64)
     return Snapshot(
         eset.id, eset.backbone, item_ids, vecs, class_ids, labeled, y, eligible, previous,
         latest.version if latest else None,
+        audit=np.array([int(item_ids[p]) in audit_ids for p in labeled], dtype=bool),
+        label_order=np.argsort(np.argsort(times, kind="stable"), kind="stable"),
     )
 
 
@@ -122,6 +130,39 @@ def train_snapshot(snapshot: Snapshot, pool: engine.PoolModel, *, head: str = "d
     )
     probs = model.predict_proba(pool.z).numpy()
     return TrainResult(model, probs, metrics)
+
+
+def previous_predictions(project: Project, snapshot: Snapshot) -> np.ndarray | None:
+    """The previous model's predicted class for each pool item (-1 where it made none), to
+    measure how much a new model changes; None when there is no comparable previous model."""
+    if snapshot.previous_version is None or snapshot.previous is None:
+        return None
+    stored = model_store.load_predictions(project, snapshot.previous_version)
+    if stored is None:
+        return None
+    ids, probs = stored
+    out = np.full(len(snapshot.item_ids), -1, dtype=np.int64)
+    where = np.searchsorted(snapshot.item_ids, ids)
+    where = np.clip(where, 0, max(len(snapshot.item_ids) - 1, 0))
+    found = snapshot.item_ids[where] == ids
+    out[where[found]] = probs[found].argmax(1)
+    return out
+
+
+def evaluate_snapshot(
+    snapshot: Snapshot, pool: engine.PoolModel, result: TrainResult, previous: np.ndarray | None
+) -> dict[str, Any]:
+    """Accuracy estimate from the audit labels, gain per 100 labels, agreement with the
+    previous model (aldesk/ml/audit.py explains each)."""
+    from aldesk.ml.audit import evaluate_model
+
+    audit = snapshot.audit if snapshot.audit is not None else np.zeros(len(snapshot.y), dtype=bool)
+    order = snapshot.label_order if snapshot.label_order is not None else np.arange(len(snapshot.y))
+    return evaluate_model(
+        pool, snapshot.labeled, snapshot.y, audit, order, len(snapshot.class_ids),
+        head=result.metrics.get("head", "default"), init=result.head, probs=result.probs,
+        previous_predictions=previous,
+    )
 
 
 def save_training(project: Project, snapshot: Snapshot, result: TrainResult) -> int:

@@ -42,7 +42,8 @@ def test_without_any_queue_the_first_items_are_a_random_sample(project):
         for i in range(1, 101):
             conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
                          " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
-    shown = [q.item_id for q in [LabelingSession(project).current] + LabelingSession(project).upcoming(9)]
+    session = LabelingSession(project)
+    shown = [q.item_id for q in [session.current] + session.upcoming(9)]
     assert len(set(shown)) == 10 and shown != list(range(1, 11))
 
 
@@ -86,3 +87,54 @@ def test_new_queue_does_not_change_the_item_on_screen(session, project):
 
 def test_undo_past_the_beginning_does_nothing(session):
     assert session.undo() is None and session.redo() is None
+
+
+def _items(project, n):
+    add_classes(project, ["a", "b"])
+    with project.transaction() as conn:
+        for i in range(1, n + 1):
+            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
+                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+
+
+def test_one_item_in_audit_every_is_a_uniform_audit_item_recorded_as_such(project):
+    from aldesk.core.labels import audit_items
+
+    _items(project, 300)
+    # a queue of the first 100 items in order: a model that always prefers low ids
+    replace_queue(project, [QueuedItem(i, i, 3, "margin", 0.0) for i in range(1, 101)])
+    session = LabelingSession(project, audit_every=5)
+    strategies = []
+    for _ in range(50):
+        strategies.append(session.current.strategy)
+        session.label(1)
+    assert [i for i, s in enumerate(strategies) if s == "audit"] == list(range(4, 50, 5))
+    audited = audit_items(project)
+    assert len(audited) == 10
+    assert max(audited) > 100  # drawn from the whole pool, not from the model's queue
+    events = [e for item in audited for e in history(project, item)]
+    assert all(e.strategy == "audit" for e in events)
+
+
+def test_an_undone_audit_label_is_no_audit_label_until_labeled_again(project):
+    from aldesk.core.labels import audit_items
+
+    _items(project, 50)
+    session = LabelingSession(project, audit_every=2)
+    session.label(1)
+    decision = session.label(1)  # the second item is the audit item
+    assert decision.context.strategy == "audit" and audit_items(project) == [decision.item_id]
+    session.undo()
+    assert audit_items(project) == []
+    session.label(2)  # the same item, labeled again after undo: still asked as an audit item
+    assert audit_items(project) == [decision.item_id]
+
+
+def test_audit_off(project):
+    _items(project, 30)
+    session = LabelingSession(project, audit_every=0)
+    seen = set()
+    for _ in range(25):
+        seen.add(session.current.strategy)
+        session.label(1)
+    assert "audit" not in seen

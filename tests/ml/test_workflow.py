@@ -84,3 +84,31 @@ def test_snapshot_without_embeddings_says_what_to_run(colour_project):
 def test_unknown_backbone_lists_the_names():
     with pytest.raises(AldeskError, match="efficientnet-lite0"):
         load_backbone("alexnet-9000")
+
+
+def test_training_estimates_accuracy_from_audit_labels_only(colour_project):
+    from aldesk.core.info import project_info
+    from aldesk.core.labels import QueryContext
+    from aldesk.ml.workflow import evaluate_snapshot, previous_predictions
+
+    embed_project(colour_project, load_backbone("pixels"))
+    for item in range(1, 13):
+        record(colour_project, item, "label", _truth(item), context=QueryContext(None, "margin"))
+    for item in range(13, 25):
+        record(colour_project, item, "label", _truth(item), context=QueryContext(None, "audit"))
+    snapshot = take_snapshot(colour_project)
+    assert snapshot.audit.sum() == 12 and len(snapshot.audit) == 24
+    pool = PoolModel.build(snapshot.vectors)
+    first = train_snapshot(snapshot, pool)
+    assert previous_predictions(colour_project, snapshot) is None
+    first.metrics.update(evaluate_snapshot(snapshot, pool, first, None))
+    save_training(colour_project, snapshot, first)
+    record(colour_project, 30, "label", _truth(30))
+    snapshot = take_snapshot(colour_project)
+    result = train_snapshot(snapshot, pool)
+    result.metrics.update(evaluate_snapshot(snapshot, pool, result, previous_predictions(colour_project, snapshot)))
+    save_training(colour_project, snapshot, result)
+    estimate = project_info(colour_project)["estimated_accuracy"]
+    assert estimate["audit_labels"] == 12 and estimate["value"] > 0.9  # noisy solid colours: easy
+    assert estimate["low"] < estimate["value"] <= estimate["high"]
+    assert result.metrics["kappa_previous"] > 0.9  # one more label hardly changes the predictions
