@@ -21,6 +21,7 @@ from aldesk.ml.heads import LinearHead, fit_linear
 from aldesk.ml.strategies import PoolState, get_strategy
 
 TARGETS = (0.95, 0.98, 0.99)
+AUDIT_EVERY = 10  # the default of the project setting audit_every
 Progress = Callable[[str, int, int], None]
 
 
@@ -143,7 +144,15 @@ def run_one(
             rng=rng,
         )
         chooser = strategy if probs is not None else opener
-        picked = chooser.select(state, min(batch, budget - len(labeled))).indices
+        n = min(batch, budget - len(labeled))
+        # The app's policy mixes one uniformly drawn audit item into every AUDIT_EVERY labels
+        # (aldesk/core/session.py); replay that too, so `default` measures the real product.
+        n_audit = (len(labeled) + n) // AUDIT_EVERY - len(labeled) // AUDIT_EVERY if strategy_name == "default" else 0
+        picked = chooser.select(state, n - n_audit).indices
+        if n_audit:
+            rest = np.flatnonzero(eligible)
+            rest = rest[~np.isin(rest, picked)]
+            picked = np.concatenate([picked, rng.choice(rest, min(n_audit, len(rest)), replace=False)])
         labeled.extend(int(i) for i in picked)
         eligible[picked] = False
         idx = np.array(labeled)
