@@ -1,0 +1,129 @@
+"""Suspects: labeled items whose label the rest of the labels disagree with.
+
+Each labeled item is scored by a plain head that never saw it (stratified k-fold, the same
+out-of-fold fits the calibration uses), so an item cannot vouch for its own label. The items
+those held-out heads most confidently put in another class come first: a wrong key press, or an
+image that really is ambiguous, is what a person should look at again.
+
+Qt-free; the worker computes a ranking on a snapshot and the GUI thread stores it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from aldesk.core.errors import AldeskError
+from aldesk.core.suspects_store import Suspect
+from aldesk.ml import heads
+
+if TYPE_CHECKING:  # workflow imports the embedding stack; the type alone is enough here
+    from aldesk.ml.engine import PoolModel
+    from aldesk.ml.workflow import Snapshot
+
+# margin: p(best other class) - p(given class), in [-1, 1]; self-confidence: 1 - p(given class).
+SCORES = ("margin", "self-confidence")
+DEFAULT_FOLDS = 5
+# Below this many labels the held-out heads are too weak for their disagreement to mean much.
+MIN_LABELS = 20
+
+
+@dataclass(frozen=True)
+class SuspectRanking:
+    """Labeled items, most suspect first. Positions refer to the arrays given to ``rank_suspects``."""
+
+    positions: np.ndarray  # [m] positions in ``labeled``/``y``
+    scores: np.ndarray  # [m] higher = more suspect
+    suggested: np.ndarray  # [m] class index the held-out heads prefer over the given one
+    p_given: np.ndarray  # [m] held-out probability of the given class
+    seconds: float
+
+    def __len__(self) -> int:
+        return int(len(self.positions))
+
+
+def rank_suspects(
+    z: torch.Tensor,
+    labeled: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    score: str = "margin",
+    seed: int = 0,
+) -> SuspectRanking:
+    """Rank the labeled pool items (``labeled``: pool indices into ``z``, ``y``: class indices).
+
+    The heads are class-balanced (``heads.fit_linear``) and the folds stratified, so a rare
+    class is neither drowned nor left out of a fold. Items whose class has no other label in
+    the training part of their fold get no score (a head cannot know a class it never saw).
+    """
+    if score not in SCORES:
+        raise AldeskError(f"Unknown suspect score {score!r}; choose one of: {', '.join(SCORES)}.")
+    if folds < 2:
+        raise AldeskError(f"Suspects need at least 2 folds, got {folds}.")
+    labeled = np.asarray(labeled, dtype=np.int64)
+    y = np.asarray(y, dtype=np.int64)
+    if len(labeled) != len(y):
+        raise AldeskError(f"{len(labeled)} labeled items but {len(y)} labels; give one label per item.")
+    start = time.perf_counter()
+    if len(y) < MIN_LABELS or len(np.unique(y)) < 2:
+        return _empty(time.perf_counter() - start)
+    y_t = torch.from_numpy(y)
+    logits = heads.out_of_fold_logits(z[torch.from_numpy(labeled)], y_t, n_classes, folds=folds, seed=seed)
+    given_logit = logits.gather(1, y_t[:, None]).squeeze(1)
+    scored = torch.isfinite(given_logit)
+    if not bool(scored.any()):
+        return _empty(time.perf_counter() - start)
+    # Calibrated probabilities make the score readable ("the others say 0.9 'cat'") and put
+    # items on one scale across classes; the temperature costs a few dozen softmaxes.
+    temperature = heads.fit_temperature(logits[scored], y_t[scored])
+    probs = torch.softmax(logits[scored] / temperature, dim=1)
+    y_s = y_t[scored]
+    p_given = probs.gather(1, y_s[:, None]).squeeze(1)
+    others = probs.scatter(1, y_s[:, None], -1.0)
+    p_other, suggested = others.max(1)
+    values = p_other - p_given if score == "margin" else 1.0 - p_given
+    positions = torch.nonzero(scored).flatten()
+    # Stable descending order; ties (e.g. many 0.0 scores) keep label order, reproducibly.
+    order = torch.from_numpy(np.argsort(-values.numpy(), kind="stable"))
+    return SuspectRanking(
+        positions=positions[order].numpy(),
+        scores=values[order].numpy().astype(np.float64),
+        suggested=suggested[order].numpy(),
+        p_given=p_given[order].numpy().astype(np.float64),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _empty(seconds: float) -> SuspectRanking:
+    return SuspectRanking(
+        np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), seconds
+    )
+
+
+def suspects_for_snapshot(
+    snapshot: "Snapshot", pool: "PoolModel", *, limit: int | None = None, folds: int = DEFAULT_FOLDS,
+    score: str = "margin",
+) -> list[Suspect]:
+    """The project's suspects as stored records (item and class ids, not positions), best first.
+
+    Runs in the worker on a snapshot; ``limit`` keeps only the top of the ranking."""
+    ranking = rank_suspects(pool.z, snapshot.labeled, snapshot.y, len(snapshot.class_ids), folds=folds, score=score)
+    count = len(ranking) if limit is None else min(limit, len(ranking))
+    out = []
+    for rank in range(count):
+        position = int(ranking.positions[rank])
+        out.append(Suspect(
+            item_id=int(snapshot.item_ids[snapshot.labeled[position]]),
+            rank=rank + 1,
+            given_class_id=snapshot.class_ids[int(snapshot.y[position])],
+            suggested_class_id=snapshot.class_ids[int(ranking.suggested[rank])],
+            score=float(ranking.scores[rank]),
+            p_given=float(ranking.p_given[rank]),
+        ))
+    return out
