@@ -57,11 +57,29 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON (keys documented in the README)")
     info.set_defaults(run=cmd_info)
 
-    exp = verbs.add_parser("export", help="write every item with its current label")
+    exp = verbs.add_parser("export", help="write labels, labeled images, predictions or the model")
     exp.add_argument("project", type=Path)
-    exp.add_argument("--format", required=True, choices=("csv", "json"))
-    exp.add_argument("--out", required=True, type=Path, help="file to write")
+    exp.add_argument("--format", required=True,
+                     choices=("csv", "json", "imagefolder", "hf-imagefolder", "predictions", "model"),
+                     help="csv/json: every item and its label (json with the label history); "
+                     "imagefolder: OUT/<class>/<image>; hf-imagefolder: images + metadata.csv for "
+                     "Hugging Face datasets; predictions: CSV of the latest model's guesses for "
+                     "unlabeled items; model: a folder with the model as a torch.export program")
+    exp.add_argument("--out", required=True, type=Path,
+                     help="file (csv, json, predictions) or new/empty folder (imagefolder, hf-imagefolder, model)")
+    exp.add_argument("--link", action="store_true",
+                     help="hard-link images instead of copying them (copies where linking is refused)")
+    exp.add_argument("--force", action="store_true",
+                     help="replace OUT when it holds an earlier aldesk export (never another folder)")
+    exp.add_argument("--weights", type=Path, default=None,
+                     help="model: the backbone weights file the embeddings were made with, if not the default")
     exp.set_defaults(run=cmd_export)
+
+    cfg = verbs.add_parser("settings", help="show or change the project's settings (audit rate, stopping rule)")
+    cfg.add_argument("project", type=Path)
+    cfg.add_argument("name", nargs="?", help="one setting to show or change")
+    cfg.add_argument("value", nargs="?", help="its new value")
+    cfg.set_defaults(run=cmd_settings)
 
     rel = verbs.add_parser("relocate", help="repair paths after images were moved")
     rel.add_argument("project", type=Path)
@@ -75,12 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
 
     from aldesk.cli_ml import add_ml_commands
-    cfg = verbs.add_parser("settings", help="show or change the project's settings (audit rate, stopping rule)")
-    cfg.add_argument("project", type=Path)
-    cfg.add_argument("name", nargs="?", help="one setting to show or change")
-    cfg.add_argument("value", nargs="?", help="its new value")
-    cfg.set_defaults(run=cmd_settings)
-
 
     add_ml_commands(verbs)
     parser.set_defaults(verb_names=frozenset(verbs.choices))
@@ -172,18 +184,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from aldesk.core.export import export
-
-    with open_project(args.project, write=False) as project:
-        count = export(project, args.format, args.out)
-    print(f"exported {count} items to {args.out}")
-    return 0
-
-
-def cmd_relocate(args: argparse.Namespace) -> int:
-    from aldesk.core.relocate import relocate
-
 def cmd_settings(args: argparse.Namespace) -> int:
     from aldesk.core import settings
 
@@ -196,6 +196,25 @@ def cmd_settings(args: argparse.Namespace) -> int:
             print(f"{name} = {value}    # {settings.SETTINGS[name].help}")
     return 0
 
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from aldesk.core.export import export
+
+    progress = TerminalProgress(f"exporting {args.format}")
+    with open_project(args.project, write=False) as project:
+        if args.format == "model":
+            from aldesk.ml.model_bundle import export_model
+
+            report = export_model(project, args.out, force=args.force, weights=args.weights, progress=progress)
+        else:
+            report = export(project, args.format, args.out, link=args.link, force=args.force, progress=progress)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_relocate(args: argparse.Namespace) -> int:
+    from aldesk.core.relocate import relocate
 
     with open_project(args.project) as project:
         report = relocate(project, args.old_root, args.new_root)

@@ -1,4 +1,9 @@
-"""Exporting labels: one row per item as CSV or JSON (more formats come with later work).
+"""Exporting labels and predictions: the entry point for every format but ``model``.
+
+``csv``/``json``: one row per item (``json`` adds each item's full label history);
+``predictions``: the latest model's guess for every item without a label; ``imagefolder`` and
+``hf-imagefolder``: see export_folder.py. ``model`` needs torch and lives in
+aldesk/ml/model_bundle.py (core never imports torch).
 
 Files are written to a temporary name beside the target and renamed into place, so a full disk
 or an interruption never leaves a half-written export under the final name.
@@ -11,16 +16,23 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from aldesk.core import model_store
 from aldesk.core.classes import list_classes
 from aldesk.core.errors import AldeskError
+from aldesk.core.export_folder import export_hf_imagefolder, export_imagefolder
+from aldesk.core.export_report import ExportReport
 from aldesk.core.store import Project
 
-FORMATS = ("csv", "json")
+# Every format of `aldesk export`; all but "model" are written by ``export`` below.
+FORMATS = ("csv", "json", "imagefolder", "hf-imagefolder", "predictions", "model")
+FOLDER_FORMATS = ("imagefolder", "hf-imagefolder", "model")
 COLUMNS = ("path", "label", "status", "labeled_at")
+PREDICTION_COLUMNS = ("path", "status", "predicted", "confidence", "model_version")
 
 
 def export_rows(project: Project) -> list[dict[str, Any]]:
@@ -41,18 +53,65 @@ def export_rows(project: Project) -> list[dict[str, Any]]:
     return rows
 
 
-def export(project: Project, fmt: str, out: str | Path) -> int:
-    """Write the export; returns the number of rows."""
+def label_histories(project: Project) -> dict[int, list[dict[str, Any]]]:
+    """Every item's label events, oldest first: what was decided, when, by whom, and which
+    model, strategy, score and rank put the item in front of the person. An ``undo`` names the
+    event it reverts (``undoes``); an event that was undone has ``undone: true``."""
+    names = {c.id: c.name for c in list_classes(project)}
+    events = project.conn.execute(
+        "SELECT id, item_id, kind, class_id, undoes, created_at, shown_ms, source,"
+        " model_version, strategy, score, rank FROM label_events ORDER BY item_id, id"
+    ).fetchall()
+    undone = {row[4] for row in events if row[4] is not None}
+    histories: dict[int, list[dict[str, Any]]] = {}
+    for event_id, item, kind, class_id, undoes, created, shown_ms, source, version, strategy, score, rank in events:
+        histories.setdefault(item, []).append({
+            "event": event_id,
+            "kind": kind,
+            "class": names.get(class_id) if class_id is not None else None,
+            "time": _iso(created),
+            "source": source,
+            "shown_ms": shown_ms,
+            "model_version": version,
+            "strategy": strategy,
+            "score": score,
+            "rank": rank,
+            "undoes": undoes,
+            "undone": event_id in undone,
+        })
+    return histories
+
+
+def export(
+    project: Project,
+    fmt: str,
+    out: str | Path,
+    *,
+    link: bool = False,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> ExportReport:
+    """Write one export (every format but ``model``). ``link`` and ``force`` apply to the
+    folder formats; ``progress(done, total)`` and ``cancel()`` to the long ones."""
     if fmt not in FORMATS:
         raise AldeskError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
+    if fmt == "model":
+        raise AldeskError("The model export needs the learning engine: use aldesk.ml.model_bundle.export_model.")
+    if fmt == "imagefolder":
+        return export_imagefolder(project, out, link=link, force=force, progress=progress, cancel=cancel)
+    if fmt == "hf-imagefolder":
+        return export_hf_imagefolder(project, out, link=link, force=force, progress=progress, cancel=cancel)
+    if fmt == "predictions":
+        return export_predictions(project, out)
     rows = export_rows(project)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
+        text = _csv_text(COLUMNS, rows)
     else:
+        histories = label_histories(project)
+        ids = [row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")]
+        for item_id, row in zip(ids, rows):
+            row["history"] = histories.get(item_id, [])
         document = {
             "project": str(project.path),
             "classes": [c.name for c in list_classes(project)],
@@ -60,7 +119,54 @@ def export(project: Project, fmt: str, out: str | Path) -> int:
         }
         text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
     write_text_atomically(Path(out), text)
-    return len(rows)
+    return ExportReport(fmt, Path(os.path.abspath(out)), written=len(rows), unit="items")
+
+
+def export_predictions(project: Project, out: str | Path) -> ExportReport:
+    """The latest model's predicted class and confidence (its highest probability) for every
+    item without a class label (unlabeled, skipped or unsure), as CSV."""
+    model = model_store.latest_model(project)
+    if model is None:
+        raise AldeskError(
+            f"{project.path} has no trained model yet, so there are no predictions to export. Label "
+            f"items of at least two classes, then let the app train or run: aldesk train {project.path}"
+        )
+    stored = model_store.load_predictions(project, model.version)
+    if stored is None:
+        raise AldeskError(f"The predictions of model {model.version} are no longer stored; retrain to export them.")
+    names = {c.id: c.name for c in list_classes(project)}
+    model_classes = [names.get(cid, f"class {cid}") for cid in model.class_ids]
+    item_ids, probs = stored
+    position = {int(item): pos for pos, item in enumerate(item_ids)}
+    rows, without = [], 0
+    for item_id, path, status in project.conn.execute(
+        "SELECT id, path, status FROM items WHERE status != 'labeled' ORDER BY id"
+    ):
+        pos = position.get(item_id)
+        if pos is None:
+            without += 1  # imported or embedded after this model was trained
+            continue
+        best = int(probs[pos].argmax())
+        rows.append({
+            "path": str(project.resolve(path)), "status": status, "predicted": model_classes[best],
+            "confidence": f"{float(probs[pos, best]):.4f}", "model_version": model.version,
+        })
+    write_text_atomically(Path(out), _csv_text(PREDICTION_COLUMNS, rows))
+    report = ExportReport("predictions", Path(os.path.abspath(out)), written=len(rows), unit="predictions")
+    if without:
+        report.notes.append(
+            f"{without} items without a label have no prediction from model {model.version} "
+            "(added or embedded after it was trained); retrain to include them"
+        )
+    return report
+
+
+def _csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def write_text_atomically(target: Path, text: str) -> None:

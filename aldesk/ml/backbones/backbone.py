@@ -42,6 +42,17 @@ class Backbone:
     def __repr__(self) -> str:
         return f"Backbone({self.spec.name!r}, identity={self.identity!r}, device={self.device})"
 
+    @property
+    def network(self) -> nn.Module:
+        """The frozen feature network in eval mode (the model export packs it)."""
+        return self._network
+
+    @property
+    def transform(self) -> Transform:
+        """The picture -> tensor step :meth:`preprocess` applies (its recipe is documented in
+        model exports)."""
+        return self._transform
+
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """RGB picture of any size -> float32 [3, S, S] on the CPU; safe to call from threads."""
         return self._transform(image)

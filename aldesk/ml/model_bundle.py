@@ -1,0 +1,388 @@
+"""The model export: one folder that classifies images without aldesk.
+
+Contents of the bundle folder:
+
+- ``model.pt2``: a ``torch.export`` program (load it with ``torch.export.load(path).module()``)
+  mapping float32 images ``[B, 3, S, S]`` (RGB, values 0..1; ``S`` in ``bundle.json``) to class
+  probabilities ``[B, K]`` in the order of ``classes.json``. Inside: the backbone's normalisation,
+  the backbone, the rounding of its features to float16 (aldesk stores embeddings as float16 and
+  its head was trained and scored on those), the projection the head works on (``pool.z`` of
+  aldesk/ml/engine.py: x -> (x - mean) @ components / scale, fitted on the project's pool), the
+  linear head (classes that had no labels get probability 0) and its temperature.
+- ``classes.json``: the class names, in output order.
+- ``bundle.json``: the input recipe and this contract, machine-readable.
+- ``MODEL_CARD.md``: what it is, how to feed it, label counts, estimated accuracy.
+
+Why ``torch.export`` and not TorchScript: ``torch.jit.trace``/``script`` are deprecated in the torch
+versions aldesk supports (they warn on every call); ``torch.export`` is their replacement, keeps a
+dynamic batch dimension, and its file loads with torch alone. The cost: it needs torch >= 2.x on
+the loading side (no TorchScript C++ loader).
+
+What it reproduces, exactly: the stored predictions of the latest model version. Those come from
+the linear head applied to the projected embeddings (both the ``plain`` and the app's ``default``
+head predict with a linear head; label propagation only chooses the app head's training
+examples). The projection is not stored with the model, so it is fitted again here from the same
+stored embeddings with the same seed, and the export refuses to proceed unless the rebuilt
+projection and head reproduce every stored prediction (to float16 precision, the precision they
+are stored in). The program then reproduces the app's float32 predictions for an image prepared
+as aldesk prepares it (max abs diff <= 1e-4, tested), and the stored float16 copies to within
+their rounding.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from aldesk import __version__
+from aldesk.core import model_store, vectors
+from aldesk.core.classes import list_classes
+from aldesk.core.errors import AldeskError
+from aldesk.core.export_report import ExportReport
+from aldesk.core.export_target import StagedFolder
+from aldesk.core.imageio import load_image
+from aldesk.core.info import project_info
+from aldesk.core.store import Project
+from aldesk.ml.backbones import Backbone, load_backbone
+from aldesk.ml.backbones.preprocess import MAX_ASPECT, SquareTransform
+from aldesk.ml.features import Whitening, fit_whitening
+from aldesk.ml.heads import LinearHead
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+PROGRAM = "model.pt2"
+CLASSES = "classes.json"
+SPEC = "bundle.json"
+CARD = "MODEL_CARD.md"
+# Images the export runs through the finished program as a last check against stored predictions.
+SELF_CHECK_IMAGES = 8
+MAX_BATCH = 65_536
+_STEPS = 5
+
+
+class BundleModel(nn.Module):
+    """images [B, 3, S, S] in 0..1 -> class probabilities [B, K]; see the module docstring."""
+
+    def __init__(self, network: nn.Module, transform: SquareTransform, whitening: Whitening, head: LinearHead):
+        super().__init__()
+        self.network = network
+        self.register_buffer("pixel_mean", torch.tensor(transform.mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("pixel_std", torch.tensor(transform.std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("feature_mean", torch.from_numpy(np.array(whitening.mean, dtype=np.float32)))
+        # The same float32 product Whitening.apply uses, so the projection matches bit for bit.
+        self.register_buffer("projection", torch.from_numpy(whitening.components) / whitening.scale)
+        self.register_buffer("weight", head.weight.float().clone())
+        self.register_buffer("bias", head.bias.float().clone())
+        self.register_buffer("inactive", ~head.active.bool())
+        self.temperature = float(head.temperature)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = (images - self.pixel_mean) / self.pixel_std
+        features = self.network(x).float()
+        features = features.half().float()  # as stored in the project (float16 embeddings)
+        z = (features - self.feature_mean) @ self.projection
+        logits = (z @ self.weight + self.bias).masked_fill(self.inactive, float("-inf"))
+        return torch.softmax(logits / self.temperature, dim=1)
+
+
+@dataclass
+class Reconstruction:
+    """What the bundle needs beyond the backbone, checked against the stored predictions."""
+
+    model: model_store.ModelRecord
+    head: LinearHead
+    whitening: Whitening
+    embedding_set: vectors.EmbeddingSet
+    item_ids: np.ndarray
+    stored_probs: np.ndarray  # float32 copies of the stored float16 predictions
+    max_diff: float  # rebuilt projection + head vs stored predictions, over every pool item
+
+
+def reconstruct(project: Project) -> Reconstruction:
+    """Rebuild the latest model's projection from its stored embeddings and verify it."""
+    model = model_store.latest_model(project)
+    if model is None:
+        raise AldeskError(
+            f"{project.path} has no trained model yet. Label items of at least two classes, then "
+            f"let the app train or run: aldesk train {project.path}"
+        )
+    stored = model_store.load_predictions(project, model.version)
+    if stored is None:
+        raise AldeskError(f"Model {model.version}'s predictions are no longer stored; retrain, then export.")
+    item_ids, stored_probs = stored
+    eset = _embedding_set(project, model.set_id)
+    ids, vecs = vectors.load_embeddings(project, eset)
+    where = np.searchsorted(ids, item_ids)
+    if len(ids) == 0 or np.any(where >= len(ids)) or np.any(ids[np.minimum(where, len(ids) - 1)] != item_ids):
+        raise AldeskError(
+            f"Some embeddings model {model.version} was trained on are gone from {project.path}; "
+            "retrain (aldesk train or let the app train), then export."
+        )
+    pool_vectors = vecs[where]
+    # PoolModel.build fits the projection with seed 0 on exactly these vectors.
+    whitening = fit_whitening(pool_vectors, seed=0)
+    head = LinearHead.from_bytes(model.params)
+    if head.weight.shape[0] != whitening.dim:
+        raise AldeskError(
+            f"Model {model.version}'s head expects {head.weight.shape[0]} features but the rebuilt "
+            f"projection gives {whitening.dim}; retrain, then export."
+        )
+    probs = head.predict_proba(whitening.apply(pool_vectors)).numpy()
+    diff = np.abs(probs - stored_probs)
+    # The stored copies are float16: allow one float16 step of the stored value, no more.
+    step = np.spacing(stored_probs.astype(np.float16)).astype(np.float32)
+    if np.any(diff > step + 1e-6):
+        raise AldeskError(
+            f"Cannot rebuild model {model.version} exactly (its predictions differ by up to "
+            f"{float(diff.max()):.2g} from the stored ones), so an export would not behave like the "
+            "app. Retrain (aldesk train or let the app train), then export."
+        )
+    return Reconstruction(model, head, whitening, eset, item_ids, stored_probs, float(diff.max()) if diff.size else 0.0)
+
+
+def build_bundle_model(backbone: Backbone, rec: Reconstruction) -> BundleModel:
+    transform = backbone.transform
+    if not isinstance(transform, SquareTransform):
+        raise AldeskError(f"The {backbone.spec.name} backbone's preprocessing cannot be described for an export.")
+    # A CPU copy in the ordinary memory layout: the app's copy may be channels-last for speed.
+    network = copy.deepcopy(backbone.network).cpu().to(memory_format=torch.contiguous_format)
+    return BundleModel(network, transform, rec.whitening, rec.head).eval()
+
+
+def input_tensor(backbone: Backbone, path: str | Path) -> torch.Tensor:
+    """One image as the bundle expects it ([3, S, S], 0..1), prepared exactly as aldesk does."""
+    transform = backbone.transform
+    # SquareTransform computes (pixel - 255 mean) / (255 std): with mean 0 and std 1 that is pixel / 255.
+    geometry = SquareTransform(transform.side, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    return geometry(load_image(path, max_side=backbone.load_side))
+
+
+def export_model(
+    project: Project,
+    out: str | Path,
+    *,
+    force: bool = False,
+    weights: Path | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> ExportReport:
+    """Write the bundle folder ``out`` (new or empty; ``force`` replaces an earlier export)."""
+    step = _Stepper(progress, cancel)
+    with StagedFolder(out, force=force) as stage:
+        report = ExportReport("model", stage.out, unit="files")
+        rec = reconstruct(project)
+        if step("rebuilt and verified the projection"):
+            return _cancelled(report)
+        backbone = load_backbone(rec.embedding_set.backbone, weights, device="cpu")
+        if backbone.identity != rec.embedding_set.identity:
+            raise AldeskError(
+                f"Model {rec.model.version} was trained on {rec.embedding_set.backbone} embeddings made "
+                "with other weights than the ones found now; pass the weights file they were made "
+                "with: --weights FILE."
+            )
+        bundle = build_bundle_model(backbone, rec)
+        if step("loaded the backbone"):
+            return _cancelled(report)
+        side = backbone.spec.input_size
+        example = torch.rand(2, 3, side, side)
+        with torch.no_grad():
+            program = torch.export.export(
+                bundle, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}},
+            )
+        if step("exported the program"):
+            return _cancelled(report)
+        check = _self_check(project, backbone, program.module(), rec)
+        if step("checked the program on project images"):
+            return _cancelled(report)
+        names = _class_names(project, rec.model.class_ids)
+        torch.export.save(program, str(stage.path(PROGRAM)))
+        stage.path(CLASSES).write_text(json.dumps(names, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        spec = bundle_spec(backbone, rec, names, check)
+        stage.path(SPEC).write_text(json.dumps(spec, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        stage.path(CARD).write_text(model_card(project, spec), encoding="utf-8")
+        stage.write_marker({"format": "model", "project": str(project.path), "aldesk_version": __version__,
+                            "model_version": rec.model.version})
+        stage.commit()
+        step("wrote the bundle")
+    report.written = 4
+    if check["images"] == 0:
+        report.notes.append("no project image could be read for the final check of the program")
+    return report
+
+
+def bundle_spec(backbone: Backbone, rec: Reconstruction, names: list[str], check: dict[str, Any]) -> dict[str, Any]:
+    transform = backbone.transform
+    side = backbone.spec.input_size
+    return {
+        "program": PROGRAM,
+        "load": f"torch.export.load('{PROGRAM}').module()",
+        "input": {
+            "shape": ["B", 3, side, side],
+            "dtype": "float32",
+            "channels": "RGB",
+            "values": "0..1 (pixel / 255)",
+            "geometry": (
+                f"upright RGB picture (EXIF orientation applied, transparency on white); if its "
+                f"aspect ratio exceeds {MAX_ASPECT:.4g}:1, crop equal strips from both ends of the "
+                f"long side down to {MAX_ASPECT:.4g}:1; resize to {side}x{side} with Pillow's "
+                f"BICUBIC filter (reducing_gap=3.0). aldesk first decodes to at most "
+                f"{backbone.load_side}x{backbone.load_side} (LANCZOS thumbnail); do the same to "
+                "reproduce its numbers exactly"
+            ),
+            "normalisation_inside_program": {"mean": list(transform.mean), "std": list(transform.std),
+                                             "formula": "(x - mean) / std per channel"},
+        },
+        "output": {"shape": ["B", len(names)], "meaning": "class probabilities in classes.json order; rows sum to 1"},
+        "classes": names,
+        "classes_without_labels": [n for n, a in zip(names, rec.head.active.tolist()) if not a],
+        "backbone": backbone.spec.name,
+        "backbone_identity": backbone.identity,
+        "embedding_dim": backbone.spec.dim,
+        "projection_dim": rec.whitening.dim,
+        "model_version": rec.model.version,
+        "head": rec.model.head,
+        "temperature": rec.head.temperature,
+        "trained_on_labels": rec.model.n_labels,
+        "trained_at": _iso(rec.model.created_at),
+        "reproduces": (
+            f"the stored predictions of model {rec.model.version}: the linear head on the projected "
+            "float16 embeddings (this is what the app shows and queries with)"
+        ),
+        "verified": {
+            "pool_items": int(len(rec.item_ids)),
+            "max_abs_diff_rebuilt_vs_stored": rec.max_diff,
+            "images": check["images"],
+            "max_abs_diff_program_vs_stored": check["max_diff"],
+            "note": "stored predictions are float16; differences up to one float16 step (<= 0.00049 below 1) are rounding",
+        },
+        "exported_at": _iso(time.time()),
+        "aldesk_version": __version__,
+        "torch_version": torch.__version__,
+    }
+
+
+def model_card(project: Project, spec: dict[str, Any]) -> str:
+    info = project_info(project)
+    counts = info["per_class"]
+    estimate = info.get("estimated_accuracy") or {}
+    if estimate.get("value") is not None:
+        accuracy = (
+            f"{100 * estimate['value']:.1f}% (interval {100 * estimate['low']:.1f}–{100 * estimate['high']:.1f}%, "
+            f"from {estimate.get('audit_labels')} randomly drawn audit labels)"
+        )
+    else:
+        accuracy = "not estimated yet (too few randomly drawn audit labels)"
+    side = spec["input"]["shape"][2]
+    lines = [
+        f"# Model card: {project.name} (aldesk model version {spec['model_version']})",
+        "",
+        f"- Exported: {spec['exported_at']} by aldesk {spec['aldesk_version']} (torch {spec['torch_version']})",
+        f"- Trained: {spec['trained_at']} on {spec['trained_on_labels']} labels; head `{spec['head']}`, "
+        f"temperature {spec['temperature']:.3g}",
+        f"- Backbone: {spec['backbone']} ({spec['embedding_dim']}-d features, projected to "
+        f"{spec['projection_dim']} dimensions)",
+        f"- Estimated accuracy: {accuracy}",
+        "",
+        "## Labels per class (in the project at export time)",
+        "",
+        "| class | labels |",
+        "|---|---|",
+        *[f"| {name} | {counts.get(name, 0)} |" for name in spec["classes"]],
+        "",
+    ]
+    if spec["classes_without_labels"]:
+        lines += [f"Classes without labels when trained (always probability 0): "
+                  f"{', '.join(spec['classes_without_labels'])}.", ""]
+    lines += [
+        "## Use",
+        "",
+        "```python",
+        "import torch",
+        f"model = torch.export.load('{PROGRAM}').module()",
+        f"probs = model(images)  # images: float32 [B, 3, {side}, {side}], RGB, 0..1",
+        "```",
+        "",
+        f"Input: {spec['input']['geometry']}. Values are pixel/255; the program normalises "
+        f"(mean {spec['input']['normalisation_inside_program']['mean']}, std "
+        f"{spec['input']['normalisation_inside_program']['std']}) itself.",
+        "",
+        f"Output: class probabilities in the order of `{CLASSES}`.",
+        "",
+        f"Contract: {spec['reproduces']}. Checked at export: the rebuilt model matches all "
+        f"{spec['verified']['pool_items']} stored predictions (max diff {spec['verified']['max_abs_diff_rebuilt_vs_stored']:.2g}); "
+        f"the program matches them on {spec['verified']['images']} project images "
+        f"(max diff {spec['verified']['max_abs_diff_program_vs_stored']:.2g}); stored values are float16.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _self_check(project: Project, backbone: Backbone, program: nn.Module, rec: Reconstruction) -> dict[str, Any]:
+    """Run the finished program on a few project images and compare with the stored predictions."""
+    paths = dict(project.conn.execute("SELECT id, path FROM items"))
+    tensors, rows = [], []
+    for pos in np.linspace(0, len(rec.item_ids) - 1, min(SELF_CHECK_IMAGES, len(rec.item_ids))).astype(int):
+        try:
+            tensors.append(input_tensor(backbone, project.resolve(paths[int(rec.item_ids[pos])])))
+            rows.append(int(pos))
+        except (AldeskError, OSError, KeyError):
+            continue  # a missing or changed file: check the others
+    if not tensors:
+        return {"images": 0, "max_diff": None}
+    with torch.no_grad():
+        probs = program(torch.stack(tensors)).numpy()
+    diff = float(np.abs(probs - rec.stored_probs[rows]).max())
+    if diff > 1e-2:
+        raise AldeskError(
+            f"The exported program's output differs from the stored predictions by {diff:.2g} on "
+            "project images; the images or the backbone may have changed since embedding. Nothing was written."
+        )
+    return {"images": len(rows), "max_diff": diff}
+
+
+def _embedding_set(project: Project, set_id: int) -> vectors.EmbeddingSet:
+    row = project.conn.execute(
+        "SELECT id, backbone, identity, dim FROM embedding_sets WHERE id = ?", (set_id,)
+    ).fetchone()
+    if row is None:
+        raise AldeskError(f"The embeddings of the latest model are gone from {project.path}; retrain, then export.")
+    return vectors.EmbeddingSet(*row)
+
+
+def _class_names(project: Project, class_ids: list[int]) -> list[str]:
+    names = {c.id: c.name for c in list_classes(project)}
+    return [names.get(cid, f"class {cid}") for cid in class_ids]
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def _cancelled(report: ExportReport) -> ExportReport:
+    report.cancelled = True
+    return report
+
+
+class _Stepper:
+    """Reports progress after each step; returns True when the caller should stop."""
+
+    def __init__(self, progress: Progress | None, cancel: Cancel | None) -> None:
+        self.progress, self.cancel, self.done = progress, cancel, 0
+        if progress is not None:
+            progress(0, _STEPS)
+
+    def __call__(self, _what: str) -> bool:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, _STEPS)
+        return bool(self.cancel is not None and self.cancel())
