@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.start_screen.open_recent.connect(self.open_project)
+        self.start_screen.remove_recent.connect(self.forget_recent)
         self.start_screen.open_requested.connect(self.choose_project)
         self.start_screen.demo_requested.connect(self.open_demo)
         self.start_screen.new_requested.connect(self.new_project)
@@ -434,6 +435,11 @@ class MainWindow(QMainWindow):
         paths = [path] + [p for p in self.recent_projects() if p != path]
         self.settings.setValue("recent", [str(p) for p in paths[:RECENT_MAX]])
         self.settings.setValue("last_project", str(path))
+
+    def forget_recent(self, path: Path) -> None:
+        """Take ``path`` off the recent list (the file itself is left alone)."""
+        self.settings.setValue("recent", [str(p) for p in self.recent_projects() if p != Path(path)])
+        self.start_screen.set_recent(self.recent_projects())
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("geometry")
