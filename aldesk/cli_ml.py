@@ -54,6 +54,10 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
     weights.add_argument("name", nargs="?")
     weights.set_defaults(run=cmd_weights)
 
+    from aldesk.cli_suspects import add_suspects_command
+
+    add_suspects_command(verbs)
+
 
 def _backbone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=None, help="backbone name (see: aldesk weights list)")
