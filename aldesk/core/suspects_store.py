@@ -1,8 +1,9 @@
 """Stored rankings of suspect labels (computed by aldesk/ml/suspects.py), newest first.
 
 A run is one ranking, tied to the model version that was current when it was computed. Each row
-keeps the label the item had then: once a person changes that label, the row no longer applies
-and ``load_suspects`` leaves it out, so a review never asks about an item twice.
+keeps the label the item had then: once a person labels the item again (a new class, or the same
+one confirmed), the row no longer applies and ``load_suspects`` leaves it out, so a review never
+asks about an item twice.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def load_suspects(
 ) -> list[Suspect]:
     """A run's ranking (the latest run by default), best first.
 
-    With ``still_open`` only items that still carry the label they had when ranked are returned
-    (ranks stay as stored, so gaps show how many were dealt with)."""
+    With ``still_open`` only items nobody has labeled since the ranking are returned: a changed
+    label settles the doubt, and so does the same label given again (a person confirmed it in
+    review). Ranks stay as stored, so gaps show how many were dealt with."""
     if limit is not None and limit < 0:
         raise AldeskError(f"A suspects limit must be 0 or more, got {limit}.")
     if run_id is None:
@@ -90,7 +92,9 @@ def load_suspects(
            " FROM suspects s")
     if still_open:
         sql += (" JOIN items i ON i.id = s.item_id"
-                " WHERE s.run_id = ? AND i.status = 'labeled' AND i.label_class_id = s.given_class_id")
+                " JOIN suspect_runs r ON r.id = s.run_id"
+                " WHERE s.run_id = ? AND i.status = 'labeled' AND i.label_class_id = s.given_class_id"
+                " AND i.labeled_at <= r.created_at")
     else:
         sql += " WHERE s.run_id = ?"
     sql += " ORDER BY s.rank"

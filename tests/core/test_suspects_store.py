@@ -40,7 +40,7 @@ def test_round_trip_keeps_order_and_fields(labeled):
     assert load_suspects(labeled, limit=2) == ranking()[:2]
 
 
-def test_items_relabeled_since_the_ranking_drop_out(labeled):
+def test_items_labeled_again_since_the_ranking_drop_out(labeled):
     save_suspects(labeled, ranking(), model_version=None, n_labels=4, method="margin")
     event = labels.record(labeled, 3, "label", 2)  # the person corrects the top suspect
     assert [s.item_id for s in load_suspects(labeled)] == [4, 1]
@@ -49,6 +49,8 @@ def test_items_relabeled_since_the_ranking_drop_out(labeled):
     assert [s.item_id for s in load_suspects(labeled)] == [3, 4, 1]
     labels.record(labeled, 4, "unsure")
     assert [s.item_id for s in load_suspects(labeled)] == [3, 1]
+    labels.record(labeled, 1, "label", 1)  # the same label again: a person confirmed it
+    assert [s.item_id for s in load_suspects(labeled)] == [3]
 
 
 def test_only_the_last_runs_are_kept_and_the_newest_is_read(labeled):
