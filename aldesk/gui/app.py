@@ -30,12 +30,17 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from aldesk.gui.main_window import MainWindow
+    from aldesk.gui.theme import apply_color_scheme, requested_scheme
 
+    scheme = requested_scheme()  # a bad ALDESK_COLOR_SCHEME is refused before any window opens
     setup_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("aldesk")
     app.setOrganizationName("aldesk")
     app.setApplicationDisplayName("aldesk")
+    how = apply_color_scheme(app, scheme)
+    logging.getLogger("aldesk.theme").info(
+        "colour scheme: %s (%s)", app.styleHints().colorScheme().name, how)
     window = MainWindow(backbone=backbone)
     window.show()
     if project is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget, QVBoxLayout, QWidget,
 )
@@ -27,6 +27,7 @@ from aldesk.gui.keymap import DEFAULT_COMMANDS, apply_keymap, current_keymap, ke
 from aldesk.gui.labeling_view import LabelingView
 from aldesk.gui.prefetch import ImagePrefetcher
 from aldesk.gui.start_screen import StartScreen
+from aldesk.gui.theme import readable
 
 log = logging.getLogger("aldesk.window")
 PREFETCH_AHEAD = 6
@@ -363,7 +364,9 @@ class MainWindow(QMainWindow):
                 by_id = {c.id: c for c in self.classes}
                 guess = by_id.get(class_ids[best])
                 if guess is not None:
-                    text, colour = f"Model: {guess.name}  {probs[pos, best]:.0%}", guess.colour
+                    # The class colour, made lighter or darker until it reads on this theme.
+                    background = self.labeling.palette().color(QPalette.ColorRole.Window)
+                    text, colour = f"Model: {guess.name}  {probs[pos, best]:.0%}", readable(guess.colour, background).name()
         previous = self.session.previous_decision(item_id) if self.session and item_id else None
         if previous is not None:
             names = {c.id: c.name for c in self.classes}

@@ -96,18 +96,16 @@ class StartScreen(QWidget):
         self._paths = list(paths)
         self.recent.clear()
         self.note.clear()
-        # Greyed with the theme's own colour for secondary text, readable in light and dark.
-        grey = self.palette().brush(QPalette.ColorGroup.Active, QPalette.ColorRole.PlaceholderText)
         for path in paths:
             item = QListWidgetItem(f"{path.stem}    —    {path.parent}")
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             if not path.exists():
                 item.setText(f"{item.text()}    ({MISSING_NOTE})")
-                item.setForeground(grey)
                 item.setToolTip(f"{path} was not found. Delete removes it from this list.")
             else:
                 item.setToolTip(str(path))
             self.recent.addItem(item)
+        self._grey_missing()
         if not paths:
             hint = QListWidgetItem("No recent projects yet. Open the demo to try aldesk on 3,000 "
                                    "Fashion-MNIST images.")
@@ -117,6 +115,21 @@ class StartScreen(QWidget):
         self.recent.setCurrentRow(paths.index(last) if last else 0 if paths else -1)
         self._update_buttons()
         self.recent.setFocus()
+
+    def _grey_missing(self) -> None:
+        # The theme's own colour for secondary text: readable in light and dark, and redone
+        # when the system switches between them (changeEvent).
+        grey = self.palette().brush(QPalette.ColorGroup.Active, QPalette.ColorRole.PlaceholderText)
+        for row in range(self.recent.count()):
+            item = self.recent.item(row)
+            value = item.data(Qt.ItemDataRole.UserRole)
+            if value and not Path(value).exists():
+                item.setForeground(grey)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.PaletteChange:
+            self._grey_missing()
+        super().changeEvent(event)
 
     def last_project(self) -> Path | None:
         """The most recent project whose file is still there."""
