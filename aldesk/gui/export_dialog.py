@@ -1,0 +1,232 @@
+"""File → Export: choose a format and where it goes; the export runs in a background thread with
+a progress bar and a Cancel button, and the dialog shows what was written and what was skipped.
+
+The export reads the project through its own read-only connection, so labeling windows that
+hold the project open for writing are not disturbed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QThread, Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+    QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+)
+
+from aldesk.core.errors import AldeskError
+from aldesk.core.export_report import ExportReport
+from aldesk.core.store import open_project
+
+# (format, label in the combo, suffix of the default output: a file extension or "" for a folder)
+FORMATS = (
+    ("csv", "CSV: every item with its label", ".csv"),
+    ("json", "JSON: every item with its label and label history", ".json"),
+    ("imagefolder", "Image folders: one folder per class", ""),
+    ("hf-imagefolder", "Hugging Face imagefolder: images + metadata.csv", ""),
+    ("predictions", "Predictions for unlabeled items (CSV)", ".csv"),
+    ("model", "Model bundle (torch.export program + model card)", ""),
+)
+IMAGE_FORMATS = ("imagefolder", "hf-imagefolder")
+WAIT_ON_CLOSE_MS = 30_000
+
+
+class ExportThread(QThread):
+    """Runs one export off the GUI thread; ``cancelled`` is checked between files or steps."""
+
+    progress = Signal(int, int)
+    done = Signal(object)  # ExportReport
+    failed = Signal(str)
+
+    def __init__(self, project_path: Path, fmt: str, out: Path, link: bool, force: bool) -> None:
+        super().__init__()
+        self.setObjectName("aldesk-export")
+        self.project_path, self.fmt, self.out, self.link, self.force = project_path, fmt, out, link, force
+        self.cancelled = False
+
+    def run(self) -> None:
+        try:
+            self.done.emit(self._export())
+        except AldeskError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # shown to the person, never swallowed
+            self.failed.emit(f"The export failed unexpectedly: {type(exc).__name__}: {exc}")
+
+    def _export(self) -> ExportReport:
+        progress = lambda done, total: self.progress.emit(done, total)  # noqa: E731
+        cancel = lambda: self.cancelled  # noqa: E731
+        with open_project(self.project_path, write=False) as project:
+            if self.fmt == "model":
+                from aldesk.ml.model_bundle import export_model
+
+                return export_model(project, self.out, force=self.force, progress=progress, cancel=cancel)
+            from aldesk.core.export import export
+
+            return export(project, self.fmt, self.out, link=self.link, force=self.force,
+                          progress=progress, cancel=cancel)
+
+
+class ExportDialog(QDialog):
+    finished_export = Signal(object)  # ExportReport, after a successful (or cancelled) export
+
+    def __init__(self, project_path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project_path = Path(project_path)
+        self.setWindowTitle(f"Export {self.project_path.name} — aldesk")
+        self.format_combo = QComboBox(self)
+        for fmt, label, _ in FORMATS:
+            self.format_combo.addItem(label, fmt)
+        self.out_edit = QLineEdit(self)
+        choose = QPushButton("Choose…", self)
+        choose.clicked.connect(self._choose_out)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_edit, 1)
+        out_row.addWidget(choose)
+        self.link_box = QCheckBox("Hard-link images instead of copying (copies where the disk refuses)", self)
+        self.force_box = QCheckBox("Replace an earlier aldesk export in that folder", self)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        self.details = QPlainTextEdit(self)
+        self.details.setReadOnly(True)
+        self.details.setPlaceholderText("What was written and what was skipped appears here.")
+        form = QFormLayout()
+        form.addRow("Format:", self.format_combo)
+        form.addRow("Save to:", out_row)
+        form.addRow("", self.link_box)
+        form.addRow("", self.force_box)
+        self.buttons = QDialogButtonBox(self)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel_export)
+        self.close_button.clicked.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.details, 1)
+        layout.addWidget(self.buttons)
+        self.thread: ExportThread | None = None
+        self.report: ExportReport | None = None
+        self.error: str | None = None
+        self._suggested = ""
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+        self._set_running(False)
+        self.resize(640, 420)
+
+    # -- choices ----------------------------------------------------------------------------
+
+    @property
+    def fmt(self) -> str:
+        return str(self.format_combo.currentData())
+
+    def set_format(self, fmt: str) -> None:
+        self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
+
+    def _suffix(self) -> str:
+        return next(suffix for fmt, _, suffix in FORMATS if fmt == self.fmt)
+
+    def _format_changed(self) -> None:
+        # Follow the format with the suggested name until the person types their own.
+        suggestion = str(self.project_path.with_name(f"{self.project_path.stem}-{self.fmt}{self._suffix()}"))
+        if self.out_edit.text() in ("", self._suggested):
+            self.out_edit.setText(suggestion)
+        self._suggested = suggestion
+        self.link_box.setEnabled(self.fmt in IMAGE_FORMATS)
+        self.force_box.setEnabled(not self._suffix())
+
+    def _choose_out(self) -> None:
+        if self._suffix():
+            path, _ = QFileDialog.getSaveFileName(self, "Export to file", self.out_edit.text())
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Export into folder (new or empty)", str(self.project_path.parent))
+        if path:
+            self.out_edit.setText(path)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        text = self.out_edit.text().strip()
+        if not text:
+            self._show_error("Choose where to save the export.")
+            return
+        self.report, self.error = None, None
+        self.details.clear()
+        self.progress_bar.setRange(0, 0)  # busy until the first report
+        self.status.setText("Exporting…")
+        self.thread = ExportThread(
+            self.project_path, self.fmt, Path(text).expanduser(),
+            self.link_box.isChecked() and self.link_box.isEnabled(),
+            self.force_box.isChecked() and self.force_box.isEnabled(),
+        )
+        self.thread.progress.connect(self._progress)
+        self.thread.done.connect(self._done)
+        self.thread.failed.connect(self._failed)
+        self._set_running(True)
+        self.thread.start()
+
+    def cancel_export(self) -> None:
+        if self.thread is not None and self.thread.isRunning():
+            self.thread.cancelled = True
+            self.status.setText("Cancelling…")
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(min(done, max(total, 1)))
+
+    def _done(self, report: ExportReport) -> None:
+        self._finish_thread()
+        self.report = report
+        self.status.setText(report.summary())
+        self.details.setPlainText("\n".join(report.lines()[1:]) or "Nothing was skipped.")
+        if not report.cancelled:
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(1)
+        self.finished_export.emit(report)
+
+    def _failed(self, message: str) -> None:
+        self._finish_thread()
+        self._show_error(message)
+
+    def _show_error(self, message: str) -> None:
+        self.error = message
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.status.setText(f"<span style='color:#c0392b'>Not exported.</span> {_escape(message)}")
+        self.details.setPlainText(message)
+
+    def _finish_thread(self) -> None:
+        if self.thread is not None:
+            self.thread.wait()
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        for widget in (self.format_combo, self.out_edit, self.export_button, self.close_button):
+            widget.setEnabled(not running)
+        self.link_box.setEnabled(not running and self.fmt in IMAGE_FORMATS)
+        self.force_box.setEnabled(not running and not self._suffix())
+        self.cancel_button.setEnabled(running)
+
+    def reject(self) -> None:
+        # Closing while an export runs cancels it and waits, so no thread outlives the dialog.
+        if self.thread is not None and self.thread.isRunning():
+            self.thread.cancelled = True
+            self.thread.wait(WAIT_ON_CLOSE_MS)
+        super().reject()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def run_export_dialog(parent: QWidget, project_path: Path) -> None:
+    """File → Export: the one entry point the main window calls."""
+    dialog = ExportDialog(Path(project_path), parent)
+    dialog.exec()
+    dialog.deleteLater()
