@@ -68,13 +68,16 @@ class Banner(QFrame):
 
     # -- showing -------------------------------------------------------------------------------
 
-    def show_message(self, text: str, *, retry: bool = True) -> None:
-        """Show ``text``; the same message again counts up instead of piling up."""
+    def show_message(self, text: str, *, retry: bool = True, logged: bool = True) -> None:
+        """Show ``text``; the same message again counts up instead of piling up. ``retry`` and
+        ``logged`` say whether Retry and Show log make sense for it."""
         self._count = self._count + 1 if text == self._text and self.isVisible() else 1
         self._text = text
         suffix = f"   ({self._count} times)" if self._count > 1 else ""
-        self.label.setText(f"{text}{suffix}\nLabeling continues; the details are in the log.")
+        note = "\nLabeling continues; the details are in the log." if logged else ""
+        self.label.setText(f"{text}{suffix}{note}")
         self.retry_button.setVisible(retry)
+        self.log_button.setVisible(logged)
         self.show()
 
     @property

@@ -31,6 +31,7 @@ from aldesk.gui.theme import readable
 
 log = logging.getLogger("aldesk.window")
 PREFETCH_AHEAD = 6
+PREFETCH_KEEP = 3
 RECENT_MAX = 10
 
 
@@ -172,8 +173,11 @@ class MainWindow(QMainWindow):
         keymap, problems = keymap_for_project({c.hotkey: c.name for c in self.classes if c.hotkey})
         apply_keymap(self.actions, keymap)
         if problems:
-            QMessageBox.warning(self, "aldesk", "\n".join(problems))
+            self.banner.show_message("\n".join(problems), retry=False, logged=False)
         self.session = LabelingSession(project)
+        # A new queue from the worker leaves the next few items in place: their images are
+        # decoded already, so the next key presses never wait for a decode (benchmarks/bench_keypress.py).
+        self.session.keep_next = PREFETCH_KEEP
         self._build_class_actions()
         self.labeling.set_classes(self.classes)
         side = max(self.screen().availableGeometry().width(), self.screen().availableGeometry().height())

@@ -31,6 +31,8 @@ def test_shows_counts_repeats_and_dismisses(banner):
     assert "(2 times)" in widget.text
     widget.show_message("other failure", retry=False)
     assert "times" not in widget.text and widget.retry_button.isHidden()
+    widget.show_message("a note, not a failure", retry=False, logged=False)
+    assert widget.log_button.isHidden() and "log" not in widget.text
     widget.dismiss_button.click()
     assert not widget.isVisible() and widget.text == ""
 

@@ -18,6 +18,15 @@ from tests.conftest import distinct_colour, write_image
 CLASSES = {"1": "cat", "2": "dog", "c": "cow"}
 
 
+@pytest.fixture(autouse=True)
+def no_learning(monkeypatch):
+    """These tests are about keys: the window's worker gets no job (its first job imports torch,
+    which under load can outlast the bounded wait when the window closes)."""
+    from aldesk.gui.controller import LearningController
+
+    monkeypatch.setattr(LearningController, "start", lambda self: None)
+
+
 @pytest.fixture
 def dialog(qtbot, tmp_path):
     dlg = ShortcutsDialog(None, merge_keymap({}, CLASSES), CLASSES, tmp_path / "keymap.json")
@@ -160,7 +169,28 @@ def test_a_tenth_class_takes_0_from_fit_in_the_window(qtbot, tmp_path, monkeypat
         import_paths(project, [tmp_path / "images"])
     win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), backbone="pixels")
     qtbot.addWidget(win)
+    win.show()  # a window that was never shown gets no close event, so its worker would live on
     assert win.open_project(path)
     assert win.actions["zoom_fit"].shortcuts() == [QKeySequence("Ctrl+0")]
     assert win.class_actions[9].shortcuts() == [QKeySequence("0")]
+    win.close()
+
+
+def test_a_user_key_a_class_needs_is_dropped_for_that_project_with_a_banner(qtbot, tmp_path, monkeypatch):
+    from aldesk.gui.main_window import MainWindow
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    keymap_path().parent.mkdir(parents=True)
+    keymap_path().write_text('{"unsure": "C"}')  # set while another project was open
+    path = tmp_path / "cow.aldesk"
+    with create_project(path) as project:
+        add_classes(project, ["cow"], ["c"])
+    win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), backbone="pixels")
+    qtbot.addWidget(win)
+    win.show()
+    assert win.actions["unsure"].shortcuts() == [QKeySequence("C")]  # no project: the user's key
+    assert win.open_project(path)
+    assert win.actions["unsure"].shortcuts() == []
+    assert win.class_actions[0].shortcuts() == [QKeySequence("C")]
+    assert "'cow'" in win.banner.text and win.banner.log_button.isHidden()
     win.close()
