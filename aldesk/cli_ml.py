@@ -24,7 +24,8 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
 
     train = verbs.add_parser("train", help="train a model version and store its predictions")
     train.add_argument("project", type=Path)
-    train.add_argument("--head", default="default", choices=("default", "plain"))
+    train.add_argument("--head", default="default", choices=("default", "plain", "cnn"),
+                       help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)")
     train.set_defaults(run=cmd_train)
 
     query = verbs.add_parser("query", help="print the next items to label (and store the queue)")
@@ -38,7 +39,8 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
     sim = verbs.add_parser("simulate", help="replay labeling with known labels; learning curves")
     sim.add_argument("--dataset", required=True, help="fashion-mnist, digits, or an ImageFolder folder")
     _backbone_options(sim)
-    sim.add_argument("--head", default="default", choices=("default", "plain"))
+    sim.add_argument("--head", default="default", choices=("default", "plain", "cnn"),
+                     help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)")
     sim.add_argument("--strategies", default="default,margin,random")
     sim.add_argument("--seeds", type=int, default=5)
     sim.add_argument("--budget", type=int, default=600)
@@ -121,6 +123,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     from aldesk.core.classes import list_classes
     from aldesk.core.queue import replace_queue
     from aldesk.ml.engine import PoolModel
+    from aldesk.ml.scratch_cnn import pool_input
     from aldesk.ml.workflow import pick_queue, take_snapshot
 
     if args.n < 1:
@@ -128,7 +131,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     with open_project(args.project) as project:
         snapshot = take_snapshot(project)
         pool = PoolModel.build(snapshot.vectors)
-        probs = snapshot.previous.predict_proba(pool.z).numpy() if snapshot.previous else None
+        probs = snapshot.previous.predict_proba(pool_input(snapshot.previous, pool)).numpy() if snapshot.previous else None
         queue = pick_queue(snapshot, pool, probs, snapshot.previous_version, n=args.n, strategy=args.strategy, seed=args.seed)
         replace_queue(project, queue)
         names = {c.id: c.name for c in list_classes(project)}
@@ -154,6 +157,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from aldesk.ml.scratch_cnn import default_head
     from aldesk.ml.sim_report import embedded_dataset, write_report
     from aldesk.ml.simulate import simulate
     from aldesk.ml.strategies import get_strategy
@@ -170,11 +174,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         progress=TerminalProgress("embedding the data set"),
     )
     bar = TerminalProgress("simulating")
+    head = default_head(backbone.spec.name, args.head)  # what the app would train on this backbone
     result = simulate(
         xp, yp, xt, yt, len(class_names), strategies=strategies, seeds=args.seeds,
-        budget=args.budget, batch=args.batch, head=args.head, progress=lambda _s, d, t: bar(d, t),
+        budget=args.budget, batch=args.batch, head=head, progress=lambda _s, d, t: bar(d, t),
     )
-    title = f"{Path(args.dataset).name}, {backbone.spec.name}, head {args.head}"
+    title = f"{Path(args.dataset).name}, {backbone.spec.name}, head {head}"
     written = write_report(result, args.out, title)
     if args.json:
         print(json.dumps(result.to_json()))

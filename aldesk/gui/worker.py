@@ -154,7 +154,7 @@ class LearningWorker(QObject):
             self._cancel.wait(self.slow_down_for_tests)  # returns early when cancelled
         train = None
         try:
-            train = train_snapshot(snapshot, self._pool)
+            train = train_snapshot(snapshot, self._pool, cancel=lambda: self.cancelled)
         except NotEnoughLabels:
             pass  # the cold start needs no model
         if self.cancelled:

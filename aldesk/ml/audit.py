@@ -140,10 +140,11 @@ def evaluate_model(
     classes for the same pool items (-1 where unknown).
     """
     from aldesk.ml.engine import train_head
+    from aldesk.ml.scratch_cnn import pool_input  # the cnn head reads pixels, not pool.z
 
     def predict_fold(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         model, _ = train_head(pool, labeled[train], y[train], n_classes, head=head, init=init, calibrate=False)
-        return model.predict_proba(pool.z[labeled[test]]).argmax(1).numpy()
+        return model.predict_proba(pool_input(model, pool)[labeled[test]]).argmax(1).numpy()
 
     correct = out_of_fold_correct(predict_fold, labeled, y, audit, label_order)
     estimate = estimate_from_counts(int(correct.sum()), len(correct))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from aldesk.core.errors import AldeskError
-from aldesk.ml import heads
+from aldesk.ml import heads, scratch_cnn
 from aldesk.ml.features import Whitening, fit_whitening, knn_graph
 from aldesk.ml.strategies import PoolState, Selection, get_strategy
 
@@ -35,6 +35,7 @@ class PoolModel:
     z: torch.Tensor  # [N, r] whitened pool
     anchors: np.ndarray  # pool indices covered by the graph
     _graph: tuple[torch.Tensor, torch.Tensor] | None = None
+    raw: np.ndarray | None = None  # the vectors as embedded (the cnn head reads pixels)
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, seed: int = 0, graph_max: int = GRAPH_MAX) -> "PoolModel":
@@ -43,7 +44,7 @@ class PoolModel:
         rng = np.random.default_rng(seed)
         n = len(z)
         anchors = np.arange(n) if n <= graph_max else np.sort(rng.choice(n, graph_max, replace=False))
-        return cls(whitening, z, anchors)
+        return cls(whitening, z, anchors, raw=vectors)
 
     @property
     def size(self) -> int:
@@ -97,14 +98,16 @@ def train_head(
     calibrate: bool = True,
 ) -> tuple[heads.LinearHead, dict[str, Any]]:
     """Fit a head on the labeled pool items (``labeled``: pool indices, ``y``: class indices)."""
-    if head not in heads.HEADS:
-        raise AldeskError(f"Unknown head {head!r}; choose one of: {', '.join(heads.HEADS)}.")
+    if head not in heads.HEADS and head != scratch_cnn.NAME:
+        raise AldeskError(f"Unknown head {head!r}; choose one of: {', '.join(heads.HEADS)}, {scratch_cnn.NAME}.")
     present = np.unique(y)
     if len(present) < 2:
         raise NotEnoughLabels(
             "Training needs labels from at least two classes; "
             f"so far {len(y)} label(s), all of one class."
         )
+    if head == scratch_cnn.NAME:
+        return scratch_cnn.train_head(pool, labeled, y, n_classes, init=init)
     start = time.perf_counter()
     z_l = pool.z[torch.from_numpy(labeled)]
     y_t = torch.from_numpy(y).long()
@@ -157,7 +160,7 @@ def refresh(
     if len(np.unique(y)) >= 2:
         model, metrics = train_head(pool, labeled, y, n_classes, head=head, init=init)
         start = time.perf_counter()
-        probs = model.predict_proba(pool.z).numpy()
+        probs = model.predict_proba(scratch_cnn.pool_input(model, pool)).numpy()
         metrics["score_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     state = PoolState(

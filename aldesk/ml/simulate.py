@@ -18,6 +18,7 @@ import torch
 
 from aldesk.ml.engine import PoolModel, train_head
 from aldesk.ml.heads import LinearHead, fit_linear
+from aldesk.ml.scratch_cnn import CnnHead, pool_input
 from aldesk.ml.strategies import PoolState, get_strategy
 
 TARGETS = (0.95, 0.98, 0.99)
@@ -105,7 +106,7 @@ def simulate(
     for name in strategies:
         for seed in range(seeds):
             curve = []
-            for accuracy in run_one(pool, y_pool, z_test, y_test, n_classes, name, seed, budget, batch, head):
+            for accuracy in run_one(pool, y_pool, z_test, y_test, n_classes, name, seed, budget, batch, head, test_raw=test_vectors):
                 curve.append(accuracy)
                 done += 1
                 if progress:
@@ -125,6 +126,7 @@ def run_one(
     budget: int,
     batch: int,
     head_name: str,
+    test_raw: np.ndarray | None = None,  # the test vectors as embedded (the cnn head reads them)
 ):
     """One seeded run; yields test accuracy after each batch of new labels."""
     rng = np.random.default_rng(seed)
@@ -160,5 +162,5 @@ def run_one(
         majority = int(np.bincount(y).argmax())
         if len(np.unique(y)) >= 2:
             model, _ = train_head(pool, idx, y, n_classes, head=head_name, init=model)
-            probs = model.predict_proba(pool.z).numpy()
-        yield accuracy_of(model, z_test, y_test, majority)
+            probs = model.predict_proba(pool_input(model, pool)).numpy()
+        yield accuracy_of(model, test_raw if isinstance(model, CnnHead) else z_test, y_test, majority)

@@ -20,7 +20,7 @@ from aldesk.core.imageio import load_image
 from aldesk.core.labels import audit_items
 from aldesk.core.queue import QueuedItem
 from aldesk.core.store import Project
-from aldesk.ml import engine
+from aldesk.ml import engine, scratch_cnn
 from aldesk.ml.backbones import Backbone
 from aldesk.ml.embed import embed_sources
 from aldesk.ml.heads import LinearHead
@@ -82,7 +82,7 @@ class Snapshot:
     labeled: np.ndarray  # pool indices of labeled items
     y: np.ndarray  # their class indices
     eligible: np.ndarray  # [N] bool: unlabeled, not skipped or unsure
-    previous: LinearHead | None  # the latest model with the same classes, for a warm start
+    previous: LinearHead | scratch_cnn.CnnHead | None  # the latest model with the same classes, for a warm start
     previous_version: int | None
     audit: np.ndarray | None = None  # [len(labeled)] bool: labels of uniformly drawn audit items
     label_order: np.ndarray | None = None  # [len(labeled)] time rank of each label (0 = oldest)
@@ -105,7 +105,7 @@ def take_snapshot(project: Project) -> Snapshot:
     latest = model_store.latest_model(project)
     previous = None
     if latest is not None and latest.class_ids == class_ids and latest.set_id == eset.id:
-        previous = LinearHead.from_bytes(latest.params)
+        previous = scratch_cnn.head_from_bytes(latest.head, latest.params)  # linear or cnn, as stored
     audit_ids = set(audit_items(project))
     labeled_at = dict(project.conn.execute("SELECT id, labeled_at FROM items WHERE status = 'labeled'"))
     times = np.array([labeled_at[int(item_ids[p])] or 0.0 for p in labeled], dtype=np.float64)
@@ -119,16 +119,26 @@ def take_snapshot(project: Project) -> Snapshot:
 
 @dataclass
 class TrainResult:
-    head: LinearHead
+    head: LinearHead | scratch_cnn.CnnHead
     probs: np.ndarray
     metrics: dict[str, Any]
 
 
-def train_snapshot(snapshot: Snapshot, pool: engine.PoolModel, *, head: str = "default") -> TrainResult:
-    model, metrics = engine.train_head(
-        pool, snapshot.labeled, snapshot.y, len(snapshot.class_ids), head=head, init=snapshot.previous
-    )
-    probs = model.predict_proba(pool.z).numpy()
+def train_snapshot(
+    snapshot: Snapshot, pool: engine.PoolModel, *, head: str = "default", cancel: Cancel | None = None
+) -> TrainResult:
+    # On the weight-free pixels backbone the app's head is the small CNN trained from scratch.
+    head = scratch_cnn.default_head(snapshot.backbone, head)
+    init = scratch_cnn.warm_start_for(head, snapshot.previous)
+    if head == scratch_cnn.NAME:
+        model, metrics = scratch_cnn.train_head(
+            pool, snapshot.labeled, snapshot.y, len(snapshot.class_ids), init=init, cancel=cancel
+        )
+    else:
+        model, metrics = engine.train_head(
+            pool, snapshot.labeled, snapshot.y, len(snapshot.class_ids), head=head, init=init
+        )
+    probs = model.predict_proba(scratch_cnn.pool_input(model, pool)).numpy()
     return TrainResult(model, probs, metrics)
 
 
