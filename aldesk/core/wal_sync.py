@@ -1,0 +1,100 @@
+"""Power-cut durability without an fsync on the caller's thread: fsync the WAL just after commits.
+
+A project runs SQLite in WAL mode with ``synchronous=NORMAL``. Then a COMMIT is a ``write()``
+of the transaction's pages into the ``-wal`` file, and from that moment the change survives the
+process being killed (the operating system holds the bytes and writes them out on its own); it
+is lost only if the machine loses power or the OS crashes before they reach the disk, and even
+then the database stays consistent (WAL recovery drops the incomplete tail). ``synchronous=FULL``
+closes that window by fsyncing the WAL inside every COMMIT, which cost 4-30 ms per label key
+press on the machines measured (docs/benchmarks.md) -- more than a whole 60 Hz frame.
+
+So the key press commits with NORMAL (a fraction of a millisecond, killed-process safe), and
+this thread fsyncs the WAL right after, off the GUI thread: a power cut can lose at most the
+commits of the last few milliseconds. An fsync flushes the file's data whichever descriptor
+wrote it, so a separate descriptor is enough. The thread ends after a short idle time (no
+thread is left behind by a project nobody closed) and is started again by the next commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+log = logging.getLogger("aldesk.wal_sync")
+
+IDLE_SECONDS = 0.5  # the thread ends after this long without a commit
+
+
+class WalSyncer:
+    """Fsyncs ``<database>-wal`` in a background thread after each ``request()``."""
+
+    def __init__(self, database: Path) -> None:
+        self._wal = Path(f"{database}-wal")
+        self._folder = Path(database).parent
+        self._lock = threading.Lock()
+        self._wanted = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._synced_folder = False
+        self.syncs = 0  # completed fsyncs (tests)
+
+    def request(self) -> None:
+        """A transaction was just committed: make it power-cut durable soon. Returns at once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._wanted.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="aldesk-wal-sync", daemon=True)
+                self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread and fsync once more in the caller: everything committed is on disk."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            self._wanted.set()
+        if thread is not None:
+            thread.join(timeout)
+        self._sync()
+
+    def _run(self) -> None:
+        while True:
+            if not self._wanted.wait(IDLE_SECONDS):
+                with self._lock:
+                    if not self._wanted.is_set():  # idle: end; the next request starts a new thread
+                        self._thread = None
+                        return
+            if self._closed:
+                return
+            self._wanted.clear()  # commits from now on ask for another round
+            self._sync()
+
+    def _sync(self) -> None:
+        try:
+            fd = os.open(self._wal, os.O_RDWR)  # Windows' fsync needs a writable descriptor
+        except FileNotFoundError:
+            return  # the last connection closed: SQLite checkpointed and removed the WAL
+        except OSError as exc:
+            log.warning("cannot open %s to make it durable: %s", self._wal, exc)
+            return
+        try:
+            os.fsync(fd)
+            self.syncs += 1
+        except OSError as exc:
+            log.warning("fsync of %s failed: %s", self._wal, exc)
+        finally:
+            os.close(fd)
+        if not self._synced_folder and hasattr(os, "O_DIRECTORY"):
+            # The WAL file's own directory entry must reach the disk once, too.
+            try:
+                folder = os.open(self._folder, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
+                self._synced_folder = True
+            except OSError as exc:
+                log.warning("fsync of %s failed: %s", self._folder, exc)

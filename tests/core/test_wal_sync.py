@@ -1,0 +1,77 @@
+"""Commits are made power-cut durable by a background fsync of the WAL, and no thread outlives it."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from aldesk.core import labels, wal_sync
+from aldesk.core.classes import add_classes
+from aldesk.core.store import create_project, open_project
+
+
+def _project_with_items(tmp_path, n=3):
+    project = create_project(tmp_path / "p.aldesk")
+    add_classes(project, ["a", "b"])
+    with project.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)",
+            [(f"f{i}.png", f"h{i}") for i in range(n)],
+        )
+    return project
+
+
+def _wait(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_commit_uses_normal_sync_and_the_wal_is_fsynced_soon_after(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def spy(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(wal_sync.os, "fsync", spy)
+    project = _project_with_items(tmp_path)
+    try:
+        assert project.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        synced.clear()
+        class_id = project.conn.execute("SELECT min(id) FROM classes").fetchone()[0]
+        labels.record(project, 1, "label", class_id)
+        assert _wait(lambda: any(str(s).endswith("p.aldesk-wal") for s in synced))
+    finally:
+        project.close()
+    # Closing syncs in the caller and stops the thread: nothing is left running.
+    assert not [t for t in threading.enumerate() if t.name == "aldesk-wal-sync" and t.is_alive()]
+    with open_project(tmp_path / "p.aldesk", write=False) as again:
+        assert again.conn.execute("SELECT status FROM items WHERE id = 1").fetchone()[0] == "labeled"
+
+
+def test_the_thread_ends_when_idle_and_comes_back_for_the_next_commit(tmp_path, monkeypatch):
+    monkeypatch.setattr(wal_sync, "IDLE_SECONDS", 0.05)
+    project = _project_with_items(tmp_path)
+    try:
+        syncer = project._syncer
+
+        def running():
+            return [t for t in threading.enumerate() if t.name == "aldesk-wal-sync" and t.is_alive()]
+
+        assert _wait(lambda: not running())
+        before = syncer.syncs
+        project.set_meta("k", "v")
+        assert _wait(lambda: syncer.syncs > before)
+        assert _wait(lambda: not running())
+    finally:
+        project.close()
+
+
+def test_read_only_projects_have_no_syncer(tmp_path):
+    _project_with_items(tmp_path).close()
+    with open_project(tmp_path / "p.aldesk", write=False) as project:
+        assert project._syncer is None
