@@ -33,6 +33,8 @@ class Decision:
 
 
 class LabelingSession:
+    keep_next = 0  # upcoming items a new queue leaves in place (the window sets it)
+
     def __init__(self, project: Project, *, audit_every: int | None = None) -> None:
         self.project = project
         self._queue: deque[QueuedItem] = deque(load_queue(project))
@@ -61,12 +63,40 @@ class LabelingSession:
         return self._current
 
     def upcoming(self, n: int) -> list[QueuedItem]:
-        """The next ``n`` items after the current one (for the thumbnail strip and prefetch)."""
-        out = list(self._queue)[:n]
-        if len(out) < n:
-            seen = {q.item_id for q in out} | ({self._current.item_id} if self._current else set())
-            out += [q for q in self._fallback if q.item_id not in seen and self._is_open(q.item_id)][: n - len(out)]
+        """The next ``n`` items after the current one, in the order ``advance`` will show them,
+        audit items included (for the thumbnail strip and prefetch: an item shown without being
+        announced here makes the person wait for its image to decode).
+
+        It replays ``_next_open`` on copies: items shown before are no longer open then.
+        """
+        shown = {self._current.item_id} if self._current else set()
+        if self.audit_every:
+            self._peek_audit()  # an exhausted audit sample is drawn afresh now, not later
+        pool, queue, fallback = iter(list(self._audit_pool)), iter(list(self._queue)), iter(self._fallback)
+        since = self._since_audit
+        out: list[QueuedItem] = []
+
+        def next_open(entries):
+            return next((e for e in entries if self._key(e) not in shown and self._is_open(self._key(e))), None)
+
+        while len(out) < n:
+            entry = None
+            if self.audit_every:
+                since += 1
+                if since >= self.audit_every:
+                    since = 0
+                    audit = next_open(pool)
+                    entry = QueuedItem(audit, 0, None, AUDIT, None) if audit is not None else None
+            entry = entry or next_open(queue) or next_open(fallback)
+            if entry is None:
+                break
+            shown.add(entry.item_id)
+            out.append(entry)
         return out
+
+    @staticmethod
+    def _key(entry: QueuedItem | int) -> int:
+        return entry if isinstance(entry, int) else entry.item_id
 
     def recent(self, n: int) -> list[Decision]:
         return self._done[-n:][::-1]
@@ -81,9 +111,12 @@ class LabelingSession:
     # -- queue management --------------------------------------------------------------------
 
     def set_queue(self, entries: list[QueuedItem]) -> None:
-        """Swap in a new queue; the item on screen stays where it is."""
+        """Swap in a new queue; the item on screen stays where it is, and so do the next
+        ``keep_next`` items (the window has decoded their images ahead already)."""
         current = self._current.item_id if self._current else None
-        self._queue = deque(e for e in entries if e.item_id != current)
+        kept = [q for q in self.upcoming(self.keep_next) if q.strategy != AUDIT and self._is_open(q.item_id)]
+        skip = {q.item_id for q in kept} | {current}
+        self._queue = deque(kept + [e for e in entries if e.item_id not in skip])
         if self._current is None:
             self.advance()
 
@@ -103,11 +136,19 @@ class LabelingSession:
             "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY random() LIMIT ?", (n,))]
 
     def _next_audit(self) -> QueuedItem | None:
+        item_id = self._peek_audit()
+        if item_id is None:
+            return None
+        self._audit_pool.popleft()
+        return QueuedItem(item_id, 0, None, AUDIT, None)
+
+    def _peek_audit(self) -> int | None:
+        """The audit item to be drawn next (left at the head of the pool), or None."""
         for _attempt in range(2):  # the second attempt draws a fresh sample
-            while self._audit_pool:
-                item_id = self._audit_pool.popleft()
-                if self._is_open(item_id):
-                    return QueuedItem(item_id, 0, None, AUDIT, None)
+            while self._audit_pool and not self._is_open(self._audit_pool[0]):
+                self._audit_pool.popleft()
+            if self._audit_pool:
+                return self._audit_pool[0]
             self._audit_pool = deque(self._random_unlabeled(AUDIT_SAMPLE))
         return None
 
