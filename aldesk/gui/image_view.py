@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QResizeEvent,
     QTransform,
     QWheelEvent,
@@ -81,6 +82,10 @@ class _ImageItem(QGraphicsItem):
 
 class ImageView(QGraphicsView):
     """Shows one image as large as the widget allows (fit), zoom with the wheel or +/-, pan by dragging, 0 fits again."""
+
+    # Emitted when a frame of the view has been painted (into the window's backing store): what
+    # the key-press latency benchmark and tests wait for. Cheap when nothing listens.
+    painted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,6 +210,10 @@ class ImageView(QGraphicsView):
             self.setDragMode(mode)
 
     # -- events ----------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        self.painted.emit()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)

@@ -14,6 +14,7 @@ from aldesk.core.classes import LabelClass
 from aldesk.gui.image_view import ImageView
 
 THUMB = 56
+ICON_CACHE = 64  # scaled thumbnails kept per strip (it shows 8)
 
 
 class ClassButton(QPushButton):
@@ -23,16 +24,22 @@ class ClassButton(QPushButton):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the window's actions
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(34)
+        key = (label_class.hotkey or "·").upper()
+        self.setToolTip(f"Label as {label_class.name} (key {key})")
+        # Once: a style sheet set on every key press re-polishes the button each time.
+        self.setStyleSheet(
+            f"QPushButton {{ border-left: 6px solid {label_class.colour}; padding: 4px 10px;"
+            " text-align: left; }"
+        )
+        self._count: int | None = None
         self.set_count(0)
 
     def set_count(self, count: int) -> None:
+        if count == self._count:
+            return  # called on every key press; only the labeled class's count changes
+        self._count = count
         key = (self.label_class.hotkey or "·").upper()
         self.setText(f"{key}   {self.label_class.name}   ({count})")
-        self.setToolTip(f"Label as {self.label_class.name} (key {key})")
-        self.setStyleSheet(
-            f"QPushButton {{ border-left: 6px solid {self.label_class.colour}; padding: 4px 10px;"
-            " text-align: left; }"
-        )
 
 
 class ThumbnailStrip(QListWidget):
@@ -50,20 +57,42 @@ class ThumbnailStrip(QListWidget):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._icons: dict[int, QIcon] = {}  # thumbnail cacheKey -> scaled icon, least recent first
 
     def show_items(self, entries: list[tuple[int, QImage | None, str]]) -> None:
-        """(item id, thumbnail or None, caption) in display order."""
-        self.clear()
-        for item_id, image, caption in entries:
-            entry = QListWidgetItem(caption)
+        """(item id, thumbnail or None, caption) in display order.
+
+        Called on every key press, so rows are updated in place (clearing and refilling the list
+        re-lays it out) and each thumbnail is scaled once, not on every call.
+        """
+        while self.count() > len(entries):
+            self.takeItem(self.count() - 1)
+        for row, (item_id, image, caption) in enumerate(entries):
+            entry = self.item(row)
+            if entry is None:
+                entry = QListWidgetItem()
+                self.addItem(entry)
+            shown = (item_id, caption, image.cacheKey() if image is not None else 0)
+            if entry.data(Qt.ItemDataRole.UserRole + 1) == shown:
+                continue
+            entry.setData(Qt.ItemDataRole.UserRole + 1, shown)
             entry.setData(Qt.ItemDataRole.UserRole, item_id)
+            entry.setText(caption)
             entry.setToolTip(caption)
-            if image is not None:
-                # Small originals (e.g. 28x28) are enlarged to fill the tile; QIcon only shrinks.
-                pixmap = QPixmap.fromImage(image).scaled(
-                    THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-                entry.setIcon(QIcon(pixmap))
-            self.addItem(entry)
+            entry.setIcon(self._icon(image) if image is not None else QIcon())
+
+    def _icon(self, image: QImage) -> QIcon:
+        key = image.cacheKey()
+        icon = self._icons.pop(key, None)
+        if icon is None:
+            # Small originals (e.g. 28x28) are enlarged to fill the tile; QIcon only shrinks.
+            pixmap = QPixmap.fromImage(image).scaled(
+                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            icon = QIcon(pixmap)
+        self._icons[key] = icon  # most recently used last
+        while len(self._icons) > ICON_CACHE:
+            self._icons.pop(next(iter(self._icons)))
+        return icon
 
 
 class LabelingView(QWidget):

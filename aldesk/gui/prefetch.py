@@ -91,10 +91,35 @@ def image_to_qimage(picture: Image.Image) -> QImage:
     return image
 
 
+def decode_side(path: Path, side: int) -> int:
+    """The max side to decode ``path`` at so that it is at least ``side``, without resampling.
+
+    A JPEG decodes cheaply at 1/2, 1/4 or 1/8 of its size (draft mode). Asking for exactly
+    ``side`` adds a LANCZOS resize after that, which for a 12 MP photo shown on a 1920 px screen
+    (4000 -> 2000 -> 1920) cost more than the decode itself (230 ms vs 150 ms on a busy 2-core
+    machine) to shave off 4% that the paint engine scales away anyway. So a JPEG is decoded at
+    the smallest draft scale that still gives ``side`` pixels, and kept at that size.
+    """
+    try:
+        with Image.open(path) as probe:  # reads the header only
+            if probe.format != "JPEG":
+                return side
+            longest = max(probe.size)
+    except Exception:  # load_image will report what is wrong with the file
+        return side
+    for scale in (8, 4, 2, 1):
+        natural = -(-longest // scale)  # libjpeg rounds the scaled size up
+        if natural >= side:
+            # Much larger than asked (say a full 4000 px decode for a 2560 px screen) costs
+            # memory and conversion time: then resample to ``side`` after all.
+            return natural if natural <= 1.5 * side else side
+    return side  # smaller than asked: never enlarged
+
+
 def _decode(item_id: int, path: Path, side: int) -> _Result:
     """Runs in a worker thread: never raises, every failure becomes a reason."""
     try:
-        picture = load_image(path, max_side=side)
+        picture = load_image(path, max_side=decode_side(path, side))
     except ImageError as exc:
         missing = isinstance(exc.__cause__, (FileNotFoundError, NotADirectoryError))
         return _Result(item_id, side, reason=FILE_MISSING if missing else exc.reason)

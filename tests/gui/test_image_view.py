@@ -167,3 +167,12 @@ def test_an_image_of_the_view_size_is_drawn_pixel_for_pixel(view):
 def test_a_small_image_is_magnified_to_fit(view):
     view.set_image(solid(20, 10))
     assert view.transform().m11() == pytest.approx(10.0)
+
+
+def test_painted_is_emitted_after_a_new_image_is_painted(view, qtbot):
+    painted = []
+    view.painted.connect(lambda: painted.append(view.image.cacheKey() if view.image is not None else 0))
+    image = solid(120, 80)
+    with qtbot.waitSignal(view.painted, timeout=2000):
+        view.set_image(image)
+    assert painted[-1] == image.cacheKey()  # the frame painted was the new image's

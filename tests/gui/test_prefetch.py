@@ -355,3 +355,18 @@ def test_deleting_the_owner_stops_the_threads(qtbot, images, loader):
 def test_no_thread_starts_before_the_first_request(make):
     make()
     assert prefetch_threads() == []
+
+
+def test_jpegs_are_decoded_at_a_draft_scale_without_resampling(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (4000, 3000), RED).save(photo, quality=80)
+    png = tmp_path / "photo.png"
+    Image.new("RGB", (400, 300), RED).save(png)
+    assert prefetch.decode_side(photo, 1920) == 2000  # 1/2 scale: no LANCZOS step to 1920
+    assert prefetch.decode_side(photo, 1000) == 1000  # exactly 1/4
+    assert prefetch.decode_side(photo, 900) == 1000
+    assert prefetch.decode_side(photo, 2560) == 2560  # full size would be 1.56x: resample after all
+    assert prefetch.decode_side(photo, 5000) == 5000  # never enlarged by load_image
+    assert prefetch.decode_side(png, 200) == 200  # only JPEGs have draft scales
+    assert prefetch.decode_side(tmp_path / "missing.jpg", 300) == 300  # load_image reports it
+    assert imageio.load_image(photo, max_side=prefetch.decode_side(photo, 1920)).size == (2000, 1500)
