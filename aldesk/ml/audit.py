@@ -46,7 +46,8 @@ def wilson_interval(correct: int, n: int, level: float = LEVEL) -> tuple[float, 
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # Clamped so the interval always holds the observed proportion (rounding at p = 0 or 1).
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def _normal_quantile(q: float) -> float:

@@ -127,8 +127,13 @@ def run_one(
     batch: int,
     head_name: str,
     test_raw: np.ndarray | None = None,  # the test vectors as embedded (the cnn head reads them)
+    observe: Callable[[np.ndarray, np.ndarray, LinearHead | None, np.ndarray | None], None] | None = None,
 ):
-    """One seeded run; yields test accuracy after each batch of new labels."""
+    """One seeded run; yields test accuracy after each batch of new labels.
+
+    ``observe(labeled, audit, model, probs)``, when given, sees each step's state (pool indices
+    of the labels in the order given, which of them are audit items, the model, its pool
+    probabilities): the audit simulation scores its accuracy estimates with it."""
     rng = np.random.default_rng(seed)
     strategy = get_strategy(strategy_name)
     # Strategies that need a model start from random picks, as is usual; the app's policy
@@ -136,6 +141,7 @@ def run_one(
     opener = strategy if strategy_name in ("default", "typical", "random") else get_strategy("random")
     eligible = np.ones(pool.size, dtype=bool)
     labeled: list[int] = []
+    audited: list[bool] = []
     model: LinearHead | None = None
     probs = None
     majority = 0
@@ -151,16 +157,23 @@ def run_one(
         # (aldesk/core/session.py); replay that too, so `default` measures the real product.
         n_audit = (len(labeled) + n) // AUDIT_EVERY - len(labeled) // AUDIT_EVERY if strategy_name == "default" else 0
         picked = chooser.select(state, n - n_audit).indices
+        chosen = len(picked)
         if n_audit:
             rest = np.flatnonzero(eligible)
             rest = rest[~np.isin(rest, picked)]
             picked = np.concatenate([picked, rng.choice(rest, min(n_audit, len(rest)), replace=False)])
         labeled.extend(int(i) for i in picked)
+        audited.extend([False] * chosen + [True] * (len(picked) - chosen))
         eligible[picked] = False
         idx = np.array(labeled)
         y = y_pool[idx]
         majority = int(np.bincount(y).argmax())
         if len(np.unique(y)) >= 2:
-            model, _ = train_head(pool, idx, y, n_classes, head=head_name, init=model)
-            probs = model.predict_proba(pool_input(model, pool)).numpy()
+            # random never reads the model's probabilities: skip calibrating and rescoring, so
+            # a random run to a budget of thousands (the baseline's denominator) stays cheap.
+            needs_probs = strategy_name != "random" or observe is not None
+            model, _ = train_head(pool, idx, y, n_classes, head=head_name, init=model, calibrate=needs_probs)
+            probs = model.predict_proba(pool_input(model, pool)).numpy() if needs_probs else None
+        if observe is not None:
+            observe(idx, np.array(audited), model, probs)
         yield accuracy_of(model, test_raw if isinstance(model, CnnHead) else z_test, y_test, majority)
