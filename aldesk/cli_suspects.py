@@ -32,14 +32,14 @@ def compute_and_store(project: Project) -> int:
     from aldesk.core.suspects_store import save_suspects
     from aldesk.ml.device import configure_cpu_threads
     from aldesk.ml.engine import PoolModel
-    from aldesk.ml.suspects import DEFAULT_FOLDS, suspects_for_snapshot
+    from aldesk.ml.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, suspects_for_snapshot
     from aldesk.ml.workflow import take_snapshot
 
     configure_cpu_threads()
     snapshot = take_snapshot(project)
     suspects = suspects_for_snapshot(snapshot, PoolModel.build(snapshot.vectors))
     return save_suspects(project, suspects, model_version=snapshot.previous_version,
-                         n_labels=len(snapshot.y), method=f"margin, {DEFAULT_FOLDS} folds")
+                         n_labels=len(snapshot.y), method=f"{DEFAULT_SCORE}, {DEFAULT_FOLDS} folds")
 
 
 def cmd_suspects(args: argparse.Namespace) -> int:
@@ -66,7 +66,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
               "try --recompute", file=sys.stderr)
     for row in rows:
         print(f"{row['rank']:>4}  {row['id']:>7}  {row['label']:<16} -> {row['suggested']:<16} "
-              f"{row['score']:+.3f}  p={row['p_label']:.3f}  {row['path']}")
+              f"{row['score']:.3f}  p={row['p_label']:.3f}  {row['path']}")
     return 0
 
 

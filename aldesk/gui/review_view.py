@@ -95,14 +95,14 @@ class ReviewModel(QAbstractListModel):
         if tile.now_class_id is not None:
             return f"now: {self._name(tile.now_class_id)}"
         if tile.rank is not None:
-            return f"#{tile.rank} → {self._name(tile.suggested_class_id)} {tile.score:+.2f}"
+            return f"#{tile.rank} → {self._name(tile.suggested_class_id)} {tile.score:.2f}"
         return self._name(tile.label_class_id)
 
     def _tooltip(self, tile: Tile) -> str:
         lines = [f"item {tile.item_id}: {self._path(tile.item_id)}", f"label: {self._name(tile.label_class_id)}"]
         if tile.rank is not None:
             lines.append(f"suspect #{tile.rank}: the other labels suggest {self._name(tile.suggested_class_id)}"
-                         f" (score {tile.score:+.3f})")
+                         f" (score {tile.score:.3f})")
         if tile.now_class_id is not None:
             lines.append(f"relabeled here: {self._name(tile.now_class_id)}")
         failure = self.loader.failure(tile.item_id)
