@@ -1,0 +1,208 @@
+"""Finding wrong labels: precision@50 of the suspects ranking with 5% of the labels flipped, and
+how long a ranking takes.
+
+    PYTHONPATH=. python benchmarks/bench_suspects.py --seeds 5 --write-docs
+
+Data: the EfficientNet-Lite0 embeddings that ``aldesk simulate`` caches (digits: the 1,198-image
+pool; Fashion-MNIST: the 10,000-image pool), so run a simulation with the default backbone on
+each data set first. For each seed, a uniformly random labeled set of each size is drawn from the
+pool and 5% of its labels are flipped to another uniformly random class; the ranking sees only
+the noisy labels. precision@50 is the fraction of the top 50 suspects that are truly flipped;
+chance is the flip rate. With 500 labels only 25 are flipped, so precision@50 can be at most 0.5:
+the table also gives recall@50 and precision at k = number flipped.
+
+Timing: one ranking on 1,000 and 5,000 labels of the Fashion-MNIST pool (1,280-d features,
+projected to 256-d by the pool model the worker already keeps), median of ``--repeats``; the
+baseline in the same run is one fit of the plain head on the same labels, the cost of a retrain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aldesk.ml import heads  # noqa: E402
+from aldesk.ml.device import configure_cpu_threads  # noqa: E402
+from aldesk.ml.engine import PoolModel  # noqa: E402
+from aldesk.ml.sim_report import cache_dir  # noqa: E402
+from aldesk.ml.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects  # noqa: E402
+from benchmarks.docs import DOCS, machine_summary, replace_section  # noqa: E402
+
+SECTION = "Finding wrong labels (suspects)"
+DATASETS = {"digits": "digits-efficientnet-lite0-*-None-None-0.npz",
+            "fashion-mnist": "fashion-mnist-efficientnet-lite0-*-10000-2000-0.npz"}
+TOP = 50
+
+
+def load_pool(name: str) -> tuple[np.ndarray, np.ndarray]:
+    matches = sorted(cache_dir().glob(DATASETS[name]))
+    if not matches:
+        sys.exit(f"No cached Lite0 embeddings of {name} in {cache_dir()}; run first: "
+                 f"aldesk simulate --dataset {name} --backbone efficientnet-lite0 --seeds 1 --budget 20 --out /tmp/sim")
+    with np.load(matches[-1], allow_pickle=False) as cached:
+        return cached["xp"], cached["yp"].astype(np.int64)
+
+
+def flip_labels(y: np.ndarray, n_classes: int, rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    flipped = rng.choice(len(y), int(round(rate * len(y))), replace=False)
+    noisy = y.copy()
+    noisy[flipped] = (y[flipped] + rng.integers(1, n_classes, len(flipped))) % n_classes
+    return noisy, flipped
+
+
+def one_run(pool: PoolModel, y_pool: np.ndarray, n_labels: int, rate: float, seed: int,
+            score: str, folds: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    n_classes = int(y_pool.max()) + 1
+    labeled = np.sort(rng.choice(len(y_pool), n_labels, replace=False))
+    noisy, flipped = flip_labels(y_pool[labeled], n_classes, rate, rng)
+    ranking = rank_suspects(pool.z, labeled, noisy, n_classes, score=score, folds=folds, seed=seed)
+    is_flipped = np.zeros(n_labels, dtype=bool)
+    is_flipped[flipped] = True
+    hits = is_flipped[ranking.positions]
+    k = len(flipped)
+    top = ranking.positions[:TOP]
+    right_class = ranking.suggested[:TOP][hits[:TOP]] == y_pool[labeled][top[hits[:TOP]]]
+    return {
+        "p50": float(hits[:TOP].mean()),
+        "recall50": float(hits[:TOP].sum() / k),
+        "pk": float(hits[:k].mean()),
+        "suggest_right": float(right_class.mean()) if len(right_class) else float("nan"),
+        "seconds": ranking.seconds,
+    }
+
+
+def simulation(seeds: int, sizes: list[int], rate: float, variants: list[tuple[str, int]]) -> list[dict]:
+    rows = []
+    for name in DATASETS:
+        x, y = load_pool(name)
+        pool = PoolModel.build(x)
+        for n_labels in sizes:
+            if n_labels > len(y):
+                continue
+            for score, folds in variants:
+                runs = [one_run(pool, y, n_labels, rate, seed, score, folds) for seed in range(seeds)]
+                row = {"dataset": name, "pool": len(y), "labels": n_labels, "flipped": int(round(rate * n_labels)),
+                       "score": score, "folds": folds}
+                for key in ("p50", "recall50", "pk", "suggest_right", "seconds"):
+                    values = [r[key] for r in runs]
+                    row[key] = (statistics.mean(values), statistics.pstdev(values), min(values), max(values))
+                rows.append(row)
+                print(f"{name} {n_labels} {score} {folds} folds: p@50 {row['p50'][0]:.3f} ± {row['p50'][1]:.3f}"
+                      f" (min {row['p50'][2]:.2f}), p@k {row['pk'][0]:.3f}", flush=True)
+    return rows
+
+
+def timing(sizes: list[int], repeats: int) -> list[dict]:
+    x, y = load_pool("fashion-mnist")
+    start = time.perf_counter()
+    pool = PoolModel.build(x)
+    build = time.perf_counter() - start
+    rows = []
+    for n_labels in sizes:
+        rng = np.random.default_rng(n_labels)
+        labeled = np.sort(rng.choice(len(y), n_labels, replace=False))
+        suspects, retrain = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            heads.fit_linear(pool.z[torch.from_numpy(labeled)], torch.from_numpy(y[labeled]), 10)
+            retrain.append(time.perf_counter() - start)
+            suspects.append(rank_suspects(pool.z, labeled, y[labeled], 10).seconds)
+        rows.append({"labels": n_labels, "suspects": statistics.median(suspects),
+                     "retrain": statistics.median(retrain), "build": build, "dim": x.shape[1],
+                     "projected": pool.z.shape[1]})
+        print(f"{n_labels} labels: suspects {rows[-1]['suspects']:.2f} s, one plain fit {rows[-1]['retrain']:.2f} s", flush=True)
+    return rows
+
+
+def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: tuple[float, float]) -> str:
+    def cell(stats: tuple) -> str:
+        return f"{stats[0]:.2f} ± {stats[1]:.2f} ({stats[2]:.2f}–{stats[3]:.2f})"
+
+    lines = [
+        "```sh",
+        f"PYTHONPATH=. python benchmarks/bench_suspects.py --seeds {args.seeds} --sizes {args.sizes} "
+        f"--rate {args.rate} --variants {args.variants} --time-sizes {args.time_sizes} --repeats {args.repeats} --write-docs",
+        "```",
+        "",
+        f"{machine_summary()}; load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (other jobs ran).",
+        "",
+        f"Labeled items are ranked by held-out heads (`aldesk/ml/suspects.py`: plain class-balanced heads in "
+        f"stratified folds on the pool model's 256-d projection of the Lite0 embeddings, temperature-calibrated). "
+        f"{args.seeds} seeds: each draws a random labeled set and flips {args.rate:.0%} of its labels to another random "
+        f"class. Chance precision = the flip rate, {args.rate:.2f}. Mean ± standard deviation over seeds (min–max).",
+        "",
+        "| data set (pool) | labels | flipped | score, folds | precision@50 | max possible | recall@50 | precision@k (k = flipped) | suggested class right |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sim:
+        lines.append(
+            f"| {r['dataset']} ({r['pool']:,}) | {r['labels']:,} | {r['flipped']} | {r['score']}, {r['folds']} | "
+            f"**{cell(r['p50'])}** | {min(1.0, r['flipped'] / TOP):.2f} | {cell(r['recall50'])} | {cell(r['pk'])} | "
+            f"{r['suggest_right'][0]:.2f} |"
+        )
+    lines += [
+        "",
+        "\"Suggested class right\": among the flipped items in the top 50, how often the suggested class is the true one.",
+        "",
+        f"Time for one ranking (the default: {DEFAULT_SCORE}, {DEFAULT_FOLDS} folds) on the Fashion-MNIST pool, "
+        f"{times[0]['dim']:,}-d embeddings projected to {times[0]['projected']}-d, median of {args.repeats}; "
+        "baseline: one fit of the plain head on the same labels in the same run.",
+        "",
+        "| labels | suspects ranking | one plain-head fit | ratio |",
+        "|---|---|---|---|",
+    ]
+    for t in times:
+        lines.append(f"| {t['labels']:,} | {t['suspects']:.2f} s | {t['retrain']:.2f} s | {t['suspects'] / t['retrain']:.1f}x |")
+    lines += ["", f"The pool model (projection + graph, kept by the worker) took {times[0]['build']:.1f} s once and is not "
+              "included: the worker already has it."]
+    return "\n".join(lines)
+
+
+def keep_open_problems_last(path: Path = DOCS) -> None:
+    """replace_section appends new sections at the end; "Open problems" stays the last one."""
+    text = path.read_text(encoding="utf-8")
+    marker = "\n## Open problems\n"
+    start = text.find(marker)
+    if start < 0:
+        return
+    end = text.find("\n## ", start + len(marker))
+    if end < 0:
+        return
+    block = text[start:end].rstrip() + "\n"
+    path.write_text(text[:start].rstrip() + "\n" + text[end:].rstrip() + "\n" + block, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--sizes", default="500,1000")
+    parser.add_argument("--rate", type=float, default=0.05)
+    parser.add_argument("--time-sizes", default="1000,5000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", default="self-confidence:5,margin:5,self-confidence:3")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    configure_cpu_threads()
+    load_start = os.getloadavg()[0]
+    variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
+    sim = simulation(args.seeds, [int(s) for s in args.sizes.split(",")], args.rate, variants)
+    times = timing([int(s) for s in args.time_sizes.split(",")], args.repeats)
+    text = report(sim, times, args, (load_start, os.getloadavg()[0]))
+    print(text)
+    if args.write_docs:
+        replace_section(SECTION, text)
+        keep_open_problems_last()
+
+
+if __name__ == "__main__":
+    main()
