@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,7 +32,7 @@ class StagedFolder:
         self.force = force
         _check_target(self.out, force)
         try:
-            self.root = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.partial-", dir=self.out.parent))
+            self.root = _make_folder(self.out.parent, f".{self.out.name}.partial-")
         except OSError as exc:
             raise AldeskError(f"Cannot write in {self.out.parent}: {exc.strerror or exc}") from exc
         self._committed = False
@@ -68,6 +69,19 @@ class StagedFolder:
         self._committed = True
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _make_folder(parent: Path, prefix: str) -> Path:
+    """A new uniquely named folder with the usual permissions (mkdtemp's are owner-only, which
+    the finished export would keep)."""
+    for _ in range(100):
+        candidate = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {parent}")
 
 
 def _check_target(out: Path, force: bool) -> None:

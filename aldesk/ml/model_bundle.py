@@ -6,9 +6,11 @@ Contents of the bundle folder:
   mapping float32 images ``[B, 3, S, S]`` (RGB, values 0..1; ``S`` in ``bundle.json``) to class
   probabilities ``[B, K]`` in the order of ``classes.json``. Inside: the backbone's normalisation,
   the backbone, the rounding of its features to float16 (aldesk stores embeddings as float16 and
-  its head was trained and scored on those), the projection the head works on (``pool.z`` of
-  aldesk/ml/engine.py: x -> (x - mean) @ components / scale, fitted on the project's pool), the
-  linear head (classes that had no labels get probability 0) and its temperature.
+  its head was trained and scored on those), then the stored head (aldesk/ml/bundle_heads.py):
+  for the linear heads the projection they work on (``pool.z`` of aldesk/ml/engine.py:
+  x -> (x - mean) @ components / scale, fitted on the project's pool) and the linear layer; for
+  the ``cnn`` head (pixels backbone) the small CNN on the 32 x 32 thumbnail. Classes that had no
+  labels get probability 0; the head's temperature is applied.
 - ``classes.json``: the class names, in output order.
 - ``bundle.json``: the input recipe and this contract, machine-readable.
 - ``MODEL_CARD.md``: what it is, how to feed it, label counts, estimated accuracy.
@@ -18,13 +20,13 @@ versions aldesk supports (they warn on every call); ``torch.export`` is their re
 dynamic batch dimension, and its file loads with torch alone. The cost: it needs torch >= 2.x on
 the loading side (no TorchScript C++ loader).
 
-What it reproduces, exactly: the stored predictions of the latest model version. Those come from
-the linear head applied to the projected embeddings (both the ``plain`` and the app's ``default``
-head predict with a linear head; label propagation only chooses the app head's training
-examples). The projection is not stored with the model, so it is fitted again here from the same
-stored embeddings with the same seed, and the export refuses to proceed unless the rebuilt
-projection and head reproduce every stored prediction (to float16 precision, the precision they
-are stored in). The program then reproduces the app's float32 predictions for an image prepared
+What it reproduces, exactly: the stored predictions of the latest model version, i.e. what the
+app shows and queries with. For the linear heads those come from the linear layer on the
+projected embeddings (the app's ``default`` head uses the unlabeled pool only to choose its
+training examples by label propagation; it predicts with the same linear layer). The projection
+is not stored with the model, so it is fitted again from the same stored embeddings with the same
+seed, and the export refuses to proceed unless the rebuilt head reproduces every stored
+prediction (to one float16 step, the precision they are stored in). The program then reproduces the app's float32 predictions for an image prepared
 as aldesk prepares it (max abs diff <= 1e-4, tested), and the stored float16 copies to within
 their rounding.
 """
@@ -54,8 +56,7 @@ from aldesk.core.info import project_info
 from aldesk.core.store import Project
 from aldesk.ml.backbones import Backbone, load_backbone
 from aldesk.ml.backbones.preprocess import MAX_ASPECT, SquareTransform
-from aldesk.ml.features import Whitening, fit_whitening
-from aldesk.ml.heads import LinearHead
+from aldesk.ml.bundle_heads import RebuiltHead, rebuild_head
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -73,25 +74,20 @@ _STEPS = 5
 class BundleModel(nn.Module):
     """images [B, 3, S, S] in 0..1 -> class probabilities [B, K]; see the module docstring."""
 
-    def __init__(self, network: nn.Module, transform: SquareTransform, whitening: Whitening, head: LinearHead):
+    def __init__(self, network: nn.Module, transform: SquareTransform, head: RebuiltHead):
         super().__init__()
         self.network = network
         self.register_buffer("pixel_mean", torch.tensor(transform.mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("pixel_std", torch.tensor(transform.std, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("feature_mean", torch.from_numpy(np.array(whitening.mean, dtype=np.float32)))
-        # The same float32 product Whitening.apply uses, so the projection matches bit for bit.
-        self.register_buffer("projection", torch.from_numpy(whitening.components) / whitening.scale)
-        self.register_buffer("weight", head.weight.float().clone())
-        self.register_buffer("bias", head.bias.float().clone())
-        self.register_buffer("inactive", ~head.active.bool())
-        self.temperature = float(head.temperature)
+        self.head = head.module
+        self.register_buffer("inactive", ~head.active)
+        self.temperature = head.temperature
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = (images - self.pixel_mean) / self.pixel_std
         features = self.network(x).float()
         features = features.half().float()  # as stored in the project (float16 embeddings)
-        z = (features - self.feature_mean) @ self.projection
-        logits = (z @ self.weight + self.bias).masked_fill(self.inactive, float("-inf"))
+        logits = self.head(features).masked_fill(self.inactive, float("-inf"))
         return torch.softmax(logits / self.temperature, dim=1)
 
 
@@ -100,16 +96,16 @@ class Reconstruction:
     """What the bundle needs beyond the backbone, checked against the stored predictions."""
 
     model: model_store.ModelRecord
-    head: LinearHead
-    whitening: Whitening
+    head: RebuiltHead
     embedding_set: vectors.EmbeddingSet
     item_ids: np.ndarray
     stored_probs: np.ndarray  # float32 copies of the stored float16 predictions
-    max_diff: float  # rebuilt projection + head vs stored predictions, over every pool item
+    max_diff: float  # the rebuilt head (app code) vs stored predictions, over every pool item
 
 
 def reconstruct(project: Project) -> Reconstruction:
-    """Rebuild the latest model's projection from its stored embeddings and verify it."""
+    """Rebuild the latest model's head (and projection) from its stored embeddings; refuse
+    unless it reproduces every stored prediction."""
     model = model_store.latest_model(project)
     if model is None:
         raise AldeskError(
@@ -128,17 +124,8 @@ def reconstruct(project: Project) -> Reconstruction:
             f"Some embeddings model {model.version} was trained on are gone from {project.path}; "
             "retrain (aldesk train or let the app train), then export."
         )
-    pool_vectors = vecs[where]
-    # PoolModel.build fits the projection with seed 0 on exactly these vectors.
-    whitening = fit_whitening(pool_vectors, seed=0)
-    head = LinearHead.from_bytes(model.params)
-    if head.weight.shape[0] != whitening.dim:
-        raise AldeskError(
-            f"Model {model.version}'s head expects {head.weight.shape[0]} features but the rebuilt "
-            f"projection gives {whitening.dim}; retrain, then export."
-        )
-    probs = head.predict_proba(whitening.apply(pool_vectors)).numpy()
-    diff = np.abs(probs - stored_probs)
+    head = rebuild_head(model, vecs[where])
+    diff = np.abs(head.app_probs - stored_probs)
     # The stored copies are float16: allow one float16 step of the stored value, no more.
     step = np.spacing(stored_probs.astype(np.float16)).astype(np.float32)
     if np.any(diff > step + 1e-6):
@@ -147,7 +134,7 @@ def reconstruct(project: Project) -> Reconstruction:
             f"{float(diff.max()):.2g} from the stored ones), so an export would not behave like the "
             "app. Retrain (aldesk train or let the app train), then export."
         )
-    return Reconstruction(model, head, whitening, eset, item_ids, stored_probs, float(diff.max()) if diff.size else 0.0)
+    return Reconstruction(model, head, eset, item_ids, stored_probs, float(diff.max()) if diff.size else 0.0)
 
 
 def build_bundle_model(backbone: Backbone, rec: Reconstruction) -> BundleModel:
@@ -156,7 +143,7 @@ def build_bundle_model(backbone: Backbone, rec: Reconstruction) -> BundleModel:
         raise AldeskError(f"The {backbone.spec.name} backbone's preprocessing cannot be described for an export.")
     # A CPU copy in the ordinary memory layout: the app's copy may be channels-last for speed.
     network = copy.deepcopy(backbone.network).cpu().to(memory_format=torch.contiguous_format)
-    return BundleModel(network, transform, rec.whitening, rec.head).eval()
+    return BundleModel(network, transform, rec.head).eval()
 
 
 def input_tensor(backbone: Backbone, path: str | Path) -> torch.Tensor:
@@ -248,16 +235,13 @@ def bundle_spec(backbone: Backbone, rec: Reconstruction, names: list[str], check
         "backbone": backbone.spec.name,
         "backbone_identity": backbone.identity,
         "embedding_dim": backbone.spec.dim,
-        "projection_dim": rec.whitening.dim,
+        "projection_dim": rec.head.projection_dim,
         "model_version": rec.model.version,
         "head": rec.model.head,
         "temperature": rec.head.temperature,
         "trained_on_labels": rec.model.n_labels,
         "trained_at": _iso(rec.model.created_at),
-        "reproduces": (
-            f"the stored predictions of model {rec.model.version}: the linear head on the projected "
-            "float16 embeddings (this is what the app shows and queries with)"
-        ),
+        "reproduces": f"the stored predictions of model {rec.model.version}: {rec.head.contract}",
         "verified": {
             "pool_items": int(len(rec.item_ids)),
             "max_abs_diff_rebuilt_vs_stored": rec.max_diff,
@@ -289,8 +273,8 @@ def model_card(project: Project, spec: dict[str, Any]) -> str:
         f"- Exported: {spec['exported_at']} by aldesk {spec['aldesk_version']} (torch {spec['torch_version']})",
         f"- Trained: {spec['trained_at']} on {spec['trained_on_labels']} labels; head `{spec['head']}`, "
         f"temperature {spec['temperature']:.3g}",
-        f"- Backbone: {spec['backbone']} ({spec['embedding_dim']}-d features, projected to "
-        f"{spec['projection_dim']} dimensions)",
+        f"- Backbone: {spec['backbone']} ({spec['embedding_dim']}-d features"
+        + (f", projected to {spec['projection_dim']} dimensions)" if spec["projection_dim"] else ")"),
         f"- Estimated accuracy: {accuracy}",
         "",
         "## Labels per class (in the project at export time)",

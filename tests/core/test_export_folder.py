@@ -151,3 +151,18 @@ def test_a_file_as_out_is_refused(labeled, tmp_path):
     target.write_text("x")
     with pytest.raises(AldeskError, match="is a file"):
         export(labeled, "imagefolder", target)
+
+
+def test_the_export_folder_gets_the_usual_permissions(labeled, tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    export(labeled, "imagefolder", tmp_path / "out")
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_hugging_face_datasets_reads_the_hf_imagefolder_export(labeled, tmp_path):
+    datasets = pytest.importorskip("datasets")  # not an aldesk dependency; checked where installed
+    export(labeled, "hf-imagefolder", tmp_path / "hf")
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "hf"), split="train")
+    assert sorted(loaded["label"]) == sorted(_labeled_files(labeled).values())
+    assert loaded[0]["image"].size == (16, 12)

@@ -16,7 +16,7 @@ from aldesk.core.store import create_project
 from aldesk.ml.backbones import load_backbone
 from aldesk.ml.backbones.lite0 import package_weights
 from aldesk.ml.engine import PoolModel
-from aldesk.ml.model_bundle import export_model, input_tensor
+from aldesk.ml.model_bundle import export_model, input_tensor, model_card
 from aldesk.ml.workflow import embed_project, save_training, take_snapshot, train_snapshot
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
@@ -89,7 +89,7 @@ def test_bundle_files_describe_classes_preprocessing_and_labels(exported):
 
 
 def test_a_model_that_cannot_be_rebuilt_exactly_is_refused(project, tmp_path):
-    _trained_project(project, tmp_path, "pixels", "default")
+    _trained_project(project, tmp_path, "pixels", "plain")
     with project.transaction() as conn:  # stored predictions no longer match the stored head
         conn.execute("UPDATE predictions SET probs = zeroblob(length(probs))")
     with pytest.raises(AldeskError, match="Cannot rebuild model 1 exactly"):
@@ -117,3 +117,17 @@ def test_lite0_program_reproduces_the_apps_predictions(project, tmp_path):
     export_model(project, tmp_path / "bundle")
     probs = _program_on_project_images(project, backbone, tmp_path / "bundle")
     assert np.abs(probs - app_probs).max() <= 1e-4
+
+
+def test_the_card_shows_the_estimated_accuracy_when_there_is_one(exported):
+    project, *_, bundle = exported
+    spec = json.loads((bundle / "bundle.json").read_text())
+    estimate = {"value": 0.8, "low": 0.7, "high": 0.88, "audit_labels": 40}
+    metrics = json.loads(project.conn.execute("SELECT metrics FROM models WHERE version = 1").fetchone()[0])
+    with project.transaction() as conn:
+        conn.execute("UPDATE models SET metrics = ? WHERE version = 1", (json.dumps({**metrics, "estimate": estimate}),))
+    try:
+        assert "Estimated accuracy: 80.0% (interval 70.0–88.0%, from 40 randomly drawn audit labels)" in model_card(project, spec)
+    finally:
+        with project.transaction() as conn:
+            conn.execute("UPDATE models SET metrics = ? WHERE version = 1", (json.dumps(metrics),))
