@@ -442,6 +442,7 @@ class MainWindow(QMainWindow):
         paths = [path] + [p for p in self.recent_projects() if p != path]
         self.settings.setValue("recent", [str(p) for p in paths[:RECENT_MAX]])
         self.settings.setValue("last_project", str(path))
+        self.settings.sync()  # written now: a crash later must not forget the project
 
     def forget_recent(self, path: Path) -> None:
         """Take ``path`` off the recent list (the file itself is left alone)."""
@@ -457,5 +458,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.sync()
         self.close_project()
         event.accept()
