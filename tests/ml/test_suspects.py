@@ -106,3 +106,15 @@ def test_snapshot_suspects_carry_item_and_class_ids():
         assert s.given_class_id == class_ids[noisy[position]]
         assert s.suggested_class_id in class_ids and s.suggested_class_id != s.given_class_id
         assert 0.0 <= s.p_given <= 1.0
+
+
+def test_ranking_from_logits_at_hand_orders_by_doubt_and_skips_unknown_classes():
+    from aldesk.ml.suspects import rank_from_logits
+
+    inf = float("-inf")
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 3.0, 0.0], [inf, 2.0, 0.0], [1.0, 1.0, 0.0]])
+    y = np.array([0, 0, 0, 1])
+    ranking = rank_from_logits(logits, y)
+    assert ranking.positions.tolist() == [1, 3, 0]  # row 2's label was never seen by its head
+    assert ranking.suggested.tolist() == [1, 0, 1]
+    assert np.all(np.diff(ranking.scores) <= 0) and np.all((ranking.scores >= 0) & (ranking.scores <= 1))
