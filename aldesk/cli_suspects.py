@@ -32,14 +32,14 @@ def compute_and_store(project: Project) -> int:
     from aldesk.core.suspects_store import save_suspects
     from aldesk.ml.device import configure_cpu_threads
     from aldesk.ml.engine import PoolModel
-    from aldesk.ml.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, suspects_for_snapshot
+    from aldesk.ml.suspects import METHOD, suspects_for_snapshot
     from aldesk.ml.workflow import take_snapshot
 
     configure_cpu_threads()
     snapshot = take_snapshot(project)
     suspects = suspects_for_snapshot(snapshot, PoolModel.build(snapshot.vectors))
     return save_suspects(project, suspects, model_version=snapshot.previous_version,
-                         n_labels=len(snapshot.y), method=f"{DEFAULT_SCORE}, {DEFAULT_FOLDS} folds")
+                         n_labels=len(snapshot.y), method=METHOD)
 
 
 def cmd_suspects(args: argparse.Namespace) -> int:

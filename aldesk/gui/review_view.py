@@ -187,7 +187,9 @@ class ReviewView(QWidget):
         self.grid.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.grid.setModel(self.model)
-        self.grid.installEventFilter(self)
+        # Class keys and undo act on the grid wherever the focus is inside this view.
+        for widget in (self.grid, self.mode_combo, self.class_combo):
+            widget.installEventFilter(self)
         self.grid.activated.connect(lambda index: self.item_activated.emit(int(index.data(ReviewModel.ItemIdRole))))
 
         bar = QHBoxLayout()
@@ -199,11 +201,15 @@ class ReviewView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.grid, 1)
 
-        self.mode_combo.activated.connect(lambda _i: self.set_mode(self.mode_combo.currentData()))
-        self.class_combo.activated.connect(lambda _i: self.set_class(self.class_combo.currentData()))
+        self.mode_combo.activated.connect(lambda _i: self._chosen(self.set_mode, self.mode_combo.currentData()))
+        self.class_combo.activated.connect(lambda _i: self._chosen(self.set_class, self.class_combo.currentData()))
         self.reload()
 
     # -- what is shown -----------------------------------------------------------------------
+
+    def _chosen(self, setter, value) -> None:
+        setter(value)
+        self.grid.setFocus()  # the keys are for the tiles
 
     @property
     def mode(self) -> str:
@@ -287,7 +293,7 @@ class ReviewView(QWidget):
         # The window's actions use the same keys (class hotkeys, Ctrl+Z) window-wide. Accepting
         # the ShortcutOverride makes Qt deliver them to the grid as key presses instead, so
         # inside the review grid they act on the selected tiles.
-        if watched is self.grid and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+        if watched in (self.grid, self.mode_combo, self.class_combo) and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
             action = self._action_for(event)
             if action is not None:
                 event.accept()

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # workflow imports the embedding stack; the type alone is eno
 SCORES = ("self-confidence", "margin")
 DEFAULT_SCORE = "self-confidence"
 DEFAULT_FOLDS = 5
+METHOD = f"{DEFAULT_SCORE}, {DEFAULT_FOLDS} folds"  # stored with each ranking
 # Below this many labels the held-out heads are too weak for their disagreement to mean much.
 MIN_LABELS = 20
 

@@ -54,6 +54,9 @@ def test_class_filter_shows_exactly_the_items_of_that_class(view, review_project
     assert view.item_ids() == ids[5:9]
     assert view.class_combo.currentText() == "2  dog (4)"
     assert view.class_combo.itemText(0) == "1  cat (5)"
+    view.class_combo.setCurrentIndex(0)  # choosing in the combo, as a person does
+    view.class_combo.activated.emit(0)
+    assert view.item_ids() == ids[:5] and view.class_id == review_project.cat
 
 
 def test_a_hotkey_relabels_the_selected_item_and_ctrl_z_undoes_it(qtbot, view, review_project):
@@ -150,5 +153,8 @@ def test_hotkeys_act_on_the_grid_even_when_the_window_has_the_same_shortcuts(qtb
     assert label_of(review_project, review_project.test_ids[0])[1] == review_project.dog
     qtbot.keyClick(view.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert label_of(review_project, review_project.test_ids[0])[1] == review_project.cat
+    view.class_combo.setFocus()  # after choosing a class the keys still go to the tiles
+    qtbot.keyClick(view.class_combo, Qt.Key.Key_2)
+    assert label_of(review_project, review_project.test_ids[0])[1] == review_project.dog
     assert fired == []
     view.shutdown()
