@@ -37,13 +37,8 @@ class LabelingSession:
 
     def __init__(self, project: Project, *, audit_every: int | None = None) -> None:
         self.project = project
-        self._queue: deque[QueuedItem] = deque(load_queue(project))
-        # Until the worker hands over its first queue: a random sample of the unlabeled items,
-        # a fair start (unlike file order, which often follows classes or dates).
-        self._fallback: list[QueuedItem] = [
-            QueuedItem(item_id, rank, None, "random", None)
-            for rank, item_id in enumerate(self._random_unlabeled(FALLBACK_SAMPLE), start=1)
-        ]
+        self._queue: deque[QueuedItem] = deque(self._initial_queue())
+        self._fallback: list[QueuedItem] = self._initial_fallback()
         # One item in ``audit_every`` is drawn uniformly from the unlabeled items, whatever the
         # model thinks: the accuracy estimate rests on these alone, because items the model
         # chose are a biased sample. They look like any other item on screen.
@@ -130,6 +125,15 @@ class LabelingSession:
         self._current = self._next_open()
         self._shown_at = time.monotonic()
         return self._current
+
+    def _initial_queue(self) -> list[QueuedItem]:
+        return load_queue(self.project)
+
+    def _initial_fallback(self) -> list[QueuedItem]:
+        # Until the worker hands over its first queue: a random sample of the unlabeled items,
+        # a fair start (unlike file order, which often follows classes or dates).
+        return [QueuedItem(item_id, rank, None, "random", None)
+                for rank, item_id in enumerate(self._random_unlabeled(FALLBACK_SAMPLE), start=1)]
 
     def _random_unlabeled(self, n: int) -> list[int]:
         return [row[0] for row in self.project.conn.execute(

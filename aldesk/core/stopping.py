@@ -30,10 +30,10 @@ def stopping_advice(
                               "gain_threshold": gain_threshold, "kappa_min": kappa_min}
     if gain is None:
         advice["reason"] = "not enough audit labels yet to estimate the gain from more labels"
-    elif mean_kappa is None:
-        advice["reason"] = f"fewer than {window + 1} models so far to compare their predictions"
     elif gain >= gain_threshold:
         advice["reason"] = f"labels still help: about {gain:+.1f} points per 100 labels"
+    elif mean_kappa is None:
+        advice["reason"] = f"fewer than {window + 1} models so far to compare their predictions"
     elif mean_kappa < kappa_min:
         advice["reason"] = f"predictions still change between models (kappa {mean_kappa:.3f} < {kappa_min})"
     else:
