@@ -95,7 +95,9 @@ class ReviewModel(QAbstractListModel):
         if tile.now_class_id is not None:
             return f"now: {self._name(tile.now_class_id)}"
         if tile.rank is not None:
-            return f"#{tile.rank} → {self._name(tile.suggested_class_id)} {tile.score:.2f}"
+            # The label it has, the class the other labels suggest; then its place in the ranking.
+            return (f"{self._name(tile.label_class_id)} → {self._name(tile.suggested_class_id)}\n"
+                    f"#{tile.rank}  doubt {tile.score:.2f}")
         return self._name(tile.label_class_id)
 
     def _tooltip(self, tile: Tile) -> str:
@@ -183,7 +185,8 @@ class ReviewView(QWidget):
         self.grid.setLayoutMode(QListView.LayoutMode.Batched)
         self.grid.setBatchSize(2000)
         self.grid.setIconSize(QSize(thumb_side, thumb_side))
-        self.grid.setGridSize(QSize(thumb_side + 24, thumb_side + self.fontMetrics().height() + 16))
+        # Room for two caption lines (a suspect's label and suggestion, then rank and score).
+        self.grid.setGridSize(QSize(thumb_side + 24, thumb_side + 2 * self.fontMetrics().height() + 16))
         self.grid.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.grid.setModel(self.model)

@@ -106,7 +106,7 @@ def test_suspects_mode_walks_the_ranking_and_records_where_the_label_came_from(q
                   model_version=None, n_labels=9, method="margin, 5 folds")
     view.mode = "suspects"
     assert view.mode == "suspects" and view.item_ids() == [ids[2], ids[6]]
-    assert view.model.caption(view.model.tiles[0]) == "#1 → dog 0.80"
+    assert view.model.caption(view.model.tiles[0]) == "cat → dog\n#1  doubt 0.80"
     assert not view.class_combo.isEnabled()
     qtbot.keyClick(view.grid, Qt.Key.Key_2)  # the suggestion was right
     event = labels.history(review_project, ids[2])[-1]
