@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -45,4 +46,13 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     window.show()
     if project is not None:
         window.open_project(project)
-    return app.exec()
+    code = app.exec()
+    from aldesk.gui.worker import wait_for_unfinished
+
+    if not wait_for_unfinished():
+        # Only reads are left unfinished (labels are committed as they are given): leave now
+        # rather than let Qt abort on a running thread at interpreter exit.
+        logging.getLogger("aldesk").error("a worker thread did not stop; exiting without waiting for it")
+        logging.shutdown()
+        os._exit(code)
+    return code

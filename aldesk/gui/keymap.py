@@ -28,6 +28,7 @@ DEFAULT_COMMANDS: tuple[Command, ...] = (
     Command("open_project", "&Open project…", ("Ctrl+O",), "File"),
     Command("open_demo", "Open the &demo project", (), "File"),
     Command("close_project", "&Close project", ("Ctrl+W",), "File"),
+    Command("export", "&Export…", ("Ctrl+E",), "File"),
     Command("quit", "&Quit", ("Ctrl+Q",), "File"),
     Command("skip", "&Skip", ("Space",), "Label"),
     Command("unsure", "Mark &unsure", ("U",), "Label"),
@@ -39,6 +40,10 @@ DEFAULT_COMMANDS: tuple[Command, ...] = (
     Command("zoom_fit", "&Fit to window", ("0", "Ctrl+0"), "View"),
     Command("full_screen", "F&ull screen", ("F11",), "View"),
     Command("show_curve", "&Learning curve", ("Ctrl+L",), "View"),
+    Command("review_unsure", "Review &unsure items", ("Ctrl+U",), "Review"),
+    Command("review_suspects", "Review &suspected wrong labels", ("Ctrl+Shift+R",), "Review"),
+    Command("review_grid", "Browse labels by &class", ("Ctrl+B",), "Review"),
+    Command("end_review", "&Back to labeling", ("Esc",), "Review"),
     # One dialog shows every key and edits the command keys (the old read-only list and
     # "Edit keyboard shortcuts…" pointing at the JSON file are merged into it).
     Command("shortcuts", "&Keyboard shortcuts…", ("F1", "Ctrl+/"), "Help"),

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from aldesk.core.classes import LabelClass, list_classes
 from aldesk.core.errors import AldeskError
+from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession, unsure_items
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project, open_project
 from aldesk.gui.banner import Banner
@@ -48,6 +49,9 @@ class MainWindow(QMainWindow):
         self.classes: list[LabelClass] = []
         self._predictions: tuple[np.ndarray, np.ndarray, list[int]] | None = None  # ids, probs, class ids
         self._model: tuple[int, float] | None = None  # version, created (monotonic)
+        self._estimate: dict | None = None  # the latest model's audit estimate
+        self._labeling_session: LabelingSession | None = None  # kept aside during a review
+        self.review_view = None  # the review grid, built when first asked for
         self._item_total = 0
 
         self.start_screen = StartScreen(self)
@@ -73,12 +77,14 @@ class MainWindow(QMainWindow):
         self.labeling.class_clicked.connect(self.label)
 
         self.counts_label = QLabel(self)
+        self.mode_label = QLabel(self)  # says when a review, not labeling, is on screen
         self.model_label = QLabel(self)
+        self.advice_label = QLabel(self)  # appears when the stopping rule says labels stopped helping
         self.worker_label = QLabel(self)
         self.worker_bar = QProgressBar(self)
         self.worker_bar.setMaximumWidth(160)
         self.worker_bar.setTextVisible(False)
-        for widget in (self.counts_label, self.model_label, self.worker_label):
+        for widget in (self.counts_label, self.mode_label, self.model_label, self.advice_label, self.worker_label):
             self.statusBar().addWidget(widget)
         self.statusBar().addPermanentWidget(self.worker_bar)
         self._age_timer = QTimer(self)
@@ -104,7 +110,9 @@ class MainWindow(QMainWindow):
             "retrain": self.retrain, "zoom_in": self.labeling.image_view.zoom_in,
             "zoom_out": self.labeling.image_view.zoom_out, "zoom_fit": self.labeling.image_view.fit,
             "full_screen": self.toggle_full_screen, "show_curve": self.show_curve,
-            "shortcuts": self.show_shortcuts,
+            "shortcuts": self.show_shortcuts, "export": self.export_project,
+            "review_unsure": self.review_unsure, "review_suspects": self.review_suspects,
+            "review_grid": self.browse_labels, "end_review": self.end_review,
         }
         menus = {}
         for command in DEFAULT_COMMANDS:
@@ -140,7 +148,8 @@ class MainWindow(QMainWindow):
 
     def _set_labeling_enabled(self, enabled: bool) -> None:
         for name in ("close_project", "skip", "unsure", "undo", "redo", "retrain", "zoom_in",
-                     "zoom_out", "zoom_fit", "show_curve"):
+                     "zoom_out", "zoom_fit", "show_curve", "export", "review_unsure", "review_suspects",
+                     "review_grid", "end_review"):
             self.actions[name].setEnabled(enabled)
         self.class_menu.setEnabled(enabled)
 
@@ -213,8 +222,17 @@ class MainWindow(QMainWindow):
         self.prefetcher = self.thumbs = None
         if self.project is not None:
             self.project.close()
+        if self.review_view is not None:
+            self.review_view.shutdown()
+            self.stack.removeWidget(self.review_view)
+            self.review_view.deleteLater()
+            self.review_view = None
         self.project = None
         self.session = None
+        self._labeling_session = None
+        self._estimate = None
+        self.mode_label.setText("")
+        self.advice_label.setText("")
         self.banner.dismiss()
         self._predictions = None
         self._model = None
@@ -254,8 +272,12 @@ class MainWindow(QMainWindow):
             self._after_decision()
 
     def skip(self) -> None:
-        if self.session and self.session.skip():
+        if self.session is None:
+            return
+        if self.session.skip():
             self._after_decision()
+        else:
+            self.show_current()  # a review moves on without writing anything
 
     def unsure(self) -> None:
         if self.session and self.session.unsure():
@@ -284,6 +306,9 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         current = self.session.current
+        if current is None and isinstance(self.session, ReviewSession):
+            self.end_review("Review finished: nothing left in it.")
+            return
         if current is None:
             self.labeling.show_item("Everything is labeled.", None, "Nothing left to label. 🎉")
             self.labeling.show_prediction("")
@@ -344,6 +369,8 @@ class MainWindow(QMainWindow):
             self._predictions = (stored[0], stored[1], record.class_ids)
         age = time.time() - record.created_at
         self._model = (record.version, time.monotonic() - age)
+        self._model_head = record.head  # named in the status bar when it is the weight-free CNN
+        self._update_advice()
         self._update_model_label()
 
     def _model_updated(self, version: int, _metrics: dict) -> None:
@@ -382,13 +409,28 @@ class MainWindow(QMainWindow):
 
         embedding_set = latest_set(self.project) if self.project is not None else None
         backbone = f" · {embedding_set.backbone}" if embedding_set else ""  # which backbone is in use
+        if self._model is not None and self._model_head == "cnn":
+            backbone += " + CNN trained from scratch"
         if self._model is None:
             self.model_label.setText(f"no model yet{backbone}")
             return
         version, created = self._model
         minutes = int((time.monotonic() - created) // 60)
         age = "just now" if minutes < 1 else f"{minutes} min ago"
-        self.model_label.setText(f"model v{version} ({age}){backbone}")
+        estimate = self._estimate or {}
+        if estimate.get("value") is not None:
+            accuracy = (f" · accuracy ≈ {estimate['value']:.0%} ({estimate['low']:.0%}–{estimate['high']:.0%},"
+                        f" {estimate['audit_labels']} audits)")
+        else:
+            accuracy = f" · accuracy not estimated yet ({estimate.get('audit_labels', 0)}/10 audits)"
+        self.model_label.setText(f"model v{version} ({age}){backbone}{accuracy}")
+
+    def _update_advice(self) -> None:
+        from aldesk.core.stopping import project_advice
+
+        self._estimate, advice = project_advice(self.project)
+        self.advice_label.setText("Labels have stopped helping much: consider stopping" if advice["stop"] else "")
+        self.advice_label.setToolTip(advice["reason"])
 
     def _worker_state(self, stage: str, done: int, total: int) -> None:
         if stage == "idle":
@@ -410,6 +452,86 @@ class MainWindow(QMainWindow):
     def retry_failed_work(self) -> None:
         if self.controller:
             self.controller.retry()
+
+    # -- review ------------------------------------------------------------------------------
+
+    def review_unsure(self) -> None:
+        if self.project is not None:
+            self._start_review(unsure_items(self.project), UNSURE, "unsure items")
+
+    def review_suspects(self) -> None:
+        from aldesk.core.queue import QueuedItem
+        from aldesk.core.suspects_store import latest_run, load_suspects
+
+        if self.project is None:
+            return
+        run = latest_run(self.project)
+        items = [QueuedItem(s.item_id, s.rank, run.model_version, SUSPECTS, s.score)
+                 for s in load_suspects(self.project)] if run else []
+        self._start_review(items, SUSPECTS, "suspected wrong labels")
+
+    def _start_review(self, items: list, kind: str, what: str) -> None:
+        if not items:
+            hint = " (the worker ranks them after each retraining)" if kind == SUSPECTS else ""
+            self.statusBar().showMessage(f"No {what} to review{hint}.", 6000)
+            return
+        self._show_labeling_view()
+        if self._labeling_session is None:
+            self._labeling_session = self.session
+        self.session = ReviewSession(self.project, items, kind=kind)
+        self.mode_label.setText(f"Reviewing {what} ({len(items)}) · Esc returns to labeling")
+        self.show_current()
+
+    def browse_labels(self) -> None:
+        """The review grid: labeled items of one class (or the suspects) as thumbnails."""
+        from aldesk.gui.review_view import ReviewView
+
+        if self.project is None:
+            return
+        if self.review_view is None:
+            undo_keys = tuple(k.toString(QKeySequence.SequenceFormat.PortableText)
+                              for k in self.actions["undo"].shortcuts())
+            self.review_view = ReviewView(self.project, self, undo_keys=undo_keys)
+            self.review_view.labels_changed.connect(self._grid_labels_changed)
+            self.stack.addWidget(self.review_view)
+        else:
+            self.review_view.reload()
+        # The grid has its own keys for classes and undo; the labeling actions step aside.
+        self._set_labeling_enabled(False)
+        for name in ("close_project", "end_review", "review_grid", "export", "show_curve"):
+            self.actions[name].setEnabled(True)
+        self.stack.setCurrentWidget(self.review_view)
+        self.review_view.grid.setFocus()
+        self.mode_label.setText("Browsing labels · Esc returns to labeling")
+
+    def _grid_labels_changed(self) -> None:
+        if self.controller:
+            self.controller.label_recorded()
+        self._update_counts()
+
+    def _show_labeling_view(self) -> None:
+        if self.stack.currentWidget() is not self.labeling:
+            self.stack.setCurrentWidget(self.labeling)
+            self._set_labeling_enabled(True)
+
+    def end_review(self, message: str = "") -> None:
+        """Back to labeling from the grid or a review list; the labeling session resumes."""
+        self._show_labeling_view()
+        if self._labeling_session is not None:
+            self.session, self._labeling_session = self._labeling_session, None
+        self.mode_label.setText("")
+        if message:
+            self.statusBar().showMessage(message, 6000)
+        self.show_current()
+        self._update_counts()
+
+    # -- export ------------------------------------------------------------------------------
+
+    def export_project(self) -> None:
+        from aldesk.gui.export_dialog import run_export_dialog
+
+        if self.project is not None:
+            run_export_dialog(self, self.project.path)
 
     # -- view --------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ results that no longer apply. Cancellation is a flag checked between batches.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -134,6 +136,7 @@ class LearningWorker(QObject):
             self.embedding_done.emit(generation, backbone.spec.name)
 
     def _refresh(self, generation: int) -> None:
+        from aldesk.ml.audit import EstimateCancelled
         from aldesk.ml.engine import NotEnoughLabels, PoolModel
         from aldesk.ml.strategies import margins
         from aldesk.ml.workflow import (
@@ -161,7 +164,11 @@ class LearningWorker(QObject):
             return
         if train is not None:
             self.progress.emit("estimating accuracy", 0, 1)
-            train.metrics.update(evaluate_snapshot(snapshot, self._pool, train, previous))
+            try:
+                train.metrics.update(evaluate_snapshot(snapshot, self._pool, train, previous,
+                                                       cancel=self._cancel.is_set))
+            except EstimateCancelled:
+                return
         if self.cancelled:
             return
         self.progress.emit("scoring", 0, 1)
@@ -204,7 +211,47 @@ class WorkerThread(QThread):
         self.worker = worker
         worker.moveToThread(self)
 
+    def run(self) -> None:  # noqa: D102 - Qt's name; the thread's event loop
+        lower_thread_priority()
+        self.exec()
+
     def stop(self, timeout_ms: int = 10_000) -> bool:
         self.worker.cancel()
         self.quit()
-        return self.wait(timeout_ms)
+        if self.wait(timeout_ms):
+            return True
+        # Still inside one long computation (it reads only; every label is already committed).
+        # Destroying a running QThread aborts the process, so keep it referenced until it ends;
+        # the app waits for such threads once more before it exits (wait_for_unfinished).
+        _UNFINISHED.add(self)
+        self.finished.connect(lambda: _UNFINISHED.discard(self))
+        return False
+
+
+_UNFINISHED: set[WorkerThread] = set()
+
+
+def wait_for_unfinished(timeout_ms: int = 30_000) -> bool:
+    """At exit: wait for worker threads that did not stop in time; True if none is left."""
+    for thread in list(_UNFINISHED):
+        if thread.wait(timeout_ms):
+            _UNFINISHED.discard(thread)
+    return not _UNFINISHED
+
+
+# Niceness of the learning thread: the person's key presses and the image decodes for the next
+# items come first (a decode starved by training made the next key press wait; see
+# benchmarks/bench_keypress.py); training still gets every core nobody else wants.
+BACKGROUND_NICE = 5
+
+
+def lower_thread_priority() -> None:
+    """Lower the calling thread's CPU priority; on Linux niceness is per thread and the threads it
+    starts (torch's intra-op pool) inherit it. Elsewhere a no-op (it would lower the process)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), BACKGROUND_NICE))
+    except OSError as exc:
+        log.info("cannot lower the learning thread's priority: %s", exc)

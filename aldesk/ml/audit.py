@@ -14,6 +14,7 @@ two estimates made at different times.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +24,10 @@ LEVEL = 0.90
 MIN_AUDIT_LABELS = 10
 FOLDS = 3
 GAIN_WINDOW = 100  # "gain per 100 labels" drops this many of the latest labels
+
+
+class EstimateCancelled(Exception):
+    """The estimate was asked to stop (the window is closing)."""
 
 
 @dataclass(frozen=True)
@@ -132,18 +137,22 @@ def evaluate_model(
     init=None,
     probs: np.ndarray | None = None,
     previous_predictions: np.ndarray | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """The metrics that tell a person how far to trust the model and when to stop:
     ``estimate`` (AccuracyEstimate as a dict), ``gain_per_100`` (points, or None) and
     ``kappa_previous`` (agreement with the previous model's pool predictions, or None).
 
     ``pool`` is an engine.PoolModel; ``previous_predictions`` are the previous model's predicted
-    classes for the same pool items (-1 where unknown).
+    classes for the same pool items (-1 where unknown). ``cancel`` is checked before each fit;
+    when it says stop, EstimateCancelled is raised.
     """
     from aldesk.ml.engine import train_head
     from aldesk.ml.scratch_cnn import pool_input  # the cnn head reads pixels, not pool.z
 
     def predict_fold(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        if cancel is not None and cancel():
+            raise EstimateCancelled()
         model, _ = train_head(pool, labeled[train], y[train], n_classes, head=head, init=init, calibrate=False)
         return model.predict_proba(pool_input(model, pool)[labeled[test]]).argmax(1).numpy()
 

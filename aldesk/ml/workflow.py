@@ -160,7 +160,8 @@ def previous_predictions(project: Project, snapshot: Snapshot) -> np.ndarray | N
 
 
 def evaluate_snapshot(
-    snapshot: Snapshot, pool: engine.PoolModel, result: TrainResult, previous: np.ndarray | None
+    snapshot: Snapshot, pool: engine.PoolModel, result: TrainResult, previous: np.ndarray | None,
+    cancel: Cancel | None = None,
 ) -> dict[str, Any]:
     """Accuracy estimate from the audit labels, gain per 100 labels, agreement with the
     previous model (aldesk/ml/audit.py explains each)."""
@@ -171,7 +172,7 @@ def evaluate_snapshot(
     return evaluate_model(
         pool, snapshot.labeled, snapshot.y, audit, order, len(snapshot.class_ids),
         head=result.metrics.get("head", "default"), init=result.head, probs=result.probs,
-        previous_predictions=previous,
+        previous_predictions=previous, cancel=cancel,
     )
 
 
