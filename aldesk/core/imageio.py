@@ -161,10 +161,17 @@ def _check_regular_file(path: str | os.PathLike[str]) -> None:
         raise ImageError(path, "empty file")
 
 
+_DECODE_BLOCK = 16 * 1024 * 1024
+
+
 def _decode(im: ImageFile.ImageFile, draft_size: tuple[int, int] | None) -> None:
     """Decode the current (first) frame; for JPEG at a reduced DCT scale if ``draft_size``."""
     if draft_size is not None and im.format in _DRAFT_FORMATS:
         im.draft(None, draft_size)  # picks the largest 1/2, 1/4, 1/8 scale still >= draft_size
+    # Few large reads: the decoder releases the GIL while it works, but each of Pillow's default
+    # 64 KiB blocks must win the GIL back, which next to a busy Python thread (the learning
+    # worker) made a 12 MP JPEG decode 2-3x slower (benchmarks/bench_keypress.py).
+    im.decodermaxblock = max(im.decodermaxblock, _DECODE_BLOCK)
     im.load()
 
 

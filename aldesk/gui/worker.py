@@ -51,6 +51,7 @@ class RefreshOutcome:
     queue: list[QueuedItem]
     fallback: list[QueuedItem]
     metrics: dict[str, Any] = field(default_factory=dict)
+    suspects: list | None = None  # aldesk.core.suspects_store.Suspect, most doubtful first
 
 
 class LearningWorker(QObject):
@@ -136,7 +137,10 @@ class LearningWorker(QObject):
             self.embedding_done.emit(generation, backbone.spec.name)
 
     def _refresh(self, generation: int) -> None:
+        from aldesk.core.suspects_store import MAX_STORED
         from aldesk.ml.audit import EstimateCancelled
+        from aldesk.ml.suspects import MIN_LABELS as MIN_SUSPECT_LABELS
+        from aldesk.ml.suspects import suspects_for_snapshot
         from aldesk.ml.engine import NotEnoughLabels, PoolModel
         from aldesk.ml.strategies import margins
         from aldesk.ml.workflow import (
@@ -169,6 +173,10 @@ class LearningWorker(QObject):
                                                        cancel=self._cancel.is_set))
             except EstimateCancelled:
                 return
+        suspects = None
+        if len(snapshot.y) >= MIN_SUSPECT_LABELS and not self.cancelled:
+            self.progress.emit("checking labels", 0, 1)
+            suspects = suspects_for_snapshot(snapshot, self._pool, limit=MAX_STORED)
         if self.cancelled:
             return
         self.progress.emit("scoring", 0, 1)
@@ -177,7 +185,7 @@ class LearningWorker(QObject):
         queue = pick_queue(snapshot, self._pool, probs, version, n=QUEUE_LENGTH)
         fallback = _ranking(snapshot, probs, margins, FALLBACK_LENGTH, {q.item_id for q in queue})
         self.refreshed.emit(RefreshOutcome(generation, snapshot, train, queue, fallback,
-                                           train.metrics if train else {}))
+                                           train.metrics if train else {}, suspects))
 
 
 def _ranking(snapshot, probs, margins, n: int, exclude: set[int]) -> list[QueuedItem]:
