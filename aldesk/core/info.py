@@ -43,6 +43,7 @@ def project_info(project: Project) -> dict[str, Any]:
         "missing": len(missing),
         "missing_examples": missing[:MISSING_EXAMPLES],
         "models": _count_rows(project, "models"),
+        "head": _latest_head(project),
         **_embedding_info(project),
         **_advice(project),
     }
@@ -83,6 +84,14 @@ def _advice(project: Project) -> dict[str, Any]:
     return {"estimated_accuracy": estimate, "stopping": stopping}
 
 
+def _latest_head(project: Project) -> str | None:
+    """The head of the latest model (``cnn`` is the weight-free one trained from scratch)."""
+    if not project.has_table("models"):
+        return None
+    row = project.conn.execute("SELECT head FROM models ORDER BY version DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
 def _count_rows(project: Project, table: str) -> int:
     # Tables added by later schema steps count as empty in projects that predate them.
     if not project.has_table(table):
@@ -98,7 +107,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"labeled    {info['labeled']}",
         f"unlabeled  {info['unlabeled']} (skipped {info['skipped']}, unsure {info['unsure']})",
         f"missing    {info['missing']}",
-        f"models     {info['models']}",
+        f"models     {info['models']}" + (f" (latest: {info['head']} head)" if info.get("head") else ""),
         f"embedded   {info['embedded']} ({info['backbone'] or 'no backbone yet: aldesk embed PROJECT'})",
         f"accuracy   {_format_estimate(info['estimated_accuracy'])}",
         f"stop?      {'yes: ' if info['stopping']['stop'] else 'not yet: '}{info['stopping']['reason']}",
