@@ -370,7 +370,6 @@ class MainWindow(QMainWindow):
         age = time.time() - record.created_at
         self._model = (record.version, time.monotonic() - age)
         self._model_head = record.head  # named in the status bar when it is the weight-free CNN
-        self._model_head = record.head  # named in the status bar when it is the weight-free CNN
         self._update_advice()
         self._update_model_label()
 
@@ -410,8 +409,6 @@ class MainWindow(QMainWindow):
 
         embedding_set = latest_set(self.project) if self.project is not None else None
         backbone = f" · {embedding_set.backbone}" if embedding_set else ""  # which backbone is in use
-        if self._model is not None and self._model_head == "cnn":
-            backbone += " + CNN trained from scratch"
         if self._model is not None and self._model_head == "cnn":
             backbone += " + CNN trained from scratch"
         if self._model is None:
