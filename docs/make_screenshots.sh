@@ -26,6 +26,8 @@ python -m aldesk train "$project"
 cat > "$work/session.sh" <<SH
 set -e
 grab() { python -c "import os,sys; from PIL import ImageGrab; ImageGrab.grab(xdisplay=os.environ['DISPLAY']).save(sys.argv[1])" "\$1"; }
+# A crash at quit is reported, but the screenshots already taken are kept and the next run goes on.
+finish() { wait \$app || echo "make_screenshots: aldesk exited with status \$? at quit" >&2; }
 place() {
   wid=\$(xdotool search --sync --onlyvisible --name aldesk | head -1)
   xdotool windowsize \$wid 1280 860; xdotool windowmove \$wid 0 0; xdotool windowfocus --sync \$wid
@@ -35,18 +37,18 @@ place; sleep 12
 for k in 1 2 3 space 4 5 6 7; do xdotool key \$k; sleep 0.4; done
 sleep 8; grab "$docs/screenshot-labeling.png"
 xdotool key ctrl+l; sleep 3; grab "$docs/screenshot-learning-curve.png"
-xdotool key Escape; xdotool windowfocus --sync \$wid; xdotool key ctrl+q; wait \$app
+xdotool key Escape; xdotool windowfocus --sync \$wid; xdotool key ctrl+q; finish
 # Without a project: the start screen offers the project just closed (Reopen, Enter).
 python -m aldesk & app=\$!
 place; sleep 3; grab "$docs/screenshot-start.png"
 xdotool key ctrl+n; sleep 3; grab "$docs/screenshot-new-project.png"
 xdotool key Escape; sleep 1; xdotool windowfocus --sync \$wid
-xdotool key ctrl+q; wait \$app
+xdotool key ctrl+q; finish
 ALDESK_COLOR_SCHEME=dark python -m aldesk "$project" & app=\$!
 place; sleep 12
 for k in 8 9 0 u; do xdotool key \$k; sleep 0.4; done
 sleep 6; grab "$docs/screenshot-dark.png"
-xdotool key ctrl+q; wait \$app
+xdotool key ctrl+q; finish
 SH
 xvfb-run -a -s "-screen 0 1280x860x24" bash "$work/session.sh"
 echo "wrote $docs/screenshot-*.png"
