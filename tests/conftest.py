@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# One torch thread in tests: on a machine busy with other work, two intra-op threads on two
+# cores made small fits up to 8x slower (spinning threads waiting for each other), and the
+# suite's timing-free checks gain nothing from threads. The app keeps one per physical core.
+os.environ.setdefault("ALDESK_THREADS", "1")
+torch.set_num_threads(1)
 from PIL import Image
 
 from aldesk.core.store import Project, create_project

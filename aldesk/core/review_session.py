@@ -61,6 +61,8 @@ class ReviewSession(LabelingSession):
 
 
 def unsure_items(project: Project) -> list[QueuedItem]:
-    """Every unsure item, in import order."""
-    rows = project.conn.execute("SELECT id FROM items WHERE status = 'unsure' ORDER BY id").fetchall()
+    """Every unsure item, in the order they were marked unsure."""
+    rows = project.conn.execute(
+        "SELECT i.id FROM items i WHERE i.status = 'unsure'"
+        " ORDER BY (SELECT max(e.id) FROM label_events e WHERE e.item_id = i.id)").fetchall()
     return [QueuedItem(item_id, rank, None, UNSURE, None) for rank, (item_id,) in enumerate(rows, start=1)]

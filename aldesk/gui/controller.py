@@ -133,6 +133,8 @@ class LearningController(QObject):
 
     def _apply_refresh(self, outcome: RefreshOutcome) -> None:
         from aldesk.core.queue import replace_queue
+        from aldesk.core.suspects_store import save_suspects
+        from aldesk.ml.suspects import METHOD as SUSPECT_METHOD
         from aldesk.ml.workflow import save_training
 
         if self._closed or self.worker.cancelled:
@@ -144,6 +146,9 @@ class LearningController(QObject):
             queue = [dataclasses.replace(q, model_version=version) for q in outcome.queue]
             fallback = [dataclasses.replace(q, model_version=version) for q in outcome.fallback]
             replace_queue(self.project, queue)
+            if outcome.suspects is not None:
+                save_suspects(self.project, outcome.suspects, model_version=version,
+                              n_labels=len(outcome.snapshot.y), method=SUSPECT_METHOD)
         except AldeskError as exc:
             self._failed(str(exc), "")
             return

@@ -159,8 +159,11 @@ def evaluate_model(
         model, _ = train_head(pool, labeled[train], y[train], n_classes, head=head, init=start, calibrate=False)
         return model.predict_proba(pool_input(model, pool)[labeled[test]]).argmax(1).numpy()
 
-    correct = out_of_fold_correct(predict_fold, labeled, y, audit, label_order)
-    estimate = estimate_from_counts(int(correct.sum()), len(correct))
+    if int(audit.sum()) >= MIN_AUDIT_LABELS:
+        correct = out_of_fold_correct(predict_fold, labeled, y, audit, label_order)
+        estimate = estimate_from_counts(int(correct.sum()), len(correct))
+    else:  # too few to estimate anything: spend no fits on them
+        estimate = estimate_from_counts(0, int(audit.sum()))
     gain = None
     if estimate.value is not None and int((~audit).sum()) >= 2 * GAIN_WINDOW:
         before = out_of_fold_correct(predict_fold, labeled, y, audit, label_order, drop_latest=GAIN_WINDOW)

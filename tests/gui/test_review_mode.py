@@ -65,3 +65,23 @@ def test_the_grid_opens_and_esc_returns_to_labeling(qtbot, window):  # noqa: F81
     assert not window.actions["skip"].isEnabled()
     _press(qtbot, window, Qt.Key.Key_Escape)
     assert window.stack.currentWidget() is window.labeling and window.actions["skip"].isEnabled()
+
+
+def test_the_worker_ranks_suspects_and_estimates_accuracy_after_retraining(qtbot, window, project_path):  # noqa: F811
+    from aldesk.core.suspects_store import load_suspects
+
+    controller = window.controller
+    with qtbot.waitSignal(controller.queue_updated, timeout=60_000):
+        pass  # embeddings, then the first refresh
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3) * 8:  # 24 labels, 2 of them audit items
+        _press(qtbot, window, key)
+    with qtbot.waitSignal(controller.model_updated, timeout=90_000) as blocker:
+        controller.retrain_now()
+    metrics = blocker.args[1]
+    assert metrics["estimate"]["audit_labels"] == 2 and metrics["estimate"]["value"] is None
+    with open_project(project_path, write=False) as project:
+        suspects = load_suspects(project)
+        labeled = project.conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0]
+    # labels were given by key, not by colour, so the other labels disagree with many of them
+    assert labeled >= 20 and len(suspects) == labeled
+    assert "2/10 audits" in window.model_label.text()
