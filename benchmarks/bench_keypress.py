@@ -47,7 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.keypress_data import CACHE, build_project, ensure_jpegs  # noqa: E402
 
 WINDOW = (1600, 1000)
-SCREEN = "3400x1200x24"  # room for the window and the baseline side by side
+# A common screen: the prefetcher decodes for the screen's long side, so a wider virtual screen
+# would make every decode bigger than on a real desk. The baseline window overlaps the main
+# window (no window manager: nothing is re-exposed by that).
+SCREEN = "1920x1080x24"
 DOCS_TITLE = "Key press to next image painted"
 
 
@@ -153,6 +156,10 @@ def run(args: argparse.Namespace) -> dict:
         result["platform"] = app.platformName()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
+        if args.worker_nice is not None:
+            import aldesk.gui.worker as worker_mod
+
+            worker_mod.BACKGROUND_NICE = args.worker_nice
         settings = QSettings(str(workdir / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(settings, backbone=args.backbone)
         window.resize(*WINDOW)
@@ -245,17 +252,18 @@ def run(args: argparse.Namespace) -> dict:
         baseline = Baseline()
         baseline.setWindowTitle("baseline")
         baseline.resize(view.viewport().size())
-        baseline.move(WINDOW[0] + 10, 0)
+        baseline.move(1920 - baseline.width(), 1080 - baseline.height())
         baseline.show()
         QTest.qWaitForWindowExposed(baseline)
         result["viewport"] = (view.viewport().width(), view.viewport().height())
 
         # -- warm-up: the first model trained and the current image on screen -------------------
-        log("waiting for the worker's first model ...")
         deadline = time.monotonic() + args.warmup_timeout
-        while not models and time.monotonic() < deadline:
+        if not args.quick:  # a smoke run starts while the worker is still on its first refresh
+            log("waiting for the worker's first model ...")
+        while not models and not args.quick and time.monotonic() < deadline:
             QTest.qWait(100)
-        if not models:
+        if not models and not args.quick:
             raise RuntimeError(f"no model within {args.warmup_timeout} s; the worker is stuck or too slow")
         while view.image is None and time.monotonic() < deadline:
             QTest.qWait(50)
@@ -461,6 +469,7 @@ def analyse(result: dict) -> dict:
         "queue_wait": summary([ms(r["t_handle"] - r["t0"]) for r in paced]),
         "key_handling": summary([ms(r["t_key_done"] - r["t_handle"]) for r in paced]),
         "to_paint": summary([ms(r["t_paint"] - r["t_key_done"]) for r in paced]),
+        "hits": summary([ms(r["t_paint"] - r["t0"]) for r in paced if not r["loading"]]),
         "misses": sum(r["loading"] for r in paced),
         "misses_unannounced": sum(r["loading"] and not r["announced"] for r in paced),
         "decode": summary(result["decodes"]),
@@ -533,29 +542,62 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
     vw, vh = result["viewport"]
     ratio = a["paint"]["p99"] / a["base_paint"]["p99"] if a["base_paint"]["p99"] else float("nan")
     verdict = "met" if a["paint"]["p99"] <= 16 else "NOT met"
+    nice = args.worker_nice if args.worker_nice is not None else 5
+    nice_note = ("; the app's default is 5, but on this machine full of other jobs a niced worker barely trains, "
+                 "so this run lets it compete on equal terms") if nice == 0 else ""
+    platform_note = "Xvfb, a real X server" if result["platform"] == "xcb" else "no X server"
+    hits = a["hits"]
     return f"""Command (from the repository root): `{args.command}`  
 Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; aldesk at commit {commit} (plus the working tree of this run)  
-{machine_summary()}; Qt platform `{result['platform']}` (Xvfb, a real X server); Python {platform.python_version()}, PySide6 {PySide6.__version__}, Pillow {PIL.__version__}, SQLite {sqlite3.sqlite_version}  
-Load average (1, 5, 15 min) at the end: {load}. The machine is shared with other jobs; compare against the same-run baseline.
+{machine_summary()}; Qt platform `{result['platform']}` ({platform_note}); Python {platform.python_version()}, PySide6 {PySide6.__version__}, Pillow {PIL.__version__}, SQLite {sqlite3.sqlite_version}  
+Load average (1, 5, 15 min) at the end: {load}. **The 2-core machine was shared with several other CPU-heavy jobs
+(load average far above 2)**: every figure below includes waiting for a CPU; the same-run baseline shows how much.
 
-Setup: {args.items:,} items on {args.jpegs} distinct 4000x3000 JPEGs (quality 90, ~4 MB; imported with aldesk's
-importer, the other items are hard links inserted as rows in bulk because the importer dedupes by SHA-256),
-synthetic clustered embeddings under the default backbone's identity, {args.labeled} labels given up front.
-Window {WINDOW[0]}x{WINDOW[1]}, image view {vw}x{vh}; images prefetched at {result['side']} px (the screen's long
-side). **Training in the background: the app's real LearningWorker**, refreshing after every
-{args.refresh_every} label(s), so a refresh was running {result['worker_busy']:.0%} of the measured time
-({result['models_during']} models trained and stored during the presses). {args.presses} presses, one every
-{args.pace[0]}-{args.pace[1]} ms (uniform), each after the previous image was painted; the baseline swap sits in the
-pause between presses. Clock: `time.perf_counter_ns`, started in a sender thread just before the press is posted
-to the GUI thread, which delivers it with `QTest.keyClick` on the focus widget (shortcut override, then the QAction).
-Prefetch misses ("Loading…" shown first): {a['misses']} of {a['paint']['n']} paced presses. Peak RSS of the
-whole process: {result['rss_peak_mib']:.0f} MiB ({result['rss_before_window_mib']:.0f} MiB before the window
-opened; the worker holds the 100,000 x 1,280 embeddings).
+**Setup.** {args.items:,} items on {args.jpegs} distinct 4000x3000 JPEGs (photo-like, quality 90, ~4 MB, cached
+under `~/.cache/aldesk/bench`; imported with aldesk's importer, the other items are hard links inserted as item
+rows in bulk, because the importer dedupes by SHA-256 and would refuse copies). Synthetic clustered embeddings
+stored under the default backbone's identity (so the worker trains instead of embedding), {args.labeled} labels
+given up front. Window {WINDOW[0]}x{WINDOW[1]}, image view {vw}x{vh}; the prefetcher decodes for the screen's long
+side ({result['side']} px), which for these JPEGs is the 1/2 draft scale (2000x1500) with no resampling.
+**Training in the background: the app's real LearningWorker** (not a stand-in), its controller set to refresh
+after every {args.refresh_every} label(s) so a refresh is always running or pending: busy {result['worker_busy']:.0%}
+of the measured time; {result['models_during']} models were trained and stored by the GUI thread during the presses
+(learning thread at nice {nice}{nice_note}). {args.presses} presses of the item's
+class key, one every {args.pace[0]}-{args.pace[1]} ms (uniform; a fast expert), each after the previous image was
+painted; the baseline swap sits in the pause between presses.
+**Clock:** `time.perf_counter_ns`, started in a sender thread just before the press is posted to the GUI thread
+(so time the GUI thread is busy elsewhere counts), which delivers it with `QTest.keyClick` on the focus widget
+(shortcut override, shortcut map, QAction: as a key from the X server goes); stopped at the end of the image view's
+`paintEvent` for the new item's image (`ImageView.painted`). "Frame done" adds painting the rest of the window and
+flushing it to the X server. **Baseline** (same run, same load): a separate window of the image view's size swaps
+in an already prepared QPixmap of the same pixel size and repaints it, timed the same way.
+**Memory:** peak RSS of the whole process {result['rss_peak_mib']:.0f} MiB ({result['rss_before_window_mib']:.0f} MiB
+before the window opened: torch and the backbone loaded to build the project; the worker then holds the embeddings
+and the prefetch cache up to 512 MiB of decoded images).
 
-**Goal p99 ≤ 16 ms: {verdict}** — p50 {a['paint']['p50']:.1f} ms, p99 {a['paint']['p99']:.1f} ms from key press to
-the new image painted; {ratio:.1f}x the p99 of the bare-pixmap baseline in the same run.
+**Goal p99 ≤ 16 ms: {verdict}.** Key press → new image painted: p50 {a['paint']['p50']:.1f} ms, p99
+{a['paint']['p99']:.1f} ms ({ratio:.1f}x the baseline's p99 in the same run). Prefetch misses (the next image not
+decoded yet, "Loading…" painted first): {a['misses']} of {a['paint']['n']} presses, {a['misses_unannounced']} of them
+items the prefetcher had not been told about; the rest were announced in time but their decode had not finished:
+decodes in the prefetch threads took p50 {a['decode']['p50']:.0f} ms, p90 {a['decode']['p90']:.0f} ms here (~150 ms
+on an idle core). Presses whose image was ready (no miss, n = {hits['n']}): p50 {hits['p50']:.1f} ms, p90
+{hits['p90']:.1f} ms, p99 {hits['p99']:.1f} ms.
 
 {table}
+
+**What was changed to get here** (found with this benchmark in `--quick` runs; each a commit of its own):
+- The label write: `synchronous=FULL` fsynced the WAL inside every label's COMMIT (the FULL row below the table:
+  milliseconds to tens of milliseconds here, more than a frame). Projects now commit with `synchronous=NORMAL`
+  (a commit is a write() into the WAL: it survives a killed process, `tests/core/test_crash.py` still passes) and a
+  background thread fsyncs the WAL right after each commit (`aldesk/core/wal_sync.py`), so a power cut loses at most
+  the last few milliseconds of labels and never the file's consistency.
+- Prefetch: a new queue from the worker replaced the next items, whose images were already decoded
+  (`LabelingSession.keep_next`, 3 in the window, keeps them), and audit items (1 in 10) were drawn when shown, never
+  announced (`upcoming()` now replays `advance()`). JPEGs are decoded at their draft scale without the LANCZOS
+  step to the exact screen size (it cost more than the decode itself), and in one read instead of 64 KiB blocks
+  that each had to win the GIL back from the training thread (2-3x slower decodes).
+- Per key press the strips rebuilt every row and rescaled every thumbnail, and every class button re-set its style
+  sheet; now rows are updated in place with cached icons and the style is set once.
 """
 
 
@@ -582,6 +624,9 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=0, help="presses at --burst-pace after the paced ones")
     parser.add_argument("--burst-pace", type=int, default=60)
     parser.add_argument("--refresh-every", type=int, default=1, help="labels per background refresh")
+    parser.add_argument("--worker-nice", type=int, default=None,
+                        help="niceness of the learning thread (default: the app's, 5); 0 makes training compete "
+                             "with the GUI and the decoders on equal terms (a machine full of other jobs starves a niced worker)")
     parser.add_argument("--backbone", default=None, help="the worker's backbone (default: the app's default)")
     parser.add_argument("--write-samples", type=int, default=200)
     parser.add_argument("--warmup-timeout", type=float, default=600)
@@ -589,6 +634,8 @@ def main() -> None:
     parser.add_argument("--offscreen", action="store_true", help="Qt's offscreen platform instead of Xvfb")
     parser.add_argument("--keep", action="store_true", help="keep the project folder")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--save", type=Path, help="also pickle the raw measurements to this file")
+    parser.add_argument("--from-saved", type=Path, help="report (and --write-docs) from a --save file, no run")
     args = parser.parse_args()
     if args.quick:
         args.items = min(args.items, 2000)
@@ -599,6 +646,12 @@ def main() -> None:
     args.command = "python benchmarks/bench_keypress.py " + " ".join(sys.argv[1:])
     args.log = lambda text: print(text, flush=True)
 
+    if args.from_saved:
+        import pickle
+
+        saved_args, result = pickle.loads(args.from_saved.read_bytes())
+        saved_args.write_docs, saved_args.log = args.write_docs, args.log
+        return finish(saved_args, result)
     xvfb = None
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -613,13 +666,24 @@ def main() -> None:
         if xvfb is not None:
             xvfb.terminate()
             xvfb.wait(5)
+    if args.save:
+        import pickle
+
+        log = args.log
+        args.log = None
+        args.save.write_bytes(pickle.dumps((args, result)))
+        args.log = log
+    finish(args, result)
+
+
+def finish(args: argparse.Namespace, result: dict) -> None:
     a = analyse(result)
     table = report(args, result, a)
     print(table)
     print(f"\nprefetch misses {a['misses']}/{a['paint']['n']} ({a['misses_unannounced']} not announced ahead); "
           f"decode (worker thread) ms p50/p90/p99/max {fmt(a['decode'], 0)} over {a['decode']['n']}; worker busy {result['worker_busy']:.0%}, "
           f"{result['models_during']} models; peak RSS {result['rss_peak_mib']:.0f} MiB; "
-          f"{result['labels_written']} labels; failures: {result['failures'] or 'none'}")
+          f"(before the window {result['rss_before_window_mib']:.0f} MiB); {result['labels_written']} labels; failures: {result['failures'] or 'none'}")
     for r in a["worst"]:
         parts = ", ".join(f"{k} {ms(v):.1f}" for k, v in sorted(r["parts"].items(), key=lambda kv: -kv[1]))
         print(f"  slow press: {ms(r['t_paint'] - r['t0']):.1f} ms (wait {ms(r['t_handle'] - r['t0']):.1f}, "
