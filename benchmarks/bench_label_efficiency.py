@@ -1,15 +1,21 @@
 """Label efficiency: how many labels the app's loop needs, against random sampling.
 
-    PYTHONPATH=. python benchmarks/bench_label_efficiency.py --write-docs
+    ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_label_efficiency.py --write-docs
 
-For each data set it runs ``aldesk simulate``'s engine twice, once with the app's head and once
-with the plain supervised head, each time for the strategies default, margin and random (5
-seeds, budget 600, batch 10), and reports against the goals of the learning-engine issue:
+For each data set it runs ``aldesk simulate``'s engine with the app's head and with the plain
+supervised head, each for the strategies default, margin and random (5 seeds, batch 10; budget
+600 on digits, 1,000 on Fashion-MNIST), and random with the plain head to a much larger budget
+(3,000, or the whole pool) so the baseline's label count is known. It reports against the goals
+of the learning-engine issue:
 
 - system gain: labels ``default`` (app head) needs to reach 98% of full-pool accuracy, divided
   by the labels ``random`` with the plain head needs;
 - strategy gain under each head (default and margin against random);
 - the worst gap ``default - random`` at any budget from 10 labels, and the gap at 10 and 20.
+
+Each (head, strategy) run is saved under ``OUT/runs/`` as soon as it finishes and reused by the
+next invocation with the same seeds and budget, so ``--units`` can split the work over several
+processes (one core each: ``ALDESK_THREADS=1``) and a last invocation assembles the report.
 """
 
 from __future__ import annotations
@@ -27,46 +33,92 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aldesk.ml.backbones import load_backbone  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
 from aldesk.ml.sim_report import embedded_dataset, write_report  # noqa: E402
-from aldesk.ml.simulate import SimulationResult, simulate  # noqa: E402
+from aldesk.ml.engine import PoolModel  # noqa: E402
+from aldesk.ml.simulate import Curve, SimulationResult, full_pool_accuracy, run_one  # noqa: E402
 from benchmarks.docs import machine_summary, replace_section  # noqa: E402
 
 STRATEGIES = ["default", "margin", "random"]
+HEADS = ["default", "plain"]
+BUDGETS = {"fashion-mnist": 1000, "digits": 600}
 
 
-def run(dataset: str, backbone_name: str, head: str, args: argparse.Namespace) -> SimulationResult:
+def unit_budget(dataset: str, head: str, strategy: str, n_pool: int, args: argparse.Namespace) -> int:
+    if head == "plain" and strategy == "random":  # the system gain's denominator
+        budget = args.random_budget
+    else:
+        budget = args.budget or BUDGETS.get(dataset, 600)
+    return min(budget, n_pool // args.batch * args.batch)
+
+
+def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: argparse.Namespace) -> dict:
+    """One (head, strategy) simulation, saved as JSON under OUT/runs (reused when it exists)."""
     backbone = load_backbone(backbone_name)
     pool_size = 10_000 if dataset == "fashion-mnist" else None
     test_size = 2_000 if dataset == "fashion-mnist" else None
     xp, yp, xt, yt, names = embedded_dataset(dataset, backbone, pool_size=pool_size, test_size=test_size)
-    start = time.perf_counter()
-    result = simulate(xp, yp, xt, yt, len(names), strategies=STRATEGIES, seeds=args.seeds,
-                      budget=args.budget, batch=args.batch, head=head)
-    out = args.out / f"{dataset}-{backbone_name}-{head}"
-    write_report(result, out, f"{dataset}, {backbone_name}, head {head}")
-    print(f"{dataset} {backbone_name} {head}: {time.perf_counter() - start:.0f} s, "
-          f"full pool {result.full_pool_accuracy:.4f}, labels to 98%: "
-          f"{ {k: v['98%'] for k, v in result.labels_to().items()} }", flush=True)
-    return result
+    budget = unit_budget(dataset, head, strategy, len(yp), args)
+    path = args.out / "runs" / f"{dataset}-{backbone_name}-{head}-{strategy}.json"
+    saved = json.loads(path.read_text()) if path.is_file() else None
+    if saved is None or saved["budget"] != budget or saved["batch"] != args.batch:
+        saved = {
+            "dataset": dataset, "backbone": backbone_name, "head": head, "strategy": strategy,
+            "seeds": 0, "budget": budget, "batch": args.batch, "accuracy": [], "seconds": 0.0,
+        }
+    # Seed by seed, saved after each, so an interrupted run keeps (and later resumes from) the
+    # seeds it finished.
+    pool = PoolModel.build(xp) if saved["seeds"] < args.seeds else None
+    while saved["seeds"] < args.seeds:
+        start = time.perf_counter()
+        curve = []
+        for accuracy in run_one(pool, yp, pool.whitening.apply(xt), yt, len(names), strategy,
+                                saved["seeds"], budget, args.batch, head):
+            curve.append(accuracy)
+        if "full_pool_accuracy" not in saved:
+            saved["full_pool_accuracy"] = full_pool_accuracy(pool, yp, pool.whitening.apply(xt), yt, len(names))
+        saved["labels"] = list(range(args.batch, budget + 1, args.batch))
+        saved["accuracy"].append(curve)
+        saved["seeds"] += 1
+        saved["seconds"] += time.perf_counter() - start
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved))
+        print(f"{dataset} {backbone_name} head {head} {strategy} seed {saved['seeds'] - 1}: "
+              f"{(time.perf_counter() - start) / 60:.1f} min", flush=True)
+    return saved
 
 
-def gap_stats(app: SimulationResult) -> tuple[float, float, float]:
-    """(worst default - random over all budgets, gap at the first, gap at the second checkpoint)."""
-    gap = app.curves["default"].mean() - app.curves["random"].mean()
+def assemble(units: list[dict], head: str, seeds: int) -> SimulationResult:
+    mine = [u for u in units if u["head"] == head]
+    curves = {u["strategy"]: Curve(u["labels"], u["accuracy"][:seeds]) for u in mine}
+    return SimulationResult(mine[0]["full_pool_accuracy"], curves, head, sum(u["seconds"] for u in mine))
+
+
+def gap_stats(result: SimulationResult) -> tuple[float, float, float]:
+    """(worst default - random over the budgets both reach, gap at the first, at the second checkpoint)."""
+    a, b = result.curves["default"].mean(), result.curves["random"].mean()
+    gap = a[: min(len(a), len(b))] - b[: min(len(a), len(b))]
     return float(gap.min()), float(gap[0]), float(gap[1])
 
 
-def describe(dataset: str, backbone: str, app: SimulationResult, plain: SimulationResult, budget: int) -> str:
+def describe(dataset: str, backbone: str, app: SimulationResult, plain: SimulationResult) -> str:
     to_app, to_plain = app.labels_to(), plain.labels_to()
 
-    def cell(value: int | None) -> str:
-        return str(value) if value is not None else f">{budget}"
+    def budget(result: SimulationResult, strategy: str) -> int:
+        return max(result.curves[strategy].labels)
 
-    def ratio(a: int | None, b: int | None) -> str:
+    def cell(value: int | None, limit: int) -> str:
+        return str(value) if value is not None else f">{limit}"
+
+    def ratio(a: int | None, b: int | None, b_budget: int, a_budget: int) -> str:
+        if a is None and b is None:
+            return f"n/a (neither reached it: budgets {a_budget} and {b_budget})"
         if a is None:
-            return "n/a (default did not reach it)"
+            return f"n/a (default/margin did not reach it within {a_budget})"
         if b is None:
-            return f"< {a / budget:.2f} (random never reached it within {budget})"
-        return f"{a / b:.2f}"
+            return f"< {a / b_budget:.2f} (random never reached it within {b_budget})"
+        return f"{a / b:.2f} ({a} / {b})"
+
+    def gain(result: SimulationResult, table: dict, strategy: str) -> str:
+        return ratio(table[strategy]["98%"], table["random"]["98%"], budget(result, "random"), budget(result, strategy))
 
     worst, at10, at20 = gap_stats(app)
     lines = [
@@ -75,21 +127,22 @@ def describe(dataset: str, backbone: str, app: SimulationResult, plain: Simulati
         f"Full-pool accuracy (supervised head, every pool label): {app.full_pool_accuracy:.4f}; "
         f"98% of it is {0.98 * app.full_pool_accuracy:.4f}.",
         "",
-        "| labels to reach | 95% | 98% | 99% |",
-        "|---|---|---|---|",
+        "| labels to reach | budget | 95% | 98% | 99% |",
+        "|---|---|---|---|---|",
     ]
-    for head_name, table in (("app head", to_app), ("plain head", to_plain)):
+    for head_name, result, table in (("app head", app, to_app), ("plain head", plain, to_plain)):
         for strategy in STRATEGIES:
-            row = table[strategy]
-            lines.append(f"| {strategy}, {head_name} | " + " | ".join(cell(row[k]) for k in ("95%", "98%", "99%")) + " |")
+            row, limit = table[strategy], budget(result, strategy)
+            lines.append(f"| {strategy}, {head_name} | {limit} | "
+                         + " | ".join(cell(row[k], limit) for k in ("95%", "98%", "99%")) + " |")
     lines += [
         "",
         f"- System gain at 98% (default + app head vs random + plain head; goal ≤ 0.33): "
-        f"**{ratio(to_app['default']['98%'], to_plain['random']['98%'])}**",
-        f"- Strategy gain at 98%, app head: default/random {ratio(to_app['default']['98%'], to_app['random']['98%'])}, "
-        f"margin/random {ratio(to_app['margin']['98%'], to_app['random']['98%'])}",
-        f"- Strategy gain at 98%, plain head: default/random {ratio(to_plain['default']['98%'], to_plain['random']['98%'])}, "
-        f"margin/random {ratio(to_plain['margin']['98%'], to_plain['random']['98%'])}",
+        f"**{ratio(to_app['default']['98%'], to_plain['random']['98%'], budget(plain, 'random'), budget(app, 'default'))}**",
+        f"- Strategy gain at 98%, app head: default/random {gain(app, to_app, 'default')}, "
+        f"margin/random {gain(app, to_app, 'margin')}",
+        f"- Strategy gain at 98%, plain head: default/random {gain(plain, to_plain, 'default')}, "
+        f"margin/random {gain(plain, to_plain, 'margin')}",
         f"- default − random (app head), mean of seeds: worst over all budgets {100 * worst:+.1f} points "
         f"(goal ≥ −1); at 10 labels {100 * at10:+.1f}, at 20 labels {100 * at20:+.1f} (goal ≥ +10)",
     ]
@@ -104,33 +157,44 @@ def describe(dataset: str, backbone: str, app: SimulationResult, plain: Simulati
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default="fashion-mnist:efficientnet-lite0,digits:efficientnet-lite0")
+    parser.add_argument("--units", default="", help="only these head:strategy runs, e.g. default:default,plain:random")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--budget", type=int, default=600)
+    parser.add_argument("--budget", type=int, default=None, help="default: 1000 on fashion-mnist, 600 elsewhere")
+    parser.add_argument("--random-budget", type=int, default=3000, help="random with the plain head (capped at the pool)")
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/label-efficiency"))
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     configure_cpu_threads()
+    wanted = [tuple(u.split(":")) for u in args.units.split(",")] if args.units else [
+        (h, s) for h in HEADS for s in STRATEGIES
+    ]
     for entry in args.datasets.split(","):
-        started = time.perf_counter()
         dataset, backbone = entry.split(":")
-        app = run(dataset, backbone, "default", args)
-        plain = run(dataset, backbone, "plain", args)
-        text = describe(dataset, backbone, app, plain, args.budget)
+        units = [run_unit(dataset, backbone, h, s, args) for h, s in wanted]
+        if args.units:
+            continue  # a part of the work: the full invocation assembles the report
+        app, plain = assemble(units, "default", args.seeds), assemble(units, "plain", args.seeds)
+        for result in (app, plain):
+            write_report(result, args.out / f"{dataset}-{backbone}-{result.head}", f"{dataset}, {backbone}, head {result.head}")
+        text = describe(dataset, backbone, app, plain)
         (args.out / f"{dataset}-{backbone}-summary.json").write_text(json.dumps(
             {"app": app.to_json(), "plain": plain.to_json()}))
         print(text, flush=True)
-        if args.write_docs:  # each data set's section as soon as it is done
-            command = "PYTHONPATH=. python benchmarks/bench_label_efficiency.py " + " ".join(sys.argv[1:])
+        if args.write_docs:
+            minutes = sum(u["seconds"] for u in units) / 60
             body = (
-                f"Command: `{command}` ({(time.perf_counter() - started) / 60:.0f} min for this data set).\n\n"
-                f"{machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds; budget "
-                f"{args.budget}; batch {args.batch}. Fashion-MNIST: a 10,000-image pool from the train "
-                "split, 2,000 test images from the test split; digits: 1,198 pool, 599 test "
+                "Command: `ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_label_efficiency.py "
+                f"--write-docs` (the runs split over two processes with `--units`; {minutes:.0f} CPU-busy "
+                "minutes in all for this data set, on a machine shared with other jobs).\n\n"
+                f"{machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds; batch "
+                f"{args.batch}; the budget of each run is in the table. Fashion-MNIST: a 10,000-image pool "
+                "from the train split, 2,000 test images from the test split; digits: 1,198 pool, 599 test "
                 "(stratified). Accuracy is on the held-out split only. Curves, CSVs and plots: "
                 f"`{args.out}/`.\n\n" + text
             )
             replace_section(f"Label efficiency: {dataset}", body)
+
 
 if __name__ == "__main__":
     main()

@@ -114,22 +114,19 @@ def train_head(
     if head == "plain":
         model = heads.fit_linear(z_l, y_t, n_classes, init=init)
     else:
-        nodes, spread = pool.propagate(labeled, y, n_classes)
-        unlabeled = ~np.isin(nodes, labeled)
-        model = heads.fit_semi_supervised(
-            z_l, y_t, pool.z[torch.from_numpy(nodes[unlabeled])], spread[torch.from_numpy(unlabeled)],
-            n_classes, init=init,
-        )
+        model = fit_app_head(pool, labeled, y, n_classes, init=init)
     oof_accuracy = None
     if calibrate:
-        # The temperature comes from out-of-fold logits of the plain head, so it fits only the
-        # plain head; the app head keeps T = 1 until it gets out-of-fold fits of its own (too
-        # slow for every refresh so far). Both report the plain head's out-of-fold accuracy.
-        calibrated, oof_accuracy = heads.calibrate(
-            model if head == "plain" else heads.LinearHead(model.weight, model.bias, model.active), z_l, y_t
-        )
+        # Each head's temperature and accuracy estimate come from out-of-fold fits of that head.
         if head == "plain":
-            model = calibrated
+            model, oof_accuracy = heads.calibrate(model, z_l, y_t)
+        elif 0 < getattr(init, "calibrated_at", 0) <= len(y) < init.calibrated_at * (1 + heads.RECALIBRATE_GROWTH):
+            model.temperature, model.calibrated_at = init.temperature, init.calibrated_at
+            model.oof_accuracy = oof_accuracy = init.oof_accuracy
+        else:
+            oof_accuracy = calibrate_app_head(pool, labeled, y, n_classes, model)
+            if oof_accuracy is not None:
+                model.calibrated_at, model.oof_accuracy = len(y), oof_accuracy
     metrics = {
         "head": head,
         "n_labels": int(len(y)),
@@ -139,6 +136,50 @@ def train_head(
         "train_seconds": time.perf_counter() - start,
     }
     return model, metrics
+
+
+def fit_app_head(
+    pool: PoolModel,
+    labeled: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    init: heads.LinearHead | None = None,
+    exclude: np.ndarray | None = None,
+    max_iter: int = heads.SEMI_MAX_ITER,
+) -> heads.LinearHead:
+    """The app head: the labels spread over the pool's k-NN graph, then the linear head on the
+    labels plus the graph's confident pseudo-labels. ``exclude``: pool items that must not
+    become pseudo-labels (labels held out to calibrate)."""
+    nodes, spread = pool.propagate(labeled, y, n_classes)
+    taken = labeled if exclude is None else np.concatenate([labeled, exclude])
+    unlabeled = ~np.isin(nodes, taken)
+    return heads.fit_semi_supervised(
+        pool.z[torch.from_numpy(labeled)], torch.from_numpy(y).long(),
+        pool.z[torch.from_numpy(nodes[unlabeled])], spread[torch.from_numpy(unlabeled)],
+        n_classes, init=init, max_iter=max_iter,
+    )
+
+
+def calibrate_app_head(
+    pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, model: heads.LinearHead
+) -> float | None:
+    """Set the app head's temperature from out-of-fold fits of the app head itself; returns
+    their accuracy. Each fold's labels are held out of the graph's seeds, of the pseudo-labels
+    and of the fit (cold start: a warm start from ``model`` would leak them)."""
+    if len(y) < heads.MIN_LABELS_TO_CALIBRATE or len(np.unique(y)) < 2:
+        return None
+    fold_of = heads.stratified_folds(y, heads.OOF_FOLDS)
+    logits = torch.full((len(y), n_classes), float("-inf"))
+    for fold in range(heads.OOF_FOLDS):
+        test = fold_of == fold
+        if not test.any() or len(np.unique(y[~test])) < 2:
+            continue
+        part = fit_app_head(
+            pool, labeled[~test], y[~test], n_classes, exclude=labeled[test], max_iter=heads.OOF_MAX_ITER
+        )
+        logits[torch.from_numpy(test)] = part.logits(pool.z[torch.from_numpy(labeled[test])])
+    return heads.calibrate_from_logits(model, logits, torch.from_numpy(y).long())
 
 
 def refresh(

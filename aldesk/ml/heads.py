@@ -19,6 +19,23 @@ import torch.nn.functional as F
 HEADS = ("default", "plain")
 # Calibrate only with enough labels for the out-of-fold estimate to mean something.
 MIN_LABELS_TO_CALIBRATE = 30
+# Out-of-fold fits (temperature, accuracy estimate): three folds and short fits, as they run on
+# every refresh, and a temperature needs no more precision than that.
+OOF_FOLDS = 3
+OOF_MAX_ITER = 30
+# The app head's fit: fewer iterations than the plain fit, as noisy pseudo-labels make L-BFGS
+# crawl for little gain, and the warm start carries the solution from one refresh to the next.
+SEMI_MAX_ITER = 50
+# The app head's out-of-fold fits cost three fits of the head, so they are redone only when the
+# labels have grown by this fraction since the last ones (30, 38, 48, 60, ... labels); between
+# them the head keeps the last temperature. The plain head recalibrates on every fit.
+RECALIBRATE_GROWTH = 0.25
+# Pseudo-labels: how many at most, and their weight (times the graph's confidence) against a
+# person's label; and the L2 penalty of the app head's fit. Tuned on a validation part of the
+# digits pool, checked on Fashion-MNIST's (never on the test split): see docs/benchmarks.md.
+SEMI_MAX_PSEUDO = 5_000
+SEMI_PSEUDO_WEIGHT = 0.5
+SEMI_L2 = 3.0
 
 
 @dataclass
@@ -29,6 +46,10 @@ class LinearHead:
     bias: torch.Tensor  # [K]
     active: torch.Tensor  # [K] bool: classes that had labels when trained
     temperature: float = 1.0
+    # When the temperature was last fitted from out-of-fold fits: the label count then, and
+    # their accuracy (the app head refits them only as the labels grow, see RECALIBRATE_GROWTH).
+    calibrated_at: int = 0
+    oof_accuracy: float | None = None
 
     @property
     def n_classes(self) -> int:
@@ -55,17 +76,23 @@ class LinearHead:
             bias=self.bias.numpy(),
             active=self.active.numpy(),
             temperature=np.array(self.temperature),
+            calibrated_at=np.array(self.calibrated_at),
+            oof_accuracy=np.array(np.nan if self.oof_accuracy is None else self.oof_accuracy),
         )
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "LinearHead":
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            # Models stored before calibrated_at/oof_accuracy existed load with the defaults.
+            oof = float(arrays["oof_accuracy"]) if "oof_accuracy" in arrays else float("nan")
             return cls(
                 weight=torch.from_numpy(arrays["weight"].copy()),
                 bias=torch.from_numpy(arrays["bias"].copy()),
                 active=torch.from_numpy(arrays["active"].copy()),
                 temperature=float(arrays["temperature"]),
+                calibrated_at=int(arrays["calibrated_at"]) if "calibrated_at" in arrays else 0,
+                oof_accuracy=None if np.isnan(oof) else oof,
             )
 
 
@@ -123,7 +150,9 @@ def fit_linear(
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
     """The temperature that minimises the negative log-likelihood of held-out logits."""
     logits = logits.float()
-    finite = torch.isfinite(logits).any(1)
+    # Rows whose own class had no label in their fold's training part say nothing about scale.
+    y = y.long()
+    finite = torch.isfinite(logits.gather(1, y[:, None]).squeeze(1))
     logits, y = logits[finite], y[finite]
     if len(y) == 0:
         return 1.0
@@ -148,25 +177,28 @@ def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float(np.exp((lo + hi) / 2))
 
 
-def out_of_fold_logits(
-    z: torch.Tensor, y: torch.Tensor, n_classes: int, *, folds: int = 3, seed: int = 0
-) -> torch.Tensor:
-    """Logits for each labeled item from a plain head trained without it (stratified folds)."""
+def stratified_folds(y: np.ndarray, folds: int = 3, seed: int = 0) -> np.ndarray:
+    """A fold number per label, each class dealt round-robin over the folds after a shuffle."""
     generator = np.random.default_rng(seed)
     fold_of = np.empty(len(y), dtype=np.int64)
-    y_np = y.numpy()
-    for cls in np.unique(y_np):
-        members = np.flatnonzero(y_np == cls)
+    for cls in np.unique(y):
+        members = np.flatnonzero(y == cls)
         generator.shuffle(members)
         fold_of[members] = np.arange(len(members)) % folds
+    return fold_of
+
+
+def out_of_fold_logits(
+    z: torch.Tensor, y: torch.Tensor, n_classes: int, *, folds: int = OOF_FOLDS, seed: int = 0
+) -> torch.Tensor:
+    """Logits for each labeled item from a plain head trained without it (stratified folds)."""
+    fold_of = stratified_folds(y.numpy(), folds, seed)
     out = torch.full((len(y), n_classes), float("-inf"))
     for fold in range(folds):
         test = torch.from_numpy(fold_of == fold)
         if test.all() or not test.any():
             continue
-        # Three folds and a short fit: this runs on every refresh, and a temperature and an
-        # accuracy estimate need no more precision than that.
-        head = fit_linear(z[~test], y[~test], n_classes, max_iter=30)
+        head = fit_linear(z[~test], y[~test], n_classes, max_iter=OOF_MAX_ITER)
         out[test] = head.logits(z[test])
     return out
 
@@ -176,9 +208,14 @@ def calibrate(head: LinearHead, z: torch.Tensor, y: torch.Tensor) -> tuple[Linea
     if len(y) < MIN_LABELS_TO_CALIBRATE or int(torch.unique(y).numel()) < 2:
         return head, None
     logits = out_of_fold_logits(z, y, head.n_classes)
+    return head, calibrate_from_logits(head, logits, y)
+
+
+def calibrate_from_logits(head: LinearHead, logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Set the head's temperature from out-of-fold logits of the same kind of head; returns
+    their accuracy (the out-of-fold estimate)."""
     head.temperature = fit_temperature(logits, y)
-    accuracy = float((logits.argmax(1) == y).float().mean())
-    return head, accuracy
+    return float((logits.argmax(1) == y).float().mean())
 
 
 # --- label propagation (the app head's use of the unlabeled pool) -------------------------------
@@ -240,9 +277,11 @@ def fit_semi_supervised(
     n_classes: int,
     *,
     init: LinearHead | None = None,
-    pseudo_weight: float = 0.5,
-    max_pseudo: int = 2_000,
+    pseudo_weight: float = SEMI_PSEUDO_WEIGHT,
+    max_pseudo: int = SEMI_MAX_PSEUDO,
     min_confidence: float = 0.5,
+    l2: float = SEMI_L2,
+    max_iter: int = SEMI_MAX_ITER,
 ) -> LinearHead:
     """Linear head on the labels plus the most confident propagated pseudo-labels.
 
@@ -257,9 +296,7 @@ def fit_semi_supervised(
     z_all = torch.cat([z_labeled, z_pseudo[chosen]])
     y_all = torch.cat([y, guess[chosen]])
     weights = torch.cat([torch.ones(len(y)), pseudo_weight * confidence[chosen]])
-    # Fewer iterations than the plain fit: noisy pseudo-labels make L-BFGS crawl for little gain,
-    # and the warm start carries the solution from one refresh to the next.
-    return fit_linear(z_all, y_all, n_classes, sample_weight=weights, init=init, max_iter=50)
+    return fit_linear(z_all, y_all, n_classes, sample_weight=weights, init=init, l2=l2, max_iter=max_iter)
 
 
 def _top_per_class(

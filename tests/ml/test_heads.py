@@ -1,8 +1,10 @@
+import io
+
 import numpy as np
 import pytest
 import torch
 
-from aldesk.ml import heads
+from aldesk.ml import engine, heads
 
 
 def _blobs(n_per_class=60, n_classes=3, dim=8, seed=0, spread=0.6):
@@ -74,3 +76,52 @@ def test_calibration_needs_enough_labels():
     z, y = _blobs(n_per_class=40, spread=2.0)
     head, accuracy = heads.calibrate(heads.fit_linear(z, y, 3), z, y)
     assert 0.5 < accuracy <= 1.0 and head.temperature != 1.0
+
+
+def test_temperature_ignores_rows_whose_class_had_no_label_in_their_fold():
+    logits = torch.tensor([[2.0, 0.0, float("-inf")], [0.0, 2.0, float("-inf")], [1.0, 0.0, float("-inf")]])
+    t = heads.fit_temperature(logits, torch.tensor([0, 1, 2]))  # row 3: its class was never trained
+    assert np.isfinite(t) and 0.05 <= t <= 20
+
+
+def test_calibration_fields_round_trip_and_old_models_still_load():
+    z, y = _blobs()
+    head = heads.fit_linear(z, y, 3)
+    head.temperature, head.calibrated_at, head.oof_accuracy = 1.7, 48, 0.81
+    again = heads.LinearHead.from_bytes(head.to_bytes())
+    assert (again.temperature, again.calibrated_at, again.oof_accuracy) == (1.7, 48, 0.81)
+    buffer = io.BytesIO()  # a model stored before these fields existed
+    np.savez(buffer, weight=head.weight.numpy(), bias=head.bias.numpy(), active=head.active.numpy(),
+             temperature=np.array(1.0))
+    old = heads.LinearHead.from_bytes(buffer.getvalue())
+    assert old.calibrated_at == 0 and old.oof_accuracy is None
+
+
+def _pool_and_labels(n_labels: int, seed: int = 0):
+    z, y = _blobs(n_per_class=150, n_classes=3, dim=8, spread=2.2, seed=seed)
+    pool = engine.PoolModel.build(z.numpy())
+    labeled = np.random.default_rng(seed).choice(len(y), n_labels, replace=False)
+    return pool, labeled, y.numpy()
+
+
+def test_app_head_gets_a_temperature_from_its_own_out_of_fold_fits():
+    pool, labeled, y = _pool_and_labels(60)
+    model, metrics = engine.train_head(pool, labeled, y[labeled], 3, head="default")
+    assert metrics["temperature"] != 1.0 and model.calibrated_at == 60
+    assert 0.5 < metrics["cv_accuracy"] <= 1.0
+    # The calibrated app head is closer to honest on unseen items than the raw one (T = 1).
+    rest = torch.from_numpy(np.setdiff1d(np.arange(pool.size), labeled))
+    logits, truth = model.logits(pool.z[rest]), torch.from_numpy(y)[rest]
+    nll_calibrated = torch.nn.functional.cross_entropy(logits / model.temperature, truth)
+    nll_raw = torch.nn.functional.cross_entropy(logits, truth)
+    assert nll_calibrated < nll_raw
+
+
+def test_app_head_recalibrates_only_when_the_labels_have_grown_enough():
+    pool, labeled, y = _pool_and_labels(120)
+    first, _ = engine.train_head(pool, labeled[:60], y[labeled[:60]], 3, head="default")
+    kept, metrics = engine.train_head(pool, labeled[:70], y[labeled[:70]], 3, head="default", init=first)
+    assert (kept.temperature, kept.calibrated_at) == (first.temperature, 60)
+    assert metrics["cv_accuracy"] == first.oof_accuracy
+    grown, _ = engine.train_head(pool, labeled[:80], y[labeled[:80]], 3, head="default", init=kept)
+    assert grown.calibrated_at == 80
