@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
 from aldesk.core import settings
@@ -72,10 +73,17 @@ def summary_text(data: CurveData) -> str:
 class LearningCurve(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget(self)
+        # The plot takes the theme's colours (pyqtgraph draws black by default).
+        palette = self.palette()
+        self.plot = pg.PlotWidget(self, background=palette.color(QPalette.ColorRole.Base))
+        text = palette.color(QPalette.ColorRole.Text)
+        for side in ("left", "bottom"):
+            axis = self.plot.getPlotItem().getAxis(side)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
         self.plot.setLabel("bottom", "labels")
         self.plot.setLabel("left", "accuracy")
-        self.plot.setYRange(0, 1)
+        self.plot.setYRange(0, 1, padding=0.02)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
@@ -86,7 +94,7 @@ class LearningCurve(QWidget):
     def set_data(self, data: CurveData) -> None:
         self.plot.clear()
         right = max(data.labels + data.cv_labels + [0])
-        self.plot.setXRange(0, right * 1.1 + 10)
+        self.plot.setXRange(0, right * 1.05 + 10, padding=0.02)
         if data.cv_labels:
             self.plot.plot(data.cv_labels, data.cv_accuracy, pen=pg.mkPen(CV_COLOUR, width=1, style=Qt.PenStyle.DashLine))
         if data.labels:
