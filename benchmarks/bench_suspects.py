@@ -19,6 +19,7 @@ baseline in the same run is one fit of the plain head on the same labels, the co
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -38,6 +39,7 @@ from aldesk.ml.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects  # no
 from benchmarks.docs import DOCS, machine_summary, replace_section  # noqa: E402
 
 SECTION = "Finding wrong labels (suspects)"
+RESULTS = Path(__file__).resolve().parent / "results" / "suspects" / "simulation.json"
 DATASETS = {"digits": "digits-efficientnet-lite0-*-None-None-0.npz",
             "fashion-mnist": "fashion-mnist-efficientnet-lite0-*-10000-2000-0.npz"}
 TOP = 50
@@ -128,13 +130,14 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
     def cell(stats: tuple) -> str:
         return f"{stats[0]:.2f} ± {stats[1]:.2f} ({stats[2]:.2f}–{stats[3]:.2f})"
 
-    lines = [
-        "```sh",
-        f"PYTHONPATH=. python benchmarks/bench_suspects.py --seeds {args.seeds} --sizes {args.sizes} "
-        f"--rate {args.rate} --variants {args.variants} --time-sizes {args.time_sizes} --repeats {args.repeats} --write-docs",
-        "```",
+    lines = ["```sh", args.sim_command, "```"]
+    if args.timing_only:
+        lines += ["", "The timing table was measured again afterwards on its own (the simulation rows are read "
+                  "back from `benchmarks/results/suspects/simulation.json`):", "", "```sh", timing_command(args), "```"]
+    lines += [
         "",
-        f"{machine_summary()}; load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (other jobs ran).",
+        f"{machine_summary()}; load average {load[0]:.1f} at the start of the run, {load[1]:.1f} at the end "
+        "(other jobs ran: times are inflated, compare the ratio).",
         "",
         f"Labeled items are ranked by held-out heads (`aldesk/ml/suspects.py`: plain class-balanced heads in "
         f"stratified folds on the pool model's 256-d projection of the Lite0 embeddings, temperature-calibrated). "
@@ -155,7 +158,8 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
         "\"Suggested class right\": among the flipped items in the top 50, how often the suggested class is the true one.",
         "",
         f"Time for one ranking (the default: {DEFAULT_SCORE}, {DEFAULT_FOLDS} folds) on the Fashion-MNIST pool, "
-        f"{times[0]['dim']:,}-d embeddings projected to {times[0]['projected']}-d, median of {args.repeats}; "
+        f"{times[0]['dim']:,}-d embeddings projected to {times[0]['projected']}-d, {args.threads_used} torch thread(s), "
+        f"median of {args.repeats}; "
         "baseline: one fit of the plain head on the same labels in the same run.",
         "",
         "| labels | suspects ranking | one plain-head fit | ratio |",
@@ -166,6 +170,17 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
     lines += ["", f"The pool model (projection + graph, kept by the worker) took {times[0]['build']:.1f} s once and is not "
               "included: the worker already has it."]
     return "\n".join(lines)
+
+
+def sim_command(args: argparse.Namespace) -> str:
+    return (f"PYTHONPATH=. python benchmarks/bench_suspects.py --seeds {args.seeds} --sizes {args.sizes} "
+            f"--rate {args.rate} --variants {args.variants} --time-sizes {args.time_sizes} --repeats {args.repeats}"
+            f"{f' --threads {args.threads}' if args.threads else ''} --write-docs")
+
+
+def timing_command(args: argparse.Namespace) -> str:
+    return (f"PYTHONPATH=. python benchmarks/bench_suspects.py --timing-only --time-sizes {args.time_sizes} "
+            f"--repeats {args.repeats}{f' --threads {args.threads}' if args.threads else ''} --write-docs")
 
 
 def keep_open_problems_last(path: Path = DOCS) -> None:
@@ -190,12 +205,27 @@ def main() -> None:
     parser.add_argument("--time-sizes", default="1000,5000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variants", default="self-confidence:5,margin:5,self-confidence:3")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: as the app, one per physical core)")
+    parser.add_argument("--timing-only", action="store_true",
+                        help=f"reuse the simulation rows saved in {RESULTS.relative_to(RESULTS.parents[2])} by a full run")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     configure_cpu_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.threads_used = torch.get_num_threads()
     load_start = os.getloadavg()[0]
     variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
-    sim = simulation(args.seeds, [int(s) for s in args.sizes.split(",")], args.rate, variants)
+    if args.timing_only:
+        saved = json.loads(RESULTS.read_text())
+        sim, args.sim_command, args.seeds, args.rate = saved["rows"], saved["command"], saved["seeds"], saved["rate"]
+    else:
+        sim = simulation(args.seeds, [int(s) for s in args.sizes.split(",")], args.rate, variants)
+        args.sim_command = sim_command(args)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(
+            {"command": args.sim_command, "seeds": args.seeds, "rate": args.rate, "rows": sim}, indent=1))
     times = timing([int(s) for s in args.time_sizes.split(",")], args.repeats)
     text = report(sim, times, args, (load_start, os.getloadavg()[0]))
     print(text)
