@@ -198,8 +198,12 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from aldesk.core.export import export
+    from aldesk.core.export import FOLDER_FORMATS, export
 
+    for option, value, formats in (("--link", args.link, ("imagefolder", "hf-imagefolder")),
+                                   ("--force", args.force, FOLDER_FORMATS), ("--weights", args.weights, ("model",))):
+        if value and args.format not in formats:
+            raise AldeskError(f"{option} applies to --format {' or '.join(formats)} only, not {args.format}.")
     progress = TerminalProgress(f"exporting {args.format}")
     with open_project(args.project, write=False) as project:
         if args.format == "model":

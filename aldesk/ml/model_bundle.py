@@ -26,9 +26,9 @@ projected embeddings (the app's ``default`` head uses the unlabeled pool only to
 training examples by label propagation; it predicts with the same linear layer). The projection
 is not stored with the model, so it is fitted again from the same stored embeddings with the same
 seed, and the export refuses to proceed unless the rebuilt head reproduces every stored
-prediction (to one float16 step, the precision they are stored in). The program then reproduces the app's float32 predictions for an image prepared
-as aldesk prepares it (max abs diff <= 1e-4, tested), and the stored float16 copies to within
-their rounding.
+prediction (to one float16 step, the precision they are stored in). The program then reproduces
+the app's float32 predictions for an image prepared as aldesk prepares it (max abs diff <= 1e-4,
+tested), and the stored float16 copies to within their rounding.
 """
 
 from __future__ import annotations

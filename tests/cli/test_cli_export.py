@@ -64,3 +64,10 @@ def test_json_predictions_and_model(capsys, labeled_project, tmp_path):
     assert code == 0, out
     assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == [
         ".aldesk-export.json", "MODEL_CARD.md", "bundle.json", "classes.json", "model.pt2"]
+
+
+def test_options_that_do_not_apply_are_refused(capsys, labeled_project, tmp_path):
+    code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv", "--link")
+    assert code == 1 and "--link applies to --format imagefolder or hf-imagefolder only, not csv" in err
+    code, _, err = run(capsys, "export", labeled_project, "--format", "json", "--out", tmp_path / "a.json", "--force")
+    assert code == 1 and "--force applies" in err and not (tmp_path / "a.json").exists()
