@@ -130,7 +130,7 @@ class Timings:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer, Signal
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QRectF, QSettings, Qt, QTimer, Signal
     from PySide6.QtGui import QPainter, QPixmap
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QWidget
@@ -142,6 +142,14 @@ def run(args: argparse.Namespace) -> dict:
     from aldesk.gui.main_window import MainWindow
     import aldesk.gui.prefetch as prefetch_mod
     from aldesk.gui.prefetch import image_to_qimage
+
+    def pump(msec: int) -> None:
+        """Run the event loop for ``msec`` ms. Not QTest.qWait: PySide's qWait holds the GIL while
+        it sleeps between event batches, which starved every other Python thread (the learning
+        worker, the decoders, the sender) to ~2% of their speed in this benchmark's first runs."""
+        loop = QEventLoop()
+        QTimer.singleShot(msec, loop.quit)
+        loop.exec()
 
     log = args.log
     jpegs = ensure_jpegs(args.jpegs, log=log)
@@ -262,12 +270,12 @@ def run(args: argparse.Namespace) -> dict:
         if not args.quick:  # a smoke run starts while the worker is still on its first refresh
             log("waiting for the worker's first model ...")
         while not models and not args.quick and time.monotonic() < deadline:
-            QTest.qWait(100)
+            pump(100)
         if not models and not args.quick:
             raise RuntimeError(f"no model within {args.warmup_timeout} s; the worker is stuck or too slow")
         while view.image is None and time.monotonic() < deadline:
-            QTest.qWait(50)
-        QTest.qWait(500)
+            pump(50)
+        pump(500)
         gc.collect()
 
         # -- measurement -----------------------------------------------------------------------
@@ -383,7 +391,7 @@ def run(args: argparse.Namespace) -> dict:
         thread = threading.Thread(target=senders, name="bench-sender")
         thread.start()
         while not state.get("finished"):
-            QTest.qWait(20)
+            pump(20)
         thread.join()
         elapsed = time.perf_counter_ns() - busy_start
         if busy["since"] is not None:
@@ -402,7 +410,7 @@ def run(args: argparse.Namespace) -> dict:
 
         window.close()
         baseline.close()
-        QTest.qWait(100)
+        pump(100)
         result["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["rss_before_window_mib"] = rss_before / 1024
         result["write_costs"] = label_write_costs(project_path, args.write_samples)
