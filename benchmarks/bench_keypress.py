@@ -162,6 +162,7 @@ def run(args: argparse.Namespace) -> dict:
         result["project_bytes"] = project_path.stat().st_size
         app = QApplication.instance() or QApplication(["bench_keypress"])
         result["platform"] = app.platformName()
+        result["switch_interval"] = sys.getswitchinterval()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
         if args.worker_nice is not None:
@@ -572,7 +573,8 @@ after every {args.refresh_every} label(s) so a refresh is always running or pend
 of the measured time; {result['models_during']} models were trained and stored by the GUI thread during the presses
 (learning thread at nice {nice}{nice_note}). {args.presses} presses of the item's
 class key, one every {args.pace[0]}-{args.pace[1]} ms (uniform; a fast expert), each after the previous image was
-painted; the baseline swap sits in the pause between presses.
+painted; the baseline swap sits in the pause between presses. Python's GIL switch interval:
+{result.get('switch_interval', 0.005) * 1000:g} ms.
 **Clock:** `time.perf_counter_ns`, started in a sender thread just before the press is posted to the GUI thread
 (so time the GUI thread is busy elsewhere counts), which delivers it with `QTest.keyClick` on the focus widget
 (shortcut override, shortcut map, QAction: as a key from the X server goes); stopped at the end of the image view's
@@ -635,6 +637,8 @@ def main() -> None:
     parser.add_argument("--worker-nice", type=int, default=None,
                         help="niceness of the learning thread (default: the app's, 5); 0 makes training compete "
                              "with the GUI and the decoders on equal terms (a machine full of other jobs starves a niced worker)")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval in seconds for this run (Python's default 0.005)")
     parser.add_argument("--backbone", default=None, help="the worker's backbone (default: the app's default)")
     parser.add_argument("--write-samples", type=int, default=200)
     parser.add_argument("--warmup-timeout", type=float, default=600)
@@ -668,6 +672,8 @@ def main() -> None:
         if xvfb is None:
             print("Xvfb not found: using Qt's offscreen platform", flush=True)
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     try:
         result = run(args)
     finally:
