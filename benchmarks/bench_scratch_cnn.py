@@ -160,7 +160,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scratch-cnn"))
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--docs-only", action="store_true", help="only rewrite the docs section from the parts in --out")
     args = parser.parse_args()
+    if args.docs_only:
+        write_docs(args.out)
+        return
     threads = configure_cpu_threads()
     command = "ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_scratch_cnn.py " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -194,6 +198,8 @@ def write_docs(out: Path) -> None:
         "head on the PCA-whitened thumbnails. `default` is the app's policy (typical cold start, then "
         f"margin-diverse on the whitened pixels). Curves and plots: `{out}/`.\n\n"
         + "\n".join(p.read_text() for p in parts if p.is_file())
+        # The reading of the numbers, written by hand after a run.
+        + ("\n" + (out / "reading.md").read_text() if (out / "reading.md").is_file() else "")
     )
     replace_section(TITLE, body)
     keep_open_problems_last()

@@ -61,7 +61,8 @@ Cancel = Callable[[], bool]
 
 
 def _block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+    return [conv, nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
 class SmallCnn(nn.Module):
@@ -112,7 +113,9 @@ class CnnHead:
     def n_classes(self) -> int:
         return int(self.active.shape[0])
 
-    def _run(self, x: np.ndarray | torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], width: int) -> torch.Tensor:
+    def _run(
+        self, x: np.ndarray | torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], width: int
+    ) -> torch.Tensor:
         images = as_images(x)
         out = torch.empty((images.shape[0], width), dtype=torch.float32)
         self.network.eval()
@@ -155,7 +158,9 @@ class CnnHead:
                 network.load_state_dict(state, strict=True)
                 return cls(network, torch.from_numpy(arrays["active"].copy()), float(arrays["temperature"]))
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
-            raise AldeskError(f"The stored {NAME} model cannot be read ({exc}); retrain with: aldesk train PROJECT") from exc
+            raise AldeskError(
+                f"The stored {NAME} model cannot be read ({exc}); retrain with: aldesk train PROJECT"
+            ) from exc
 
 
 def class_weights(y: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
