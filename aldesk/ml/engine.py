@@ -44,7 +44,9 @@ class PoolModel:
         rng = np.random.default_rng(seed)
         n = len(z)
         anchors = np.arange(n) if n <= graph_max else np.sort(rng.choice(n, graph_max, replace=False))
-        return cls(whitening, z, anchors, raw=vectors)
+        # Kept only when the cnn head can read them (pixel thumbnails): holding a pretrained
+        # backbone's vectors here would keep a second copy alive in the worker on large pools.
+        return cls(whitening, z, anchors, raw=vectors if scratch_cnn.reads(vectors) else None)
 
     @property
     def size(self) -> int:

@@ -89,6 +89,11 @@ class SmallCnn(nn.Module):
         return self.classifier(self.body(x))
 
 
+def reads(vectors: np.ndarray | torch.Tensor) -> bool:
+    """Whether these are vectors this head can read (one 3 x 32 x 32 thumbnail per row)."""
+    return len(vectors.shape) == 2 and vectors.shape[1] == CHANNELS * SIDE * SIDE
+
+
 def as_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Pixel-backbone vectors [N, 3072] as float images [N, 3, 32, 32] (a clear error otherwise)."""
     t = torch.as_tensor(x)
@@ -261,7 +266,11 @@ def train_head(
             f"Training needs labels from at least two classes; so far {len(y)} label(s), all of one class."
         )
     if pool.raw is None:
-        raise AldeskError(f"The {NAME} head needs the pool's {PIXELS_BACKBONE} vectors, which were not kept.")
+        raise AldeskError(
+            f"The {NAME} head reads {PIXELS_BACKBONE} embeddings ({CHANNELS * SIDE * SIDE} values per item), "
+            f"not {pool.whitening.mean.shape[0]}-d vectors from another backbone; embed the project with "
+            f"--backbone {PIXELS_BACKBONE} or choose another head."
+        )
     start = time.perf_counter()
     previous = init if isinstance(init, CnnHead) else None
     model, info = fit_cnn(pool.raw[labeled], y, n_classes, init=previous, seed=seed, cancel=cancel)

@@ -133,7 +133,8 @@ def test_engine_trains_and_scores_the_cnn_on_raw_pixels(monkeypatch):
     with pytest.raises(AldeskError, match="cnn"):
         train_head(pool, labeled, y[labeled], 3, head="resnet-head")
     wide = PoolModel.build(np.random.default_rng(0).normal(size=(20, 50)).astype(np.float32))
-    with pytest.raises(AldeskError, match="pixels"):
+    assert wide.raw is None  # a pretrained backbone's vectors are not kept twice
+    with pytest.raises(AldeskError, match="50-d vectors from another backbone"):
         train_head(wide, np.arange(6), np.arange(6) % 2, 2, head="cnn")
 
 
