@@ -157,6 +157,19 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
         "",
         "\"Suggested class right\": among the flipped items in the top 50, how often the suggested class is the true one.",
         "",
+        f"The default ({DEFAULT_SCORE}, {DEFAULT_FOLDS} folds) against chance ({args.rate:.2f}) and against the margin score:",
+        "",
+    ]
+    for r in sim:
+        if (r["score"], r["folds"]) != (DEFAULT_SCORE, DEFAULT_FOLDS):
+            continue
+        other = next((o for o in sim if (o["dataset"], o["labels"], o["score"], o["folds"])
+                      == (r["dataset"], r["labels"], "margin", DEFAULT_FOLDS)), None)
+        versus = f"; margin {other['p50'][0]:.2f}" if other else ""
+        lines.append(f"- {r['dataset']}, {r['labels']:,} labels: precision@50 {r['p50'][0]:.2f} = "
+                     f"{r['p50'][0] / args.rate:.0f}x chance (at most {min(1.0, r['flipped'] / TOP):.2f}){versus}")
+    lines += [
+        "",
         f"Time for one ranking (the default: {DEFAULT_SCORE}, {DEFAULT_FOLDS} folds) on the Fashion-MNIST pool, "
         f"{times[0]['dim']:,}-d embeddings projected to {times[0]['projected']}-d, {args.threads_used} torch thread(s), "
         f"median of {args.repeats}; "
