@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> dict:
     jpegs = ensure_jpegs(args.jpegs, log=log)
     CACHE.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="keypress-", dir=CACHE))  # same disk as the JPEGs: hard links
-    result: dict = {"workdir": str(workdir)}
+    result: dict = {"workdir": str(workdir), "commit": git_commit()}  # the code measured
     try:
         project_path, class_of = build_project(workdir, jpegs, args.items, args.labeled,
                                                backbone=args.backbone, log=log)
@@ -538,6 +538,11 @@ def report(args: argparse.Namespace, result: dict, a: dict) -> str:
     return "\n".join(lines)
 
 
+def git_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+
+
 def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> str:
     import PIL
     import PySide6
@@ -545,8 +550,7 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
 
     from benchmarks.docs import machine_summary
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    commit = result.get("commit") or git_commit()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     vw, vh = result["viewport"]
     ratio = a["paint"]["p99"] / a["base_paint"]["p99"] if a["base_paint"]["p99"] else float("nan")
