@@ -11,15 +11,24 @@ cd "$work"
 python -m aldesk demo --out "$work" --no-gui
 project="$work/fashion-mnist-demo.aldesk"
 python -m aldesk embed "$project"
-# 60 labels from the sample's hidden truth, so a model exists and its guess shows.
+# 200 labels given through a labeling session by an oracle that knows the sample's hidden truth,
+# so one in ten are audit items as in the app, with a model trained after every 40: the learning
+# curve then shows real audit estimates with their interval.
+for round in 1 2 3 4 5; do
 python - "$project" <<'PY'
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1])
-rows = conn.execute("SELECT i.path, t.class_name FROM items i JOIN item_truth t ON t.item_id = i.id ORDER BY i.id LIMIT 60").fetchall()
-open("labels.csv", "w").write("path,label\n" + "".join(f"{p},{c}\n" for p, c in rows))
+import sys
+from aldesk.core.classes import list_classes
+from aldesk.core.session import LabelingSession
+from aldesk.core.store import open_project
+with open_project(sys.argv[1]) as project:
+    ids = {c.name: c.id for c in list_classes(project)}
+    truth = dict(project.conn.execute("SELECT item_id, class_name FROM item_truth"))
+    session = LabelingSession(project)
+    for _ in range(40):
+        session.label(ids[truth[session.current.item_id]])
 PY
-python -m aldesk label "$project" --csv labels.csv
 python -m aldesk train "$project"
+done
 
 # The session runs on a bare X server: no desktop tells Qt a colour scheme, so the app starts
 # light; ALDESK_COLOR_SCHEME=dark asks for the dark theme (see aldesk/gui/theme.py).
@@ -37,6 +46,8 @@ place; sleep 12
 for k in 1 2 3 space 4 5 6 7; do xdotool key \$k; sleep 0.4; done
 sleep 8; grab "$docs/screenshot-labeling.png"
 xdotool key ctrl+l; sleep 3; grab "$docs/screenshot-learning-curve.png"
+xdotool key Escape; sleep 1; xdotool windowfocus --sync \$wid
+xdotool key ctrl+b; sleep 4; grab "$docs/screenshot-review.png"
 xdotool key Escape; xdotool windowfocus --sync \$wid; xdotool key ctrl+q; finish
 # Without a project: the start screen offers the project just closed (Reopen, Enter).
 python -m aldesk & app=\$!

@@ -28,8 +28,11 @@ class ClassButton(QPushButton):
         self.setToolTip(f"Label as {label_class.name} (key {key})")
         # Once: a style sheet set on every key press re-polishes the button each time.
         self.setStyleSheet(
-            f"QPushButton {{ border-left: 6px solid {label_class.colour}; padding: 4px 10px;"
-            " text-align: left; }"
+            # A border on one side only draws nothing on QPushButton: all four are set, from the
+            # palette so both themes work, with the class colour as a thick left stripe.
+            f"QPushButton {{ border: 1px solid palette(mid); border-left: 6px solid {label_class.colour};"
+            " border-radius: 3px; background: palette(button); padding: 4px 10px; text-align: left; }"
+            " QPushButton:pressed { background: palette(midlight); }"
         )
         self._count: int | None = None
         self.set_count(0)
@@ -51,6 +54,10 @@ class ThumbnailStrip(QListWidget):
         self.setWrapping(False)
         self.setIconSize(QSize(THUMB, THUMB))
         self.setSpacing(4)
+        # A fixed grid: rows added before their icon arrives are otherwise laid out as empty
+        # tiles and overlap once the icons come (seen in the screenshots).
+        self.setUniformItemSizes(True)
+        self.setGridSize(QSize(THUMB + 16, THUMB + self.fontMetrics().height() + 6))
         # Room for a tile, its one-line caption and the frame; never a vertical scroll bar.
         self.setFixedHeight(THUMB + self.fontMetrics().height() + 22)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -86,8 +93,12 @@ class ThumbnailStrip(QListWidget):
         icon = self._icons.pop(key, None)
         if icon is None:
             # Small originals (e.g. 28x28) are enlarged to fill the tile; QIcon only shrinks.
+            # Scaled in device pixels, so thumbnails stay sharp on high-DPI screens.
+            ratio = self.devicePixelRatioF()
+            side = round(THUMB * ratio)
             pixmap = QPixmap.fromImage(image).scaled(
-                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            pixmap.setDevicePixelRatio(ratio)
             icon = QIcon(pixmap)
         self._icons[key] = icon  # most recently used last
         while len(self._icons) > ICON_CACHE:

@@ -25,7 +25,7 @@ from aldesk.core.store import Project, open_project
 from aldesk.gui.banner import Banner
 from aldesk.gui.controller import LearningController
 from aldesk.gui.keymap import DEFAULT_COMMANDS, apply_keymap, current_keymap, keymap_for_project
-from aldesk.gui.labeling_view import LabelingView
+from aldesk.gui.labeling_view import THUMB, LabelingView
 from aldesk.gui.prefetch import ImagePrefetcher
 from aldesk.gui.start_screen import StartScreen
 from aldesk.gui.theme import readable
@@ -194,7 +194,8 @@ class MainWindow(QMainWindow):
         self.prefetcher = ImagePrefetcher(self._resolve, side, parent=self)
         self.prefetcher.ready.connect(self._image_ready)
         self.prefetcher.failed.connect(self._image_failed)
-        self.thumbs = ImagePrefetcher(self._resolve, 96, workers=1, parent=self)
+        thumb_side = max(96, round(THUMB * self.devicePixelRatioF()))  # sharp strips on high-DPI screens
+        self.thumbs = ImagePrefetcher(self._resolve, thumb_side, workers=1, parent=self)
         self.thumbs.ready.connect(lambda _id: self._update_strips())
         self.controller = LearningController(project, self.session, backbone=self.backbone)
         self.controller.state_changed.connect(self._worker_state)
