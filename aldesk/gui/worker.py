@@ -137,6 +137,7 @@ class LearningWorker(QObject):
             self.embedding_done.emit(generation, backbone.spec.name)
 
     def _refresh(self, generation: int) -> None:
+        from aldesk.core import vectors
         from aldesk.core.suspects_store import MAX_STORED
         from aldesk.ml.audit import EstimateCancelled
         from aldesk.ml.suspects import MIN_LABELS as MIN_SUSPECT_LABELS
@@ -149,6 +150,8 @@ class LearningWorker(QObject):
 
         self.progress.emit("training", 0, 1)
         with open_project(self.project_path, write=False) as project:
+            if vectors.latest_set(project) is None:
+                return  # nothing embedded yet (e.g. a project without images): nothing to learn
             snapshot = take_snapshot(project)
             previous = previous_predictions(project, snapshot)
         if self.cancelled:

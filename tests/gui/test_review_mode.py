@@ -88,3 +88,24 @@ def test_the_worker_ranks_suspects_and_estimates_accuracy_after_retraining(qtbot
     # labels were given by key, not by colour, so the other labels disagree with many of them
     assert labeled >= 20 and len(suspects) == labeled
     assert "2/10 audits" in window.model_label.text()
+
+
+def test_a_project_without_images_opens_without_a_worker_warning(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from aldesk.core.classes import add_classes
+    from aldesk.core.store import create_project
+    from aldesk.gui.main_window import MainWindow
+
+    path = tmp_path / "empty.aldesk"
+    with create_project(path) as project:
+        add_classes(project, ["a", "b"])
+    win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), backbone="pixels")
+    qtbot.addWidget(win)
+    win.show()
+    errors = []
+    assert win.open_project(path)
+    win.controller.error.connect(errors.append)
+    qtbot.waitUntil(lambda: win.worker_label.text() == "idle", timeout=30_000)
+    assert errors == [] and not win.banner.isVisible()
+    win.close()
