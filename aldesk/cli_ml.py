@@ -28,12 +28,14 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
                        help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)")
     train.set_defaults(run=cmd_train)
 
-    query = verbs.add_parser("query", help="print the next items to label (and store the queue)")
+    query = verbs.add_parser("query", help="print the next items to label")
     query.add_argument("project", type=Path)
     query.add_argument("-n", type=int, default=20, help="how many items (default 20)")
     query.add_argument("--strategy", default="default")
     query.add_argument("--seed", type=int, default=None, help="fix the random choices (for scripts)")
     query.add_argument("--json", action="store_true")
+    query.add_argument("--store", action="store_true",
+                       help="also store them as the project's queue (needs the project not open elsewhere)")
     query.set_defaults(run=cmd_query)
 
     sim = verbs.add_parser("simulate", help="replay labeling with known labels; learning curves")
@@ -128,12 +130,14 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise AldeskError("-n must be at least 1.")
-    with open_project(args.project) as project:
+    # Read-only unless --store: then it works while the window has the project open.
+    with open_project(args.project, write=args.store) as project:
         snapshot = take_snapshot(project)
         pool = PoolModel.build(snapshot.vectors)
         probs = snapshot.previous.predict_proba(pool_input(snapshot.previous, pool)).numpy() if snapshot.previous else None
         queue = pick_queue(snapshot, pool, probs, snapshot.previous_version, n=args.n, strategy=args.strategy, seed=args.seed)
-        replace_queue(project, queue)
+        if args.store:
+            replace_queue(project, queue)
         names = {c.id: c.name for c in list_classes(project)}
         paths = dict(project.conn.execute("SELECT id, path FROM items"))
         index_of = {int(item): pos for pos, item in enumerate(snapshot.item_ids)}

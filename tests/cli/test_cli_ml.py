@@ -75,3 +75,24 @@ def test_simulate_writes_curves_and_json(capsys, tmp_path):
     assert set(result["labels_to"]["default"]) == {"95%", "98%", "99%"}
     for name in ("curves.csv", "summary.md", "result.json", "learning_curves.png"):
         assert (out_dir / name).stat().st_size > 0
+
+
+def test_query_reads_while_another_aldesk_writes_and_stores_only_when_asked(capsys, tmp_path):
+    from aldesk.core.queue import load_queue
+    from aldesk.core.store import open_project
+
+    project = tmp_path / "q.aldesk"
+    for i in range(20):
+        write_image(tmp_path / "imgs" / f"{i}.png", distinct_colour(i * 997), size=(12, 12))
+    run(capsys, "new", project, "--classes", "x,y")
+    run(capsys, "import", project, tmp_path / "imgs")
+    run(capsys, "embed", project, "--backbone", "pixels")
+    with open_project(project) as holder:  # as the open window holds it
+        code, out, _ = run(capsys, "query", project, "-n", "3", "--json", "--seed", "1")
+        assert code == 0 and len(json.loads(out)) == 3
+        assert load_queue(holder) == []
+        code, _, err = run(capsys, "query", project, "-n", "3", "--store")
+        assert code == 1 and "open in another aldesk" in err
+    code, _, _ = run(capsys, "query", project, "-n", "3", "--store", "--seed", "1")
+    with open_project(project, write=False) as reader:
+        assert code == 0 and len(load_queue(reader)) == 3
