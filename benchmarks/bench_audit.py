@@ -47,11 +47,31 @@ def run(dataset: str, backbone_name: str, args: argparse.Namespace) -> AuditSimu
         if done % 20 == 0 or done == total:
             print(f"  {dataset}: {done}/{total} steps, {time.perf_counter() - started:.0f} s", flush=True)
 
-    result = simulate_audit(xp, yp, xt, yt, len(names), seeds=args.seeds, budget=args.budget,
-                            batch=10, head=args.head, every=args.every, progress=progress)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{dataset}-{backbone_name}.json").write_text(json.dumps(result.to_json()))
-    return result
+    def seed_done(done: int, partial: AuditSimulation) -> None:
+        # Written after every seed, so an interrupted run still reports what it measured.
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{dataset}-{backbone_name}.json").write_text(json.dumps(partial.to_json()))
+        if args.write_docs:
+            write_docs(dataset, partial, args, done, time.perf_counter() - started)
+
+    return simulate_audit(xp, yp, xt, yt, len(names), seeds=args.seeds, budget=args.budget,
+                          batch=10, head=args.head, every=args.every, progress=progress, seed_done=seed_done)
+
+
+def write_docs(dataset: str, result: AuditSimulation, args: argparse.Namespace, seeds_done: int, seconds: float) -> None:
+    command = "PYTHONPATH=. python benchmarks/bench_audit.py " + " ".join(sys.argv[1:])
+    partial = "" if seeds_done == args.seeds else f" **Partial: {seeds_done} of {args.seeds} seeds so far.**"
+    body = (
+        f"Command: `{command}` ({seconds / 60:.0f} min for this data set).{partial}\n\n"
+        f"{machine_summary()}. The app's loop replayed: `default` policy with one uniform audit "
+        f"item per 10 labels, head `{args.head}`, {args.backbone} embeddings, {seeds_done} seeds, "
+        f"Fashion-MNIST pool {args.fashion_pool:,} images (digits: 1,198), "
+        f"budget {args.budget}, estimate (3-fold out-of-fold on audit labels, Wilson 90% "
+        f"interval, none before 10 audit labels) at every {10 * args.every}th label, compared "
+        "with the model's accuracy on the held-out test split. Raw checkpoints: "
+        f"`{args.out}/`.\n\n" + describe(dataset, result, args.budget)
+    )
+    replace_section(f"{TITLE}: {dataset}", body)
 
 
 def describe(dataset: str, result: AuditSimulation, budget: int) -> str:
@@ -104,23 +124,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for dataset in args.datasets.split(","):
-        started = time.perf_counter()
         result = run(dataset, args.backbone, args)
-        text = describe(dataset, result, args.budget)
-        print(text, flush=True)
-        if args.write_docs:
-            command = "PYTHONPATH=. python benchmarks/bench_audit.py " + " ".join(sys.argv[1:])
-            body = (
-                f"Command: `{command}` ({(time.perf_counter() - started) / 60:.0f} min for this data set).\n\n"
-                f"{machine_summary()}. The app's loop replayed: `default` policy with one uniform audit "
-                f"item per 10 labels, head `{args.head}`, {args.backbone} embeddings, {args.seeds} seeds, "
-                f"Fashion-MNIST pool {args.fashion_pool:,} images (digits: 1,198), "
-                f"budget {args.budget}, estimate (3-fold out-of-fold on audit labels, Wilson 90% "
-                f"interval, none before 10 audit labels) at every {10 * args.every}th label, compared "
-                "with the model's accuracy on the held-out test split. Raw checkpoints: "
-                f"`{args.out}/`.\n\n" + text
-            )
-            replace_section(f"{TITLE}: {dataset}", body)
+        print(describe(dataset, result, args.budget), flush=True)
 
 
 if __name__ == "__main__":

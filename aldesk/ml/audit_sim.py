@@ -94,6 +94,7 @@ def simulate_audit(
     gain_threshold: float = 0.5,
     kappa_min: float = 0.99,
     progress: Progress | None = None,
+    seed_done: Callable[[int, AuditSimulation], None] | None = None,
 ) -> AuditSimulation:
     """Replay ``seeds`` runs; estimate at every ``every``-th batch (kappa at every batch, as the
     app retrains after every batch of labels)."""
@@ -133,5 +134,7 @@ def simulate_audit(
                                                  budget, batch, head, observe=observe), start=1):
             if progress:
                 progress(seed * steps + step, seeds * steps)
+        if seed_done:
+            seed_done(seed + 1, result)  # e.g. write what is known so far
     return result
 
