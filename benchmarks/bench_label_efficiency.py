@@ -50,7 +50,7 @@ def unit_budget(dataset: str, head: str, strategy: str, n_pool: int, args: argpa
     return min(budget, n_pool // args.batch * args.batch)
 
 
-def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: argparse.Namespace) -> dict:
+def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: argparse.Namespace) -> dict | None:
     """One (head, strategy) simulation, saved as JSON under OUT/runs (reused when it exists)."""
     backbone = load_backbone(backbone_name)
     pool_size = 10_000 if dataset == "fashion-mnist" else None
@@ -66,6 +66,8 @@ def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: a
         }
     # Seed by seed, saved after each, so an interrupted run keeps (and later resumes from) the
     # seeds it finished.
+    if args.assemble_only:
+        return saved if saved["seeds"] else None
     pool = PoolModel.build(xp) if saved["seeds"] < args.seeds else None
     while saved["seeds"] < args.seeds:
         start = time.perf_counter()
@@ -88,27 +90,34 @@ def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: a
 
 def assemble(units: list[dict], head: str, seeds: int) -> SimulationResult:
     mine = [u for u in units if u["head"] == head]
+    # With --assemble-only a run may have fewer seeds than asked: the table says how many.
     curves = {u["strategy"]: Curve(u["labels"], u["accuracy"][:seeds]) for u in mine}
     return SimulationResult(mine[0]["full_pool_accuracy"], curves, head, sum(u["seconds"] for u in mine))
 
 
 def gap_stats(result: SimulationResult) -> tuple[float, float, float]:
     """(worst default - random over the budgets both reach, gap at the first, at the second checkpoint)."""
+    if "default" not in result.curves or "random" not in result.curves:
+        return float("nan"), float("nan"), float("nan")
     a, b = result.curves["default"].mean(), result.curves["random"].mean()
     gap = a[: min(len(a), len(b))] - b[: min(len(a), len(b))]
     return float(gap.min()), float(gap[0]), float(gap[1])
 
 
 def describe(dataset: str, backbone: str, app: SimulationResult, plain: SimulationResult) -> str:
-    to_app, to_plain = app.labels_to(), plain.labels_to()
+    missing = {f"{p}%": None for p in (95, 98, 99)}
+    to_app = {s: app.labels_to().get(s, missing) for s in STRATEGIES}
+    to_plain = {s: plain.labels_to().get(s, missing) for s in STRATEGIES}
 
     def budget(result: SimulationResult, strategy: str) -> int:
-        return max(result.curves[strategy].labels)
+        return max(result.curves[strategy].labels) if strategy in result.curves else 0
 
     def cell(value: int | None, limit: int) -> str:
         return str(value) if value is not None else f">{limit}"
 
     def ratio(a: int | None, b: int | None, b_budget: int, a_budget: int) -> str:
+        if not a_budget or not b_budget:
+            return "not run"
         if a is None and b is None:
             return f"n/a (neither reached it: budgets {a_budget} and {b_budget})"
         if a is None:
@@ -127,13 +136,16 @@ def describe(dataset: str, backbone: str, app: SimulationResult, plain: Simulati
         f"Full-pool accuracy (supervised head, every pool label): {app.full_pool_accuracy:.4f}; "
         f"98% of it is {0.98 * app.full_pool_accuracy:.4f}.",
         "",
-        "| labels to reach | budget | 95% | 98% | 99% |",
-        "|---|---|---|---|---|",
+        "| labels to reach | budget | seeds | 95% | 98% | 99% |",
+        "|---|---|---|---|---|---|",
     ]
     for head_name, result, table in (("app head", app, to_app), ("plain head", plain, to_plain)):
         for strategy in STRATEGIES:
             row, limit = table[strategy], budget(result, strategy)
-            lines.append(f"| {strategy}, {head_name} | {limit} | "
+            if strategy not in result.curves:
+                lines.append(f"| {strategy}, {head_name} | not run | | | | |")
+                continue
+            lines.append(f"| {strategy}, {head_name} | {limit} | {len(result.curves[strategy].accuracy)} | "
                          + " | ".join(cell(row[k], limit) for k in ("95%", "98%", "99%")) + " |")
     lines += [
         "",
@@ -164,6 +176,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/label-efficiency"))
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--assemble-only", action="store_true",
+                        help="report from the saved runs (up to --seeds each) without running more")
     args = parser.parse_args()
     configure_cpu_threads()
     wanted = [tuple(u.split(":")) for u in args.units.split(",")] if args.units else [
@@ -171,7 +185,7 @@ def main() -> None:
     ]
     for entry in args.datasets.split(","):
         dataset, backbone = entry.split(":")
-        units = [run_unit(dataset, backbone, h, s, args) for h, s in wanted]
+        units = [u for u in (run_unit(dataset, backbone, h, s, args) for h, s in wanted) if u is not None]
         if args.units:
             continue  # a part of the work: the full invocation assembles the report
         app, plain = assemble(units, "default", args.seeds), assemble(units, "plain", args.seeds)
@@ -184,10 +198,11 @@ def main() -> None:
         if args.write_docs:
             minutes = sum(u["seconds"] for u in units) / 60
             body = (
-                "Command: `ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_label_efficiency.py "
-                f"--write-docs` (the runs split over two processes with `--units`; {minutes:.0f} CPU-busy "
-                "minutes in all for this data set, on a machine shared with other jobs).\n\n"
-                f"{machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds; batch "
+                f"Command: `ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_label_efficiency.py "
+                f"{' '.join(sys.argv[1:])}` after the runs were made in parallel processes with `--units` "
+                f"({minutes:.0f} minutes of run time in all for this data set, on a machine shared with "
+                "other jobs).\n\n"
+                f"{machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds unless the table says fewer; batch "
                 f"{args.batch}; the budget of each run is in the table. Fashion-MNIST: a 10,000-image pool "
                 "from the train split, 2,000 test images from the test split; digits: 1,198 pool, 599 test "
                 "(stratified). Accuracy is on the held-out split only. Curves, CSVs and plots: "
