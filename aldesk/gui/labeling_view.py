@@ -55,8 +55,8 @@ class ThumbnailStrip(QListWidget):
         self.setIconSize(QSize(THUMB, THUMB))
         self.setSpacing(4)
         # A fixed grid: rows added before their icon arrives are otherwise laid out as empty
-        # tiles and overlap once the icons come (seen in the screenshots).
-        self.setUniformItemSizes(True)
+        # tiles and overlap once the icons come (seen in the screenshots). Not uniform item
+        # sizes: the first row's size (often still without icon) would then shrink every tile.
         self.setGridSize(QSize(THUMB + 16, THUMB + self.fontMetrics().height() + 6))
         # Room for a tile, its one-line caption and the frame; never a vertical scroll bar.
         self.setFixedHeight(THUMB + self.fontMetrics().height() + 22)
@@ -74,6 +74,7 @@ class ThumbnailStrip(QListWidget):
         """
         while self.count() > len(entries):
             self.takeItem(self.count() - 1)
+        relayout = False
         for row, (item_id, image, caption) in enumerate(entries):
             entry = self.item(row)
             if entry is None:
@@ -86,7 +87,10 @@ class ThumbnailStrip(QListWidget):
             entry.setData(Qt.ItemDataRole.UserRole, item_id)
             entry.setText(caption)
             entry.setToolTip(caption)
+            relayout |= entry.icon().isNull() != (image is None)
             entry.setIcon(self._icon(image) if image is not None else QIcon())
+        if relayout:  # a tile gained or lost its icon: its size changed (cheap for 8 tiles)
+            self.doItemsLayout()
 
     def _icon(self, image: QImage) -> QIcon:
         key = image.cacheKey()

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from aldesk.core.classes import LabelClass
-from aldesk.gui.labeling_view import LabelingView
+from aldesk.gui.labeling_view import THUMB, LabelingView, ThumbnailStrip
 
 
 def tile(colour: QColor) -> QImage:
@@ -42,3 +42,17 @@ def test_class_buttons_show_key_name_and_count(qtbot):
     view.set_counts({1: 4, 2: 1})
     texts = [view.buttons_row.itemAt(i).widget().text() for i in range(view.buttons_row.count())]
     assert texts == ["1   cat   (4)", "2   dog   (1)"]
+
+
+def test_strip_tiles_keep_their_size_and_place_when_icons_arrive_late(qtbot):
+    strip = ThumbnailStrip("Next")
+    qtbot.addWidget(strip)
+    strip.resize(700, strip.height())
+    strip.show()
+    strip.show_items([(i, None, "") for i in range(1, 6)])  # rows before their thumbnails
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(0x336699)
+    strip.show_items([(i, image, "") for i in range(1, 6)])
+    rects = [strip.visualItemRect(strip.item(row)) for row in range(5)]
+    assert all(r.width() >= THUMB and r.height() >= THUMB * 30 // 40 for r in rects)
+    assert all(a.right() < b.left() for a, b in zip(rects, rects[1:]))  # side by side, no overlap
