@@ -23,6 +23,7 @@ from aldesk.ml.strategies import PoolState, get_strategy
 
 TARGETS = (0.95, 0.98, 0.99)
 AUDIT_EVERY = 10  # the default of the project setting audit_every
+AUDIT_AFTER_PER_CLASS = 3  # as aldesk/core/session.py
 Progress = Callable[[str, int, int], None]
 
 
@@ -155,7 +156,9 @@ def run_one(
         n = min(batch, budget - len(labeled))
         # The app's policy mixes one uniformly drawn audit item into every AUDIT_EVERY labels
         # (aldesk/core/session.py); replay that too, so `default` measures the real product.
-        n_audit = (len(labeled) + n) // AUDIT_EVERY - len(labeled) // AUDIT_EVERY if strategy_name == "default" else 0
+        # Audits start after the cold start: AUDIT_AFTER_PER_CLASS labels per class, counted in all.
+        auditing = strategy_name == "default" and len(labeled) >= AUDIT_AFTER_PER_CLASS * n_classes
+        n_audit = (len(labeled) + n) // AUDIT_EVERY - len(labeled) // AUDIT_EVERY if auditing else 0
         picked = chooser.select(state, n - n_audit).indices
         chosen = len(picked)
         if n_audit:

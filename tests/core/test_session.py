@@ -108,9 +108,12 @@ def test_one_item_in_audit_every_is_a_uniform_audit_item_recorded_as_such(projec
     for _ in range(50):
         strategies.append(session.current.strategy)
         session.label(1)
-    assert [i for i, s in enumerate(strategies) if s == "audit"] == list(range(4, 50, 5))
+    audits = [i for i, s in enumerate(strategies) if s == "audit"]
+    # none during the cold start (3 labels per class: 6 here), then one in every five
+    assert min(audits) >= 6 and all(b - a == 5 for a, b in zip(audits, audits[1:]))
+    assert len(audits) == 8
     audited = audit_items(project)
-    assert len(audited) == 10
+    assert len(audited) == 8
     assert max(audited) > 100  # drawn from the whole pool, not from the model's queue
     events = [e for item in audited for e in history(project, item)]
     assert all(e.strategy == "audit" for e in events)
@@ -121,8 +124,9 @@ def test_an_undone_audit_label_is_no_audit_label_until_labeled_again(project):
 
     _items(project, 50)
     session = LabelingSession(project, audit_every=2)
-    session.label(1)
-    decision = session.label(1)  # the second item is the audit item
+    for _ in range(7):  # past the cold start (6 labels), then one plain item
+        session.label(1)
+    decision = session.label(1)  # then the audit item
     assert decision.context.strategy == "audit" and audit_items(project) == [decision.item_id]
     session.undo()
     assert audit_items(project) == []
@@ -138,3 +142,20 @@ def test_audit_off(project):
         seen.add(session.current.strategy)
         session.label(1)
     assert "audit" not in seen
+
+
+def test_no_audit_items_during_the_cold_start(project):
+    add_classes(project, [f"c{i}" for i in range(10)])
+    with project.transaction() as conn:
+        for i in range(1, 80):
+            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
+                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+    session = LabelingSession(project, audit_every=10)
+    strategies = []
+    for _ in range(45):
+        strategies.append(session.current.strategy)
+        session.label(1)
+    assert "audit" not in strategies[:30]  # 3 labels per class for 10 classes
+    assert strategies[30:].count("audit") == 1
+    # a session opened later counts the labels already given
+    assert LabelingSession(project, audit_every=10)._auditing()
