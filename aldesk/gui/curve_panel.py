@@ -2,7 +2,7 @@
 
 The estimate rests on the audit items alone (uniformly drawn, see aldesk/ml/audit.py). The
 cross-validated accuracy on all labels is drawn faintly for comparison and named for what it is:
-actively chosen labels are harder than average, so it is biased.
+biased (actively chosen labels are not a fair sample; folds learn from fewer labels).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def summary_text(data: CurveData) -> str:
                 "drawn at random for it, so about 100 labels).")
     advice = data.advice
     stop = ("Stopping point: " if advice.get("stop") else "Keep labeling: ") + advice.get("reason", "")
-    return f"{head}\n{stop}\nGrey: cross-validated on all labels (optimistic: chosen labels are harder)."
+    return (f"{head}\n{stop}\nGrey, dashed: cross-validated on the labels themselves, for comparison only: "
+            "actively chosen labels are not a fair sample, and each fold learns from two thirds of them.")
 
 
 class LearningCurve(QWidget):
