@@ -94,7 +94,13 @@ def describe(dataset: str, result: AuditSimulation, budget: int) -> str:
     fired = [c for c in stops if c is not None]
     final = {c.seed: c.true_accuracy for c in result.checkpoints if c.labels == max(x.labels for x in result.checkpoints)}
     lines.append("")
-    if fired:
+    if fired and all(c.labels == budget for c in fired):
+        lines.append(
+            f"Stopping rule fired in {len(fired)} of {len(stops)} runs, all at the last checkpoint "
+            f"({budget} labels): this budget cannot tell how early it fires or what stopping there costs; "
+            "a longer budget is needed for that."
+        )
+    elif fired:
         at = [c.labels for c in fired]
         shortfall = [100 * (final[c.seed] - c.true_accuracy) for c in fired]
         lines.append(
