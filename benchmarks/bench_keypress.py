@@ -584,8 +584,8 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
     return f"""Command (from the repository root): `{args.command}`  
 Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; aldesk at commit {commit} (plus the working tree of this run)  
 {machine_summary()}; Qt platform `{result['platform']}` ({platform_note}); Python {platform.python_version()}, PySide6 {PySide6.__version__}, Pillow {PIL.__version__}, SQLite {sqlite3.sqlite_version}  
-Load average (1, 5, 15 min) at the end: {load}. **The 2-core machine was shared with several other CPU-heavy jobs
-(load average far above 2)**: every figure below includes waiting for a CPU; the same-run baseline shows how much.
+Load average (1, 5, 15 min) at the end: {load} (this benchmark's own threads count: the app, its decoders and
+the training worker). Every figure below includes waiting for a CPU and for the GIL; the same-run baseline shows how much.
 
 **Setup.** {args.items:,} items on {args.jpegs} distinct 4000x3000 JPEGs (photo-like, quality 90, ~4 MB, cached
 under `~/.cache/aldesk/bench`; imported with aldesk's importer, the other items are hard links inserted as item
