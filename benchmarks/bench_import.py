@@ -52,6 +52,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.docs import cpu_model, ram_gib  # noqa: E402
+
 DOCS = REPO / "docs" / "benchmarks.md"
 DATASET_VERSION = 1  # bump when the generated images change, so kept work dirs are regenerated
 IMAGE_SIDE = 32
@@ -82,22 +86,9 @@ time does. Problems found are kept under "Open problems" at the end, until they 
 def machine_info(workdir: Path) -> dict[str, str]:
     from PIL import __version__ as pillow_version
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
+    total = ram_gib()
+    ram = f"{total:.1f} GiB" if total is not None else "unknown"
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:

@@ -11,21 +11,29 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
-def machine_summary() -> str:
-    cpu = "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    memory = ""
+    return "unknown CPU"
+
+
+def ram_gib() -> float | None:
+    """Total RAM in GiB from /proc/meminfo, or None where it cannot be read."""
     try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024 ** 2:.0f} GiB RAM"
+        return int(Path("/proc/meminfo").read_text().split()[1]) / 1024 ** 2
     except (OSError, ValueError, IndexError):
-        pass
+        return None
+
+
+def machine_summary() -> str:
+    cpu = cpu_model()
+    ram = ram_gib()
+    memory = f", {ram:.0f} GiB RAM" if ram is not None else ""
     return f"Machine: {os.cpu_count()} cores ({cpu}){memory}, {platform.system()}, no GPU used"
 
 
