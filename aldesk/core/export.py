@@ -125,18 +125,9 @@ def export(
 def export_predictions(project: Project, out: str | Path) -> ExportReport:
     """The latest model's predicted class and confidence (its highest probability) for every
     item without a class label (unlabeled, skipped or unsure), as CSV."""
-    model = model_store.latest_model(project)
-    if model is None:
-        raise AldeskError(
-            f"{project.path} has no trained model yet, so there are no predictions to export. Label "
-            f"items of at least two classes, then let the app train or run: aldesk train {project.path}"
-        )
-    stored = model_store.load_predictions(project, model.version)
-    if stored is None:
-        raise AldeskError(f"The predictions of model {model.version} are no longer stored; retrain to export them.")
+    model, item_ids, probs = model_store.latest_with_predictions(project, "so there are no predictions to export")
     names = {c.id: c.name for c in list_classes(project)}
     model_classes = [names.get(cid, f"class {cid}") for cid in model.class_ids]
-    item_ids, probs = stored
     position = {int(item): pos for pos, item in enumerate(item_ids)}
     rows, without = [], 0
     for item_id, path, status in project.conn.execute(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project
 
 # Older versions keep their parameters and metrics (the learning curve) but not predictions,
@@ -106,3 +107,19 @@ def model_history(project: Project) -> list[tuple[int, float, int, dict[str, Any
             "SELECT version, created_at, n_labels, metrics FROM models ORDER BY version"
         )
     ]
+
+
+def latest_with_predictions(project: Project, purpose: str) -> tuple[ModelRecord, np.ndarray, np.ndarray]:
+    """The latest model with its stored (item ids, probabilities); AldeskError saying what to do
+    when there is no model yet or its predictions were pruned. ``purpose`` ends the first message
+    ("so there is nothing to export")."""
+    model = latest_model(project)
+    if model is None:
+        raise AldeskError(
+            f"{project.path} has no trained model yet, {purpose}. Label items of at least two "
+            f"classes, then let the app train or run: aldesk train {project.path}"
+        )
+    stored = load_predictions(project, model.version)
+    if stored is None:
+        raise AldeskError(f"The predictions of model {model.version} are no longer stored; retrain, then try again.")
+    return model, stored[0], stored[1]

@@ -106,16 +106,7 @@ class Reconstruction:
 def reconstruct(project: Project) -> Reconstruction:
     """Rebuild the latest model's head (and projection) from its stored embeddings; refuse
     unless it reproduces every stored prediction."""
-    model = model_store.latest_model(project)
-    if model is None:
-        raise AldeskError(
-            f"{project.path} has no trained model yet. Label items of at least two classes, then "
-            f"let the app train or run: aldesk train {project.path}"
-        )
-    stored = model_store.load_predictions(project, model.version)
-    if stored is None:
-        raise AldeskError(f"Model {model.version}'s predictions are no longer stored; retrain, then export.")
-    item_ids, stored_probs = stored
+    model, item_ids, stored_probs = model_store.latest_with_predictions(project, "so there is no model to export")
     eset = _embedding_set(project, model.set_id)
     ids, vecs = vectors.load_embeddings(project, eset)
     where = np.searchsorted(ids, item_ids)
