@@ -5,8 +5,8 @@ of the transaction's pages into the ``-wal`` file, and from that moment the chan
 process being killed (the operating system holds the bytes and writes them out on its own); it
 is lost only if the machine loses power or the OS crashes before they reach the disk, and even
 then the database stays consistent (WAL recovery drops the incomplete tail). ``synchronous=FULL``
-closes that window by fsyncing the WAL inside every COMMIT, which cost 4-30 ms per label key
-press on the machines measured (docs/benchmarks.md) -- more than a whole 60 Hz frame.
+closes that window by fsyncing the WAL inside every COMMIT, which put an fsync on every label key
+press (up to 7 ms here, and a frame is 16 ms; docs/benchmarks.md, "Key press to next image painted").
 
 So the key press commits with NORMAL (a fraction of a millisecond, killed-process safe), and
 this thread fsyncs the WAL right after, off the GUI thread: a power cut can lose at most the
