@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -251,6 +252,9 @@ def _open_without_verb(project: Path | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # In a frozen app (PyInstaller) the learning worker's child process starts this same
+    # executable; freeze_support makes it run the child's code instead of the command line.
+    multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:

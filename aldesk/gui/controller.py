@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -22,6 +23,12 @@ log = logging.getLogger("aldesk.controller")
 
 REFRESH_EVERY = 10
 IDLE_SECONDS = 4.0
+# Storing a refresh result (a model with predictions for every item: ~70 ms at 100k items)
+# runs on the GUI thread, which owns the writable connection. It is timed into the gap after a
+# key press, once that press's image is painted, so it never delays the next press of someone
+# labeling at up to ~7 images a second; with no press for QUIET_MS it is stored at once.
+STORE_AFTER_PRESS_MS = 30
+QUIET_MS = 500
 
 
 class LearningController(QObject):
@@ -44,12 +51,15 @@ class LearningController(QObject):
         self._pending: str | None = None
         self._embedded = False
         self._closed = False  # after shutdown, results still queued for us are dropped
+        self._waiting: RefreshOutcome | None = None  # a result waiting for a gap between key presses
+        self._last_press = float("-inf")  # time.monotonic() of the latest label, skip or unsure
+        self.latest_predictions: tuple[int, object, object] | None = None  # version, item ids, probs
         self.worker = LearningWorker(project.path, backbone)
         self.thread = WorkerThread(self.worker)
         self.worker.progress.connect(self.state_changed)
         self.worker.chunk_ready.connect(self._store_chunk)
         self.worker.embedding_done.connect(self._embedding_done)
-        self.worker.refreshed.connect(self._apply_refresh)
+        self.worker.refreshed.connect(self._refresh_arrived)
         self.worker.failed.connect(self._failed)
         self.worker.idle.connect(self._job_finished)
         self._run_embed.connect(self.worker.embed)
@@ -58,6 +68,9 @@ class LearningController(QObject):
         self._idle_timer.setSingleShot(True)
         self._idle_timer.setInterval(int(idle_seconds * 1000))
         self._idle_timer.timeout.connect(self._idle)
+        self._quiet_timer = QTimer(self)
+        self._quiet_timer.setSingleShot(True)
+        self._quiet_timer.timeout.connect(self._store_waiting)
         self.thread.start()
 
     # -- triggers ----------------------------------------------------------------------------
@@ -66,6 +79,9 @@ class LearningController(QObject):
         self._request("embed")
 
     def label_recorded(self) -> None:
+        self._last_press = time.monotonic()
+        if self._waiting is not None:
+            QTimer.singleShot(STORE_AFTER_PRESS_MS, self._store_waiting)
         self.generation += 1
         self._labels_since_refresh += 1
         self._idle_timer.start()
@@ -131,6 +147,23 @@ class LearningController(QObject):
         if self._pending is None:
             self._pending = "refresh"
 
+    def _refresh_arrived(self, outcome: RefreshOutcome) -> None:
+        """Keep the result until the person is between two key presses (see STORE_AFTER_PRESS_MS)."""
+        if self._closed:
+            return
+        self._waiting = outcome  # a newer result replaces one still waiting: it knows more labels
+        quiet_for = (time.monotonic() - self._last_press) * 1000
+        if quiet_for >= QUIET_MS:
+            self._store_waiting()
+        else:
+            self._quiet_timer.start(int(QUIET_MS - quiet_for))
+
+    def _store_waiting(self) -> None:
+        outcome, self._waiting = self._waiting, None
+        self._quiet_timer.stop()
+        if outcome is not None:
+            self._apply_refresh(outcome)
+
     def _apply_refresh(self, outcome: RefreshOutcome) -> None:
         from aldesk.core.queue import replace_queue
         from aldesk.core.suspects_store import save_suspects
@@ -158,6 +191,8 @@ class LearningController(QObject):
         self.session.set_fallback(fallback)
         self.queue_updated.emit()
         if version is not None:
+            # The window shows predictions from these arrays rather than reading back 2 MB.
+            self.latest_predictions = (version, outcome.snapshot.item_ids, outcome.train.probs)
             self.model_updated.emit(version, outcome.metrics)
 
     def _failed(self, message: str, details: str) -> None:
@@ -171,6 +206,8 @@ class LearningController(QObject):
         """Cancel the running job and wait for the thread, bounded; True if it stopped."""
         self._closed = True
         self._idle_timer.stop()
+        self._quiet_timer.stop()
+        self._waiting = None
         stopped = self.thread.stop(timeout_ms)
         if not stopped:
             log.error("the learning worker did not stop within %d ms", timeout_ms)

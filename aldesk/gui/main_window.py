@@ -365,7 +365,11 @@ class MainWindow(QMainWindow):
         if record is None:
             self._update_model_label()
             return
-        stored = load_predictions(self.project, record.version)
+        fresh = self.controller.latest_predictions if self.controller else None
+        if fresh is not None and fresh[0] == record.version:
+            stored = fresh[1], fresh[2]  # just stored by the controller: no need to read it back
+        else:
+            stored = load_predictions(self.project, record.version)
         if stored is not None:
             self._predictions = (stored[0], stored[1], record.class_ids)
         age = time.time() - record.created_at

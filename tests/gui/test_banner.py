@@ -8,7 +8,7 @@ from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from aldesk.gui.banner import Banner
-from aldesk.gui.worker import LearningWorker
+from aldesk.ml.background_jobs import JobRunner
 from tests.gui.test_main_window import _status, project_path  # noqa: F401 - fixture
 
 
@@ -96,15 +96,17 @@ def test_a_worker_failure_shows_the_banner_and_keys_keep_labeling(qtbot, tmp_pat
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     calls = []
-    real_refresh = LearningWorker._refresh
+    real_refresh = JobRunner.refresh
 
-    def failing_refresh(self, generation):
+    def failing_refresh(self, generation, emit, slow_down=0.0):
         calls.append(generation)
         if len(calls) == 1:
             raise RuntimeError("out of memory (simulated)")
-        return real_refresh(self, generation)
+        return real_refresh(self, generation, emit, slow_down)
 
-    monkeypatch.setattr(LearningWorker, "_refresh", failing_refresh)
+    # The jobs run in the worker's thread here, so the patched method is the one that runs.
+    monkeypatch.setenv("ALDESK_WORKER", "thread")
+    monkeypatch.setattr(JobRunner, "refresh", failing_refresh)
     _no_modal_boxes(monkeypatch)
     win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), backbone="pixels")
     qtbot.addWidget(win)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
@@ -116,11 +119,28 @@ def test_key_presses_are_handled_while_a_slow_training_runs(qtbot, window, proje
     assert all(_status(project_path, item) == ("labeled", 2) for item in labeled)
 
 
-def test_closing_during_training_leaves_no_thread(qtbot, window):
-    thread = _start_slow_training(qtbot, window).thread
+def test_closing_during_training_leaves_no_thread_and_no_process(qtbot, window):
+    controller = _start_slow_training(qtbot, window)
+    thread, child = controller.thread, controller.worker.child_pid
     assert thread.isRunning()
+    assert child is not None and child != os.getpid()  # the jobs run in a child process
     window.close()
     assert not thread.isRunning()
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # ended and reaped
+
+
+def test_a_killed_learning_process_is_shown_and_labeling_goes_on(qtbot, window, project_path):
+    controller = _start_slow_training(qtbot, window)
+    with qtbot.waitSignal(controller.error, timeout=30_000) as failure:
+        os.kill(controller.worker.child_pid, signal.SIGKILL)
+    assert "ended unexpectedly" in failure.args[0] and window.banner.isVisible()
+    shown = window.session.current.item_id
+    _press(qtbot, window, Qt.Key.Key_2)
+    assert _status(project_path, shown) == ("labeled", 2)
+    controller.worker.slow_down_for_tests = 0.0
+    with qtbot.waitSignal(controller.queue_updated, timeout=60_000):
+        window.banner.retry_button.click()  # a new child process takes over
 
 
 def test_results_arriving_after_close_are_dropped_quietly(qtbot, window):

@@ -1,0 +1,175 @@
+"""Run the background jobs in a child process, one job at a time.
+
+Why a process and not only a thread: the training, scoring and ranking code is partly plain
+Python, and in a thread it holds the interpreter lock for milliseconds at a time. The window's
+thread then waits for the lock after every Qt call, and a key press took up to ~90 ms to show
+the next image (benchmarks/bench_keypress.py). A child process has its own interpreter, runs at
+a lower CPU priority, and only reads the project; the parent stores what it sends.
+
+Messages are pickled with the plain pickler (not multiprocessing's, which would move torch
+tensors through shared memory), so the parent receives ordinary arrays and tensors.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable
+
+from aldesk.core.errors import AldeskError
+
+# The child yields the CPU to the window and to image decoding: nice 10 gets about a tenth of
+# a core when the window needs it, and every idle cycle otherwise.
+CHILD_NICE = 10
+_POLL_SECONDS = 0.25
+
+OnMessage = Callable[[str, Any], None]
+
+
+class ComputeProcessDied(AldeskError):
+    pass
+
+
+class ComputeProcess:
+    """The parent's handle on the child: start it, run a job, cancel, stop."""
+
+    def __init__(self, project_path: Path, backbone: str | None) -> None:
+        self.project_path = Path(project_path)
+        self.backbone = backbone
+        self._context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
+        self._cancel = self._context.Event()
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def is_alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        if self.is_alive():
+            return
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(
+            target=serve, args=(child_end, self._cancel, str(self.project_path), self.backbone, os.getpid()),
+            name="aldesk-compute", daemon=True,
+        )
+        process.start()
+        child_end.close()  # so a dead child shows up here as end-of-file
+        self._process, self._conn = process, parent_end
+
+    def run(self, job: str, generation: int, on_message: OnMessage, *, slow_down: float = 0.0) -> None:
+        """Run one job in the child, passing each message to ``on_message`` as it arrives.
+
+        Raises ComputeProcessDied when the child ends without finishing the job (killed, out
+        of memory); the next run starts a new child.
+        """
+        if self._cancel.is_set():
+            return
+        self.start()
+        assert self._conn is not None
+        try:
+            self._conn.send_bytes(pickle.dumps((job, generation, slow_down)))
+            while True:
+                if not self._conn.poll(_POLL_SECONDS):
+                    if not self.is_alive():
+                        raise EOFError
+                    continue
+                kind, payload = pickle.loads(self._conn.recv_bytes())
+                if kind == "done":
+                    return
+                on_message(kind, payload)
+        except (EOFError, OSError) as exc:
+            code = self._process.exitcode if self._process is not None else None
+            self._discard()
+            if self._cancel.is_set():
+                return  # stopped on purpose
+            raise ComputeProcessDied(
+                f"The background learning process ended unexpectedly (exit code {code}); "
+                "your labels are safe. Retry, or see the log if it happens again."
+            ) from exc
+
+    def cancel(self) -> None:
+        """Ask the running job to stop at its next check; the child then stays idle."""
+        self._cancel.set()
+
+    def kill(self) -> None:
+        """Kill the child at once, from any thread; a job waiting on it ends (as cancelled)."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Cancel, let the child exit, and kill it if it does not within ``timeout`` seconds.
+        Killing is safe: the child only ever reads the project."""
+        self.cancel()
+        if self._process is None:
+            return
+        if self._conn is not None:
+            try:
+                self._conn.send_bytes(pickle.dumps(None))
+            except OSError:
+                pass
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._process is not None and not self._process.is_alive():
+            self._process.close()
+        self._process, self._conn = None, None
+
+
+def serve(conn: Connection, cancel_event, project_path: str, backbone: str | None, parent_pid: int) -> None:
+    """The child's main loop: run each job it is sent until told to stop or the parent is gone."""
+    from aldesk.ml.background_jobs import JobRunner
+
+    _lower_priority()
+
+    def cancelled() -> bool:
+        # A parent that died (kill -9) cannot cancel: stop working for nobody.
+        return cancel_event.is_set() or os.getppid() != parent_pid
+
+    runner = JobRunner(Path(project_path), backbone, cancelled)
+
+    def emit(kind: str, payload: Any) -> None:
+        conn.send_bytes(pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL))
+
+    while True:
+        try:
+            message = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        job, generation, slow_down = message
+        try:
+            try:
+                runner.run(job, generation, emit, slow_down)
+            except AldeskError as exc:
+                emit("failed", (str(exc), ""))
+            except Exception as exc:  # noqa: BLE001 - every failure must reach the person
+                emit("failed", (f"The background worker failed: {exc}", traceback.format_exc()))
+            emit("done", None)
+        except OSError:
+            return  # the parent closed its end: nobody is listening any more
+
+
+def _lower_priority() -> None:
+    if sys.platform.startswith("win"):
+        return  # os.nice does not exist there; the child runs at normal priority
+    try:
+        os.nice(CHILD_NICE)
+    except OSError:
+        pass

@@ -1,0 +1,82 @@
+"""The controller stores a refresh result between key presses, never in the middle of one."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aldesk.core import labels, vectors
+from aldesk.core.classes import add_classes
+from aldesk.core.importer import import_paths
+from aldesk.core.session import LabelingSession
+from aldesk.core.store import create_project, open_project
+from aldesk.gui import controller as controller_mod
+from aldesk.gui.controller import LearningController
+from aldesk.ml.background_jobs import JobRunner
+from tests.conftest import distinct_colour, write_image
+
+
+@pytest.fixture
+def labeled_project(tmp_path):
+    path = tmp_path / "c.aldesk"
+    with create_project(path) as project:
+        classes = add_classes(project, ["a", "b"])
+        for i in range(16):
+            write_image(tmp_path / "img" / f"{i:02}.png", distinct_colour(i * 40), size=(20, 16))
+        import_paths(project, [tmp_path / "img"])
+    runner = JobRunner(path, "pixels", lambda: False)
+    chunks = []
+    runner.embed(0, lambda kind, payload: chunks.append(payload) if kind == "chunk" else None)
+    with open_project(path) as project:
+        for chunk in chunks:
+            eset = vectors.get_or_create_set(project, chunk.backbone, chunk.identity, chunk.dim)
+            vectors.add_chunk(project, eset.id, chunk.item_ids, chunk.vectors)
+        for item in range(1, 9):
+            labels.record(project, item, "label", class_id=classes[item % 2].id, source="human")
+    outcomes = []
+    runner.refresh(1, lambda kind, payload: outcomes.append(payload) if kind == "refreshed" else None)
+    assert outcomes and outcomes[0].train is not None
+    return path, outcomes[0]
+
+
+@pytest.fixture
+def controller(qtbot, labeled_project):
+    path, _ = labeled_project
+    project = open_project(path)
+    ctl = LearningController(project, LabelingSession(project), backbone="pixels", idle_seconds=3600)
+    yield ctl
+    ctl.shutdown()
+    project.close()
+
+
+def _models(path) -> int:
+    with open_project(path, write=False) as project:
+        return project.conn.execute("SELECT count(*) FROM models").fetchone()[0]
+
+
+def test_a_result_arriving_right_after_a_press_waits_for_a_quiet_moment(qtbot, controller, labeled_project):
+    path, outcome = labeled_project
+    controller.label_recorded()
+    controller._refresh_arrived(outcome)
+    assert _models(path) == 0 and controller._waiting is outcome  # not stored during the press
+    qtbot.waitUntil(lambda: _models(path) == 1, timeout=5_000)
+    assert controller._waiting is None and controller.latest_predictions[0] >= 1
+
+
+def test_a_waiting_result_is_stored_just_after_the_next_press(qtbot, controller, labeled_project, monkeypatch):
+    path, outcome = labeled_project
+    monkeypatch.setattr(controller_mod, "QUIET_MS", 60_000)  # only a press can let it through
+    controller.label_recorded()
+    controller._refresh_arrived(outcome)
+    qtbot.wait(200)
+    assert _models(path) == 0
+    controller.label_recorded()
+    qtbot.waitUntil(lambda: _models(path) == 1, timeout=5_000)
+
+
+def test_with_no_recent_press_a_result_is_stored_at_once(controller, labeled_project):
+    path, outcome = labeled_project
+    controller._last_press = time.monotonic() - 10
+    controller._refresh_arrived(outcome)
+    assert _models(path) == 1

@@ -1,0 +1,125 @@
+"""The background jobs in a child process: results arrive as messages, failures and a dead
+child are reported, cancellation and stop end the child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from aldesk.core import vectors
+from aldesk.core.classes import add_classes
+from aldesk.core.importer import import_paths
+from aldesk.core.store import create_project, open_project
+from aldesk.ml.background_jobs import EmbedChunk, JobRunner, RefreshOutcome
+from aldesk.ml.compute_process import ComputeProcess, ComputeProcessDied
+from tests.conftest import distinct_colour, write_image
+
+
+@pytest.fixture
+def project_path(tmp_path):
+    path = tmp_path / "p.aldesk"
+    with create_project(path) as project:
+        add_classes(project, ["a", "b"])
+        for i in range(12):
+            write_image(tmp_path / "img" / f"{i:02}.png", distinct_colour(i * 50), size=(20, 16))
+        import_paths(project, [tmp_path / "img"])
+    return path
+
+
+def _collect(process: ComputeProcess, job: str, **kwargs) -> list[tuple[str, object]]:
+    messages: list[tuple[str, object]] = []
+    process.run(job, 7, lambda kind, payload: messages.append((kind, payload)), **kwargs)
+    return messages
+
+
+def _store(path, chunks: list[EmbedChunk]) -> None:
+    with open_project(path) as project:
+        for chunk in chunks:
+            eset = vectors.get_or_create_set(project, chunk.backbone, chunk.identity, chunk.dim)
+            vectors.add_chunk(project, eset.id, chunk.item_ids, chunk.vectors)
+
+
+def test_embed_in_a_child_gives_the_same_vectors_as_in_this_process(project_path):
+    process = ComputeProcess(project_path, "pixels")
+    try:
+        messages = _collect(process, "embed")
+        child_pid = process.pid
+    finally:
+        process.stop()
+    assert child_pid is not None and child_pid != os.getpid()
+    chunks = [payload for kind, payload in messages if kind == "chunk"]
+    assert ("embedding_done", "pixels") in messages
+    assert sum(len(c.item_ids) for c in chunks) == 12 and all(c.generation == 7 for c in chunks)
+    here: list = []
+    JobRunner(project_path, "pixels", lambda: False).embed(7, lambda kind, p: here.append((kind, p)))
+    local = [p for kind, p in here if kind == "chunk"]
+    np.testing.assert_array_equal(np.concatenate([c.vectors for c in chunks]),
+                                  np.concatenate([c.vectors for c in local]))
+    assert not process.is_alive()
+
+
+def test_refresh_result_comes_back_without_the_pool_vectors(project_path):
+    process = ComputeProcess(project_path, "pixels")
+    try:
+        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        messages = _collect(process, "refresh")
+    finally:
+        process.stop()
+    outcomes = [p for kind, p in messages if kind == "refreshed"]
+    assert len(outcomes) == 1 and isinstance(outcomes[0], RefreshOutcome)
+    outcome = outcomes[0]
+    assert outcome.snapshot.vectors is None and len(outcome.snapshot.item_ids) == 12
+    assert outcome.train is None  # no labels yet: the cold start needs no model
+    assert 0 < len(outcome.queue) <= 12
+    assert ("progress", ("training", 0, 1)) in messages
+
+
+def test_a_failing_job_is_reported_and_the_child_keeps_serving(tmp_path, project_path):
+    process = ComputeProcess(tmp_path / "missing.aldesk", "pixels")
+    try:
+        messages = _collect(process, "refresh")
+        failures = [p for kind, p in messages if kind == "failed"]
+        assert len(failures) == 1 and "missing.aldesk" in failures[0][0]
+        assert process.is_alive()  # one failed job does not end the child
+    finally:
+        process.stop()
+
+
+def test_a_killed_child_is_reported_and_the_next_job_starts_a_new_one(project_path):
+    process = ComputeProcess(project_path, "pixels")
+    try:
+        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        first = process.pid
+        killer = threading.Timer(1.0, lambda: os.kill(first, signal.SIGKILL))
+        killer.start()
+        with pytest.raises(ComputeProcessDied, match="labels are safe"):
+            _collect(process, "refresh", slow_down=30.0)
+        killer.join()
+        messages = _collect(process, "refresh")
+        assert process.pid not in (None, first)
+        assert any(kind == "refreshed" for kind, _ in messages)
+    finally:
+        process.stop()
+
+
+def test_cancel_stops_a_slow_job_and_stop_ends_the_child(project_path):
+    process = ComputeProcess(project_path, "pixels")
+    try:
+        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        threading.Timer(0.5, process.cancel).start()
+        started = time.monotonic()
+        messages = _collect(process, "refresh", slow_down=30.0)
+        assert time.monotonic() - started < 25  # cancelled long before the 30 s of slow work
+        assert not any(kind == "refreshed" for kind, _ in messages)
+        assert _collect(process, "refresh") == []  # a cancelled process runs nothing more
+        pid = process.pid
+    finally:
+        process.stop()
+    assert not process.is_alive()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
