@@ -7,10 +7,12 @@ are float16 (half the size; the heads train in float32 anyway).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project
 
 
@@ -41,6 +43,15 @@ def find_set(project: Project, identity: str) -> EmbeddingSet | None:
         "SELECT id, backbone, identity, dim FROM embedding_sets WHERE identity = ?", (identity,)
     ).fetchone()
     return EmbeddingSet(*row) if row else None
+
+
+def find_set_by_id(project: Project, set_id: int) -> EmbeddingSet:
+    row = project.conn.execute(
+        "SELECT id, backbone, identity, dim FROM embedding_sets WHERE id = ?", (set_id,)
+    ).fetchone()
+    if row is None:
+        raise AldeskError(f"{project.path} has no embedding set {set_id} (deleted meanwhile?); try again.")
+    return EmbeddingSet(*row)
 
 
 def latest_set(project: Project) -> EmbeddingSet | None:
@@ -78,23 +89,81 @@ def embedded_ids(project: Project, set_id: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def load_embeddings(project: Project, embedding_set: EmbeddingSet) -> tuple[np.ndarray, np.ndarray]:
-    """(item ids, float16 vectors) of every embedded item still in the project, sorted by id."""
-    ids_parts, vec_parts = [], []
-    for blob_ids, blob_vecs in project.conn.execute(
-        "SELECT item_ids, vectors FROM embedding_chunks WHERE set_id = ? ORDER BY id",
-        (embedding_set.id,),
+@dataclass(frozen=True)
+class Layout:
+    """Where each stored vector of a set goes in the loaded pool, worked out from the item ids
+    alone (8 bytes per item) before any vector is read.
+
+    ``ids``: the pool's item ids, sorted. Stored vectors are numbered in chunk order; ``dest[k]``
+    is the pool row of stored vector k, or -1 (a superseded duplicate, or an item since deleted).
+    ``last_chunk`` bounds the chunks read later, so a chunk added meanwhile cannot shift rows.
+    """
+
+    ids: np.ndarray
+    dest: np.ndarray
+    last_chunk: int
+
+
+def embedding_layout(project: Project, embedding_set: EmbeddingSet) -> Layout:
+    ids_parts, last_chunk = [], 0
+    for chunk_id, blob in project.conn.execute(
+        "SELECT id, item_ids FROM embedding_chunks WHERE set_id = ? ORDER BY id", (embedding_set.id,)
     ):
-        ids_parts.append(np.frombuffer(blob_ids, dtype=np.int64))
-        vec_parts.append(np.frombuffer(blob_vecs, dtype=np.float16).reshape(-1, embedding_set.dim))
-    if not ids_parts:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, embedding_set.dim), dtype=np.float16)
-    ids = np.concatenate(ids_parts)
-    vectors = np.concatenate(vec_parts)
-    present = np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items")), dtype=np.int64)
+        ids_parts.append(np.frombuffer(blob, dtype=np.int64))
+        last_chunk = chunk_id
+    ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
+    present = np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")),
+                          dtype=np.int64)
     # Keep the last vector of an item embedded twice, and only items still in the project.
     _, last = np.unique(ids[::-1], return_index=True)
-    keep = len(ids) - 1 - last
-    keep = keep[np.isin(ids[keep], present)]
-    order = np.argsort(ids[keep])
-    return ids[keep][order], vectors[keep][order]
+    keep = len(ids) - 1 - last  # stored positions, in increasing item id order
+    keep = keep[_sorted_member(ids[keep], present)]
+    dest = np.full(len(ids), -1, dtype=np.int64)
+    dest[keep] = np.arange(len(keep))
+    return Layout(ids[keep], dest, last_chunk)
+
+
+def iter_vectors(
+    project: Project, embedding_set: EmbeddingSet, layout: Layout
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(pool rows, float16 vectors) chunk by chunk: one chunk's blob in memory at a time."""
+    offset = 0
+    for blob in _vector_blobs(project, embedding_set, layout.last_chunk):
+        vecs = np.frombuffer(blob, dtype=np.float16).reshape(-1, embedding_set.dim)
+        dest = layout.dest[offset : offset + len(vecs)]
+        offset += len(vecs)
+        wanted = dest >= 0
+        if wanted.all():
+            yield dest, vecs
+        elif wanted.any():
+            yield dest[wanted], vecs[wanted]
+
+
+def load_embeddings(project: Project, embedding_set: EmbeddingSet) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, float16 vectors) of every embedded item still in the project, sorted by id.
+
+    Filled chunk by chunk into one array: at a million 1,280-d items that array is 2.56 GB, and
+    concatenating the chunks first would need twice that (measured in benchmarks/bench_scale.py).
+    """
+    layout = embedding_layout(project, embedding_set)
+    out = np.empty((len(layout.ids), embedding_set.dim), dtype=np.float16)
+    for rows, vecs in iter_vectors(project, embedding_set, layout):
+        out[rows] = vecs
+    return layout.ids, out
+
+
+def _vector_blobs(project: Project, embedding_set: EmbeddingSet, last_chunk: int) -> Iterator[bytes]:
+    # One row at a time (not fetchall): the cursor holds a single blob.
+    for (blob,) in project.conn.execute(
+        "SELECT vectors FROM embedding_chunks WHERE set_id = ? AND id <= ? ORDER BY id",
+        (embedding_set.id, last_chunk),
+    ):
+        yield blob
+
+
+def _sorted_member(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
+    """values[i] in sorted_pool, for a sorted pool (a binary search; no hashing of a million ids)."""
+    if len(sorted_pool) == 0:
+        return np.zeros(len(values), dtype=bool)
+    where = np.clip(np.searchsorted(sorted_pool, values), 0, len(sorted_pool) - 1)
+    return sorted_pool[where] == values

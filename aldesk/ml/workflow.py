@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from aldesk.core import model_store, vectors
 from aldesk.core.classes import list_classes
@@ -88,33 +89,113 @@ class Snapshot:
     label_order: np.ndarray | None = None  # [len(labeled)] time rank of each label (0 = oldest)
 
 
-def take_snapshot(project: Project) -> Snapshot:
+def take_snapshot(project: Project, *, load_vectors: bool = True) -> Snapshot:
+    """The pool and its labels as stored now. ``load_vectors=False`` leaves ``vectors`` None:
+    a caller that keeps its ``PoolModel`` between refreshes (``pool_key``) needs only the ids,
+    and at a million 1,280-d items the vectors are 2.56 GB read from the file."""
     eset = vectors.latest_set(project)
     if eset is None:
         raise AldeskError(f"{project.path} has no embeddings yet; run: aldesk embed {project.path}")
-    item_ids, vecs = vectors.load_embeddings(project, eset)
+    if load_vectors:
+        item_ids, vecs = vectors.load_embeddings(project, eset)
+    else:
+        item_ids, vecs = vectors.embedding_layout(project, eset).ids, None
     classes = list_classes(project)
     class_ids = [c.id for c in classes]
-    position_of_class = {cid: pos for pos, cid in enumerate(class_ids)}
-    status = dict(project.conn.execute("SELECT id, status FROM items"))
-    labels = dict(project.conn.execute("SELECT id, label_class_id FROM items WHERE status = 'labeled'"))
-    index_of = {int(item): pos for pos, item in enumerate(item_ids)}
-    labeled = np.array([index_of[i] for i in labels if i in index_of], dtype=np.int64)
-    y = np.array([position_of_class[labels[int(item_ids[p])]] for p in labeled], dtype=np.int64)
-    eligible = np.array([status.get(int(i)) == "unlabeled" for i in item_ids], dtype=bool)
+    # Column reads into arrays and binary searches, not Python dicts keyed by a million ids.
+    labeled_rows = project.conn.execute(
+        "SELECT id, label_class_id, coalesce(labeled_at, 0) FROM items WHERE status = 'labeled' ORDER BY id"
+    ).fetchall()
+    label_ids = np.array([r[0] for r in labeled_rows], dtype=np.int64)
+    label_class = np.array([r[1] for r in labeled_rows], dtype=np.int64)
+    label_time = np.array([r[2] for r in labeled_rows], dtype=np.float64)
+    pos, found = _positions(item_ids, label_ids)
+    labeled = pos[found]
+    class_position = np.full(max(class_ids, default=0) + 1, -1, dtype=np.int64)
+    class_position[class_ids] = np.arange(len(class_ids))
+    y = class_position[label_class[found]]
+    unlabeled = np.fromiter((r[0] for r in project.conn.execute(
+        "SELECT id FROM items WHERE status = 'unlabeled'")), dtype=np.int64)
+    upos, ufound = _positions(item_ids, unlabeled)
+    eligible = np.zeros(len(item_ids), dtype=bool)
+    eligible[upos[ufound]] = True
     latest = model_store.latest_model(project)
     previous = None
     if latest is not None and latest.class_ids == class_ids and latest.set_id == eset.id:
         previous = scratch_cnn.head_from_bytes(latest.head, latest.params)  # linear or cnn, as stored
-    audit_ids = set(audit_items(project))
-    labeled_at = dict(project.conn.execute("SELECT id, labeled_at FROM items WHERE status = 'labeled'"))
-    times = np.array([labeled_at[int(item_ids[p])] or 0.0 for p in labeled], dtype=np.float64)
+    audit_ids = np.array(audit_items(project), dtype=np.int64)
+    times = label_time[found]
     return Snapshot(
         eset.id, eset.backbone, item_ids, vecs, class_ids, labeled, y, eligible, previous,
         latest.version if latest else None,
-        audit=np.array([int(item_ids[p]) in audit_ids for p in labeled], dtype=bool),
+        audit=np.isin(item_ids[labeled], audit_ids),
         label_order=np.argsort(np.argsort(times, kind="stable"), kind="stable"),
     )
+
+
+def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in sorted_ids, found) for each wanted id."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(wanted), dtype=np.int64), np.zeros(len(wanted), dtype=bool)
+    where = np.clip(np.searchsorted(sorted_ids, wanted), 0, len(sorted_ids) - 1)
+    return where, sorted_ids[where] == wanted
+
+
+def pool_key(snapshot: Snapshot) -> tuple[int, int, int]:
+    """What a ``PoolModel`` depends on: the embedding set and which items it covers."""
+    ids = snapshot.item_ids
+    return (snapshot.set_id, len(ids), int(ids.sum()) if len(ids) else 0)
+
+
+# Above this many items the pool is built chunk by chunk from the file (``build_pool``).
+STREAM_POOL_FROM = 100_000
+
+
+def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> engine.PoolModel:
+    """The snapshot's ``PoolModel``, equal to ``PoolModel.build(vectors)``.
+
+    On large pools it never holds all raw vectors at once: the whitening is fitted on the same
+    sample rows ``fit_whitening`` would draw, then each stored chunk is projected into the
+    float32 features as it is read. At a million 1,280-d items that peaks near the 1 GB of
+    features instead of 2.56 GB of vectors plus the features (benchmarks/bench_scale.py).
+    """
+    from aldesk.ml.features import FIT_SAMPLE, fit_whitening
+
+    if snapshot.vectors is not None:
+        return engine.PoolModel.build(snapshot.vectors, seed=seed)
+    eset = vectors.find_set_by_id(project, snapshot.set_id)
+    layout = vectors.embedding_layout(project, eset)
+    n = len(layout.ids)
+    if not np.array_equal(layout.ids, snapshot.item_ids):
+        raise AldeskError(f"The embeddings in {project.path} changed while being read; try again.")
+    if n <= STREAM_POOL_FROM or scratch_cnn.reads(np.zeros((0, eset.dim), dtype=np.float16)):
+        _, vecs = vectors.load_embeddings(project, eset)  # the cnn head keeps the raw pixels
+        return engine.PoolModel.build(vecs, seed=seed)
+    # The rows fit_whitening samples from the whole array (same generator, same draw).
+    sample_rows = np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False) if n > FIT_SAMPLE else None
+    if sample_rows is None:
+        _, vecs = vectors.load_embeddings(project, eset)
+        return engine.PoolModel.build(vecs, seed=seed)
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[sample_rows] = np.arange(len(sample_rows))
+    sample = np.empty((len(sample_rows), eset.dim), dtype=np.float16)
+    for rows, vecs in vectors.iter_vectors(project, eset, layout):
+        where = slot[rows]
+        hit = where >= 0
+        sample[where[hit]] = vecs[hit]
+    whitening = fit_whitening(sample, seed=seed)
+    z = torch.empty((n, whitening.dim), dtype=torch.float32)
+    for rows, vecs in vectors.iter_vectors(project, eset, layout):
+        z[torch.from_numpy(rows)] = whitening.apply(np.array(vecs))  # a writable copy of one chunk
+    return engine.PoolModel(whitening, z, _graph_anchors(n, seed), raw=None)
+
+
+def _graph_anchors(n: int, seed: int) -> np.ndarray:
+    """The k-NN graph's sample of the pool, drawn as ``PoolModel.build`` draws it."""
+    rng = np.random.default_rng(seed)
+    if n <= engine.GRAPH_MAX:
+        return np.arange(n)
+    return np.sort(rng.choice(n, engine.GRAPH_MAX, replace=False))
 
 
 @dataclass

@@ -1,0 +1,59 @@
+"""The worker's pool built chunk by chunk from the file equals the one built from all vectors."""
+
+import numpy as np
+import pytest
+import torch
+
+from aldesk.core import vectors
+from aldesk.core.classes import add_classes
+from aldesk.core.labels import record
+from aldesk.ml import features, workflow
+from aldesk.ml.engine import PoolModel
+
+
+@pytest.fixture
+def pool_project(project):
+    add_classes(project, ["a", "b"])
+    n, dim = 700, 40
+    with project.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)",
+            [(f"f{i}.png", f"h{i}") for i in range(n)],
+        )
+    ids = np.array([row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")])
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(n, dim)).astype(np.float16)
+    eset = vectors.get_or_create_set(project, "synthetic", "synthetic-1", dim)
+    order = rng.permutation(n)  # chunks not in id order
+    for start in range(0, n, 64):
+        part = order[start:start + 64]
+        vectors.add_chunk(project, eset.id, ids[part], x[part])
+    record(project, int(ids[0]), "label", 1)
+    record(project, int(ids[1]), "label", 2)
+    return project
+
+
+def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch):
+    monkeypatch.setattr(features, "FIT_SAMPLE", 300)  # so that the whitening samples rows
+    monkeypatch.setattr(workflow, "STREAM_POOL_FROM", 0)
+    full = workflow.take_snapshot(pool_project)
+    light = workflow.take_snapshot(pool_project, load_vectors=False)
+    assert light.vectors is None and np.array_equal(light.item_ids, full.item_ids)
+    assert workflow.pool_key(light) == workflow.pool_key(full)
+    assert np.array_equal(light.labeled, full.labeled) and np.array_equal(light.eligible, full.eligible)
+
+    expected = PoolModel.build(full.vectors)
+    streamed = workflow.build_pool(pool_project, light)
+
+    assert streamed.raw is None
+    assert np.array_equal(streamed.anchors, expected.anchors)
+    assert np.allclose(streamed.whitening.components, expected.whitening.components, atol=1e-6)
+    assert torch.allclose(streamed.z, expected.z, atol=1e-4)
+
+
+def test_snapshot_labels_and_eligibility(pool_project):
+    snapshot = workflow.take_snapshot(pool_project, load_vectors=False)
+    assert snapshot.y.tolist() == [0, 1]
+    assert snapshot.item_ids[snapshot.labeled].tolist() == [1, 2]
+    assert snapshot.eligible.sum() == len(snapshot.item_ids) - 2
+    assert not snapshot.eligible[snapshot.labeled].any()
