@@ -167,8 +167,10 @@ def run(args: argparse.Namespace) -> dict:
 
         if args.worker_nice is not None:
             import aldesk.gui.worker as worker_mod
+            import aldesk.ml.compute_process as compute_mod
 
-            worker_mod.BACKGROUND_NICE = args.worker_nice
+            worker_mod.BACKGROUND_NICE = args.worker_nice  # the worker thread (ALDESK_WORKER=thread)
+            compute_mod.CHILD_NICE = args.worker_nice  # the child process that runs the jobs (default)
         settings = QSettings(str(workdir / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(settings, backbone=args.backbone)
         window.resize(*WINDOW)
@@ -661,7 +663,7 @@ def main() -> None:
     parser.add_argument("--burst-pace", type=int, default=60)
     parser.add_argument("--refresh-every", type=int, default=1, help="labels per background refresh")
     parser.add_argument("--worker-nice", type=int, default=None,
-                        help="niceness of the learning thread (default: the app's, 5); 0 makes training compete "
+                        help="niceness of the learning process (default: the app's, 10); 0 makes training compete "
                              "with the GUI and the decoders on equal terms (a machine full of other jobs starves a niced worker)")
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="sys.setswitchinterval in seconds for this run (Python's default 0.005)")

@@ -32,6 +32,7 @@ from aldesk.gui.theme import readable
 
 log = logging.getLogger("aldesk.window")
 PREFETCH_AHEAD = 6
+STRIP_LENGTH = 8  # thumbnails in the Next and the Last labeled strips
 PREFETCH_KEEP = 3
 RECENT_MAX = 10
 
@@ -53,6 +54,12 @@ class MainWindow(QMainWindow):
         self._labeling_session: LabelingSession | None = None  # kept aside during a review
         self.review_view = None  # the review grid, built when first asked for
         self._item_total = 0
+        self._after_paint_posted = False  # strips and counts of a key press are still to update
+        # Thumbnails arrive one by one from the decoders; one strip update takes several.
+        self._strip_timer = QTimer(self)
+        self._strip_timer.setSingleShot(True)
+        self._strip_timer.setInterval(30)
+        self._strip_timer.timeout.connect(self._update_strips)
 
         self.start_screen = StartScreen(self)
         self.labeling = LabelingView(self)
@@ -196,7 +203,7 @@ class MainWindow(QMainWindow):
         self.prefetcher.failed.connect(self._image_failed)
         thumb_side = max(96, round(THUMB * self.devicePixelRatioF()))  # sharp strips on high-DPI screens
         self.thumbs = ImagePrefetcher(self._resolve, thumb_side, workers=1, parent=self)
-        self.thumbs.ready.connect(lambda _id: self._update_strips())
+        self.thumbs.ready.connect(lambda _id: self._strip_timer.start())
         self.controller = LearningController(project, self.session, backbone=self.backbone)
         self.controller.state_changed.connect(self._worker_state)
         self.controller.model_updated.connect(self._model_updated)
@@ -299,11 +306,27 @@ class MainWindow(QMainWindow):
 
     def _after_decision(self) -> None:
         self.controller.label_recorded()
-        self.show_current()
+        self.show_current(rest_after_paint=True)
+
+    def _after_paint(self) -> None:
+        """What a key press changes besides the image: posted behind the repaint the press
+        asked for (posted events run in order), so the next image is on screen first."""
+        self._after_paint_posted = False
+        if self.session is None:
+            return
+        current = self.session.current
+        upcoming = self.session.upcoming(max(PREFETCH_AHEAD, STRIP_LENGTH))
+        if current is not None:
+            self.prefetcher.request([current.item_id, *(q.item_id for q in upcoming[:PREFETCH_AHEAD])])
+        self._update_strips(upcoming[:STRIP_LENGTH])
         self._update_counts()
 
-    def show_current(self) -> None:
-        """Show the session's current item; cheap: the image is taken from the prefetch cache."""
+    def show_current(self, *, rest_after_paint: bool = False) -> None:
+        """Show the session's current item; cheap: the image is taken from the prefetch cache.
+
+        With ``rest_after_paint`` the prefetch requests, strips and counts follow once the image
+        is painted (a key press); otherwise they are updated before returning.
+        """
         if self.session is None:
             return
         current = self.session.current
@@ -319,9 +342,11 @@ class MainWindow(QMainWindow):
         title = f"{path.name}    ({current.strategy}{f', rank {current.rank}' if current.rank else ''})"
         self.labeling.show_item(title, image, "" if image is not None else "Loading…")
         self._show_prediction(current.item_id)
-        upcoming = [q.item_id for q in self.session.upcoming(PREFETCH_AHEAD)]
-        self.prefetcher.request([current.item_id, *upcoming])
-        self._update_strips()
+        if not rest_after_paint:
+            self._after_paint()
+        elif not self._after_paint_posted:
+            self._after_paint_posted = True
+            QTimer.singleShot(0, self._after_paint)
 
     def _image_ready(self, item_id: int) -> None:
         if self.session and self.session.current and self.session.current.item_id == item_id:
@@ -335,11 +360,11 @@ class MainWindow(QMainWindow):
             path = self._resolve(item_id)
             self.labeling.show_item(path.name, None, f"Cannot show {path}:\n{reason}\n\nSkip it with Space.")
 
-    def _update_strips(self) -> None:
+    def _update_strips(self, upcoming: list | None = None) -> None:
         if self.session is None or self.thumbs is None:
             return
-        upcoming = self.session.upcoming(8)
-        recent = self.session.recent(8)
+        upcoming = self.session.upcoming(STRIP_LENGTH) if upcoming is None else upcoming
+        recent = self.session.recent(STRIP_LENGTH)
         names = {c.id: c.name for c in self.classes}
         self.thumbs.request([q.item_id for q in upcoming] + [d.item_id for d in recent])
         self.labeling.next_strip.show_items([(q.item_id, self.thumbs.get(q.item_id), "") for q in upcoming])

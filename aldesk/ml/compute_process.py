@@ -58,7 +58,8 @@ class ComputeProcess:
             return
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
-            target=serve, args=(child_end, self._cancel, str(self.project_path), self.backbone, os.getpid()),
+            target=serve,
+            args=(child_end, self._cancel, str(self.project_path), self.backbone, os.getpid(), CHILD_NICE),
             name="aldesk-compute", daemon=True,
         )
         process.start()
@@ -131,11 +132,12 @@ class ComputeProcess:
         self._process, self._conn = None, None
 
 
-def serve(conn: Connection, cancel_event, project_path: str, backbone: str | None, parent_pid: int) -> None:
+def serve(conn: Connection, cancel_event, project_path: str, backbone: str | None, parent_pid: int,
+          nice: int = CHILD_NICE) -> None:
     """The child's main loop: run each job it is sent until told to stop or the parent is gone."""
     from aldesk.ml.background_jobs import JobRunner
 
-    _lower_priority()
+    _lower_priority(nice)
 
     def cancelled() -> bool:
         # A parent that died (kill -9) cannot cancel: stop working for nobody.
@@ -166,10 +168,10 @@ def serve(conn: Connection, cancel_event, project_path: str, backbone: str | Non
             return  # the parent closed its end: nobody is listening any more
 
 
-def _lower_priority() -> None:
-    if sys.platform.startswith("win"):
+def _lower_priority(nice: int) -> None:
+    if sys.platform.startswith("win") or nice <= 0:
         return  # os.nice does not exist there; the child runs at normal priority
     try:
-        os.nice(CHILD_NICE)
+        os.nice(nice)
     except OSError:
         pass

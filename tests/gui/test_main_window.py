@@ -49,6 +49,16 @@ def _press(qtbot, win, key, modifier=Qt.KeyboardModifier.NoModifier):
     qtbot.keyClick(win, key, modifier)
 
 
+def test_a_press_updates_counts_and_strips_once_the_next_image_is_shown(qtbot, window):
+    first = window.session.current.item_id
+    _press(qtbot, window, Qt.Key.Key_1)
+    qtbot.waitUntil(lambda: window.counts_label.text().startswith("1 / 30"), timeout=5_000)
+    qtbot.waitUntil(lambda: window.labeling.recent_strip.count() == 1, timeout=5_000)
+    recent = window.labeling.recent_strip.item(0)
+    assert recent.data(Qt.ItemDataRole.UserRole) == first and recent.text() == "cat"
+    assert window.labeling.next_strip.count() == 8
+
+
 def test_title_and_first_item(window, project_path):
     assert "aldesk" in window.windowTitle() and "gui" in window.windowTitle()
     assert window.session.current is not None
