@@ -1,4 +1,11 @@
-"""Where models run: the torch device a person asked for, and how many CPU threads to use."""
+"""Where models run: the torch device a person asked for, how many CPU threads to use, and how
+much work fits in a GPU's free memory.
+
+The device comes from ``--device`` where a command has it, else ``ALDESK_DEVICE``, else
+``auto`` (CUDA, then Apple's MPS, then the CPU). Embedding runs on whatever that resolves to;
+the learning engine (whitening, k-NN graph, heads, scoring) uses only CUDA and otherwise the CPU
+(see :func:`compute_device`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,16 @@ import torch
 from aldesk.core.errors import AldeskError
 
 THREADS_ENV = "ALDESK_THREADS"
+DEVICE_ENV = "ALDESK_DEVICE"
 _CUDA_NAME = re.compile(r"cuda(?::(\d+))?")
+
+
+def device_preference(explicit: str | None = None) -> str:
+    """What the person asked for: ``explicit`` (a ``--device`` value), else ``ALDESK_DEVICE``,
+    else ``auto``."""
+    if explicit is not None and explicit.strip():
+        return explicit.strip()
+    return os.environ.get(DEVICE_ENV, "").strip() or "auto"
 
 
 def resolve_device(preference: str = "auto") -> torch.device:
@@ -45,6 +61,92 @@ def resolve_device(preference: str = "auto") -> torch.device:
             )
         return torch.device("cuda", index)
     raise AldeskError(f"Unknown device {preference!r}; use one of: auto, cpu, cuda, cuda:N, mps.")
+
+
+def requested_device(explicit: str | None = None) -> torch.device:
+    """:func:`resolve_device` of :func:`device_preference`; a bad ``ALDESK_DEVICE`` is named as such."""
+    preference = device_preference(explicit)
+    try:
+        return resolve_device(preference)
+    except AldeskError as exc:
+        if explicit is not None and explicit.strip():
+            raise
+        raise AldeskError(
+            f"{DEVICE_ENV}={preference!r} is set in the environment: {exc} "
+            f"(or unset {DEVICE_ENV} to let aldesk choose)."
+        ) from None
+
+
+def compute_device(explicit: str | None = None) -> torch.device:
+    """Where the learning engine runs: the requested device if it is CUDA, else the CPU.
+
+    MPS is left to embedding only: the engine's sparse graph products and L-BFGS fits are
+    CUDA/CPU-tested, and Apple machines have fast CPUs for heads this small.
+    """
+    device = requested_device(explicit)
+    return device if device.type == "cuda" else torch.device("cpu")
+
+
+def describe_device(device: torch.device, threads: int | None = None) -> str:
+    """For status lines: ``cuda:0 (NVIDIA RTX A4000)``, ``mps (Apple GPU)`` or ``cpu, 2 threads``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        try:
+            name = torch.cuda.get_device_name(index)
+        except (RuntimeError, AssertionError):  # a mocked or vanished device: the index still says which
+            name = "CUDA device"
+        return f"cuda:{index} ({name})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    count = threads if threads is not None else torch.get_num_threads()
+    return f"{device.type}, {count} thread{'' if count == 1 else 's'}"
+
+
+def is_cuda(device: torch.device | str | None) -> bool:
+    return device is not None and torch.device(device).type == "cuda"
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Free bytes on a CUDA device (what the driver reports, other processes included), else None."""
+    if not is_cuda(device):
+        return None
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    return int(free)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A device allocation failed (torch raises OutOfMemoryError; older paths a RuntimeError)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def release_cached_memory(device: torch.device) -> None:
+    """Hand the caching allocator's unused blocks back after an out-of-memory error."""
+    if is_cuda(device):
+        torch.cuda.empty_cache()
+
+
+# Share of the free device memory that one step may plan to use: the rest covers the caching
+# allocator's rounding, cuDNN workspaces and the estimate's own error.
+MEMORY_FRACTION = 0.5
+
+
+def rows_that_fit(
+    bytes_per_row: float, free_bytes: int, *, fraction: float = MEMORY_FRACTION, minimum: int = 1,
+    maximum: int | None = None, multiple: int = 1,
+) -> int:
+    """How many rows of ``bytes_per_row`` fit in ``fraction`` of ``free_bytes``: at least
+    ``minimum``, at most ``maximum``, rounded down to a ``multiple`` when above it. Pure: the
+    caller reads the free memory (:func:`free_memory`)."""
+    if bytes_per_row <= 0:
+        raise ValueError(f"bytes per row must be positive, got {bytes_per_row}")
+    rows = int(max(free_bytes, 0) * fraction // bytes_per_row)
+    if maximum is not None:
+        rows = min(rows, maximum)
+    if multiple > 1 and rows >= multiple:
+        rows -= rows % multiple
+    return max(minimum, rows)
 
 
 def _mps_available() -> bool:

@@ -3,6 +3,11 @@
 Decoding batch i+1 overlaps the forward pass of batch i, so on photos the backbone, not
 Pillow, sets the pace. Results come out in chunks; the caller stores each chunk before asking
 for the next, which makes an interrupted run resumable.
+
+On a CUDA device the batch size comes from the device's free memory and the backbone's measured
+activation size; batches are stacked in pinned host memory (the copy to the GPU then runs
+asynchronously), and an out-of-memory error halves the batch and retries the same images, so
+none is lost. The CPU path is unchanged: batch size from the input size alone.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from aldesk.core.errors import ImageError
+from aldesk.core.errors import AldeskError, ImageError
 from aldesk.ml.backbones import Backbone
+from aldesk.ml.device import free_memory, is_cuda, is_out_of_memory, release_cached_memory, rows_that_fit
 
 ImageSource = Callable[[], Image.Image]  # returns an RGB image, raises ImageError when unusable
 Progress = Callable[[int, int], None]
@@ -28,14 +34,73 @@ Cancel = Callable[[], bool]
 @dataclass
 class EmbeddedChunk:
     positions: np.ndarray  # indices into the sources that were embedded
-    vectors: np.ndarray  # [len(positions), dim] float32
+    vectors: np.ndarray  # [len(positions), dim] float32 (float16 from a GPU under mixed precision)
     failures: list[tuple[int, str]] = field(default_factory=list)  # (position, reason)
 
 
+# GPU batches: beyond a few hundred images throughput stops growing, while chunks (what an
+# interruption can lose) and the cancel latency keep growing; multiples of 8 suit tensor cores.
+GPU_MAX_BATCH = 256
+GPU_BATCH_MULTIPLE = 8
+
+
 def default_batch_size(backbone: Backbone) -> int:
+    """On CUDA: what fits in the free memory (:func:`gpu_batch_size`); elsewhere by input size."""
+    if is_cuda(backbone.device):
+        return gpu_batch_size(free_memory(backbone.device) or 0, backbone.bytes_per_image())
     # Memory grows with input area; 32 at 224 px fits comfortably on CPU and small GPUs.
     side = backbone.spec.input_size
     return int(max(8, min(256, 32 * (224 * 224) // max(side * side, 1))))
+
+
+def gpu_batch_size(free_bytes: int, bytes_per_image: int) -> int:
+    """Images per batch for a GPU with ``free_bytes`` free, at ``bytes_per_image`` each: half
+    the free memory at most (cuDNN workspaces, allocator rounding), 1 to GPU_MAX_BATCH."""
+    return rows_that_fit(bytes_per_image, free_bytes, maximum=GPU_MAX_BATCH, multiple=GPU_BATCH_MULTIPLE)
+
+
+class BatchRunner:
+    """Runs prepared tensors through the backbone, in sub-batches of at most ``limit``; an
+    out-of-memory error halves ``limit`` and retries the same tensors (kept for the rest of the
+    run), so every image is embedded or the error says that even one image does not fit."""
+
+    def __init__(self, backbone: Backbone, limit: int) -> None:
+        self.backbone = backbone
+        self.limit = max(1, limit)
+        self.pinned = is_cuda(backbone.device)
+
+    def __call__(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
+        parts: list[np.ndarray] = []
+        start = 0
+        while start < len(tensors):
+            size = min(self.limit, len(tensors) - start)
+            out_of_memory = False
+            try:
+                out = self.backbone.embed(self._stack(tensors[start : start + size]))
+            except RuntimeError as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                out_of_memory = True  # handled below, once the exception (and its frames' tensors) is gone
+            if out_of_memory:
+                release_cached_memory(self.backbone.device)
+                if size == 1:
+                    raise AldeskError(
+                        f"The {self.backbone.spec.name} backbone runs out of memory on {self.backbone.device} "
+                        "even for one image; close other programs using the GPU, or embed on the CPU "
+                        "with --device cpu (or ALDESK_DEVICE=cpu)."
+                    )
+                self.limit = max(1, size // 2)
+                continue
+            parts.append(out.numpy())
+            start += size
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _stack(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        if not self.pinned:
+            return torch.stack(list(tensors))
+        # Page-locked host memory: the copy to the GPU runs by DMA without blocking this thread.
+        out = torch.empty((len(tensors), *tensors[0].shape), dtype=tensors[0].dtype, pin_memory=True)
+        return torch.stack(list(tensors), out=out)
 
 
 def embed_sources(
@@ -50,6 +115,7 @@ def embed_sources(
 ) -> Iterator[EmbeddedChunk]:
     """Yield embeddings chunk by chunk (``chunk_batches`` batches each) in source order."""
     batch_size = batch_size or default_batch_size(backbone)
+    run_batch = BatchRunner(backbone, batch_size)
     workers = workers or max(1, min(4, (os.cpu_count() or 2)))
     total = len(sources)
     done = 0
@@ -90,9 +156,9 @@ def embed_sources(
                         if positions or failures:  # keep what is already computed
                             yield _chunk(positions, vectors, failures, backbone.spec.dim)
                         return
-                    out = backbone.embed(torch.stack([t for _, t in batch]))
+                    out = run_batch([t for _, t in batch])
                     positions.extend(p for p, _ in batch)
-                    vectors.append(out.numpy())
+                    vectors.append(out)
                     batch = []
                 if progress:
                     progress(done, total)

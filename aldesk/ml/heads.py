@@ -4,6 +4,9 @@
 spreads those labels over the pool's k-NN graph (label propagation), then trains the same linear
 head on the labels plus the graph's most confident pseudo-labels. Predictions always come from
 the linear head, so a model can be exported as one small program and reproduce the app exactly.
+
+Fits take an optional CUDA ``device``: the data go there, L-BFGS runs there, and the head comes
+back on the CPU (stored heads are always CPU tensors). Without one the CPU code runs unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from aldesk.ml.device import is_cuda
 
 HEADS = ("default", "plain")
 # Calibrate only with enough labels for the out-of-fold estimate to mean something.
@@ -60,13 +65,34 @@ class LinearHead:
         return raw.masked_fill(~self.active, float("-inf"))
 
     def predict_proba(self, z: torch.Tensor, block: int = 262_144) -> torch.Tensor:
+        """Probabilities [N, K] as a float32 CPU tensor; computed where ``z`` is (a pool's
+        features kept on the GPU are scored there, block by block)."""
         out = torch.empty((z.shape[0], self.n_classes), dtype=torch.float32)
+        if z.device.type != "cpu":
+            return self._predict_on(z, out, block)
         with torch.inference_mode():
             for start in range(0, z.shape[0], block):
                 out[start : start + block] = torch.softmax(
                     self.logits(z[start : start + block]) / self.temperature, dim=1
                 )
         return out
+
+    def _predict_on(self, z: torch.Tensor, out: torch.Tensor, block: int) -> torch.Tensor:
+        on_device = self.to(z.device)
+        with torch.inference_mode():
+            for start in range(0, z.shape[0], block):
+                part = torch.softmax(on_device.logits(z[start : start + block].float()) / self.temperature, dim=1)
+                out[start : start + block] = part.cpu()
+        return out
+
+    def to(self, device: torch.device | str) -> "LinearHead":
+        """The same head with its tensors on ``device`` (itself when already there)."""
+        if self.weight.device == torch.device(device):
+            return self
+        return LinearHead(
+            self.weight.to(device), self.bias.to(device), self.active.to(device), self.temperature,
+            self.calibrated_at, self.oof_accuracy,
+        )
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -105,24 +131,33 @@ def fit_linear(
     init: LinearHead | None = None,
     l2: float = 1.0,
     max_iter: int = 100,
+    device: torch.device | None = None,
 ) -> LinearHead:
     """Class-balanced, L2-regularised multinomial logistic regression (L-BFGS, full batch).
 
     Each class carries equal total weight, so a rare class is not drowned by a common one.
     ``init`` warm-starts from the previous model: retraining after 10 new labels then needs
-    only a few iterations.
+    only a few iterations. With a CUDA ``device`` the fit runs there; the head returned is on
+    the CPU either way.
     """
+    if is_cuda(device) and z.device != torch.device(device):
+        moved = fit_linear(
+            z.to(device), y.to(device), n_classes,
+            sample_weight=None if sample_weight is None else sample_weight.to(device),
+            init=None if init is None else init.to(device), l2=l2, max_iter=max_iter,
+        )
+        return moved.to("cpu")
     z = z.float()
     y = y.long()
-    weight = torch.ones(len(y)) if sample_weight is None else sample_weight.float()
-    counts = torch.zeros(n_classes).index_add_(0, y, weight)
+    weight = torch.ones(len(y), device=z.device) if sample_weight is None else sample_weight.float()
+    counts = torch.zeros(n_classes, device=z.device).index_add_(0, y, weight)
     active = counts > 0
     balance = torch.where(active, counts.sum() / (active.sum() * counts.clamp_min(1e-12)), 0.0)
     w = weight * balance[y]
     total = w.sum()
 
-    W = torch.zeros((z.shape[1], n_classes))
-    b = torch.zeros(n_classes)
+    W = torch.zeros((z.shape[1], n_classes), device=z.device)
+    b = torch.zeros(n_classes, device=z.device)
     if init is not None and init.weight.shape == W.shape:
         W.copy_(init.weight)
         b.copy_(torch.where(torch.isfinite(init.bias), init.bias, torch.zeros_like(init.bias)))
@@ -189,25 +224,29 @@ def stratified_folds(y: np.ndarray, folds: int = 3, seed: int = 0) -> np.ndarray
 
 
 def out_of_fold_logits(
-    z: torch.Tensor, y: torch.Tensor, n_classes: int, *, folds: int = OOF_FOLDS, seed: int = 0
+    z: torch.Tensor, y: torch.Tensor, n_classes: int, *, folds: int = OOF_FOLDS, seed: int = 0,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
-    """Logits for each labeled item from a plain head trained without it (stratified folds)."""
+    """Logits for each labeled item from a plain head trained without it (stratified folds);
+    the fits run on ``device`` when it is CUDA."""
     fold_of = stratified_folds(y.numpy(), folds, seed)
     out = torch.full((len(y), n_classes), float("-inf"))
     for fold in range(folds):
         test = torch.from_numpy(fold_of == fold)
         if test.all() or not test.any():
             continue
-        head = fit_linear(z[~test], y[~test], n_classes, max_iter=OOF_MAX_ITER)
+        head = fit_linear(z[~test], y[~test], n_classes, max_iter=OOF_MAX_ITER, device=device)
         out[test] = head.logits(z[test])
     return out
 
 
-def calibrate(head: LinearHead, z: torch.Tensor, y: torch.Tensor) -> tuple[LinearHead, float | None]:
+def calibrate(
+    head: LinearHead, z: torch.Tensor, y: torch.Tensor, device: torch.device | None = None
+) -> tuple[LinearHead, float | None]:
     """Set the head's temperature from out-of-fold logits; also returns the out-of-fold accuracy."""
     if len(y) < MIN_LABELS_TO_CALIBRATE or int(torch.unique(y).numel()) < 2:
         return head, None
-    logits = out_of_fold_logits(z, y, head.n_classes)
+    logits = out_of_fold_logits(z, y, head.n_classes, device=device)
     return head, calibrate_from_logits(head, logits, y)
 
 
@@ -282,6 +321,7 @@ def fit_semi_supervised(
     min_confidence: float = 0.5,
     l2: float = SEMI_L2,
     max_iter: int = SEMI_MAX_ITER,
+    device: torch.device | None = None,
 ) -> LinearHead:
     """Linear head on the labels plus the most confident propagated pseudo-labels.
 
@@ -296,7 +336,9 @@ def fit_semi_supervised(
     z_all = torch.cat([z_labeled, z_pseudo[chosen]])
     y_all = torch.cat([y, guess[chosen]])
     weights = torch.cat([torch.ones(len(y)), pseudo_weight * confidence[chosen]])
-    return fit_linear(z_all, y_all, n_classes, sample_weight=weights, init=init, l2=l2, max_iter=max_iter)
+    return fit_linear(
+        z_all, y_all, n_classes, sample_weight=weights, init=init, l2=l2, max_iter=max_iter, device=device
+    )
 
 
 def _top_per_class(

@@ -7,7 +7,20 @@ import torch
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml import device as device_mod
-from aldesk.ml.device import THREADS_ENV, configure_cpu_threads, count_physical_cores, resolve_device
+from aldesk.ml.device import (
+    DEVICE_ENV,
+    THREADS_ENV,
+    compute_device,
+    configure_cpu_threads,
+    count_physical_cores,
+    describe_device,
+    device_preference,
+    free_memory,
+    is_out_of_memory,
+    requested_device,
+    resolve_device,
+    rows_that_fit,
+)
 
 
 @pytest.fixture
@@ -95,3 +108,74 @@ def test_physical_cores_ignore_smt_siblings():
     two_sockets = "\n".join(cpu.format(n=n, p=p, c=0) for n, p in enumerate((0, 1)))
     assert count_physical_cores(two_sockets) == 2
     assert count_physical_cores("processor\t: 0\nmodel name\t: ARM\n") is None
+
+
+def test_preference_flag_then_environment_then_auto(monkeypatch):
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    assert device_preference() == "auto"
+    assert device_preference(None) == "auto"
+    monkeypatch.setenv(DEVICE_ENV, " cpu ")
+    assert device_preference() == "cpu"
+    assert device_preference("cuda:1") == "cuda:1"  # an explicit --device wins
+
+
+def test_environment_forces_the_cpu_even_with_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    assert requested_device().type == "cuda"
+    assert compute_device().type == "cuda"
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    assert requested_device() == torch.device("cpu")
+    assert compute_device() == torch.device("cpu")
+
+
+def test_bad_environment_value_is_named(monkeypatch, no_accelerators):
+    monkeypatch.setenv(DEVICE_ENV, "cuda")
+    with pytest.raises(AldeskError, match=rf"{DEVICE_ENV}='cuda'.*no CUDA device.*unset {DEVICE_ENV}"):
+        requested_device()
+    with pytest.raises(AldeskError, match=r"^--device cuda"):  # an explicit flag is named as the flag
+        requested_device("cuda")
+
+
+def test_engine_leaves_mps_to_embedding(monkeypatch, no_accelerators):
+    monkeypatch.setattr(device_mod, "_mps_available", lambda: True)
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    assert requested_device().type == "mps"
+    assert compute_device() == torch.device("cpu")
+
+
+def test_describe_names_the_device(monkeypatch):
+    assert describe_device(torch.device("cpu"), threads=2) == "cpu, 2 threads"
+    assert describe_device(torch.device("cpu"), threads=1) == "cpu, 1 thread"
+    assert describe_device(torch.device("cpu")) .startswith(f"cpu, {torch.get_num_threads()} thread")
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"NVIDIA Test {index}")
+    assert describe_device(torch.device("cuda", 1)) == "cuda:1 (NVIDIA Test 1)"
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert describe_device(torch.device("cuda")) == "cuda:0 (NVIDIA Test 0)"
+    assert describe_device(torch.device("mps")) == "mps (Apple GPU)"
+
+
+def test_free_memory_only_on_cuda(monkeypatch):
+    assert free_memory(torch.device("cpu")) is None
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 << 30, 8 << 30))
+    assert free_memory(torch.device("cuda", 0)) == 3 << 30
+
+
+def test_rows_that_fit():
+    # half of 1 GiB at 1 MiB per row: 512 rows
+    assert rows_that_fit(1 << 20, 1 << 30) == 512
+    assert rows_that_fit(1 << 20, 1 << 30, maximum=256) == 256
+    assert rows_that_fit(1 << 20, 1 << 30, fraction=0.3, multiple=8) == 304  # 307 rounded down
+    assert rows_that_fit(1 << 20, 0) == 1  # nothing free: still one row (an OOM then says so)
+    assert rows_that_fit(1 << 20, 1 << 20, minimum=16) == 16
+    assert rows_that_fit(3, 20, multiple=8) == 3  # below one multiple: not rounded to 0
+    with pytest.raises(ValueError):
+        rows_that_fit(0, 1 << 30)
+
+
+def test_out_of_memory_recognised():
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(RuntimeError("CUDA error: out of memory"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))

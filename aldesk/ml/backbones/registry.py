@@ -9,7 +9,7 @@ from aldesk.ml.backbones import lite0, pixels, tv
 from aldesk.ml.backbones.backbone import Backbone
 from aldesk.ml.backbones.spec import BackboneSpec
 from aldesk.ml.backbones.weights_file import file_digest, identity_for, read_state_dict
-from aldesk.ml.device import configure_cpu_threads, resolve_device
+from aldesk.ml.device import configure_cpu_threads, requested_device
 
 PIXELS_SPEC = BackboneSpec(
     name=pixels.NAME,
@@ -48,10 +48,12 @@ def default_backbone_name() -> str:
     return pixels.NAME
 
 
-def load_backbone(name: str | None = None, weights: Path | None = None, device: str = "auto") -> Backbone:
-    """A ready backbone; AldeskError (no traceback needed) for anything a person can fix."""
+def load_backbone(name: str | None = None, weights: Path | None = None, device: str | None = None) -> Backbone:
+    """A ready backbone; AldeskError (no traceback needed) for anything a person can fix.
+
+    ``device``: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``; None reads ``ALDESK_DEVICE``, else auto."""
     spec = get_spec(name) if name is not None else get_spec(default_backbone_name())
-    target = resolve_device(device)
+    target = requested_device(device)
     if target.type == "cpu":
         configure_cpu_threads()
     if not spec.pretrained:
