@@ -30,6 +30,7 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     """Open the window (on ``project`` if given) and run until it closes."""
     from PySide6.QtWidgets import QApplication
 
+    from aldesk.gui.app_icon import app_icon
     from aldesk.gui.main_window import MainWindow
     from aldesk.gui.theme import apply_color_scheme, requested_scheme
 
@@ -39,6 +40,8 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     app.setApplicationName("aldesk")
     app.setOrganizationName("aldesk")
     app.setApplicationDisplayName("aldesk")
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("aldesk")  # Wayland shells match the window to aldesk.desktop by this name
     how = apply_color_scheme(app, scheme)
     logging.getLogger("aldesk.theme").info(
         "colour scheme: %s (%s)", app.styleHints().colorScheme().name, how)
