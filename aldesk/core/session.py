@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aldesk.core import labels, settings
 from aldesk.core.labels import QueryContext
 from aldesk.core.queue import QueuedItem, load_queue
+from aldesk.core.sampling import random_unlabeled
 from aldesk.core.store import Project
 
 FALLBACK_SAMPLE = 200
@@ -153,8 +154,7 @@ class LabelingSession:
         return labeled >= self._audit_from
 
     def _random_unlabeled(self, n: int) -> list[int]:
-        return [row[0] for row in self.project.conn.execute(
-            "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY random() LIMIT ?", (n,))]
+        return random_unlabeled(self.project, n)  # no full scan on a million items
 
     def _next_audit(self) -> QueuedItem | None:
         item_id = self._peek_audit()
