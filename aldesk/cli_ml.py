@@ -20,6 +20,9 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
     embed.add_argument("project", type=Path)
     _backbone_options(embed)
     embed.add_argument("--batch-size", type=int, default=None)
+    from aldesk.cli_cluster import add_cluster_options
+
+    add_cluster_options(embed)
     embed.set_defaults(run=cmd_embed)
 
     train = verbs.add_parser("train", help="train a model version and store its predictions")
@@ -80,6 +83,10 @@ def _load_backbone(args: argparse.Namespace):
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    from aldesk.cli_cluster import cmd_cluster_embed, wants_cluster
+
+    if wants_cluster(args):  # --engine dask or --ingest-shards (docs/cluster.md)
+        return cmd_cluster_embed(args, _load_backbone)
     from aldesk.ml.workflow import embed_project
 
     with open_project(args.project) as project:
