@@ -47,8 +47,9 @@ for k in 1 2 3 space 4 5 6 7; do xdotool key \$k; sleep 0.4; done
 sleep 8; grab "$docs/screenshot-labeling.png"
 xdotool key ctrl+b; sleep 4; grab "$docs/screenshot-review.png"
 xdotool key Escape; sleep 1
-# The curve dialog last: without a window manager it cannot be closed by key here.
+# The learning curve is a panel beside the image; Ctrl+L shows and hides it.
 xdotool key ctrl+l; sleep 3; grab "$docs/screenshot-learning-curve.png"
+xdotool key ctrl+l; sleep 1
 xdotool windowfocus --sync \$wid; xdotool key ctrl+q; finish
 # Without a project: the start screen offers the project just closed (Reopen, Enter).
 python -m aldesk & app=\$!

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
 
 from aldesk.core import settings
 from aldesk.core.model_store import model_history
@@ -108,13 +108,17 @@ class LearningCurve(QWidget):
         self.note.setText(summary_text(data))
 
 
-def show_learning_curve(parent: QWidget, project: Project) -> QDialog:
-    dialog = QDialog(parent)
-    dialog.setWindowTitle(f"Learning curve — {project.name}")
-    curve = LearningCurve(dialog)
-    curve.set_data(curve_data(project))
-    layout = QVBoxLayout(dialog)
-    layout.addWidget(curve)
-    dialog.resize(680, 460)
-    dialog.show()
-    return dialog
+class CurveDock(QDockWidget):
+    """The learning curve as a panel beside the image (View → Learning curve, Ctrl+L toggles it);
+    redrawn whenever a new model is stored while it is shown."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Learning curve", parent)
+        self.setObjectName("learning-curve")  # saveState/restoreState find it by this name
+        self.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.curve = LearningCurve(self)
+        self.curve.setMinimumWidth(360)
+        self.setWidget(self.curve)
+
+    def show_project(self, project: Project) -> None:
+        self.curve.set_data(curve_data(project))

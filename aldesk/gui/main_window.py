@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self._estimate: dict | None = None  # the latest model's audit estimate
         self._labeling_session: LabelingSession | None = None  # kept aside during a review
         self.review_view = None  # the review grid, built when first asked for
+        self.curve_dock = None  # the learning-curve panel, built when first asked for
         self._item_total = 0
         self._after_paint_posted = False  # strips and counts of a key press are still to update
         # Thumbnails arrive one by one from the decoders; one strip update takes several.
@@ -244,6 +245,8 @@ class MainWindow(QMainWindow):
         self.banner.dismiss()
         self._predictions = None
         self._model = None
+        if self.curve_dock is not None:
+            self.curve_dock.hide()
         self.show_start()
 
     def choose_project(self) -> None:
@@ -405,6 +408,7 @@ class MainWindow(QMainWindow):
 
     def _model_updated(self, version: int, _metrics: dict) -> None:
         self._load_latest_model()
+        self._refresh_curve()
         self._show_prediction(self.session.current.item_id if self.session and self.session.current else None)
 
     def _queue_updated(self) -> None:
@@ -569,10 +573,24 @@ class MainWindow(QMainWindow):
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     def show_curve(self) -> None:
-        from aldesk.gui.curve_panel import show_learning_curve
+        """Show or hide the learning-curve panel."""
+        from aldesk.gui.curve_panel import CurveDock
 
-        if self.project is not None:
-            show_learning_curve(self, self.project)
+        if self.project is None:
+            return
+        if self.curve_dock is None:
+            self.curve_dock = CurveDock(self)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.curve_dock)
+            self.curve_dock.hide()
+        if self.curve_dock.isVisible():
+            self.curve_dock.hide()
+            return
+        self.curve_dock.show_project(self.project)
+        self.curve_dock.show()
+
+    def _refresh_curve(self) -> None:
+        if self.curve_dock is not None and self.curve_dock.isVisible() and self.project is not None:
+            self.curve_dock.show_project(self.project)
 
     def show_shortcuts(self) -> None:
         from aldesk.gui.shortcuts_dialog import ShortcutsDialog

@@ -17,6 +17,7 @@ import os
 import pickle
 import sys
 import traceback
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable
@@ -62,7 +63,8 @@ class ComputeProcess:
             args=(child_end, self._cancel, str(self.project_path), self.backbone, os.getpid(), CHILD_NICE),
             name="aldesk-compute", daemon=True,
         )
-        process.start()
+        with _main_script_hidden():
+            process.start()
         child_end.close()  # so a dead child shows up here as end-of-file
         self._process, self._conn = process, parent_end
 
@@ -130,6 +132,27 @@ class ComputeProcess:
         if self._process is not None and not self._process.is_alive():
             self._process.close()
         self._process, self._conn = None, None
+
+
+@contextmanager
+def _main_script_hidden():
+    """Keep the child from running the parent's main script.
+
+    spawn re-runs a script started as ``python script.py`` in the child (as ``__mp_main__``) so
+    that objects defined there can be unpickled; the child needs none of them, and a script
+    without a ``__main__`` guard that opens a window would open a second one there and try to
+    take the project's lock. Modules started with ``-m`` and console scripts are not affected.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def serve(conn: Connection, cancel_event, project_path: str, backbone: str | None, parent_pid: int,

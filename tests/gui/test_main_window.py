@@ -165,3 +165,18 @@ def test_results_arriving_after_close_are_dropped_quietly(qtbot, window):
     controller._store_chunk(late)
     controller._embedding_done(0, "pixels")
     controller._job_finished()
+
+
+def test_ctrl_l_toggles_the_learning_curve_panel_which_follows_new_models(qtbot, window):
+    _press(qtbot, window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    dock = window.curve_dock
+    assert dock is not None and dock.isVisible()
+    assert "audit" in dock.curve.note.text()  # says what the estimate still needs
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3) * 4:
+        _press(qtbot, window, key)
+    dock.curve.note.setText("stale")
+    with qtbot.waitSignal(window.controller.model_updated, timeout=60_000):
+        window.controller.retrain_now()
+    assert dock.curve.note.text() != "stale"  # redrawn from the new model
+    _press(qtbot, window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert not dock.isVisible()

@@ -123,3 +123,27 @@ def test_cancel_stops_a_slow_job_and_stop_ends_the_child(project_path):
     assert not process.is_alive()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_in_the_child(tmp_path, project_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        f"open({str(marker)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+        "from aldesk.ml.compute_process import ComputeProcess\n"
+        f"p = ComputeProcess({str(project_path)!r}, 'pixels')\n"
+        "seen = []\n"
+        "p.run('embed', 1, lambda kind, payload: seen.append(kind))\n"
+        "p.stop()\n"
+        "print('embedding_done' in seen)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert len(marker.read_text().split()) == 1  # only the parent ran the script
