@@ -28,6 +28,7 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.labels import QueryContext
 from aldesk.core.store import Project
 from aldesk.core.suspects_store import latest_run, load_suspects
+from aldesk.core.thumb_cache import ThumbnailDiskCache
 from aldesk.gui.thumbnails import DEFAULT_SIDE, ThumbnailLoader
 
 MODES = ("class", "suspects")
@@ -56,7 +57,7 @@ class ReviewModel(QAbstractListModel):
         self.loader = loader
         self.tiles: list[Tile] = []
         self._row_of: dict[int, int] = {}
-        self._paths: dict[int, str] = {}
+        self._paths: dict[int, tuple[str, str]] = {}  # item id -> (stored path, sha256), read on first paint
         self.classes: dict[int, LabelClass] = {}
         loader.ready.connect(self._thumbnail_ready)
 
@@ -78,7 +79,7 @@ class ReviewModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             pixmap = self.loader.get(tile.item_id)
             if pixmap is None:
-                self.loader.request(tile.item_id, self._path(tile.item_id))
+                self.loader.request(tile.item_id, self._path(tile.item_id), self._sha256(tile.item_id))
                 return self.loader.placeholder
             return pixmap
         if role == Qt.ItemDataRole.DisplayRole:
@@ -117,11 +118,17 @@ class ReviewModel(QAbstractListModel):
         return label_class.name if label_class else "?"
 
     def _path(self, item_id: int) -> Path:
+        return self.project.resolve(self._stored(item_id)[0])
+
+    def _sha256(self, item_id: int) -> str | None:
+        return self._stored(item_id)[1] or None
+
+    def _stored(self, item_id: int) -> tuple[str, str]:
         stored = self._paths.get(item_id)
         if stored is None:
-            row = self.project.conn.execute("SELECT path FROM items WHERE id = ?", (item_id,)).fetchone()
-            stored = self._paths[item_id] = row[0] if row else ""
-        return self.project.resolve(stored)
+            row = self.project.conn.execute("SELECT path, sha256 FROM items WHERE id = ?", (item_id,)).fetchone()
+            stored = self._paths[item_id] = (row[0], row[1]) if row else ("", "")
+        return stored
 
     def row_of(self, item_id: int) -> int | None:
         return self._row_of.get(item_id)
@@ -165,7 +172,7 @@ class ReviewView(QWidget):
         self._run_model_version: int | None = None  # the model of the suspects ranking shown
         self._counts: dict[int, int] = {}  # labeled items per class
         self._undo_keys = {QKeySequence(k).toString(QKeySequence.SequenceFormat.PortableText) for k in undo_keys}
-        self.loader = ThumbnailLoader(side=thumb_side, parent=self)
+        self.loader = ThumbnailLoader(side=thumb_side, parent=self, disk_cache=ThumbnailDiskCache())
         self.model = ReviewModel(project, self.loader, self)
 
         self.mode_combo = QComboBox(self)

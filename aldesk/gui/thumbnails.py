@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 
 from aldesk.core.errors import ImageError
 from aldesk.core.imageio import load_image
+from aldesk.core.thumb_cache import ThumbnailDiskCache
 from aldesk.gui.prefetch import image_to_qimage
 
 log = logging.getLogger("aldesk.thumbnails")
@@ -34,14 +35,16 @@ class ThumbnailLoader(QObject):
     ready = Signal(int)  # item id whose thumbnail (or failure mark) is now cached
 
     def __init__(self, side: int = DEFAULT_SIDE, capacity: int = DEFAULT_CAPACITY, threads: int = 2,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, disk_cache: ThumbnailDiskCache | None = None) -> None:
         super().__init__(parent)
         self.side = side
+        # Thumbnails of large originals are also kept on disk, by content hash (aldesk/core/thumb_cache.py).
+        self.disk_cache = disk_cache
         self.capacity = capacity
         self._cache: OrderedDict[int, QPixmap] = OrderedDict()
         self._failed: dict[int, str] = {}
         self._lock = threading.Lock()
-        self._waiting: OrderedDict[int, Path] = OrderedDict()  # guarded by _lock; newest last
+        self._waiting: OrderedDict[int, tuple[Path, str | None]] = OrderedDict()  # guarded by _lock; newest last
         self._busy: set[int] = set()  # guarded by _lock: being decoded
         self._active = 0  # guarded by _lock: running decode loops
         self._results: queue.SimpleQueue = queue.SimpleQueue()
@@ -65,14 +68,15 @@ class ThumbnailLoader(QObject):
     def failure(self, item_id: int) -> str | None:
         return self._failed.get(item_id)
 
-    def request(self, item_id: int, path: Path) -> None:
-        """Decode ``item_id`` soon (before anything requested earlier); no-op if cached."""
+    def request(self, item_id: int, path: Path, sha256: str | None = None) -> None:
+        """Decode ``item_id`` soon (before anything requested earlier); no-op if cached.
+        ``sha256``: the file's content hash, the key of the disk cache."""
         if self._closed or item_id in self._cache or item_id in self._failed:
             return
         with self._lock:
             if item_id in self._busy:
                 return
-            self._waiting[item_id] = path
+            self._waiting[item_id] = (path, sha256)
             self._waiting.move_to_end(item_id)
             while len(self._waiting) > MAX_WAITING:
                 self._waiting.popitem(last=False)
@@ -108,13 +112,20 @@ class ThumbnailLoader(QObject):
                 if not self._waiting:
                     self._active -= 1
                     return
-                item_id, path = self._waiting.popitem(last=True)
+                item_id, (path, sha256) = self._waiting.popitem(last=True)
                 self._busy.add(item_id)
-            self._results.put((item_id, *self._decode(path)))
+            self._results.put((item_id, *self._decode(path, sha256)))
 
-    def _decode(self, path: Path) -> tuple[QImage | None, str]:
+    def _decode(self, path: Path, sha256: str | None = None) -> tuple[QImage | None, str]:
         try:
-            return image_to_qimage(load_image(path, max_side=self.side)), ""
+            cache = self.disk_cache if sha256 else None
+            image = cache.get(sha256, self.side) if cache else None
+            if image is None:
+                image = load_image(path, max_side=self.side)
+                # Only originals larger than the tile: a small one decodes as fast as its copy.
+                if cache and max(image.size) >= self.side:
+                    cache.put(sha256, self.side, image)
+            return image_to_qimage(image), ""
         except ImageError as exc:
             return None, exc.reason
         except Exception as exc:  # a bug rather than a bad file: log it, keep the loop alive
