@@ -39,6 +39,25 @@ start=$(date +%s.%N)
 PROJECT="$CHECK/demo/fashion-mnist-demo.aldesk"
 printf 'built in %.1f s\n' "$(since "$start")"
 
+echo "== torch inside the app: a 20-image project embedded with efficientnet-lite0"
+mkdir -p "$CHECK/tiny-images"
+find "$CHECK/demo" -name "*.png" | sort > "$CHECK/pngs.txt"  # not piped into head: pipefail
+head -n 20 "$CHECK/pngs.txt" | xargs -I{} cp {} "$CHECK/tiny-images/"
+"$APP" new "$CHECK/tiny.aldesk" --classes "a,b" > /dev/null
+"$APP" import "$CHECK/tiny.aldesk" "$CHECK/tiny-images" | tail -n 1
+start=$(date +%s.%N)
+"$APP" embed "$CHECK/tiny.aldesk" --backbone efficientnet-lite0 --device cpu > "$CHECK/embed.txt" 2>&1 \
+  || { cat "$CHECK/embed.txt" >&2; echo "FAIL: aldesk embed" >&2; exit 1; }
+printf 'embedded in %.1f s\n' "$(since "$start")"
+"$APP" info "$CHECK/tiny.aldesk" --json > "$CHECK/tiny.json"
+python3 - "$CHECK/tiny.json" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1]))
+print(f"backbone {info['backbone']}, embedded {info['embedded']} of {info['items']}")
+if info["backbone"] != "efficientnet-lite0" or info["embedded"] != info["items"] or info["items"] != 20:
+    sys.exit("FAIL: the tiny project was not embedded with efficientnet-lite0")
+PY
+
 echo "== the demo in a window under Xvfb: press 1, then Ctrl+Q"
 xvfb-run -a -s "-screen 0 1280x800x24" bash "$HERE/check_window.sh" "$APP" "$CHECK/demo" "$CHECK/window.log"
 

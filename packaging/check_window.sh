@@ -16,12 +16,25 @@ printf 'window %s shown after %.1f s\n' "$window" "$(since "$started")"
 xprop -id "$window" WM_CLASS
 # The .desktop file's StartupWMClass and the icon must match what the window reports.
 xprop -id "$window" WM_CLASS | grep -q '"aldesk"' || fail "WM_CLASS is not aldesk (StartupWMClass in aldesk.desktop)"
-icon_words=$(xprop -id "$window" _NET_WM_ICON | tr ',' '\n' | wc -l)
-[ "$icon_words" -gt 256 ] || fail "the window has no icon (_NET_WM_ICON)"
-echo "window icon set (_NET_WM_ICON, $icon_words values)"
+icon_sizes=$(xprop -id "$window" _NET_WM_ICON | grep -o "Icon ([0-9]* x [0-9]*)" | sed 's/Icon (\(.*\))/\1/' | paste -sd,)
+case ",$icon_sizes," in *",48 x 48,"*) ;; *) fail "the window has no 48 px icon (_NET_WM_ICON: $icon_sizes)" ;; esac
+echo "window icon sizes (_NET_WM_ICON): $icon_sizes"
+
+# The learning worker runs in a child process that the frozen app starts by running itself again
+# (multiprocessing "spawn"); it must start and stay up, not die on an import the bundle lacks.
+child=""
+for _ in $(seq 90); do
+  child=$(pgrep -P "$pid" -f -- "--multiprocessing-fork" | head -n 1 || true)
+  [ -n "$child" ] && break
+  sleep 1
+done
+[ -n "$child" ] || fail "the learning worker's process did not start within 90 s"
+sleep 5
+kill -0 "$child" 2>/dev/null || fail "the learning worker's process $child died"
+echo "learning worker process $child running"
 
 xdotool windowfocus --sync "$window"
-sleep 3  # let the first image show and the worker start
+sleep 1
 xdotool key 1
 sleep 1
 xdotool key ctrl+q
