@@ -89,6 +89,31 @@ def embedded_ids(project: Project, set_id: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+def unembedded(project: Project, set_id: int | None) -> list[tuple[int, str]]:
+    """(item id, stored path) of every item without a vector in this set, by id.
+
+    Compared as sorted arrays, and paths read only for the missing items: on a million items
+    that are all embedded (every app start) this reads two id columns, not a million paths into
+    a Python set.
+    """
+    all_ids = np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")),
+                          dtype=np.int64)
+    done = np.unique(embedded_ids(project, set_id)) if set_id is not None else np.zeros(0, dtype=np.int64)
+    missing = all_ids[~_sorted_member(all_ids, done)]
+    if len(missing) > _PATHS_BY_ID:
+        wanted = set(missing.tolist())
+        return [(i, p) for i, p in project.conn.execute("SELECT id, path FROM items ORDER BY id") if i in wanted]
+    out: list[tuple[int, str]] = []
+    for start in range(0, len(missing), 900):  # under SQLite's oldest limit of 999 parameters
+        part = missing[start:start + 900].tolist()
+        out.extend(project.conn.execute(
+            f"SELECT id, path FROM items WHERE id IN ({','.join('?' * len(part))}) ORDER BY id", part))
+    return out
+
+
+_PATHS_BY_ID = 50_000  # above this many missing items one scan of all paths is cheaper
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where each stored vector of a set goes in the loaded pool, worked out from the item ids

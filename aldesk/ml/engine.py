@@ -110,9 +110,12 @@ class PoolModel:
         if len(extra):
             anchor_z = torch.nn.functional.normalize(self.z[torch.from_numpy(self.anchors)], dim=1)
             extra_z = torch.nn.functional.normalize(self.z[torch.from_numpy(extra)], dim=1)
-            top = torch.topk(extra_z @ anchor_z.T, indices.shape[1], dim=1)
-            indices = torch.cat([indices, top.indices])
-            sims = torch.cat([sims, top.values])
+            # In blocks of rows: 118,000 labels outside the sample x 20,000 anchors would be one
+            # 9.4 GB similarity matrix (benchmarks/bench_scale.py); each row's top-k is the same.
+            tops = [torch.topk(extra_z[start:start + 4096] @ anchor_z.T, indices.shape[1], dim=1)
+                    for start in range(0, len(extra_z), 4096)]
+            indices = torch.cat([indices, *(top.indices for top in tops)])
+            sims = torch.cat([sims, *(top.values for top in tops)])
         spread = heads.propagate_labels(
             indices, sims, torch.from_numpy(position[labeled]), torch.from_numpy(y), n_classes
         )

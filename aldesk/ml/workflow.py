@@ -53,9 +53,9 @@ def embed_project(
     """Embed every item not yet embedded with this backbone; each chunk is committed as it
     finishes, so an interrupted run resumes where it stopped."""
     eset = vectors.get_or_create_set(project, backbone.spec.name, backbone.identity, backbone.spec.dim)
-    done = set(vectors.embedded_ids(project, eset.id).tolist())
-    todo = [(i, p) for i, p in project.conn.execute("SELECT id, path FROM items ORDER BY id") if i not in done]
-    report = EmbedReport(backbone=backbone.spec.name, already=len(done))
+    todo = vectors.unembedded(project, eset.id)
+    total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
+    report = EmbedReport(backbone=backbone.spec.name, already=total - len(todo))
     ids = np.array([i for i, _ in todo], dtype=np.int64)
     paths = [project.resolve(p) for _, p in todo]
     sources = [lambda path=path: load_image(path, max_side=backbone.load_side) for path in paths]

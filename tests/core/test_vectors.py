@@ -49,3 +49,14 @@ def test_empty_set_loads_as_empty_arrays(project):
     eset = vectors.get_or_create_set(project, "b", "b-1", 4)
     ids, vecs = vectors.load_embeddings(project, eset)
     assert ids.shape == (0,) and vecs.shape == (0, 4)
+
+
+def test_unembedded_lists_the_items_without_a_vector(project, monkeypatch):
+    ids = _items(project, 5)
+    assert [i for i, _ in vectors.unembedded(project, None)] == ids
+    eset = vectors.get_or_create_set(project, "b", "b-1", 2)
+    vectors.add_chunk(project, eset.id, np.array([ids[1], ids[3]]), np.ones((2, 2)))
+    expected = [(i, f"f{k}.png") for k, i in enumerate(ids) if k not in (1, 3)]
+    assert vectors.unembedded(project, eset.id) == expected
+    monkeypatch.setattr(vectors, "_PATHS_BY_ID", 1)  # the one-scan path gives the same answer
+    assert vectors.unembedded(project, eset.id) == expected
