@@ -25,16 +25,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aldesk.core import vectors
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project
-from aldesk.ml.backbones import Backbone
 from aldesk.ml.shard_ingest import DoneItems, FolderReport, ingest_folder, ingest_shard, stored_paths
 from aldesk.ml.shard_worker import ShardDone, ShardTask
 from aldesk.ml.shards import ShardError, read_shard
+
+if TYPE_CHECKING:  # torch is imported only by whoever loads the backbone
+    from aldesk.ml.backbones import Backbone
 
 SCHEDULER_ENV = "ALDESK_SCHEDULER"
 DEFAULT_SHARD_SIZE = 5000
@@ -204,12 +207,20 @@ def embed_on_cluster(
             device=device, batch_size=batch_size,
         )
 
+    def plan_task_files(number: int) -> dict[str, str]:
+        """This machine's path -> the path the workers were given, for the shard's items."""
+        return {str(project.resolve(p)): path_map(project.resolve(p))
+                for p in stored_paths(project, plan.shards[number]).values()}
+
     from aldesk.ml.shard_worker import run_shard
 
+    numbers: dict[str, int] = {}  # task key -> shard number
+
     def submit(number: int):
-        # A fresh key per run and shard: a scheduler never hands back a result of an older run.
-        return client.submit(run_shard, task_for(number), key=f"aldesk-embed-{run}-{number:06d}",
-                             pure=False, retries=1)
+        # A fresh key per run, shard and attempt: the scheduler never hands back an older result.
+        key = f"aldesk-embed-{run}-{number:06d}-{int(number in redone)}"
+        numbers[key] = number
+        return client.submit(run_shard, task_for(number), key=key, pure=False, retries=1)
 
     redone: set[int] = set()
     queue = iter(range(len(plan.shards)))
@@ -223,7 +234,7 @@ def embed_on_cluster(
             break
     try:
         for future in pending:
-            number = int(future.key.rsplit("-", 1)[1])
+            number = numbers.pop(future.key)
             futures.pop(number, None)
             done_task = _result(future, folder)
             path = folder / done_task.name
@@ -233,16 +244,18 @@ def embed_on_cluster(
                     raise ShardError(path, "does not hold the items or backbone its task was given.")
                 result = ingest_shard(project, shard, eset.id, done)
             except ShardError as exc:
-                if number in redone:
-                    raise AldeskError(f"{exc} It was computed twice with the same result; stopping.") from None
-                say(f"{exc} Redoing it.")
-                report.bad.append(str(exc))
                 _dispose(path, False, keep_shards)
+                if number in redone:
+                    raise AldeskError(f"{exc} It was bad again when computed a second time; stopping.") from None
+                say(f"{exc} Set aside as {path.name}.bad; computing it again.")
+                report.bad.append(str(exc))
                 redone.add(number)
                 futures[number] = submit(number)
                 pending.add(futures[number])
                 continue
             _dispose(path, True, keep_shards)
+            if result.failures:
+                _check_workers_see_images(result.failures, plan_task_files(number), done_task.host)
             report.embedded += result.added
             report.failed.extend(result.failures)
             report.shards += 1
@@ -299,6 +312,19 @@ def _result(future, folder: Path) -> ShardDone:
             f"An embedding task failed on the cluster ({type(exc).__name__}: {exc}). Finished shards are "
             f"kept in {folder}; run the same command again to resume."
         ) from exc
+
+
+def _check_workers_see_images(failures: list[tuple[str, str]], given: dict[str, str], host: str) -> None:
+    """Stop when a worker reports images missing that this machine can read: the workers look
+    at other storage, and every further shard would only list failures."""
+    missing = [path for path, reason in failures if reason == "file not found"][:5]
+    here = [path for path in missing if os.path.exists(path)]
+    if here:
+        raise AldeskError(
+            f"Worker {host} found no file at {given.get(here[0], here[0])}, which exists on this machine as "
+            f"{here[0]}. Mount the images at the same path on every worker, or map the prefix with "
+            "--path-map OLD=NEW (docs/cluster.md). Shards finished so far are kept."
+        )
 
 
 def _dispose(path: Path, ok: bool, keep: bool) -> None:

@@ -62,6 +62,9 @@ def test_cluster_vectors_equal_the_local_engine(client, projects):
     assert report.failed == expected.failed and "007.png" in report.failed[0][0]
     assert np.array_equal(got_ids, want_ids) and np.array_equal(got, want)
     assert not default_shard_dir(on_cluster).exists()  # ingested shards and their folders removed
+    with open_project(on_cluster) as project:  # again: only the unreadable item is tried
+        again = embed_on_cluster(project, backbone, client, shard_size=8)
+    assert (again.embedded, again.already, again.planned, len(again.failed)) == (0, N - 1, 1, 1)
 
 
 def test_cancelled_run_resumes_without_embedding_anything_twice(client, projects):
@@ -114,3 +117,48 @@ def test_task_errors_reach_the_client_with_the_workers_message(client, projects)
     hidden = PathMap.parse([f"{path.parent}=/not/mounted/here"])
     with open_project(path) as project, pytest.raises(Exception, match="cannot see the shard folder"):
         embed_on_cluster(project, backbone, client, shard_size=20, path_map=hidden)
+
+
+def test_images_missing_on_the_workers_but_present_here_stop_the_run(client, projects):
+    path, _ = projects
+    backbone = load_backbone("pixels", device="cpu")
+    from aldesk.ml.cluster_embed import PathMap
+
+    elsewhere = PathMap.parse([f"{path.parent / 'imgs'}=/not/mounted/imgs"])
+    with open_project(path) as project:
+        with pytest.raises(Exception, match=r"found no file at /not/mounted/imgs/000.png, which exists on this "
+                                            r"machine as .*imgs/000.png.*--path-map"):
+            embed_on_cluster(project, backbone, client, shard_size=20, path_map=elsewhere)
+        assert len(vectors.embedded_ids(project, vectors.find_set(project, backbone.identity).id)) == 0
+
+
+def test_unreachable_scheduler_is_named_with_what_to_check():
+    from aldesk.ml.cluster_embed import connect
+
+    with pytest.raises(Exception, match=r"Cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*port"):
+        with connect("tcp://127.0.0.1:9", timeout=1):
+            pass
+
+
+def test_a_bad_shard_from_a_task_is_set_aside_and_computed_again(client, projects, monkeypatch):
+    from aldesk.ml import cluster_embed
+    from aldesk.ml.shards import ShardError
+
+    path, _ = projects
+    backbone = load_backbone("pixels", device="cpu")
+    real, calls = cluster_embed.read_shard, []
+
+    def damaged_once(shard_path):
+        calls.append(shard_path.name)
+        if len(calls) == 1:  # as if the file had been damaged between the worker and here
+            raise ShardError(shard_path, "is truncated or damaged (simulated).")
+        return real(shard_path)
+
+    monkeypatch.setattr(cluster_embed, "read_shard", damaged_once)
+    messages = []
+    with open_project(path) as project:
+        report = embed_on_cluster(project, backbone, client, shard_size=20, say=messages.append, keep_shards=True)
+    assert calls.count(calls[0]) == 2 and len(calls) == 3  # two shards, the first one read twice
+    assert report.embedded == N - 1 and len(report.bad) == 1 and calls[0] in messages[0]
+    folder = default_shard_dir(path) / backbone.identity
+    assert (folder / (calls[0] + ".bad")).exists() and (folder / calls[0]).exists()

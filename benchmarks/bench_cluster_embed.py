@@ -1,0 +1,119 @@
+"""Embedding rate of ``--engine dask`` against the local engine, on the same images, same run.
+
+    ALDESK_THREADS=1 nice -n 10 PYTHONPATH=. python benchmarks/bench_cluster_embed.py \\
+        --images 240 --workers 2 --shard-size 30 --rounds 3
+
+Each round embeds a fresh copy of one project twice, alternating: the local engine
+(``embed_project``, this process) and a Dask ``LocalCluster`` of ``--workers`` processes with
+one thread each (``embed_on_cluster``: shard files written, read back, checked and ingested).
+The cluster is started once and warmed up (every worker has loaded the backbone), as a real
+cluster would be after its first shards; its start-up time is reported separately. Images are
+bench_embed's generated 1600x1200 JPEGs. Results: docs/cluster.md (pasted by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aldesk.core.importer import import_paths  # noqa: E402
+from aldesk.core.store import create_project, open_project  # noqa: E402
+from aldesk.ml.backbones import load_backbone  # noqa: E402
+from aldesk.ml.cluster_embed import embed_on_cluster  # noqa: E402
+from aldesk.ml.workflow import embed_project  # noqa: E402
+from benchmarks.bench_embed import make_images  # noqa: E402
+from benchmarks.docs import machine_summary  # noqa: E402
+
+
+def make_project(folder: Path, images: Path, name: str) -> Path:
+    with create_project(folder / name) as project:
+        import_paths(project, [images])
+    return folder / name
+
+
+def timed(run) -> float:
+    start = time.perf_counter()
+    count = run()
+    return count / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=240)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--shard-size", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backbone", default=None, help="default: aldesk's default backbone")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+
+    import distributed
+
+    backbone = load_backbone(args.backbone, device="cpu")
+    work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    try:
+        images = work / "imgs"
+        images.mkdir()
+        make_images(images, args.images)
+        template = make_project(work, images, "template.aldesk")
+        warm_images = work / "warm"
+        warm_images.mkdir()
+        make_images(warm_images, 4 * args.workers)
+        warm = make_project(work, warm_images, "warm.aldesk")
+
+        start = time.perf_counter()
+        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+        client = distributed.Client(cluster)
+        startup = time.perf_counter() - start
+        rates: dict[str, list[float]] = {"local": [], "dask": []}
+        try:
+            with open_project(warm) as project:  # every worker loads the backbone once
+                embed_on_cluster(project, backbone, client, shard_size=4)
+            for round_ in range(args.rounds):
+                for engine in ("local", "dask"):
+                    copy = work / f"{engine}-{round_}.aldesk"
+                    shutil.copy(template, copy)
+                    with open_project(copy) as project:
+                        if engine == "local":
+                            rate = timed(lambda: embed_project(project, backbone).embedded)
+                        else:
+                            rate = timed(lambda: embed_on_cluster(project, backbone, client,
+                                                                  shard_size=args.shard_size).embedded)
+                    rates[engine].append(rate)
+                    print(f"round {round_ + 1} {engine:>5}: {rate:6.1f} images/s", file=sys.stderr)
+        finally:
+            client.close()
+            cluster.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    local, dask = statistics.median(rates["local"]), statistics.median(rates["dask"])
+    result = {
+        "backbone": backbone.spec.name, "images": args.images, "workers": args.workers,
+        "shard_size": args.shard_size, "rounds": args.rounds, "threads": os.environ.get("ALDESK_THREADS"),
+        "local_images_per_s": rates["local"], "dask_images_per_s": rates["dask"],
+        "median_local": round(local, 2), "median_dask": round(dask, 2), "ratio": round(dask / local, 3),
+        "cluster_startup_s": round(startup, 2), "machine": machine_summary(),
+    }
+    print(f"| engine | images/s (median of {args.rounds}) | runs |\n|---|---|---|")
+    print(f"| local (this process) | {local:.1f} | {', '.join(f'{r:.1f}' for r in rates['local'])} |")
+    print(f"| dask, {args.workers} workers x 1 thread | {dask:.1f} | {', '.join(f'{r:.1f}' for r in rates['dask'])} |")
+    print(f"\nratio dask / local: {dask / local:.2f}; LocalCluster start-up {startup:.1f} s (not in the rates); "
+          f"{backbone.spec.name}, {args.images} images 1600x1200 JPEG, shard size {args.shard_size}; {machine_summary()}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
