@@ -36,6 +36,10 @@ class Project:
         # Writable projects commit with synchronous=NORMAL; this makes each commit power-cut
         # durable a few ms later, off the caller's thread (see aldesk.core.wal_sync).
         self._syncer = WalSyncer(path) if lock is not None else None
+        if self._syncer is not None:
+            # Checkpoints run in the syncer's thread too: SQLite's automatic one runs inside
+            # whichever commit crosses 1,000 WAL pages, often a key press's (up to 229 ms seen).
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     # -- life cycle -------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Power-cut durability without an fsync on the caller's thread: fsync the WAL just after commits.
+"""Power-cut durability without an fsync on the caller's thread: fsync the WAL just after commits
+(and checkpoint it when it grows large).
 
 A project runs SQLite in WAL mode with ``synchronous=NORMAL``. Then a COMMIT is a ``write()``
 of the transaction's pages into the ``-wal`` file, and from that moment the change survives the
@@ -19,18 +20,23 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
 log = logging.getLogger("aldesk.wal_sync")
 
 IDLE_SECONDS = 0.5  # the thread ends after this long without a commit
+# Copy the WAL back into the database once it is this large (SQLite's own default is 1,000 pages,
+# ~4 MB); the project's connection has automatic checkpoints off, so they never run in a commit.
+CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 
 class WalSyncer:
     """Fsyncs ``<database>-wal`` in a background thread after each ``request()``."""
 
     def __init__(self, database: Path) -> None:
+        self._database = Path(database)
         self._wal = Path(f"{database}-wal")
         self._folder = Path(database).parent
         self._lock = threading.Lock()
@@ -39,6 +45,7 @@ class WalSyncer:
         self._closed = False
         self._synced_folder = False
         self.syncs = 0  # completed fsyncs (tests)
+        self.checkpoints = 0  # completed checkpoints (tests)
 
     def request(self) -> None:
         """A transaction was just committed: make it power-cut durable soon. Returns at once."""
@@ -71,6 +78,25 @@ class WalSyncer:
                 return
             self._wanted.clear()  # commits from now on ask for another round
             self._sync()
+            self._checkpoint_if_large()
+
+    def _checkpoint_if_large(self) -> None:
+        """A PASSIVE checkpoint through a connection of this thread's own: it never waits for
+        and never blocks the writer; pages that readers still need are copied next time."""
+        try:
+            if self._wal.stat().st_size < CHECKPOINT_BYTES:
+                return
+        except OSError:
+            return
+        try:
+            conn = sqlite3.connect(self._database, isolation_level=None)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.checkpoints += 1
+            finally:
+                conn.close()  # never the last connection: the project's own stays open
+        except sqlite3.Error as exc:
+            log.warning("checkpoint of %s failed (retried after the next commit): %s", self._database, exc)
 
     def _sync(self) -> None:
         try:

@@ -68,3 +68,24 @@ def test_read_only_projects_have_no_syncer(tmp_path):
     _project_with_items(tmp_path).close()
     with open_project(tmp_path / "p.aldesk", write=False) as project:
         assert project._syncer is None
+
+
+def test_commits_never_checkpoint_the_syncer_does_once_the_wal_is_large(tmp_path, monkeypatch):
+    monkeypatch.setattr(wal_sync, "CHECKPOINT_BYTES", 256 * 1024)
+    project = _project_with_items(tmp_path)
+    wal = tmp_path / "p.aldesk-wal"
+    try:
+        assert project.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        syncer = project._syncer
+        blob = b"x" * 100_000
+        for i in range(8):  # ~800 kB of WAL in 8 commits
+            project.set_meta(f"k{i}", blob.hex()[: 100_000])
+        assert _wait(lambda: syncer.checkpoints > 0)
+        # The PASSIVE checkpoint copied the pages back: the next commit restarts the WAL
+        # from its start instead of growing it.
+        size = wal.stat().st_size
+        project.set_meta("after", "small")
+        assert wal.stat().st_size <= size
+        assert project.meta("k7") == blob.hex()[:100_000]
+    finally:
+        project.close()
