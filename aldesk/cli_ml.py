@@ -69,16 +69,18 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
 def _backbone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=None, help="backbone name (see: aldesk weights list)")
     parser.add_argument("--weights", type=Path, default=None, help="a weights file for the backbone")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--device", default=None, metavar="{auto,cpu,cuda,cuda:N,mps}",
+                        help="where the backbone runs (default: ALDESK_DEVICE, else auto: CUDA, MPS, CPU)")
 
 
 def _load_backbone(args: argparse.Namespace):
     from aldesk.ml.backbones import load_backbone
-    from aldesk.ml.device import configure_cpu_threads
+    from aldesk.ml.device import configure_cpu_threads, describe_device
 
     configure_cpu_threads()
     backbone = load_backbone(args.backbone, weights=args.weights, device=args.device)
-    print(f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {backbone.device}", file=sys.stderr)
+    print(f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {describe_device(backbone.device)}",
+          file=sys.stderr)
     return backbone
 
 
@@ -101,11 +103,13 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from aldesk.ml.device import configure_cpu_threads, describe_device
     from aldesk.ml.engine import PoolModel
     from aldesk.ml.workflow import (
         evaluate_snapshot, previous_predictions, save_training, take_snapshot, train_snapshot,
     )
 
+    configure_cpu_threads()  # as the app's worker does
     with open_project(args.project) as project:
         snapshot = take_snapshot(project)
         pool = PoolModel.build(snapshot.vectors)
@@ -116,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     estimate = metrics["estimate"]
     print(
         f"model version {version}: {metrics['head']} head on {snapshot.backbone} embeddings, "
-        f"{metrics['n_labels']} labels in {metrics['classes_with_labels']} of {len(snapshot.class_ids)} classes"
+        f"{metrics['n_labels']} labels in {metrics['classes_with_labels']} of {len(snapshot.class_ids)} classes, "
+        f"trained on {describe_device(pool.device)}"
     )
     if estimate["value"] is None:
         print(f"accuracy not estimated yet: {estimate['audit_labels']} audit labels, 10 needed")

@@ -47,3 +47,12 @@ def replace_section(title: str, body: str, path: Path = DOCS) -> None:
     else:
         text = text.rstrip() + "\n\n" + section
     path.write_text(text, encoding="utf-8")
+
+
+def keep_open_problems_last(path: Path = DOCS) -> None:
+    """replace_section appends new sections at the end; the "Open problems" section stays last."""
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r"^## Open problems\n.*?(?=^## |\Z)", text, re.S | re.M)
+    if match and text[match.end():].strip():
+        rest = (text[: match.start()] + text[match.end():]).rstrip()
+        path.write_text(rest + "\n\n" + match.group(0).rstrip() + "\n", encoding="utf-8")

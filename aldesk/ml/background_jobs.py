@@ -82,9 +82,11 @@ class JobRunner:
     def embed(self, generation: int, emit: Emit) -> None:
         from aldesk.core import vectors
         from aldesk.core.imageio import load_image
+        from aldesk.ml.device import describe_device
         from aldesk.ml.embed import embed_sources
 
         backbone = self._load_backbone(emit)
+        stage = f"embedding on {describe_device(backbone.device)}"  # e.g. "on cuda:0 (NVIDIA ...)", "on cpu, 2 threads"
         with open_project(self.project_path, write=False) as project:
             found = vectors.find_set(project, backbone.identity)
             done = set(vectors.embedded_ids(project, found.id).tolist()) if found else set()
@@ -93,7 +95,7 @@ class JobRunner:
         ids = np.array([i for i, _ in todo], dtype=np.int64)
         sources = [lambda path=path: load_image(path, max_side=backbone.load_side) for _, path in todo]
         for chunk in embed_sources(
-            backbone, sources, progress=lambda d, t: emit("progress", ("embedding", d, t)),
+            backbone, sources, progress=lambda d, t: emit("progress", (stage, d, t)),
             cancel=self.cancelled,
         ):
             emit("chunk", EmbedChunk(

@@ -6,7 +6,8 @@ predictions for the whole pool and the next items to ask, without touching any d
 
 A pool has a device (``compute_device()``: CUDA when there is one and ALDESK_DEVICE does not
 say otherwise, else the CPU). On CUDA the whitening, the k-NN graph, the head fits and the
-pool's scoring run there; the features stay on the CPU as the strategies read them, with a copy
+pool's scoring run there (the whitening's fit stays on the CPU, see features.fit_whitening);
+the features stay on the CPU as the strategies read them, with a copy
 on the GPU for scoring when it fits. Label propagation stays on the CPU: its 20 sparse products
 over a graph of at most 20,000 nodes are a few ms, less than moving the graph.
 """
@@ -53,12 +54,8 @@ class PoolModel:
     ) -> "PoolModel":
         """``device``: None for :func:`compute_device`, or ``cpu`` / ``cuda[:N]``."""
         device = compute_device() if device is None else torch.device(device)
-        if is_cuda(device):
-            whitening = fit_whitening(vectors, seed=seed, device=device)
-            z = whitening.apply(vectors, device=device)
-        else:
-            whitening = fit_whitening(vectors, seed=seed)
-            z = whitening.apply(vectors)
+        whitening = fit_whitening(vectors, seed=seed)  # on the CPU: see fit_whitening
+        z = whitening.apply(vectors, device=device) if is_cuda(device) else whitening.apply(vectors)
         rng = np.random.default_rng(seed)
         n = len(z)
         anchors = np.arange(n) if n <= graph_max else np.sort(rng.choice(n, graph_max, replace=False))

@@ -1,9 +1,9 @@
 """Pool-level feature work shared by heads and strategies: whitening and the k-NN graph.
 
 Both are unsupervised (they look at the pool's embeddings, never at labels) and are computed
-once per embedding set, then reused for every retrain. With a CUDA ``device`` the arithmetic runs
-there in chunks sized to its free memory and the results come back to the CPU; without one (the
-default) the CPU code below runs as it always has.
+once per embedding set, then reused for every retrain. With a CUDA ``device`` the projection of
+the pool and the k-NN search run there in chunks sized to its free memory and the results come
+back to the CPU; without one (the default) the CPU code below runs as it always has.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Whitening:
 
     def _apply_on(self, x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
         t = torch.as_tensor(x)
-        d = t.shape[1] if t.ndim == 2 else self.mean.shape[0]
+        d = self.mean.shape[0]
         mean = torch.from_numpy(self.mean).to(device)
         proj = (torch.from_numpy(self.components) / self.scale).to(device)
         out = torch.empty((t.shape[0], self.dim), dtype=torch.float32)
@@ -68,16 +68,16 @@ class Whitening:
         return out
 
 
-def fit_whitening(
-    x: np.ndarray, max_components: int = MAX_COMPONENTS, seed: int = 0, device: torch.device | None = None
-) -> Whitening:
-    """PCA fitted on (a sample of) the pool, by a randomised SVD (fast on wide features); on a
-    CUDA ``device`` the SVD runs there (its random start differs, so the result does to rounding)."""
+def fit_whitening(x: np.ndarray, max_components: int = MAX_COMPONENTS, seed: int = 0) -> Whitening:
+    """PCA fitted on (a sample of) the pool, by a randomised SVD (fast on wide features).
+
+    Always on the CPU, also for a CUDA pool: the randomised SVD's start comes from the device's
+    own random generator, so a GPU fit would give other trailing components than the CPU fit
+    that a model export repeats from the stored embeddings (aldesk/ml/bundle_heads.py), and the
+    export would then refuse. It runs once per embedding set on at most 20,000 rows."""
     rng = np.random.default_rng(seed)
     sample = x if len(x) <= FIT_SAMPLE else x[rng.choice(len(x), FIT_SAMPLE, replace=False)]
     data = torch.from_numpy(np.asarray(sample, dtype=np.float32))
-    if is_cuda(device):
-        data = data.to(device)  # 20,000 x 1,280 float32 is 100 MB: fits any CUDA card
     mean = data.mean(0)
     centred = data - mean
     rank = max(1, min(max_components, centred.shape[0] - 1, centred.shape[1]))
@@ -90,7 +90,7 @@ def fit_whitening(
     components = v[:, :rank]
     variance = (singular[:rank] ** 2).sum() / max(centred.shape[0] - 1, 1)
     scale = float(torch.sqrt(variance / rank).clamp_min(1e-12))
-    return Whitening(mean.cpu().numpy(), components.contiguous().cpu().numpy(), scale)
+    return Whitening(mean.numpy(), components.contiguous().numpy(), scale)
 
 
 def knn_graph(

