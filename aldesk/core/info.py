@@ -51,18 +51,21 @@ def project_info(project: Project) -> dict[str, Any]:
 
 def missing_items(project: Project, stored_paths: Iterable[str]) -> list[str]:
     """Stored paths whose file is gone. Lists each folder once instead of a stat per file, and
-    works on plain strings (Path objects cost four times as much here), which keeps ``info``
-    fast on projects of 100,000 files and more."""
+    splits each stored path once on plain strings (no per-path os.path calls, which cost seconds
+    on a million items), so ``info`` stays fast on large projects."""
     root = str(project.root)
     by_folder: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    alt = os.altsep if os.sep == "/" else "/"  # the separator stored paths may also use
     for stored in stored_paths:
-        absolute = stored if os.path.isabs(stored) else os.path.join(root, stored)
-        folder, name = os.path.split(absolute)
-        by_folder[folder].append((name, stored))
+        folder, sep, name = stored.rpartition(os.sep)
+        if alt and alt in name:
+            folder, sep, name = stored.replace(alt, os.sep).rpartition(os.sep)
+        by_folder[folder or sep].append((name, stored))  # "/" for a file in the root folder
     missing: list[str] = []
     for folder, entries in by_folder.items():
+        absolute = folder if folder and os.path.isabs(folder) else os.path.join(root, folder)
         try:
-            present = {e.name for e in os.scandir(folder) if not e.is_dir()}
+            present = {e.name for e in os.scandir(absolute) if not e.is_dir()}
         except OSError:
             present = set()
         missing.extend(stored for name, stored in entries if name not in present)
