@@ -47,6 +47,10 @@ class PoolModel:
     # Where fits and scoring run (CUDA or the CPU); see the module's docstring.
     device: torch.device = field(default_factory=compute_device)
     _z_device: torch.Tensor | None = field(default=None, repr=False)
+    # Nearest anchors of labeled items outside the sample, kept across refreshes (they depend
+    # only on the embeddings): row _near_row[i] of _near for pool item i, -1 when not computed.
+    _near_row: np.ndarray | None = field(default=None, repr=False)
+    _near: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -105,18 +109,32 @@ class PoolModel:
         position[extra] = len(self.anchors) + np.arange(len(extra))
         indices, sims = self.graph()
         if len(extra):
-            anchor_z = torch.nn.functional.normalize(self.z[torch.from_numpy(self.anchors)], dim=1)
-            extra_z = torch.nn.functional.normalize(self.z[torch.from_numpy(extra)], dim=1)
-            # In blocks of rows: 118,000 labels outside the sample x 20,000 anchors would be one
-            # 9.4 GB similarity matrix (benchmarks/bench_scale.py); each row's top-k is the same.
-            tops = [torch.topk(extra_z[start:start + 4096] @ anchor_z.T, indices.shape[1], dim=1)
-                    for start in range(0, len(extra_z), 4096)]
-            indices = torch.cat([indices, *(top.indices for top in tops)])
-            sims = torch.cat([sims, *(top.values for top in tops)])
+            near_indices, near_sims = self._nearest_anchors(extra, indices.shape[1])
+            indices = torch.cat([indices, near_indices])
+            sims = torch.cat([sims, near_sims])
         spread = heads.propagate_labels(
             indices, sims, torch.from_numpy(position[labeled]), torch.from_numpy(y), n_classes
         )
         return nodes, spread
+
+
+    def _nearest_anchors(self, items: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each item's k most similar anchors. Computed once per item and kept: with 118,000
+        labels outside the sample of a 1M pool the search took ~40 s per propagation, and a
+        refresh propagates four times (benchmarks/bench_scale.py)."""
+        if self._near_row is None:
+            self._near_row = np.full(self.size, -1, dtype=np.int64)
+        new = np.unique(items[self._near_row[items] < 0])
+        if len(new):
+            anchor_z = torch.nn.functional.normalize(self.z[torch.from_numpy(self.anchors)], dim=1)
+            # In blocks of rows: 118,000 x 20,000 similarities at once would be 9.4 GB.
+            tops = [torch.topk(torch.nn.functional.normalize(self.z[torch.from_numpy(new[start:start + 4096])], dim=1)
+                               @ anchor_z.T, k, dim=1) for start in range(0, len(new), 4096)]
+            old = self._near or (torch.empty((0, k), dtype=torch.long), torch.empty((0, k)))
+            self._near_row[new] = len(old[0]) + np.arange(len(new))
+            self._near = (torch.cat([old[0], *(t.indices for t in tops)]), torch.cat([old[1], *(t.values for t in tops)]))
+        rows = torch.from_numpy(self._near_row[items])
+        return self._near[0][rows], self._near[1][rows]
 
 
 @dataclass

@@ -57,3 +57,19 @@ def test_snapshot_labels_and_eligibility(pool_project):
     assert snapshot.item_ids[snapshot.labeled].tolist() == [1, 2]
     assert snapshot.eligible.sum() == len(snapshot.item_ids) - 2
     assert not snapshot.eligible[snapshot.labeled].any()
+
+
+def test_cached_nearest_anchors_give_the_same_propagation():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, 16)).astype(np.float16)
+    kept = PoolModel.build(x, graph_max=60)
+    outside = np.setdiff1d(np.arange(400), kept.anchors)
+    first = np.concatenate([kept.anchors[:5], outside[:30]])
+    second = np.concatenate([first, outside[30:80]])  # more labels: some cached, some new
+    for labeled in (first, second, first):
+        y = rng.integers(0, 3, len(labeled))
+        fresh = PoolModel.build(x, graph_max=60)
+        nodes, spread = kept.propagate(labeled, y, 3)
+        fresh_nodes, fresh_spread = fresh.propagate(labeled, y, 3)
+        assert np.array_equal(nodes, fresh_nodes)
+        assert torch.allclose(spread, fresh_spread, atol=1e-6)
