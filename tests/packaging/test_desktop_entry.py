@@ -60,8 +60,11 @@ def test_exec_names_the_installed_command_and_the_frozen_app():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert program in scripts, f"Exec runs {program!r}, but pyproject installs {sorted(scripts)}"
     spec = SPEC.read_text(encoding="utf-8")
-    frozen_names = set(re.findall(r'\bname="([^"]+)"', spec))
-    assert frozen_names == {program}, f"the PyInstaller app is named {frozen_names}, Exec runs {program!r}"
+    for step in ("EXE", "COLLECT"):  # the program's file name and its folder's name
+        call = re.search(rf"= {step}\((.*?)^\S", spec, re.DOTALL | re.MULTILINE)
+        assert call, f"no {step} step in {SPEC}"
+        names = re.findall(r'\bname="([^"]+)"', call.group(1))
+        assert names == [program], f"the PyInstaller {step} is named {names}, Exec runs {program!r}"
     assert entry["TryExec"] == program
     # One file argument at most: aldesk opens one project.
     assert all(code in {"%f", "%u"} for code in codes), codes
