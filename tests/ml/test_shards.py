@@ -150,3 +150,15 @@ def test_done_items_flags_grow_with_new_ids():
     done.add(np.array([40]))
     assert done.contains(np.array([1, 2, 5, 40, 99])).tolist() == [False, True, True, True, False]
     assert len(done) == 3
+
+
+def test_stored_paths_of_dense_and_sparse_ids_agree(tmp_path):
+    from aldesk.ml.shard_ingest import stored_paths
+
+    with open_project(make_project(tmp_path, n=30)) as project:
+        every = dict(project.conn.execute("SELECT id, path FROM items"))
+        ids = np.array(sorted(every))
+        sparse = ids[[0, 29]]  # a range 15 times wider than the ids asked for
+        assert stored_paths(project, ids) == every
+        assert stored_paths(project, sparse) == {int(i): every[int(i)] for i in sparse}
+        assert stored_paths(project, np.array([10_000])) == {}
