@@ -48,6 +48,7 @@ from benchmarks.docs import cpu_model, keep_open_problems_last, ram_gib, replace
 
 TITLE = "Embedding speed by backbone"
 DECODE_WORKERS = 4  # what embed_sources uses on machines with 4 or more CPUs (here: min(4, cores))
+PRECISION_IMAGES = 32
 
 
 @dataclass
@@ -132,6 +133,24 @@ def forward_rate(backbone: Backbone, batch: int, count: int) -> float:
     return done / (time.perf_counter() - start)
 
 
+def float16_cosine(candidate: Candidate, backbone: Backbone, paths: list[Path]) -> float:
+    """Smallest cosine between the device's float16 (autocast) embeddings and float32 CPU ones.
+
+    On CUDA that is the app's own path against the CPU's; elsewhere CPU autocast float16 stands
+    in for it (the same layers are cast; the kernels differ)."""
+    batch = torch.stack([backbone.preprocess(load_image(p, max_side=backbone.load_side)) for p in paths])
+    if backbone.device.type == "cuda":
+        reference = load_backbone(candidate.name, weights=candidate.weights, device="cpu")
+        half = backbone
+    else:
+        reference = backbone
+        half = Backbone(backbone.spec, backbone.network, backbone.device, backbone.identity,
+                        backbone.transform, backbone.load_side, mixed_precision=True)
+    full = torch.cat([reference.embed(batch[i : i + 16]) for i in range(0, len(batch), 16)]).float()
+    low = torch.cat([half.embed(batch[i : i + 16]) for i in range(0, len(batch), 16)]).float()
+    return float(torch.nn.functional.cosine_similarity(full, low).min())
+
+
 @dataclass
 class Result:
     name: str
@@ -142,6 +161,7 @@ class Result:
     pipeline: list[float]
     decode: list[float]
     forward: list[float]
+    cosine: float | None = None
 
 
 def measure(candidates: list[Candidate], device: str | None, paths: list[Path], runs: int) -> list[Result]:
@@ -156,6 +176,8 @@ def measure(candidates: list[Candidate], device: str | None, paths: list[Path], 
         decode_rate(backbone, paths)  # untimed: file cache, lazy imports, thread start-up
     results = {c.name: Result(c.name, c.source, b.spec.dim, b.spec.input_size, size, [], [], [])
                for c, b, size in backbones}
+    for candidate, backbone, _ in backbones:  # untimed, once: float16 against float32
+        results[candidate.name].cosine = float16_cosine(candidate, backbone, paths[:PRECISION_IMAGES])
     for _ in range(runs):  # round-robin: every backbone sees the same stretch of machine load
         for candidate, backbone, size in backbones:
             result = results[candidate.name]
@@ -175,15 +197,16 @@ def rate(value: float) -> str:
 def table(results: list[Result]) -> str:
     lines = [
         "| backbone (weights) | dim | input | batch | pipeline img/s | decode + preprocess only img/s | "
-        "pipeline / decode (per run) | forward only img/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "pipeline / decode (per run) | forward only img/s | float16 vs float32, min cosine |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ratios = [p / d for p, d in zip(r.pipeline, r.decode)]
         lines.append(
             f"| {r.name} ({r.source}) | {r.dim} | {r.side} px | {r.batch} | {statistics.median(r.pipeline):.1f} | "
             f"{statistics.median(r.decode):.1f} | {statistics.median(ratios):.2f} "
-            f"({', '.join(f'{x:.2f}' for x in ratios)}) | {rate(statistics.median(r.forward))} |"
+            f"({', '.join(f'{x:.2f}' for x in ratios)}) | {rate(statistics.median(r.forward))} | "
+            f"{'n/a' if r.cosine is None else f'{r.cosine:.5f}'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -227,14 +250,18 @@ def main() -> None:
         body = (
             f"Command: `{command}`\n\n"
             f"Machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable CPUs"
-            f"{f', {ram:.0f} GiB RAM' if ram is not None else ''}; device: {describe_device(device)}. "
+            f"{f', {ram:.0f} GiB RAM' if ram is not None else ''}; device: "
+            f"{device.type if device.type == 'cpu' else describe_device(device)}. "
             f"{args.images} generated {width}x{height} JPEGs per run, {args.runs} runs, medians; the backbones "
             "alternate within each run. *Pipeline*: the app's embedding path (decode + preprocess in "
             f"{DECODE_WORKERS} threads while the backbone runs) at the batch size the code picks for the "
             "device. *Decode + preprocess only*: the same images, threads and transform with no network, "
             "the baseline no backbone can beat here. *Forward only*: the backbone on a ready batch. Torch "
             "threads are the intra-op threads of the backbone; the decode threads are separate, so with "
-            "one torch thread the pipeline still uses both cores.\n\n" + "\n".join(sections)
+            "one torch thread the pipeline still uses both cores. *float16 vs float32*: the smallest "
+            f"cosine over {PRECISION_IMAGES} of the images between embeddings under autocast float16 "
+            "(what CUDA runs) and float32 on the CPU; without a GPU, CPU autocast float16 stands in "
+            "(same layers cast, other kernels).\n\n" + "\n".join(sections)
         )
         replace_section(TITLE, body)
         keep_open_problems_last()

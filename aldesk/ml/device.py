@@ -107,11 +107,15 @@ def is_cuda(device: torch.device | str | None) -> bool:
 
 
 def free_memory(device: torch.device) -> int | None:
-    """Free bytes on a CUDA device (what the driver reports, other processes included), else None."""
+    """Bytes this process can still use on a CUDA device, else None: what the driver reports
+    free (other processes' use taken out) plus what torch's caching allocator holds unused here
+    (after embedding, the backbone's activations stay reserved until reused)."""
     if not is_cuda(device):
         return None
-    free, _total = torch.cuda.mem_get_info(torch.device(device))
-    return int(free)
+    device = torch.device(device)
+    free, _total = torch.cuda.mem_get_info(device)
+    cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return int(free + max(cached, 0))
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -159,7 +159,10 @@ def test_describe_names_the_device(monkeypatch):
 def test_free_memory_only_on_cuda(monkeypatch):
     assert free_memory(torch.device("cpu")) is None
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 << 30, 8 << 30))
-    assert free_memory(torch.device("cuda", 0)) == 3 << 30
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 1 << 30)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 256 << 20)
+    # the driver's free bytes plus what torch's cache holds unused in this process
+    assert free_memory(torch.device("cuda", 0)) == (3 << 30) + (1 << 30) - (256 << 20)
 
 
 def test_rows_that_fit():
