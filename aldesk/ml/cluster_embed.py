@@ -64,15 +64,24 @@ class PathMap:
             old, sep, new = spec.partition("=")
             if not sep or not old or not new:
                 raise AldeskError(f"--path-map {spec!r} is not OLD=NEW, e.g. --path-map /home/me/images=/shared/images")
-            pairs.append((old.rstrip("/") or "/", new.rstrip("/") or "/"))
+            pairs.append((old.rstrip("/\\") or old[:1], new.rstrip("/\\") or new[:1]))
         # Longest prefix first, so /data/a=... wins over /data=...
         return cls(tuple(sorted(pairs, key=lambda p: -len(p[0]))))
 
     def __call__(self, path: str | Path) -> str:
         text = str(path)
         for old, new in self.pairs:
-            if text == old or text.startswith(old.rstrip("/") + "/"):
-                return new + text[len(old):] if old != "/" else new.rstrip("/") + text
+            if not text.startswith(old):
+                continue
+            rest = text[len(old):]
+            if rest and rest[0] not in "/\\" and old[-1] not in "/\\":
+                continue  # /data must not match /database
+            if not rest:
+                return new
+            posix = new.startswith("/")
+            if posix:  # POSIX workers: a Windows client's C:\data\x.jpg becomes /mnt/data/x.jpg
+                rest = rest.replace("\\", "/")
+            return new.rstrip("/\\") + ("/" if posix or "\\" not in new else "\\") + rest.lstrip("/\\")
         return text
 
 

@@ -141,6 +141,11 @@ def test_path_map_rewrites_the_longest_matching_prefix():
     assert mapping("/data/x/1.jpg") == "/mnt/data/x/1.jpg"
     assert mapping("/data/cams/1.jpg") == "/fast/cams/1.jpg"
     assert mapping("/database/1.jpg") == "/database/1.jpg"  # a prefix of the name, not of the folder
+    assert mapping("/data") == "/mnt/data"
+    windows = PathMap.parse([r"D:\Archive=/gpfs/archive", "/=/root-mount"])
+    assert windows(r"D:\Archive\2024\a.jpg") == "/gpfs/archive/2024/a.jpg"  # a Windows client, Linux workers
+    assert windows("/srv/a.jpg") == "/root-mount/srv/a.jpg"
+    assert PathMap.parse(["/data/=/"])("/data/x.jpg") == "/x.jpg"
     with pytest.raises(Exception, match="is not OLD=NEW"):
         PathMap.parse(["/data"])
 
