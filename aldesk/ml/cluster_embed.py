@@ -9,8 +9,8 @@ included), then embeds only what is still missing. A killed run loses at most it
 flight.
 
 Why Dask and not Ray: the job is a bag of independent tasks, which both do. Dask is pure
-Python (about 30 MB installed with its dependencies; Ray is a 79 MB wheel of compiled
-services, 200 MB unpacked, for fewer platforms), connects to a scheduler by address, and
+Python (about 32 MB installed with its dependencies; Ray 2.60 is a 79 MB wheel of compiled
+services, 202 MB unpacked, built per platform), connects to a scheduler by address, and
 ``dask-jobqueue`` starts its workers as ordinary SLURM/PBS/SGE/LSF batch jobs, the systems of
 the university and hospital clusters aldesk's users have; Ray on those needs a head-node
 script per site. docs/cluster.md has the details.
@@ -126,7 +126,7 @@ def connect(address: str, *, timeout: float = 20.0) -> Iterator[object]:
         client = distributed.Client(address, timeout=timeout)
     except (OSError, TimeoutError) as exc:
         raise AldeskError(
-            f"Cannot reach the Dask scheduler at {address} ({exc}). Is dask-scheduler running there, and "
+            f"Cannot reach the Dask scheduler at {address} ({exc}). Is `dask scheduler` running there, and "
             "is its port (8786 by default) open from this machine? See docs/cluster.md."
         ) from None
     with client:
