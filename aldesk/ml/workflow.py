@@ -159,7 +159,8 @@ def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> engine
     float32 features as it is read. At a million 1,280-d items that peaks near the 1 GB of
     features instead of 2.56 GB of vectors plus the features (benchmarks/bench_scale.py).
     """
-    from aldesk.ml.features import FIT_SAMPLE, fit_whitening
+    from aldesk.ml import pool_cache
+    from aldesk.ml.features import FIT_SAMPLE, MAX_COMPONENTS, fit_whitening
 
     if snapshot.vectors is not None:
         return engine.PoolModel.build(snapshot.vectors, seed=seed)
@@ -176,6 +177,13 @@ def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> engine
     if sample_rows is None:
         _, vecs = vectors.load_embeddings(project, eset)
         return engine.PoolModel.build(vecs, seed=seed)
+    # Kept on disk between app starts (aldesk/ml/pool_cache.py): the projection below is the
+    # slow part of opening a large project.
+    key = pool_cache.pool_cache_key(project.path, project.meta("created_at"), eset.identity, layout.last_chunk,
+                                    layout.ids, (seed, FIT_SAMPLE, MAX_COMPONENTS, engine.GRAPH_MAX))
+    cached = pool_cache.load(key)
+    if cached is not None:
+        return engine.PoolModel(*cached, raw=None)
     slot = np.full(n, -1, dtype=np.int64)
     slot[sample_rows] = np.arange(len(sample_rows))
     sample = np.empty((len(sample_rows), eset.dim), dtype=np.float16)
@@ -187,7 +195,9 @@ def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> engine
     z = torch.empty((n, whitening.dim), dtype=torch.float32)
     for rows, vecs in vectors.iter_vectors(project, eset, layout):
         z[torch.from_numpy(rows)] = whitening.apply(np.array(vecs))  # a writable copy of one chunk
-    return engine.PoolModel(whitening, z, _graph_anchors(n, seed), raw=None)
+    anchors = _graph_anchors(n, seed)
+    pool_cache.save(key, whitening, z, anchors)
+    return engine.PoolModel(whitening, z, anchors, raw=None)
 
 
 def _graph_anchors(n: int, seed: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import torch
 from aldesk.core import vectors
 from aldesk.core.classes import add_classes
 from aldesk.core.labels import record
-from aldesk.ml import features, workflow
+from aldesk.ml import features, pool_cache, workflow
 from aldesk.ml.engine import PoolModel
 
 
@@ -33,7 +33,8 @@ def pool_project(project):
     return project
 
 
-def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch):
+def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch, tmp_path):
+    monkeypatch.setattr(pool_cache, "default_folder", lambda: tmp_path / "pools")
     monkeypatch.setattr(features, "FIT_SAMPLE", 300)  # so that the whitening samples rows
     monkeypatch.setattr(workflow, "STREAM_POOL_FROM", 0)
     full = workflow.take_snapshot(pool_project)
@@ -49,6 +50,24 @@ def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch):
     assert np.array_equal(streamed.anchors, expected.anchors)
     assert np.allclose(streamed.whitening.components, expected.whitening.components, atol=1e-6)
     assert torch.allclose(streamed.z, expected.z, atol=1e-4)
+
+    # The second build reads the features kept on disk: the same numbers exactly.
+    again = workflow.build_pool(pool_project, light)
+    assert torch.equal(again.z, streamed.z) and np.array_equal(again.anchors, streamed.anchors)
+    assert len(list((tmp_path / "pools").iterdir())) == 1
+
+
+def test_new_embeddings_make_a_new_cached_pool(pool_project, monkeypatch, tmp_path):
+    monkeypatch.setattr(pool_cache, "default_folder", lambda: tmp_path / "pools")
+    monkeypatch.setattr(features, "FIT_SAMPLE", 300)
+    monkeypatch.setattr(workflow, "STREAM_POOL_FROM", 0)
+    first = workflow.build_pool(pool_project, workflow.take_snapshot(pool_project, load_vectors=False))
+    eset = vectors.latest_set(pool_project)
+    item = int(workflow.take_snapshot(pool_project, load_vectors=False).item_ids[0])
+    vectors.add_chunk(pool_project, eset.id, np.array([item]), np.full((1, eset.dim), 3.0))  # re-embedded
+    second = workflow.build_pool(pool_project, workflow.take_snapshot(pool_project, load_vectors=False))
+    assert not torch.equal(first.z, second.z)
+    assert len(list((tmp_path / "pools").iterdir())) == 2
 
 
 def test_snapshot_labels_and_eligibility(pool_project):
