@@ -37,6 +37,7 @@ def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch, tmp_p
     monkeypatch.setattr(pool_cache, "default_folder", lambda: tmp_path / "pools")
     monkeypatch.setattr(features, "FIT_SAMPLE", 300)  # so that the whitening samples rows
     monkeypatch.setattr(workflow, "STREAM_POOL_FROM", 0)
+    monkeypatch.setattr(workflow, "PROJECT_ROWS", 100)  # several projected batches and a remainder
     full = workflow.take_snapshot(pool_project)
     light = workflow.take_snapshot(pool_project, load_vectors=False)
     assert light.vectors is None and np.array_equal(light.item_ids, full.item_ids)
