@@ -57,6 +57,7 @@ class ComputeProcess:
     def start(self) -> None:
         if self.is_alive():
             return
+        self._discard()  # a child that died while idle (e.g. the OS ended it for memory)
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=serve,
