@@ -72,6 +72,7 @@ def test_read_only_projects_have_no_syncer(tmp_path):
 
 def test_commits_never_checkpoint_the_syncer_does_once_the_wal_is_large(tmp_path, monkeypatch):
     monkeypatch.setattr(wal_sync, "CHECKPOINT_BYTES", 256 * 1024)
+    monkeypatch.setattr(wal_sync, "IDLE_SECONDS", 0.05)
     project = _project_with_items(tmp_path)
     wal = tmp_path / "p.aldesk-wal"
     try:
@@ -80,9 +81,10 @@ def test_commits_never_checkpoint_the_syncer_does_once_the_wal_is_large(tmp_path
         blob = b"x" * 100_000
         for i in range(8):  # ~800 kB of WAL in 8 commits
             project.set_meta(f"k{i}", blob.hex()[: 100_000])
-        assert _wait(lambda: syncer.checkpoints > 0)
-        # The PASSIVE checkpoint copied the pages back: the next commit restarts the WAL
-        # from its start instead of growing it.
+        assert _wait(lambda: syncer.checkpoints > 0, timeout=30)
+        # Once the syncer is done (no checkpoint still running), the next commit restarts the
+        # WAL from its start instead of growing it: the checkpoint copied every page back.
+        assert _wait(lambda: not [t for t in threading.enumerate() if t.name == "aldesk-wal-sync"], timeout=30)
         size = wal.stat().st_size
         project.set_meta("after", "small")
         assert wal.stat().st_size <= size
