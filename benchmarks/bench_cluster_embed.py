@@ -40,10 +40,17 @@ def make_project(folder: Path, images: Path, name: str) -> Path:
     return folder / name
 
 
-def timed(run) -> float:
+def timed(run) -> tuple[float, float, int]:
+    """(images/s, wall seconds, images)."""
     start = time.perf_counter()
     count = run()
-    return count / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return count / wall, wall, count
+
+
+def worker_cpu(client) -> float:
+    """CPU seconds used so far by all worker processes (every thread)."""
+    return sum(client.run(time.process_time).values())
 
 
 def main() -> int:
@@ -76,6 +83,8 @@ def main() -> int:
         client = distributed.Client(cluster)
         startup = time.perf_counter() - start
         rates: dict[str, list[float]] = {"local": [], "dask": []}
+        busy: list[float] = []  # share of the wall time the workers spent in their tasks
+        cpu: dict[str, list[float]] = {"local": [], "dask": []}  # CPU seconds per image, all processes
         try:
             with open_project(warm) as project:  # every worker loads the backbone once
                 embed_on_cluster(project, backbone, client, shard_size=4)
@@ -84,11 +93,16 @@ def main() -> int:
                     copy = work / f"{engine}-{round_}.aldesk"
                     shutil.copy(template, copy)
                     with open_project(copy) as project:
+                        cpu_start, workers_start = time.process_time(), worker_cpu(client)
                         if engine == "local":
-                            rate = timed(lambda: embed_project(project, backbone).embedded)
+                            rate, _, count = timed(lambda: embed_project(project, backbone).embedded)
                         else:
-                            rate = timed(lambda: embed_on_cluster(project, backbone, client,
-                                                                  shard_size=args.shard_size).embedded)
+                            reports = []
+                            rate, wall, count = timed(lambda: reports.append(embed_on_cluster(
+                                project, backbone, client, shard_size=args.shard_size)) or reports[0].embedded)
+                            busy.append(reports[0].worker_seconds / (wall * args.workers))
+                        used = time.process_time() - cpu_start + worker_cpu(client) - workers_start
+                        cpu[engine].append(used / count)
                     rates[engine].append(rate)
                     print(f"round {round_ + 1} {engine:>5}: {rate:6.1f} images/s", file=sys.stderr)
         finally:
@@ -103,12 +117,17 @@ def main() -> int:
         "shard_size": args.shard_size, "rounds": args.rounds, "threads": os.environ.get("ALDESK_THREADS"),
         "local_images_per_s": rates["local"], "dask_images_per_s": rates["dask"],
         "median_local": round(local, 2), "median_dask": round(dask, 2), "ratio": round(dask / local, 3),
-        "cluster_startup_s": round(startup, 2), "machine": machine_summary(),
+        "cluster_startup_s": round(startup, 2), "worker_busy": [round(b, 3) for b in busy],
+        "cpu_s_per_image": {k: [round(x, 4) for x in v] for k, v in cpu.items()},
+        "machine": machine_summary(),
     }
-    print(f"| engine | images/s (median of {args.rounds}) | runs |\n|---|---|---|")
-    print(f"| local (this process) | {local:.1f} | {', '.join(f'{r:.1f}' for r in rates['local'])} |")
-    print(f"| dask, {args.workers} workers x 1 thread | {dask:.1f} | {', '.join(f'{r:.1f}' for r in rates['dask'])} |")
-    print(f"\nratio dask / local: {dask / local:.2f}; LocalCluster start-up {startup:.1f} s (not in the rates); "
+    print(f"| engine | images/s (median of {args.rounds}) | runs | CPU s per image (median) |\n|---|---|---|---|")
+    for name, label in (("local", "local (this process)"), ("dask", f"dask, {args.workers} workers x 1 thread")):
+        runs = ", ".join(f"{r:.1f}" for r in rates[name])
+        print(f"| {label} | {statistics.median(rates[name]):.1f} | {runs} | {statistics.median(cpu[name]):.3f} |")
+    print(f"\nworkers busy {statistics.median(busy):.0%} of the wall time (median; the rest: waiting for tasks, "
+          "the client reading, checking and storing shards)")
+    print(f"ratio dask / local: {dask / local:.2f}; LocalCluster start-up {startup:.1f} s (not in the rates); "
           f"{backbone.spec.name}, {args.images} images 1600x1200 JPEG, shard size {args.shard_size}; {machine_summary()}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -144,6 +144,7 @@ class ClusterReport:
     already: int = 0  # items that had a vector before this run
     failed: list[tuple[str, str]] = field(default_factory=list)
     shards: int = 0  # shards this run computed and ingested
+    worker_seconds: float = 0.0  # time the workers spent on those shards (load, embed, write)
     planned: int = 0
     bad: list[str] = field(default_factory=list)  # messages about shard files set aside
     cancelled: bool = False
@@ -268,6 +269,7 @@ def embed_on_cluster(
             report.embedded += result.added
             report.failed.extend(result.failures)
             report.shards += 1
+            report.worker_seconds += done_task.seconds
             finished += len(plan.shards[number])
             if progress:
                 progress(finished, total)

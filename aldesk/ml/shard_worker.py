@@ -7,7 +7,10 @@ kept, so only the first shard on each worker pays for loading weights.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -55,9 +58,34 @@ def _backbone(task: ShardTask):
 
     key = (task.backbone, task.weights, task.device)
     with _cache_lock:
+        if not _cache:
+            restore_malloc_thresholds()
         if key not in _cache:
             _cache[key] = load_backbone(task.backbone, Path(task.weights) if task.weights else None, task.device)
         return _cache[key]
+
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def restore_malloc_thresholds() -> bool:
+    """Undo the cost of Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` for torch; True if applied.
+
+    Dask's nanny starts workers with that variable so they hand freed memory back to the OS.
+    Setting it also freezes glibc's mmap threshold at 128 KB, so every large tensor of every
+    batch is a fresh mmap, page-faulted in and unmapped again: lite0 took 0.077 CPU-s per image
+    under that variable instead of 0.056 without it; raising both thresholds to where glibc's own
+    adaptive threshold tops out (32 MB) brought it to 0.050 (docs/cluster.md, "Measured").
+    """
+    if not sys.platform.startswith("linux") or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20))
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to undo there
+        return False
 
 
 def run_shard(task: ShardTask) -> ShardDone:

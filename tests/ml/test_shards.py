@@ -167,3 +167,15 @@ def test_stored_paths_of_dense_and_sparse_ids_agree(tmp_path):
         assert stored_paths(project, ids) == every
         assert stored_paths(project, sparse) == {int(i): every[int(i)] for i in sparse}
         assert stored_paths(project, np.array([10_000])) == {}
+
+
+def test_malloc_thresholds_are_restored_only_under_dasks_trim_setting(monkeypatch):
+    import platform
+
+    from aldesk.ml.shard_worker import restore_malloc_thresholds
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert restore_malloc_thresholds() is False
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert restore_malloc_thresholds() is glibc
