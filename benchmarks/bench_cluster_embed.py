@@ -1,14 +1,16 @@
 """Embedding rate of ``--engine dask`` against the local engine, on the same images, same run.
 
-    ALDESK_THREADS=1 nice -n 10 PYTHONPATH=. python benchmarks/bench_cluster_embed.py \\
-        --images 240 --workers 2 --shard-size 30 --rounds 3
+    ALDESK_THREADS=1 PYTHONPATH=. nice -n 10 python benchmarks/bench_cluster_embed.py \\
+        --images 160 --workers 2 --shard-size 40 --rounds 3 --json benchmarks/results/cluster_embed.json
 
 Each round embeds a fresh copy of one project twice, alternating: the local engine
 (``embed_project``, this process) and a Dask ``LocalCluster`` of ``--workers`` processes with
 one thread each (``embed_on_cluster``: shard files written, read back, checked and ingested).
 The cluster is started once and warmed up (every worker has loaded the backbone), as a real
 cluster would be after its first shards; its start-up time is reported separately. Images are
-bench_embed's generated 1600x1200 JPEGs. Results: docs/cluster.md (pasted by hand).
+bench_embed's generated 1600x1200 JPEGs. Besides images/s it reports CPU seconds per image
+over all processes (this one, and every worker via ``client.run``) and how much of the wall
+time the workers spent in their tasks. Results: docs/cluster.md (pasted by hand).
 """
 
 from __future__ import annotations
