@@ -161,6 +161,7 @@ def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> engine
     features instead of 2.56 GB of vectors plus the features (benchmarks/bench_scale.py).
     """
     from aldesk.ml import pool_cache
+    from aldesk.ml.device import compute_device
     from aldesk.ml.features import FIT_SAMPLE, MAX_COMPONENTS, fit_whitening
 
     if snapshot.vectors is not None:
@@ -194,6 +195,7 @@ def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> engine
         sample[where[hit]] = vecs[hit]
     whitening = fit_whitening(sample, seed=seed)
     z = torch.empty((n, whitening.dim), dtype=torch.float32)
+    device = compute_device()  # CUDA when there is one: the projection runs there
     # Chunks are projected in batches of PROJECT_ROWS: one 512-row product per stored chunk ran
     # the matrix product at a fraction of its speed.
     rows_buffer, vecs_buffer, buffered = [], [], 0
@@ -202,10 +204,10 @@ def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> engine
         vecs_buffer.append(vecs)
         buffered += len(rows)
         if buffered >= PROJECT_ROWS:
-            z[torch.from_numpy(np.concatenate(rows_buffer))] = whitening.apply(np.concatenate(vecs_buffer))
+            z[torch.from_numpy(np.concatenate(rows_buffer))] = whitening.apply(np.concatenate(vecs_buffer), device=device)
             rows_buffer, vecs_buffer, buffered = [], [], 0
     if rows_buffer:
-        z[torch.from_numpy(np.concatenate(rows_buffer))] = whitening.apply(np.concatenate(vecs_buffer))
+        z[torch.from_numpy(np.concatenate(rows_buffer))] = whitening.apply(np.concatenate(vecs_buffer), device=device)
     anchors = _graph_anchors(n, seed)
     pool_cache.save(key, whitening, z, anchors)
     return engine.PoolModel(whitening, z, anchors, raw=None)
