@@ -19,6 +19,7 @@ from aldesk import __version__
 from aldesk.core import schema
 from aldesk.core.errors import NewerProjectError, NotAProjectError, ProjectError
 from aldesk.core.lock import ProjectLock
+from aldesk.core import wal_sync
 from aldesk.core.wal_sync import WalSyncer
 
 PROJECT_SUFFIX = ".aldesk"
@@ -40,6 +41,8 @@ class Project:
             # Checkpoints run in the syncer's thread too: SQLite's automatic one runs inside
             # whichever commit crosses 1,000 WAL pages, often a key press's (up to 229 ms seen).
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # A restarted WAL is cut back to this size, so its file size tells how much is new.
+            conn.execute(f"PRAGMA journal_size_limit = {wal_sync.RESTARTED_WAL_BYTES}")
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -91,6 +94,9 @@ class Project:
             self.conn.execute("COMMIT")
             if self._syncer is not None:
                 self._syncer.request()
+                # Back-to-back writers (imports, embedding chunks) outrun the background
+                # checkpoint; past this size the writer checkpoints itself, as SQLite would.
+                self._syncer.checkpoint_if_huge(self.conn)
         except sqlite3.OperationalError as exc:
             _rollback(self.conn)
             raise _write_error(self.path, exc) from exc

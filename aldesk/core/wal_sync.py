@@ -30,6 +30,12 @@ IDLE_SECONDS = 0.5  # the thread ends after this long without a commit
 # Copy the WAL back into the database once it is this large (SQLite's own default is 1,000 pages,
 # ~4 MB); the project's connection has automatic checkpoints off, so they never run in a commit.
 CHECKPOINT_BYTES = 4 * 1024 * 1024
+# The project's connection cuts a restarted WAL back to this size (journal_size_limit), so the
+# file's size keeps telling how much was written since the last complete checkpoint.
+RESTARTED_WAL_BYTES = 1024 * 1024
+# A writer committing back to back never leaves the background checkpoint a moment to finish;
+# past this size it checkpoints inline (SQLite's own automatic checkpoint does it at ~4 MB).
+INLINE_CHECKPOINT_BYTES = 64 * 1024 * 1024
 
 
 class WalSyncer:
@@ -45,7 +51,7 @@ class WalSyncer:
         self._closed = False
         self._synced_folder = False
         self.syncs = 0  # completed fsyncs (tests)
-        self.checkpoints = 0  # completed checkpoints (tests)
+        self.checkpoints = 0  # complete checkpoints, every frame copied (tests)
 
     def request(self) -> None:
         """A transaction was just committed: make it power-cut durable soon. Returns at once."""
@@ -80,23 +86,35 @@ class WalSyncer:
             self._sync()
             self._checkpoint_if_large()
 
+    def _wal_bytes(self) -> int:
+        try:
+            return self._wal.stat().st_size
+        except OSError:
+            return 0
+
     def _checkpoint_if_large(self) -> None:
         """A PASSIVE checkpoint through a connection of this thread's own: it never waits for
         and never blocks the writer; pages that readers still need are copied next time."""
-        try:
-            if self._wal.stat().st_size < CHECKPOINT_BYTES:
-                return
-        except OSError:
+        if self._wal_bytes() < CHECKPOINT_BYTES:
             return
         try:
             conn = sqlite3.connect(self._database, isolation_level=None)
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                self.checkpoints += 1
+                self._count(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
             finally:
                 conn.close()  # never the last connection: the project's own stays open
         except sqlite3.Error as exc:
             log.warning("checkpoint of %s failed (retried after the next commit): %s", self._database, exc)
+
+    def checkpoint_if_huge(self, conn: sqlite3.Connection) -> None:
+        """Called by the writer after a commit: checkpoint inline once the WAL is huge."""
+        if self._wal_bytes() >= INLINE_CHECKPOINT_BYTES:
+            self._count(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+
+    def _count(self, result: tuple[int, int, int] | None) -> None:
+        # (busy, frames in the WAL, frames copied): complete when every frame was copied.
+        if result is not None and result[0] == 0 and result[1] == result[2]:
+            self.checkpoints += 1
 
     def _sync(self) -> None:
         try:

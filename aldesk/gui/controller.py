@@ -204,10 +204,10 @@ class LearningController(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel the running job and wait for the thread, bounded; True if it stopped."""
+        self._store_waiting()  # a finished model still waiting for a gap: keep it (~70 ms at 100k)
         self._closed = True
         self._idle_timer.stop()
         self._quiet_timer.stop()
-        self._waiting = None
         stopped = self.thread.stop(timeout_ms)
         if not stopped:
             log.error("the learning worker did not stop within %d ms", timeout_ms)

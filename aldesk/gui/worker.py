@@ -6,7 +6,8 @@ back into a Qt signal, and waits, blocked in a pipe read that holds no interpret
 ``ALDESK_WORKER=thread`` the jobs run in this thread instead (debugging; platforms where a
 child process cannot start). Either way the worker never writes the project: the GUI thread,
 which owns the writable connection, stores what arrives. Each result carries the generation it
-was computed for, so the window can drop results that no longer apply.
+was computed for; a newer result replaces one still waiting to be stored, and results arriving
+after the project closed are dropped.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
+import threading
 import traceback
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -44,55 +46,69 @@ class ComputeProcess:
         self.backbone = backbone
         self._context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
         self._cancel = self._context.Event()
+        # kill() comes from the GUI thread while the worker thread starts, runs or discards the
+        # child: the lock keeps it from touching a closed process or missing one being started.
+        self._lock = threading.Lock()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        with self._lock:
+            return self._process.pid if self._process is not None else None
 
     def is_alive(self) -> bool:
+        with self._lock:
+            return self._alive()
+
+    def _alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
-    def start(self) -> None:
-        if self.is_alive():
-            return
-        self._discard()  # a child that died while idle (e.g. the OS ended it for memory)
-        parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(
-            target=serve,
-            args=(child_end, self._cancel, str(self.project_path), self.backbone, os.getpid(), CHILD_NICE),
-            name="aldesk-compute", daemon=True,
-        )
-        with _main_script_hidden():
-            process.start()
-        child_end.close()  # so a dead child shows up here as end-of-file
-        self._process, self._conn = process, parent_end
+    def start(self) -> bool:
+        """Start the child unless it runs; False once cancelled (a closing window starts none)."""
+        with self._lock:
+            if self._cancel.is_set():
+                return False
+            if self._alive():
+                return True
+            self._discard()  # a child that died while idle (e.g. the OS ended it for memory)
+            parent_end, child_end = self._context.Pipe()
+            process = self._context.Process(
+                target=serve,
+                args=(child_end, self._cancel, str(self.project_path), self.backbone, CHILD_NICE),
+                name="aldesk-compute", daemon=True,
+            )
+            with _main_script_hidden():
+                process.start()
+            child_end.close()  # so a dead child shows up here as end-of-file
+            self._process, self._conn = process, parent_end
+            return True
 
     def run(self, job: str, generation: int, on_message: OnMessage, *, slow_down: float = 0.0) -> None:
         """Run one job in the child, passing each message to ``on_message`` as it arrives.
 
         Raises ComputeProcessDied when the child ends without finishing the job (killed, out
-        of memory); the next run starts a new child.
+        of memory); the next run starts a new child. Only one thread may call run and stop.
         """
-        if self._cancel.is_set():
+        if not self.start():
             return
-        self.start()
-        assert self._conn is not None
+        conn = self._conn
+        assert conn is not None
         try:
-            self._conn.send_bytes(pickle.dumps((job, generation, slow_down)))
+            conn.send_bytes(pickle.dumps((job, generation, slow_down)))
             while True:
-                if not self._conn.poll(_POLL_SECONDS):
+                if not conn.poll(_POLL_SECONDS):
                     if not self.is_alive():
                         raise EOFError
                     continue
-                kind, payload = pickle.loads(self._conn.recv_bytes())
+                kind, payload = pickle.loads(conn.recv_bytes())
                 if kind == "done":
                     return
                 on_message(kind, payload)
         except (EOFError, OSError) as exc:
-            code = self._process.exitcode if self._process is not None else None
-            self._discard()
+            with self._lock:
+                code = self._process.exitcode if self._process is not None else None
+                self._discard()
             if self._cancel.is_set():
                 return  # stopped on purpose
             raise ComputeProcessDied(
@@ -101,33 +117,38 @@ class ComputeProcess:
             ) from exc
 
     def cancel(self) -> None:
-        """Ask the running job to stop at its next check; the child then stays idle."""
+        """Ask the running job to stop at its next check; no job runs after this."""
         self._cancel.set()
 
     def kill(self) -> None:
-        """Kill the child at once, from any thread; a job waiting on it ends (as cancelled)."""
-        process = self._process
-        if process is not None and process.is_alive():
-            process.kill()
+        """Cancel and kill the child at once, from any thread; a job waiting on it ends."""
+        self._cancel.set()
+        with self._lock:
+            if self._alive():
+                self._process.kill()
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
         """Cancel, let the child exit, and kill it if it does not within ``timeout`` seconds.
         Killing is safe: the child only ever reads the project."""
-        self.cancel()
-        if self._process is None:
+        self._cancel.set()
+        with self._lock:
+            process, conn = self._process, self._conn
+        if process is None:
             return
-        if self._conn is not None:
+        if conn is not None:
             try:
-                self._conn.send_bytes(pickle.dumps(None))
+                conn.send_bytes(pickle.dumps(None))
             except OSError:
                 pass
-        self._process.join(timeout)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(5)
-        self._discard()
+        process.join(timeout)  # only _discard closes a process, and only this thread calls it
+        self.kill()
+        process.join(5)
+        with self._lock:
+            if self._process is process:
+                self._discard()
 
     def _discard(self) -> None:
+        """Close the pipe and the (ended) process; called with the lock held."""
         if self._conn is not None:
             self._conn.close()
         if self._process is not None and not self._process.is_alive():
@@ -156,18 +177,18 @@ def _main_script_hidden():
         main.__file__ = path
 
 
-def serve(conn: Connection, cancel_event, project_path: str, backbone: str | None, parent_pid: int,
-          nice: int = CHILD_NICE) -> None:
+def serve(conn: Connection, cancel_event, project_path: str, backbone: str | None, nice: int = CHILD_NICE) -> None:
     """The child's main loop: run each job it is sent until told to stop or the parent is gone."""
     from aldesk.ml.background_jobs import JobRunner
+    from aldesk.ml.device import configure_cpu_threads
 
+    # Ctrl+C in the terminal that started aldesk reaches the whole process group: the window
+    # decides what happens, not this child.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     _lower_priority(nice)
-
-    def cancelled() -> bool:
-        # A parent that died (kill -9) cannot cancel: stop working for nobody.
-        return cancel_event.is_set() or os.getppid() != parent_pid
-
-    runner = JobRunner(Path(project_path), backbone, cancelled)
+    configure_cpu_threads()  # before any job, whichever comes first (ALDESK_THREADS included)
+    runner = JobRunner(Path(project_path), backbone, cancel_event.is_set)
 
     def emit(kind: str, payload: Any) -> None:
         conn.send_bytes(pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL))
@@ -190,6 +211,20 @@ def serve(conn: Connection, cancel_event, project_path: str, backbone: str | Non
             emit("done", None)
         except OSError:
             return  # the parent closed its end: nobody is listening any more
+
+
+def _exit_with_parent() -> None:
+    """End this process as soon as the parent is gone (killed, crashed), even in the middle of a
+    long computation that checks for cancellation rarely: nobody would receive its result."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # waits on the parent's sentinel; works on every platform
+        os._exit(0)
+
+    threading.Thread(target=watch, name="aldesk-parent-watch", daemon=True).start()
 
 
 def _lower_priority(nice: int) -> None:

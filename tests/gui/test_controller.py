@@ -55,8 +55,10 @@ def _models(path) -> int:
         return project.conn.execute("SELECT count(*) FROM models").fetchone()[0]
 
 
-def test_a_result_arriving_right_after_a_press_waits_for_a_quiet_moment(qtbot, controller, labeled_project):
+def test_a_result_arriving_right_after_a_press_waits_for_a_quiet_moment(qtbot, controller, labeled_project,
+                                                                         monkeypatch):
     path, outcome = labeled_project
+    monkeypatch.setattr(controller_mod, "QUIET_MS", 1_500)  # long enough for a loaded machine
     controller.label_recorded()
     controller._refresh_arrived(outcome)
     assert _models(path) == 0 and controller._waiting is outcome  # not stored during the press
@@ -80,3 +82,13 @@ def test_with_no_recent_press_a_result_is_stored_at_once(controller, labeled_pro
     controller._last_press = time.monotonic() - 10
     controller._refresh_arrived(outcome)
     assert _models(path) == 1
+
+
+def test_closing_stores_a_result_still_waiting_for_a_gap(controller, labeled_project, monkeypatch):
+    path, outcome = labeled_project
+    monkeypatch.setattr(controller_mod, "QUIET_MS", 60_000)
+    controller.label_recorded()
+    controller._refresh_arrived(outcome)
+    assert _models(path) == 0
+    controller.shutdown()
+    assert _models(path) == 1  # a finished model is not thrown away at close

@@ -153,7 +153,7 @@ def test_a_killed_learning_process_is_shown_and_labeling_goes_on(qtbot, window, 
         window.banner.retry_button.click()  # a new child process takes over
 
 
-def test_results_arriving_after_close_are_dropped_quietly(qtbot, window):
+def test_results_arriving_after_close_are_dropped_quietly(qtbot, window, project_path):
     import numpy as np
 
     from aldesk.gui.worker import EmbedChunk
@@ -162,9 +162,14 @@ def test_results_arriving_after_close_are_dropped_quietly(qtbot, window):
     window.close_project()
     # A chunk the worker emitted just before it stopped, delivered after the project closed.
     late = EmbedChunk(0, "pixels", "pixels-x", 4, np.array([1]), np.zeros((1, 4), np.float32), [])
-    controller._store_chunk(late)
-    controller._embedding_done(0, "pixels")
-    controller._job_finished()
+    with qtbot.assertNotEmitted(controller.state_changed), qtbot.assertNotEmitted(controller.error):
+        controller._store_chunk(late)
+        controller._embedding_done(0, "pixels")
+        controller._job_finished()
+    assert controller._pending is None  # no refresh is asked for a closed project
+    with open_project(project_path, write=False) as project:
+        assert project.conn.execute(
+            "SELECT count(*) FROM embedding_sets WHERE identity = 'pixels-x'").fetchone()[0] == 0
 
 
 def test_ctrl_l_toggles_the_learning_curve_panel_which_follows_new_models(qtbot, window):

@@ -60,7 +60,8 @@ def test_embed_in_a_child_gives_the_same_vectors_as_in_this_process(project_path
     local = [p for kind, p in here if kind == "chunk"]
     np.testing.assert_array_equal(np.concatenate([c.vectors for c in chunks]),
                                   np.concatenate([c.vectors for c in local]))
-    assert not process.is_alive()
+    with pytest.raises(ProcessLookupError):
+        os.kill(child_pid, 0)  # stop() ended and reaped it
 
 
 def test_refresh_result_comes_back_without_the_pool_vectors(project_path):
@@ -147,3 +148,68 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_the_child(tmp_path, p
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
     assert len(marker.read_text().split()) == 1  # only the parent ran the script
+
+
+def test_after_kill_no_job_starts_a_child(project_path):
+    process = ComputeProcess(project_path, "pixels")
+    process.kill()  # a window closing while its worker thread is about to start a job
+    assert _collect(process, "embed") == [] and process.pid is None
+
+
+def test_ctrl_c_in_the_terminal_does_not_end_the_child(project_path):
+    process = ComputeProcess(project_path, "pixels")
+    try:
+        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        threading.Timer(1.0, lambda: os.kill(process.pid, signal.SIGINT)).start()
+        messages = _collect(process, "refresh", slow_down=2.0)
+        assert any(kind == "refreshed" for kind, _ in messages)
+    finally:
+        process.stop()
+
+
+def test_the_child_ends_when_its_parent_is_killed(tmp_path, project_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = ComputeProcess(project_path, "pixels")
+    try:
+        _store(project_path, [p for k, p in _collect(here, "embed") if k == "chunk"])
+    finally:
+        here.stop()
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from aldesk.ml.compute_process import ComputeProcess\n"
+        "if __name__ == '__main__':\n"
+        f"    p = ComputeProcess({str(project_path)!r}, 'pixels')\n"
+        "    p.start()\n"
+        "    print(p.pid, flush=True)\n"
+        "    p.run('refresh', 1, lambda kind, payload: None, slow_down=600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    time.sleep(3)  # the child is inside its long, rarely-checking job
+    os.kill(child, 0)
+    parent.kill()
+    parent.wait(10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        if _is_zombie(child):
+            break  # ended; only its reaper (init) has not collected it yet
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"child {child} still running 30 s after its parent was killed")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
