@@ -49,6 +49,7 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     window.show()
     if project is not None:
         window.open_project(project)
+    close_on_terminate(window)
     code = app.exec()
     from aldesk.gui.worker import wait_for_unfinished
 
@@ -59,3 +60,22 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
         logging.shutdown()
         os._exit(code)
     return code
+
+
+def close_on_terminate(window) -> None:
+    """SIGTERM (logout, `kill`, a service manager) and SIGHUP close the window as Ctrl+Q does:
+    the project is closed properly and the learning process ended. Python runs signal handlers
+    only between bytecodes, so a timer gives the interpreter a moment while Qt waits for events."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(_signum, _frame) -> None:
+        window.close()
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)

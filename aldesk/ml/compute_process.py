@@ -228,8 +228,15 @@ def _exit_with_parent() -> None:
 
 
 def _lower_priority(nice: int) -> None:
-    if sys.platform.startswith("win") or nice <= 0:
-        return  # os.nice does not exist there; the child runs at normal priority
+    if nice <= 0:
+        return
+    if sys.platform.startswith("win"):  # no os.nice there (untested: no Windows machine here)
+        import ctypes
+
+        below_normal = 0x4000  # BELOW_NORMAL_PRIORITY_CLASS
+        kernel32 = ctypes.windll.kernel32
+        kernel32.SetPriorityClass(kernel32.GetCurrentProcess(), below_normal)
+        return
     try:
         os.nice(nice)
     except OSError:

@@ -64,3 +64,52 @@ def test_keys_typed_into_the_real_window_end_up_in_the_file(tmp_path, x_display)
         labels = dict(project.conn.execute("SELECT label_class_id, count(*) FROM items WHERE status='labeled' GROUP BY 1"))
     assert sorted(kinds) == sorted(["label", "label", "skip", "unsure", "label"])
     assert labels == {1: 2, 2: 1}
+
+
+def test_sigterm_closes_the_window_like_ctrl_q_and_ends_the_learning_process(tmp_path, x_display):
+    import signal
+
+    path = tmp_path / "term.aldesk"
+    with create_project(path) as project:
+        add_classes(project, ["cat", "dog"])
+        for i in range(12):
+            write_image(tmp_path / "imgs" / f"{i:02}.png", distinct_colour(i * 50), size=(30, 20))
+        import_paths(project, [tmp_path / "imgs"])
+    env = dict(os.environ, DISPLAY=x_display, HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="xcb")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
+    app = subprocess.Popen([sys.executable, "-m", "aldesk", str(path)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=60)
+        found = xdo("search", "--sync", "--onlyvisible", "--name", "aldesk")
+        assert found.returncode == 0, found.stderr
+        xdo("windowfocus", "--sync", found.stdout.split()[0])
+        time.sleep(1.5)
+        xdo("key", "2")
+        children = []
+        deadline = time.monotonic() + 60
+        while not children and time.monotonic() < deadline:  # the learning process is spawned
+            children = subprocess.run(["pgrep", "-P", str(app.pid)], capture_output=True, text=True).stdout.split()
+            time.sleep(0.2)
+        assert children, "no learning process was started"
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(60) == 0, app.stdout.read()
+    finally:
+        if app.poll() is None:
+            app.kill()
+    # The learning process (and multiprocessing's resource tracker) end with the app.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_running(int(pid)) for pid in children):
+        time.sleep(0.1)
+    assert not [pid for pid in children if _running(int(pid))]
+    with open_project(path) as project:  # writable again: the lock was released
+        assert project.conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0] == 1
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting for its reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
