@@ -23,7 +23,7 @@ import torch
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml import heads, scratch_cnn
-from aldesk.ml.device import MEMORY_FRACTION, compute_device, free_memory, is_cuda
+from aldesk.ml.device import MEMORY_FRACTION, compute_device, free_memory, is_cuda, rows_that_fit
 from aldesk.ml.features import Whitening, fit_whitening, knn_graph
 from aldesk.ml.strategies import PoolState, Selection, get_strategy
 
@@ -127,13 +127,19 @@ class PoolModel:
             self._near_row = np.full(self.size, -1, dtype=np.int64)
         new = np.unique(items[self._near_row[items] < 0])
         if len(new):
-            anchor_z = torch.nn.functional.normalize(self.z[torch.from_numpy(self.anchors)], dim=1)
+            where, block = torch.device("cpu"), 4096
+            if self.fit_device is not None:  # on a GPU: blocks sized to its free memory
+                where = self.fit_device
+                block = rows_that_fit(8 * len(self.anchors), free_memory(where) or 0, minimum=256, maximum=4096)
+            anchor_z = torch.nn.functional.normalize(self.z[torch.from_numpy(self.anchors)].to(where), dim=1)
             # In blocks of rows: 118,000 x 20,000 similarities at once would be 9.4 GB.
-            tops = [torch.topk(torch.nn.functional.normalize(self.z[torch.from_numpy(new[start:start + 4096])], dim=1)
-                               @ anchor_z.T, k, dim=1) for start in range(0, len(new), 4096)]
+            tops = [torch.topk(torch.nn.functional.normalize(self.z[torch.from_numpy(new[start:start + block])].to(where),
+                                                             dim=1) @ anchor_z.T, k, dim=1)
+                    for start in range(0, len(new), block)]
             old = self._near or (torch.empty((0, k), dtype=torch.long), torch.empty((0, k)))
             self._near_row[new] = len(old[0]) + np.arange(len(new))
-            self._near = (torch.cat([old[0], *(t.indices for t in tops)]), torch.cat([old[1], *(t.values for t in tops)]))
+            self._near = (torch.cat([old[0], *(t.indices.cpu() for t in tops)]),
+                          torch.cat([old[1], *(t.values.cpu() for t in tops)]))
         rows = torch.from_numpy(self._near_row[items])
         return self._near[0][rows], self._near[1][rows]
 

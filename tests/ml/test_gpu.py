@@ -183,14 +183,15 @@ def test_whitening_and_graph_chunks_match_the_cpu_code(gpu_paths_on_cpu):
     assert (idx_gpu == idx_cpu).float().mean() > 0.99  # ties may order differently
 
 
-def test_refresh_on_the_gpu_paths_matches_the_cpu(monkeypatch):
+@pytest.mark.parametrize("graph_max", [engine.GRAPH_MAX, 300])  # 300: labels outside the graph sample too
+def test_refresh_on_the_gpu_paths_matches_the_cpu(monkeypatch, graph_max):
     x, y_all = blobs(800)
     labeled = np.arange(0, 800, 8)
     eligible = np.ones(800, dtype=bool)
     eligible[labeled] = False
 
     def run() -> engine.RefreshResult:
-        pool = engine.PoolModel.build(x, device="cpu")
+        pool = engine.PoolModel.build(x, device="cpu", graph_max=graph_max)
         result = engine.refresh(pool, labeled, y_all[labeled], eligible, 3, rng=np.random.default_rng(0))
         pool.graph()
         return result, pool
