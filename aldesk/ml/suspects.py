@@ -58,6 +58,7 @@ def rank_suspects(
     folds: int = DEFAULT_FOLDS,
     score: str = DEFAULT_SCORE,
     seed: int = 0,
+    device: torch.device | None = None,
 ) -> SuspectRanking:
     """Rank the labeled pool items (``labeled``: pool indices into ``z``, ``y``: class indices).
 
@@ -77,8 +78,8 @@ def rank_suspects(
     if len(y) < MIN_LABELS or len(np.unique(y)) < 2:
         return _empty(time.perf_counter() - start)
     logits = heads.out_of_fold_logits(
-        z[torch.from_numpy(labeled)], torch.from_numpy(y), n_classes, folds=folds, seed=seed
-    )
+        z[torch.from_numpy(labeled)], torch.from_numpy(y), n_classes, folds=folds, seed=seed, device=device,
+    )  # the fits run on a GPU when ``device`` is one
     return rank_from_logits(logits, y, score=score, started=start)
 
 
@@ -129,7 +130,8 @@ def suspects_for_snapshot(
     """The project's suspects as stored records (item and class ids, not positions), best first.
 
     Runs in the worker on a snapshot; ``limit`` keeps only the top of the ranking."""
-    ranking = rank_suspects(pool.z, snapshot.labeled, snapshot.y, len(snapshot.class_ids), folds=folds, score=score)
+    ranking = rank_suspects(pool.z, snapshot.labeled, snapshot.y, len(snapshot.class_ids), folds=folds, score=score,
+                            device=pool.fit_device)
     count = len(ranking) if limit is None else min(limit, len(ranking))
     out = []
     for rank in range(count):
