@@ -104,15 +104,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from aldesk.ml.device import configure_cpu_threads, describe_device
-    from aldesk.ml.engine import PoolModel
     from aldesk.ml.workflow import (
-        evaluate_snapshot, previous_predictions, save_training, take_snapshot, train_snapshot,
+        build_pool, evaluate_snapshot, previous_predictions, save_training, take_snapshot, train_snapshot,
     )
 
     configure_cpu_threads()  # as the app's worker does
     with open_project(args.project) as project:
-        snapshot = take_snapshot(project)
-        pool = PoolModel.build(snapshot.vectors)
+        snapshot = take_snapshot(project, load_vectors=False)
+        pool = build_pool(project, snapshot)  # streamed from the file on large pools
         result = train_snapshot(snapshot, pool, head=args.head)
         result.metrics.update(evaluate_snapshot(snapshot, pool, result, previous_predictions(project, snapshot)))
         version = save_training(project, snapshot, result)
@@ -136,16 +135,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     from aldesk.core.classes import list_classes
     from aldesk.core.queue import replace_queue
-    from aldesk.ml.engine import PoolModel
     from aldesk.ml.scratch_cnn import pool_input
-    from aldesk.ml.workflow import pick_queue, take_snapshot
+    from aldesk.ml.workflow import build_pool, pick_queue, take_snapshot
 
     if args.n < 1:
         raise AldeskError("-n must be at least 1.")
     # Read-only unless --store: then it works while the window has the project open.
     with open_project(args.project, write=args.store) as project:
-        snapshot = take_snapshot(project)
-        pool = PoolModel.build(snapshot.vectors)
+        snapshot = take_snapshot(project, load_vectors=False)
+        pool = build_pool(project, snapshot)  # streamed from the file on large pools
         probs = snapshot.previous.predict_proba(pool_input(snapshot.previous, pool)).numpy() if snapshot.previous else None
         queue = pick_queue(snapshot, pool, probs, snapshot.previous_version, n=args.n, strategy=args.strategy, seed=args.seed)
         if args.store:

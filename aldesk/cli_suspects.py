@@ -31,13 +31,12 @@ def compute_and_store(project: Project) -> int:
     """Rank every labeled item from a fresh snapshot and store the ranking; returns the run id."""
     from aldesk.core.suspects_store import save_suspects
     from aldesk.ml.device import configure_cpu_threads
-    from aldesk.ml.engine import PoolModel
     from aldesk.ml.suspects import METHOD, suspects_for_snapshot
-    from aldesk.ml.workflow import take_snapshot
+    from aldesk.ml.workflow import build_pool, take_snapshot
 
     configure_cpu_threads()
-    snapshot = take_snapshot(project)
-    suspects = suspects_for_snapshot(snapshot, PoolModel.build(snapshot.vectors))
+    snapshot = take_snapshot(project, load_vectors=False)
+    suspects = suspects_for_snapshot(snapshot, build_pool(project, snapshot))  # streamed on large pools
     return save_suspects(project, suspects, model_version=snapshot.previous_version,
                          n_labels=len(snapshot.y), method=METHOD)
 
