@@ -592,8 +592,8 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
         remains += (
             f" Storing each worker result still runs in the GUI thread (model + 100,000 predictions: p50 {store['p50']:.0f} ms, "
             f"max {store['max']:.0f} ms over {store['n']} models), timed into the gap 30 ms after a press; a press "
-            "less than that store's time later waits for it. SQLite's automatic WAL checkpoint (fsyncs) also runs "
-            "in whichever commit crosses 1,000 pages, which may be a label's."
+            "less than that store's time later waits for it (at 1,000,000 items a store takes ~1 s: see the "
+            "scale section)."
         )
     if a["burst_paint"]["n"]:
         remains += (
@@ -650,6 +650,9 @@ was ready (n = {hits['n']}): p50 {hits['p50']:.1f} ms, p90 {hits['p90']:.1f} ms,
   predictions from the result instead of reading them back.
 - A press paints the next image first: the prefetch requests, strips and counts follow in a call posted behind
   the repaint; thumbnails arriving from the decoders update the strips once per 30 ms instead of once each.
+- WAL checkpoints run in the WAL-sync thread (PASSIVE, through its own connection, once the WAL passes 4 MB);
+  SQLite's automatic checkpoint, with its fsyncs, ran inside whichever commit crossed 1,000 pages, possibly a
+  label's (one label commit took 229 ms in an earlier run; cause not confirmed).
 - The label write: `synchronous=FULL` fsynced the WAL inside every label's COMMIT (the FULL row of the
   write table above: up to tens of milliseconds here, more than a frame). Projects now commit with `synchronous=NORMAL`
   (a commit is a write() into the WAL: it survives a killed process, `tests/core/test_crash.py` still passes) and a
