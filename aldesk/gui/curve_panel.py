@@ -117,7 +117,7 @@ class CurveDock(QDockWidget):
         self.setObjectName("learning-curve")  # saveState/restoreState find it by this name
         self.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.BottomDockWidgetArea)
         self.curve = LearningCurve(self)
-        self.curve.setMinimumWidth(360)
+        self.curve.setMinimumWidth(320)
         self.setWidget(self.curve)
 
     def show_project(self, project: Project) -> None:

@@ -578,13 +578,17 @@ class MainWindow(QMainWindow):
 
         if self.project is None:
             return
-        if self.curve_dock is None:
-            self.curve_dock = CurveDock(self)
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.curve_dock)
-            self.curve_dock.hide()
-        if self.curve_dock.isVisible():
+        if self.curve_dock is not None and self.curve_dock.isVisible():
             self.curve_dock.hide()
             return
+        if self.curve_dock is None:
+            self.curve_dock = CurveDock(self)
+        # Beside the image where the window has room for it, else below: a panel that made the
+        # window wider than the screen (many class buttons) would end up off screen.
+        spare = self.width() - self.labeling.minimumSizeHint().width()
+        beside = spare >= self.curve_dock.minimumSizeHint().width()
+        area = Qt.DockWidgetArea.RightDockWidgetArea if beside else Qt.DockWidgetArea.BottomDockWidgetArea
+        self.addDockWidget(area, self.curve_dock)
         self.curve_dock.show_project(self.project)
         self.curve_dock.show()
 

@@ -185,3 +185,16 @@ def test_ctrl_l_toggles_the_learning_curve_panel_which_follows_new_models(qtbot,
     assert dock.curve.note.text() != "stale"  # redrawn from the new model
     _press(qtbot, window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     assert not dock.isVisible()
+
+
+def test_the_curve_panel_goes_below_the_image_when_the_window_has_no_room_beside_it(qtbot, window):
+    window.resize(window.labeling.minimumSizeHint().width() + 40, 700)
+    width = window.width()
+    window.show_curve()
+    assert window.curve_dock.isVisible()
+    assert window.dockWidgetArea(window.curve_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert window.width() <= width + 1  # the panel did not widen the window
+    window.show_curve()
+    window.resize(window.labeling.minimumSizeHint().width() + 900, 700)
+    window.show_curve()
+    assert window.dockWidgetArea(window.curve_dock) == Qt.DockWidgetArea.RightDockWidgetArea
