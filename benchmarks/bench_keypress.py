@@ -670,18 +670,6 @@ was ready (n = {hits['n']}): p50 {hits['p50']:.1f} ms, p90 {hits['p90']:.1f} ms,
 """
 
 
-def move_open_problems_last(path: Path) -> None:
-    """replace_section appends new sections at the end; the docs keep 'Open problems' last."""
-    import re
-
-    text = path.read_text(encoding="utf-8")
-    match = re.search(r"^## Open problems\n.*?(?=^## |\Z)", text, re.S | re.M)
-    if match and text[match.end():].strip():
-        section = match.group(0).rstrip() + "\n"
-        text = (text[:match.start()] + text[match.end():]).rstrip() + "\n\n" + section
-        path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -765,10 +753,10 @@ def finish(args: argparse.Namespace, result: dict) -> None:
     if result["failures"]:
         sys.exit("some presses were never painted: " + "; ".join(result["failures"][:5]))
     if args.write_docs:
-        from benchmarks.docs import DOCS, replace_section
+        from benchmarks.docs import DOCS, keep_open_problems_last, replace_section
 
         replace_section(DOCS_TITLE, docs_body(args, result, a, table))
-        move_open_problems_last(DOCS)
+        keep_open_problems_last(DOCS)
 
 
 if __name__ == "__main__":

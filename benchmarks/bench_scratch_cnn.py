@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ from aldesk.ml.engine import PoolModel, train_head  # noqa: E402
 from aldesk.ml.scratch_cnn import pool_input  # noqa: E402
 from aldesk.ml.sim_report import embedded_dataset, write_report  # noqa: E402
 from aldesk.ml.simulate import SimulationResult, simulate  # noqa: E402
-from benchmarks.docs import DOCS, machine_summary, replace_section  # noqa: E402
+from benchmarks.docs import DOCS, keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 
 TITLE = "Weight-free fallback: small CNN from scratch"
 HEADS = ("cnn", "plain")
@@ -139,15 +138,6 @@ def describe(dataset: str, data, timings: list[dict], results: dict[str, Simulat
             f"{100 * gain[-1]:+.1f} at {labels[-1]} labels"
         )
     return "\n".join(lines) + "\n"
-
-
-def keep_open_problems_last(path: Path = DOCS) -> None:
-    """replace_section appends new sections at the end; the open problems stay the last one."""
-    text = path.read_text(encoding="utf-8")
-    match = re.search(r"^## Open problems\n.*?(?=^## |\Z)", text, re.S | re.M)
-    if match and text[match.end():].strip():
-        rest = (text[: match.start()] + text[match.end():]).rstrip()
-        path.write_text(rest + "\n\n" + match.group(0).rstrip() + "\n", encoding="utf-8")
 
 
 def main() -> None:

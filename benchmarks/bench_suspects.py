@@ -36,7 +36,7 @@ from aldesk.ml.device import configure_cpu_threads  # noqa: E402
 from aldesk.ml.engine import PoolModel  # noqa: E402
 from aldesk.ml.sim_report import cache_dir  # noqa: E402
 from aldesk.ml.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects  # noqa: E402
-from benchmarks.docs import DOCS, machine_summary, replace_section  # noqa: E402
+from benchmarks.docs import DOCS, keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 
 SECTION = "Finding wrong labels (suspects)"
 RESULTS = Path(__file__).resolve().parent / "results" / "suspects" / "simulation.json"
@@ -194,20 +194,6 @@ def sim_command(args: argparse.Namespace) -> str:
 def timing_command(args: argparse.Namespace) -> str:
     return (f"PYTHONPATH=. python benchmarks/bench_suspects.py --timing-only --time-sizes {args.time_sizes} "
             f"--repeats {args.repeats}{f' --threads {args.threads}' if args.threads else ''} --write-docs")
-
-
-def keep_open_problems_last(path: Path = DOCS) -> None:
-    """replace_section appends new sections at the end; "Open problems" stays the last one."""
-    text = path.read_text(encoding="utf-8")
-    marker = "\n## Open problems\n"
-    start = text.find(marker)
-    if start < 0:
-        return
-    end = text.find("\n## ", start + len(marker))
-    if end < 0:
-        return
-    block = text[start:end].rstrip() + "\n"
-    path.write_text(text[:start].rstrip() + "\n" + text[end:].rstrip() + "\n" + block, encoding="utf-8")
 
 
 def main() -> None:
