@@ -29,6 +29,16 @@ def distinct_colour(index: int) -> tuple[int, int, int]:
     return (index % 256, (index // 256) % 256, (index * 7 + 3) % 256)
 
 
+def add_bare_items(project: Project, n: int) -> list[int]:
+    """``n`` item rows with no image behind them (for storage-level tests); their ids, ascending."""
+    with project.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)",
+            [(f"f{i}.png", f"h{i}") for i in range(n)],
+        )
+    return [row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     opened = create_project(tmp_path / "p.aldesk")

@@ -6,19 +6,11 @@ from collections import Counter
 from aldesk.core.labels import record
 from aldesk.core.classes import add_classes
 from aldesk.core.sampling import random_unlabeled
-
-
-def _items(project, n):
-    with project.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)",
-            [(f"f{i}.png", f"h{i}") for i in range(n)],
-        )
-    return [row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")]
+from tests.conftest import add_bare_items
 
 
 def test_only_distinct_unlabeled_items(project):
-    ids = _items(project, 200)
+    ids = add_bare_items(project, 200)
     (cls,) = add_classes(project, ["a"])
     for item in ids[:150]:
         record(project, item, "label", cls.id)
@@ -29,7 +21,7 @@ def test_only_distinct_unlabeled_items(project):
 
 
 def test_roughly_uniform(project):
-    ids = _items(project, 20)
+    ids = add_bare_items(project, 20)
     rng = random.Random(3)
     counts = Counter(item for _ in range(2000) for item in random_unlabeled(project, 1, rng))
     assert set(counts) == set(ids)
@@ -38,5 +30,5 @@ def test_roughly_uniform(project):
 
 def test_empty_project_and_zero(project):
     assert random_unlabeled(project, 5) == []
-    _items(project, 3)
+    add_bare_items(project, 3)
     assert random_unlabeled(project, 0) == []

@@ -3,19 +3,11 @@
 import numpy as np
 
 from aldesk.core import vectors
-
-
-def _items(project, n):
-    with project.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)",
-            [(f"f{i}.png", f"h{i}") for i in range(n)],
-        )
-    return [row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")]
+from tests.conftest import add_bare_items
 
 
 def test_load_keeps_the_latest_vector_and_drops_deleted_items(project):
-    ids = _items(project, 6)
+    ids = add_bare_items(project, 6)
     eset = vectors.get_or_create_set(project, "b", "b-1", 3)
     first = np.arange(18, dtype=np.float16).reshape(6, 3)
     # Stored out of id order, in two chunks; item ids[2] embedded again later with new values.
@@ -36,7 +28,7 @@ def test_load_keeps_the_latest_vector_and_drops_deleted_items(project):
 
 
 def test_iter_vectors_ignores_chunks_added_after_the_layout(project):
-    ids = _items(project, 4)
+    ids = add_bare_items(project, 4)
     eset = vectors.get_or_create_set(project, "b", "b-1", 2)
     vectors.add_chunk(project, eset.id, np.array(ids[:2]), np.ones((2, 2)))
     layout = vectors.embedding_layout(project, eset)
@@ -52,7 +44,7 @@ def test_empty_set_loads_as_empty_arrays(project):
 
 
 def test_unembedded_lists_the_items_without_a_vector(project, monkeypatch):
-    ids = _items(project, 5)
+    ids = add_bare_items(project, 5)
     assert [i for i, _ in vectors.unembedded(project, None)] == ids
     eset = vectors.get_or_create_set(project, "b", "b-1", 2)
     vectors.add_chunk(project, eset.id, np.array([ids[1], ids[3]]), np.ones((2, 2)))

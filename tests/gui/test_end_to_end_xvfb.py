@@ -33,24 +33,36 @@ def x_display():
     server.wait(10)
 
 
-def test_keys_typed_into_the_real_window_end_up_in_the_file(tmp_path, x_display):
-    path = tmp_path / "e2e.aldesk"
+def _two_class_project(tmp_path, name: str):
+    path = tmp_path / f"{name}.aldesk"
     with create_project(path) as project:
         add_classes(project, ["cat", "dog"])
         for i in range(12):
             write_image(tmp_path / "imgs" / f"{i:02}.png", distinct_colour(i * 50), size=(30, 20))
         import_paths(project, [tmp_path / "imgs"])
+    return path
+
+
+def _launch(path, tmp_path, x_display):
+    """`python -m aldesk PATH` on the X server, its window focused; (process, xdotool runner)."""
     env = dict(os.environ, DISPLAY=x_display, HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="xcb")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
     app = subprocess.Popen([sys.executable, "-m", "aldesk", str(path)], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=60)
+    found = xdo("search", "--sync", "--onlyvisible", "--name", "aldesk")
+    if found.returncode != 0:
+        app.kill()
+        pytest.fail(f"no aldesk window: {found.stderr}")
+    xdo("windowfocus", "--sync", found.stdout.split()[0])
+    time.sleep(1.5)
+    return app, xdo
+
+
+def test_keys_typed_into_the_real_window_end_up_in_the_file(tmp_path, x_display):
+    path = _two_class_project(tmp_path, "e2e")
+    app, xdo = _launch(path, tmp_path, x_display)
     try:
-        xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=60)
-        found = xdo("search", "--sync", "--onlyvisible", "--name", "aldesk")
-        assert found.returncode == 0, found.stderr
-        window = found.stdout.split()[0]
-        xdo("windowfocus", "--sync", window)
-        time.sleep(1.5)
         for key in ("1", "2", "space", "u", "1"):
             xdo("key", key)
             time.sleep(0.3)
@@ -69,22 +81,9 @@ def test_keys_typed_into_the_real_window_end_up_in_the_file(tmp_path, x_display)
 def test_sigterm_closes_the_window_like_ctrl_q_and_ends_the_learning_process(tmp_path, x_display):
     import signal
 
-    path = tmp_path / "term.aldesk"
-    with create_project(path) as project:
-        add_classes(project, ["cat", "dog"])
-        for i in range(12):
-            write_image(tmp_path / "imgs" / f"{i:02}.png", distinct_colour(i * 50), size=(30, 20))
-        import_paths(project, [tmp_path / "imgs"])
-    env = dict(os.environ, DISPLAY=x_display, HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="xcb")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
-    app = subprocess.Popen([sys.executable, "-m", "aldesk", str(path)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    path = _two_class_project(tmp_path, "term")
+    app, xdo = _launch(path, tmp_path, x_display)
     try:
-        xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=60)
-        found = xdo("search", "--sync", "--onlyvisible", "--name", "aldesk")
-        assert found.returncode == 0, found.stderr
-        xdo("windowfocus", "--sync", found.stdout.split()[0])
-        time.sleep(1.5)
         xdo("key", "2")
         children = []
         deadline = time.monotonic() + 60

@@ -37,7 +37,9 @@ def _collect(process: ComputeProcess, job: str, **kwargs) -> list[tuple[str, obj
     return messages
 
 
-def _store(path, chunks: list[EmbedChunk]) -> None:
+def _embed_into(path, process: ComputeProcess) -> None:
+    """Embed in the child and store the chunks, as the window's controller does."""
+    chunks: list[EmbedChunk] = [p for kind, p in _collect(process, "embed") if kind == "chunk"]
     with open_project(path) as project:
         for chunk in chunks:
             eset = vectors.get_or_create_set(project, chunk.backbone, chunk.identity, chunk.dim)
@@ -67,7 +69,7 @@ def test_embed_in_a_child_gives_the_same_vectors_as_in_this_process(project_path
 def test_refresh_result_comes_back_without_the_pool_vectors(project_path):
     process = ComputeProcess(project_path, "pixels")
     try:
-        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        _embed_into(project_path, process)
         messages = _collect(process, "refresh")
     finally:
         process.stop()
@@ -94,7 +96,7 @@ def test_a_failing_job_is_reported_and_the_child_keeps_serving(tmp_path, project
 def test_a_killed_child_is_reported_and_the_next_job_starts_a_new_one(project_path):
     process = ComputeProcess(project_path, "pixels")
     try:
-        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        _embed_into(project_path, process)
         first = process.pid
         killer = threading.Timer(1.0, lambda: os.kill(first, signal.SIGKILL))
         killer.start()
@@ -111,7 +113,7 @@ def test_a_killed_child_is_reported_and_the_next_job_starts_a_new_one(project_pa
 def test_cancel_stops_a_slow_job_and_stop_ends_the_child(project_path):
     process = ComputeProcess(project_path, "pixels")
     try:
-        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        _embed_into(project_path, process)
         threading.Timer(0.5, process.cancel).start()
         started = time.monotonic()
         messages = _collect(process, "refresh", slow_down=30.0)
@@ -159,7 +161,7 @@ def test_after_kill_no_job_starts_a_child(project_path):
 def test_ctrl_c_in_the_terminal_does_not_end_the_child(project_path):
     process = ComputeProcess(project_path, "pixels")
     try:
-        _store(project_path, [p for k, p in _collect(process, "embed") if k == "chunk"])
+        _embed_into(project_path, process)
         threading.Timer(1.0, lambda: os.kill(process.pid, signal.SIGINT)).start()
         messages = _collect(process, "refresh", slow_down=2.0)
         assert any(kind == "refreshed" for kind, _ in messages)
@@ -174,7 +176,7 @@ def test_the_child_ends_when_its_parent_is_killed(tmp_path, project_path):
 
     here = ComputeProcess(project_path, "pixels")
     try:
-        _store(project_path, [p for k, p in _collect(here, "embed") if k == "chunk"])
+        _embed_into(project_path, here)
     finally:
         here.stop()
     script = tmp_path / "parent.py"
