@@ -89,6 +89,22 @@ def embedded_ids(project: Project, set_id: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+def all_item_ids(project: Project) -> np.ndarray:
+    """Every item id of the project, sorted.
+
+    Ids are assigned in order and rarely deleted, so they are usually one unbroken range: then
+    two aggregates of the primary key give them all (reading a million ids row by row took
+    ~0.4 s of every refresh on the 1M benchmark project).
+    """
+    low, high, count = project.conn.execute("SELECT min(id), max(id), count(*) FROM items").fetchone()
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    if high - low + 1 == count:
+        return np.arange(low, high + 1, dtype=np.int64)
+    return np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")),
+                       dtype=np.int64)
+
+
 def unembedded(project: Project, set_id: int | None) -> list[tuple[int, str]]:
     """(item id, stored path) of every item without a vector in this set, by id.
 
@@ -96,8 +112,7 @@ def unembedded(project: Project, set_id: int | None) -> list[tuple[int, str]]:
     that are all embedded (every app start) this reads two id columns, not a million paths into
     a Python set.
     """
-    all_ids = np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")),
-                          dtype=np.int64)
+    all_ids = all_item_ids(project)
     done = np.unique(embedded_ids(project, set_id)) if set_id is not None else np.zeros(0, dtype=np.int64)
     missing = all_ids[~_sorted_member(all_ids, done)]
     if len(missing) > _PATHS_BY_ID:
@@ -137,8 +152,7 @@ def embedding_layout(project: Project, embedding_set: EmbeddingSet) -> Layout:
         ids_parts.append(np.frombuffer(blob, dtype=np.int64))
         last_chunk = chunk_id
     ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
-    present = np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")),
-                          dtype=np.int64)
+    present = all_item_ids(project)
     # Keep the last vector of an item embedded twice, and only items still in the project.
     _, last = np.unique(ids[::-1], return_index=True)
     keep = len(ids) - 1 - last  # stored positions, in increasing item id order

@@ -114,11 +114,14 @@ def take_snapshot(project: Project, *, load_vectors: bool = True) -> Snapshot:
     class_position = np.full(max(class_ids, default=0) + 1, -1, dtype=np.int64)
     class_position[class_ids] = np.arange(len(class_ids))
     y = class_position[label_class[found]]
-    unlabeled = np.fromiter((r[0] for r in project.conn.execute(
-        "SELECT id FROM items WHERE status = 'unlabeled'")), dtype=np.int64)
-    upos, ufound = _positions(item_ids, unlabeled)
-    eligible = np.zeros(len(item_ids), dtype=bool)
-    eligible[upos[ufound]] = True
+    # Every embedded item may be asked but the labeled, skipped and unsure ones: the labeled are
+    # at hand, and the other two are few (reading the unlabeled ones instead was 880,000 rows).
+    set_aside = np.fromiter((r[0] for r in project.conn.execute(
+        "SELECT id FROM items WHERE status IN ('skipped', 'unsure')")), dtype=np.int64)
+    eligible = np.ones(len(item_ids), dtype=bool)
+    eligible[labeled] = False
+    spos, sfound = _positions(item_ids, set_aside)
+    eligible[spos[sfound]] = False
     latest = model_store.latest_model(project)
     previous = None
     if latest is not None and latest.class_ids == class_ids and latest.set_id == eset.id:

@@ -52,3 +52,12 @@ def test_unembedded_lists_the_items_without_a_vector(project, monkeypatch):
     assert vectors.unembedded(project, eset.id) == expected
     monkeypatch.setattr(vectors, "_PATHS_BY_ID", 1)  # the one-scan path gives the same answer
     assert vectors.unembedded(project, eset.id) == expected
+
+
+def test_all_item_ids_with_and_without_gaps(project):
+    assert vectors.all_item_ids(project).tolist() == []
+    ids = add_bare_items(project, 6)
+    assert vectors.all_item_ids(project).tolist() == ids  # one unbroken range
+    with project.transaction() as conn:
+        conn.execute("DELETE FROM items WHERE id IN (?, ?)", (ids[0], ids[3]))
+    assert vectors.all_item_ids(project).tolist() == [ids[1], ids[2], ids[4], ids[5]]

@@ -112,3 +112,16 @@ def test_training_estimates_accuracy_from_audit_labels_only(colour_project):
     assert estimate["audit_labels"] == 12 and estimate["value"] > 0.9  # noisy solid colours: easy
     assert estimate["low"] < estimate["value"] <= estimate["high"]
     assert result.metrics["kappa_previous"] > 0.9  # one more label hardly changes the predictions
+
+
+def test_snapshot_leaves_labeled_skipped_and_unsure_items_out_of_the_eligible(colour_project):
+    embed_project(colour_project, load_backbone("pixels"))
+    record(colour_project, 1, "label", _truth(1))
+    record(colour_project, 2, "skip")
+    record(colour_project, 3, "unsure")
+    record(colour_project, 4, "label", _truth(4))
+    snapshot = take_snapshot(colour_project, load_vectors=False)
+    out = snapshot.item_ids[~snapshot.eligible].tolist()
+    assert out == [1, 2, 3, 4]
+    assert snapshot.item_ids[snapshot.labeled].tolist() == [1, 4]
+    assert len(snapshot.item_ids) == 60 and snapshot.eligible.sum() == 56
