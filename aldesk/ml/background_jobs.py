@@ -89,9 +89,8 @@ class JobRunner:
         stage = f"embedding on {describe_device(backbone.device)}"  # e.g. "on cuda:0 (NVIDIA ...)", "on cpu, 2 threads"
         with open_project(self.project_path, write=False) as project:
             found = vectors.find_set(project, backbone.identity)
-            done = set(vectors.embedded_ids(project, found.id).tolist()) if found else set()
-            todo = [(i, project.resolve(p)) for i, p in project.conn.execute("SELECT id, path FROM items ORDER BY id")
-                    if i not in done]
+            # Sorted id arrays, and paths only of the missing items: every app start runs this.
+            todo = [(i, project.resolve(p)) for i, p in vectors.unembedded(project, found.id if found else None)]
         ids = np.array([i for i, _ in todo], dtype=np.int64)
         sources = [lambda path=path: load_image(path, max_side=backbone.load_side) for _, path in todo]
         for chunk in embed_sources(
