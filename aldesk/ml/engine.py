@@ -240,8 +240,10 @@ def calibrate_app_head(
         test = fold_of == fold
         if not test.any() or len(np.unique(y[~test])) < 2:
             continue
+        rest = np.flatnonzero(~test)
+        train = rest[heads.capped_per_class(y[rest], heads.OOF_MAX_TRAIN, fold)]  # see OOF_MAX_TRAIN
         part = fit_app_head(
-            pool, labeled[~test], y[~test], n_classes, exclude=labeled[test], max_iter=heads.OOF_MAX_ITER
+            pool, labeled[train], y[train], n_classes, exclude=labeled[test], max_iter=heads.OOF_MAX_ITER
         )
         logits[torch.from_numpy(test)] = part.logits(pool.z[torch.from_numpy(labeled[test])])
     return heads.calibrate_from_logits(model, logits, torch.from_numpy(y).long())

@@ -125,3 +125,34 @@ def test_app_head_recalibrates_only_when_the_labels_have_grown_enough():
     assert metrics["cv_accuracy"] == first.oof_accuracy
     grown, _ = engine.train_head(pool, labeled[:80], y[labeled[:80]], 3, head="default", init=kept)
     assert grown.calibrated_at == 80
+
+
+def test_capped_per_class_keeps_rare_classes_whole_and_shares_the_rest():
+    y = np.array([0] * 500 + [1] * 40 + [2] * 300 + [3] * 5)
+    picked = heads.capped_per_class(y, 200, seed=1)
+    assert len(picked) == 200 and len(np.unique(picked)) == 200 and np.all(np.diff(picked) > 0)
+    counts = np.bincount(y[picked], minlength=4)
+    assert counts[3] == 5 and counts[1] == 40  # the rare classes keep every label
+    assert counts[0] + counts[2] == 155 and abs(int(counts[0]) - int(counts[2])) <= 1
+    assert heads.capped_per_class(y, 10_000).tolist() == list(range(len(y)))  # under the cap: all
+
+
+def test_out_of_fold_heads_train_on_at_most_max_train_labels_but_score_every_label(monkeypatch):
+    z, y = _blobs(n_per_class=100)
+    sizes = []
+    fit = heads.fit_linear
+    monkeypatch.setattr(heads, "fit_linear", lambda zz, yy, *a, **k: sizes.append(len(yy)) or fit(zz, yy, *a, **k))
+    logits = heads.out_of_fold_logits(z, y, 3, folds=3, max_train=60)
+    assert sizes == [60, 60, 60]
+    assert torch.isfinite(logits).all()
+    assert (logits.argmax(1) == y).float().mean() > 0.95  # well-separated blobs: still right
+
+
+def test_app_head_calibration_fits_its_folds_on_at_most_max_train_labels(monkeypatch):
+    pool, labeled, y = _pool_and_labels(150)
+    monkeypatch.setattr(heads, "OOF_MAX_TRAIN", 40)
+    seeds, fit = [], engine.fit_app_head
+    monkeypatch.setattr(engine, "fit_app_head", lambda p, lab, *a, **k: seeds.append(len(lab)) or fit(p, lab, *a, **k))
+    model, metrics = engine.train_head(pool, labeled, y[labeled], 3, head="default")
+    assert seeds == [150, 40, 40, 40]  # the model itself on every label, each fold on 40
+    assert model.calibrated_at == 150 and 0.5 < metrics["cv_accuracy"] <= 1.0
