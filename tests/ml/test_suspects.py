@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from aldesk.core.errors import AldeskError
+from aldesk.ml import suspects
 from aldesk.ml.engine import PoolModel
 from aldesk.ml.suspects import MIN_LABELS, rank_suspects, suspects_for_snapshot
 from aldesk.ml.workflow import Snapshot
@@ -118,3 +119,19 @@ def test_ranking_from_logits_at_hand_orders_by_doubt_and_skips_unknown_classes()
     assert ranking.positions.tolist() == [1, 3, 0]  # row 2's label was never seen by its head
     assert ranking.suggested.tolist() == [1, 0, 1]
     assert np.all(np.diff(ranking.scores) <= 0) and np.all((ranking.scores >= 0) & (ranking.scores <= 1))
+
+
+def test_temperature_of_a_large_ranking_comes_from_a_sample_of_rows(monkeypatch):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 500)
+    logits = torch.from_numpy(rng.normal(size=(500, 3))).float()
+    logits[np.arange(500), y] += 2.0
+    full = suspects.rank_from_logits(logits, y)
+    seen = []
+    fit = suspects.heads.fit_temperature
+    monkeypatch.setattr(suspects.heads, "fit_temperature", lambda lg, yy: seen.append(len(yy)) or fit(lg, yy))
+    monkeypatch.setattr(suspects, "TEMPERATURE_ROWS", 200)
+    sampled = suspects.rank_from_logits(logits, y)
+    assert seen == [200] and len(sampled) == len(full) == 500
+    # A temperature from 200 of the 500 rows ranks nearly as the one from all of them.
+    assert len(np.intersect1d(sampled.positions[:50], full.positions[:50])) >= 45
