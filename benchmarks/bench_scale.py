@@ -117,6 +117,8 @@ def child_main(mode: str, project_path: str, repeats: int) -> None:
             # "refresh": every label in the project; "refresh-N": the same N labeled items each time.
             limit = int(mode.split("-")[1]) if "-" in mode else None
             result.update(_time_refreshes(project, repeats, limit))
+        elif mode == "job":
+            result.update(_time_refresh_jobs(project, repeats))
         result["seconds"] = time.perf_counter() - start
     result["base_rss_mib"] = base / 1024
     result["peak_rss_mib"] = status_kib("self", "VmHWM") / 1024
@@ -218,6 +220,49 @@ def _time_refreshes(project, repeats: int, limit: int | None = None) -> dict:
         "baseline_median": statistics.median(baseline),
         "steps": {name: statistics.median(s[name] for s in steps) for name in steps[0]},
     }
+
+
+def _time_refresh_jobs(project, repeats: int) -> dict:
+    """The app's whole refresh job (``JobRunner.refresh``, as its learning process runs it: also
+    the suspects and the previous model's predictions), stage by stage from its progress messages.
+    The app stores each result and the next refresh warm-starts from it; here nothing is written
+    (the project is shared), so the next snapshot is handed the last head instead."""
+    from aldesk.ml import workflow
+    from aldesk.ml.background_jobs import JobRunner
+
+    last_head = []
+    take = workflow.take_snapshot
+
+    def take_as_if_stored(*args, **kwargs):
+        snapshot = take(*args, **kwargs)
+        if last_head:
+            snapshot.previous = last_head[-1]
+        return snapshot
+
+    workflow.take_snapshot = take_as_if_stored
+    runner = JobRunner(project.resolve(), None, lambda: False)
+    runs = []
+    for generation in range(repeats + 1):  # the first also loads the pool (features from the disk cache)
+        marks, outcome = [("before", time.perf_counter())], []
+
+        def emit(kind, payload):
+            if kind == "progress":
+                marks.append((payload[0], time.perf_counter()))
+            elif kind == "refreshed":
+                outcome.append(payload)
+
+        runner.refresh(generation, emit)
+        marks.append(("end", time.perf_counter()))
+        stages: dict[str, float] = {}
+        for (name, t0), (_, t1) in zip(marks, marks[1:]):
+            stages[name] = stages.get(name, 0.0) + t1 - t0
+        runs.append({"total": marks[-1][1] - marks[0][1], "stages": stages,
+                     "suspects": len(outcome[0].suspects or []), "labels": int(len(outcome[0].snapshot.y))})
+        last_head.append(outcome[0].train.head)
+    later = runs[1:]
+    return {"first": runs[0], "labels": runs[0]["labels"], "suspects": runs[0]["suspects"],
+            "job_median": statistics.median(r["total"] for r in later), "job_max": max(r["total"] for r in later),
+            "stages": {k: statistics.median(r["stages"].get(k, 0.0) for r in later) for k in later[0]["stages"]}}
 
 
 def run_child(mode: str, project: Path, repeats: int = 3) -> dict:
@@ -368,7 +413,7 @@ def main() -> None:
             print("open", json.dumps({k: run[k] for k in ("events", "memory", "code")}), flush=True)
         reset_project(project)
     if "refresh" in parts:
-        for mode in ("refresh-2000", "refresh"):
+        for mode in ("refresh-2000", "refresh", "job"):
             results[mode] = run_child(mode, project, args.repeats)
             print(mode, results[mode], flush=True)
     if "info" in parts:
@@ -475,6 +520,22 @@ def report(r: dict) -> str:
                          f"{' (features from the disk cache)' if f.get('prepare_from_cache') else ''} |")
         lines += ["", "Goal: 5 s on 2 cores. The accuracy estimate is instant here: imported labels are not audit "
                   "items, and it needs 10 audit labels.", ""]
+    if "job" in r:
+        from aldesk.ml.heads import OOF_MAX_TRAIN_PER_CLASS
+
+        j = r["job"]
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in j["stages"].items() if k != "before")
+        lines += [
+            "### The app's whole refresh job", "",
+            f"What the app's learning process runs per refresh (`JobRunner.refresh`): the refresh above plus the "
+            f"previous model's predictions (to say how much the new one changed) and the suspect labels ({j['suspects']:,} "
+            f"kept, out-of-fold heads capped at {OOF_MAX_TRAIN_PER_CLASS:,} labels per class, see \"Capped out-of-fold fits\"). "
+            f"{j['labels']:,} labels; median of {r.get('repeats', 3)} after a first job; each job warm-starts from the "
+            "previous one's head, as the app's stored model does (nothing is written to the shared project).", "",
+            f"- **Refresh job: median {j['job_median']:.2f} s** (max {j['job_max']:.2f}); stages (medians, named by "
+            f"the progress message that starts them): {stages}.",
+            f"- First job after start: {j['first']['total']:.1f} s (it also loads the pool features from the disk cache, "
+            "and refits the temperature when the stored model's is out of date).", ""]
     if "info" in r:
         lines += ["### `aldesk info` on the million items", "",
                   f"- `aldesk info PROJECT --json`, whole process: median **{_median(r['info']):.2f} s** "

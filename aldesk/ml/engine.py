@@ -241,7 +241,7 @@ def calibrate_app_head(
         if not test.any() or len(np.unique(y[~test])) < 2:
             continue
         rest = np.flatnonzero(~test)
-        train = rest[heads.capped_per_class(y[rest], heads.OOF_MAX_TRAIN, fold)]  # see OOF_MAX_TRAIN
+        train = rest[heads.capped_per_class(y[rest], heads.oof_train_limit(y), fold)]  # see OOF_MAX_TRAIN_PER_CLASS
         part = fit_app_head(
             pool, labeled[train], y[train], n_classes, exclude=labeled[test], max_iter=heads.OOF_MAX_ITER
         )

@@ -28,11 +28,16 @@ MIN_LABELS_TO_CALIBRATE = 30
 # every refresh, and a temperature needs no more precision than that.
 OOF_FOLDS = 3
 OOF_MAX_ITER = 30
-# Each out-of-fold head trains on at most this many labels (every class's labels while it has
-# few, an equal share of the rest; every label is still scored): the held-out heads only need to
-# be good, not trained on everything. At 118,000 labels, five fits on all of them took 14 s of
-# every refresh (benchmarks/bench_scale.py).
-OOF_MAX_TRAIN = 20_000
+# Each out-of-fold head trains on at most this many labels per class with labels (every label
+# of a class with fewer, an equal share of the rest; every label is still scored): the held-out
+# heads only need to be good, not trained on everything. At 118,000 labels in 10 classes, five
+# fits on all of them took 14 s of every refresh. What a cap costs: benchmarks/bench_oof_cap.py.
+OOF_MAX_TRAIN_PER_CLASS = 2_000
+
+
+def oof_train_limit(y: np.ndarray) -> int:
+    """How many labels an out-of-fold head trains on at most (see OOF_MAX_TRAIN_PER_CLASS)."""
+    return OOF_MAX_TRAIN_PER_CLASS * max(1, int(np.count_nonzero(np.bincount(y))))
 # The app head's fit: fewer iterations than the plain fit, as noisy pseudo-labels make L-BFGS
 # crawl for little gain, and the warm start carries the solution from one refresh to the next.
 SEMI_MAX_ITER = 50
@@ -247,11 +252,13 @@ def capped_per_class(y: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
 
 def out_of_fold_logits(
     z: torch.Tensor, y: torch.Tensor, n_classes: int, *, folds: int = OOF_FOLDS, seed: int = 0,
-    device: torch.device | None = None, max_train: int = OOF_MAX_TRAIN,
+    device: torch.device | None = None, max_train: int | None = None,
 ) -> torch.Tensor:
     """Logits for each labeled item from a plain head trained without it (stratified folds; each
-    fold's head on at most ``max_train`` of the other labels); fits run on ``device`` when CUDA."""
+    fold's head on at most ``max_train`` of the other labels, default ``oof_train_limit``); fits
+    run on ``device`` when CUDA."""
     y_np = y.numpy()
+    max_train = oof_train_limit(y_np) if max_train is None else max_train
     fold_of = stratified_folds(y_np, folds, seed)
     out = torch.full((len(y), n_classes), float("-inf"))
     for fold in range(folds):

@@ -150,9 +150,9 @@ def test_out_of_fold_heads_train_on_at_most_max_train_labels_but_score_every_lab
 
 def test_app_head_calibration_fits_its_folds_on_at_most_max_train_labels(monkeypatch):
     pool, labeled, y = _pool_and_labels(150)
-    monkeypatch.setattr(heads, "OOF_MAX_TRAIN", 40)
+    monkeypatch.setattr(heads, "OOF_MAX_TRAIN_PER_CLASS", 13)  # 3 classes: 39 labels per fold
     seeds, fit = [], engine.fit_app_head
     monkeypatch.setattr(engine, "fit_app_head", lambda p, lab, *a, **k: seeds.append(len(lab)) or fit(p, lab, *a, **k))
     model, metrics = engine.train_head(pool, labeled, y[labeled], 3, head="default")
-    assert seeds == [150, 40, 40, 40]  # the model itself on every label, each fold on 40
+    assert seeds == [150, 39, 39, 39]  # the model itself on every label, each fold on 39
     assert model.calibrated_at == 150 and 0.5 < metrics["cv_accuracy"] <= 1.0
