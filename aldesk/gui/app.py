@@ -46,6 +46,9 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     logging.getLogger("aldesk.theme").info(
         "colour scheme: %s (%s)", app.styleHints().colorScheme().name, how)
     window = MainWindow(backbone=backbone)
+    from aldesk.gui.file_open import FileOpenHandler
+
+    app.installEventFilter(FileOpenHandler(window))  # macOS: a project double-clicked in Finder
     window.show()
     if project is not None:
         window.open_project(project)
