@@ -37,6 +37,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# A child measuring a baseline revision imports aldesk from that revision's checkout (--baseline-rev).
+if os.environ.get("ALDESK_BENCH_CODE"):
+    sys.path.insert(0, os.environ["ALDESK_BENCH_CODE"])
 
 from benchmarks.bench_scale_data import ensure_scale_project, reset_project  # noqa: E402
 from benchmarks.docs import machine_summary  # noqa: E402
@@ -240,7 +243,7 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
         return snapshot
 
     workflow.take_snapshot = take_as_if_stored
-    runner = JobRunner(project.resolve(), None, lambda: False)
+    runner = JobRunner(project.path, None, lambda: False)
     runs = []
     for generation in range(repeats + 1):  # the first also loads the pool (features from the disk cache)
         marks, outcome = [("before", time.perf_counter())], []
@@ -265,8 +268,11 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
             "stages": {k: statistics.median(r["stages"].get(k, 0.0) for r in later) for k in later[0]["stages"]}}
 
 
-def run_child(mode: str, project: Path, repeats: int = 3) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def run_child(mode: str, project: Path, repeats: int = 3, code: Path | None = None) -> dict:
+    """``mode`` measured in a fresh process; with ``code``, aldesk is imported from that checkout."""
+    env = dict(os.environ, PYTHONPATH=str(code or ROOT))
+    if code is not None:
+        env["ALDESK_BENCH_CODE"] = str(code)
     out = subprocess.run([sys.executable, __file__, "--child", mode, "--project", str(project),
                           "--repeats", str(repeats)], capture_output=True, text=True, env=env, check=False)
     for line in out.stdout.splitlines():
@@ -385,6 +391,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=5_000, help="images for the import and embedding rates")
     parser.add_argument("--only", default="storage,open,refresh,info,import",
                         help="comma-separated parts to run")
+    parser.add_argument("--baseline-rev", default=None,
+                        help="also measure the refresh parts with aldesk from this git revision, in the same run")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--project", default=None, help=argparse.SUPPRESS)
@@ -416,6 +424,9 @@ def main() -> None:
         for mode in ("refresh-2000", "refresh", "job"):
             results[mode] = run_child(mode, project, args.repeats)
             print(mode, results[mode], flush=True)
+        if args.baseline_rev:
+            results["baseline"] = measure_revision(args.baseline_rev, ("refresh", "job"), project, args.repeats)
+            print("baseline", results["baseline"], flush=True)
     if "info" in parts:
         results["info"] = time_command([sys.executable, "-m", "aldesk", "info", str(project), "--json"], args.repeats)
         results["startup"] = time_command([sys.executable, "-m", "aldesk", "--version"], args.repeats)
@@ -435,6 +446,19 @@ def main() -> None:
         from benchmarks.bench_import import write_docs
 
         write_docs(report(previous))
+
+
+def measure_revision(rev: str, modes: tuple[str, ...], project: Path, repeats: int) -> dict:
+    """The same child measurements with aldesk checked out at ``rev`` (a temporary git worktree)."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="aldesk-baseline-") as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), commit], check=True)
+        try:
+            return {"rev": commit, **{mode: run_child(mode, project, repeats, code=tree) for mode in modes}}
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
 
 
 def _median(values) -> float:
@@ -518,6 +542,13 @@ def report(r: dict) -> str:
                          f"({f['refresh_max']:.2f}) | {steps} | {f['baseline_median']:.2f} s | "
                          f"{f['refresh_median'] / f['baseline_median']:.2f} | {f['prepare_seconds']:.1f} s"
                          f"{' (features from the disk cache)' if f.get('prepare_from_cache') else ''} |")
+        base = r.get("baseline", {}).get("refresh")
+        if base:
+            steps = ", ".join(f"{k} {v:.2f} s" for k, v in base["steps"].items())
+            lines.append(f"| {base['labels']:,}, code at {r['baseline']['rev']} (same run) | {base.get('threads', '?')} | "
+                         f"{base['refresh_median']:.2f} s ({base['refresh_max']:.2f}) | {steps} | "
+                         f"{base['baseline_median']:.2f} s | {base['refresh_median'] / base['baseline_median']:.2f} | "
+                         f"{base['prepare_seconds']:.1f} s |")
         lines += ["", "Goal: 5 s on 2 cores. The accuracy estimate is instant here: imported labels are not audit "
                   "items, and it needs 10 audit labels.", ""]
     if "job" in r:
@@ -535,7 +566,14 @@ def report(r: dict) -> str:
             f"- **Refresh job: median {j['job_median']:.2f} s** (max {j['job_max']:.2f}); stages (medians, named by "
             f"the progress message that starts them): {stages}.",
             f"- First job after start: {j['first']['total']:.1f} s (it also loads the pool features from the disk cache, "
-            "and refits the temperature when the stored model's is out of date).", ""]
+            "and refits the temperature when the stored model's is out of date)."]
+        base = r.get("baseline", {}).get("job")
+        if base:
+            stages = ", ".join(f"{k} {v:.2f} s" for k, v in base["stages"].items() if k != "before")
+            lines.append(f"- Baseline, aldesk at {r['baseline']['rev']} in the same run: median {base['job_median']:.2f} s "
+                         f"(ratio {j['job_median'] / base['job_median']:.2f}); {stages}; first job "
+                         f"{base['first']['total']:.1f} s.")
+        lines.append("")
     if "info" in r:
         lines += ["### `aldesk info` on the million items", "",
                   f"- `aldesk info PROJECT --json`, whole process: median **{_median(r['info']):.2f} s** "

@@ -156,3 +156,20 @@ def test_app_head_calibration_fits_its_folds_on_at_most_max_train_labels(monkeyp
     model, metrics = engine.train_head(pool, labeled, y[labeled], 3, head="default")
     assert seeds == [150, 39, 39, 39]  # the model itself on every label, each fold on 39
     assert model.calibrated_at == 150 and 0.5 < metrics["cv_accuracy"] <= 1.0
+
+
+def test_labeled_items_outside_the_graph_sample_join_it_up_to_a_fixed_cap(monkeypatch):
+    z, y = _blobs(n_per_class=200, n_classes=3, dim=8, seed=3)
+    pool = engine.PoolModel.build(z.numpy(), graph_max=100)
+    monkeypatch.setattr(engine, "GRAPH_EXTRA_MAX", 50)
+    outside = np.setdiff1d(np.arange(pool.size), pool.anchors)
+    labeled = np.random.default_rng(0).choice(outside, 150, replace=False)
+    nodes, spread = pool.propagate(labeled, y.numpy()[labeled], 3)
+    extra = nodes[len(pool.anchors):]
+    assert len(extra) == 50 and np.isin(extra, labeled).all()
+    # Seeds are only the labels in the graph, and they spread: every extra node has its own label.
+    assert (spread[len(pool.anchors):].argmax(1).numpy() == y.numpy()[extra]).all()
+    # More labels later: the extra nodes chosen before stay chosen unless outranked by new ones.
+    more = np.concatenate([labeled, np.setdiff1d(outside, labeled)[:30]])
+    again = pool.propagate(more, y.numpy()[more], 3)[0][len(pool.anchors):]
+    assert len(again) == 50 and len(np.intersect1d(again, extra)) >= 50 - 30
