@@ -46,6 +46,9 @@ place; sleep 12
 for k in 1 2 3 space 4 5 6 7; do xdotool key \$k; sleep 0.4; done
 sleep 8; grab "$docs/screenshot-labeling.png"
 xdotool key ctrl+b; sleep 4; grab "$docs/screenshot-review.png"
+# Enter on a tile shows it large; Esc gives the keys back to the grid.
+xdotool key Home Return; sleep 3; grab "$docs/screenshot-review-large.png"
+xdotool key Escape; sleep 1
 xdotool key Escape; sleep 1
 # The learning curve is a panel beside the image; Ctrl+L shows and hides it.
 xdotool key ctrl+l; sleep 3; grab "$docs/screenshot-learning-curve.png"

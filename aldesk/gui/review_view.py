@@ -80,7 +80,7 @@ class ReviewModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             pixmap = self.loader.get(tile.item_id)
             if pixmap is None:
-                self.loader.request(tile.item_id, self._path(tile.item_id), self._sha256(tile.item_id))
+                self.loader.request(tile.item_id, self.path_of(tile.item_id), self._sha256(tile.item_id))
                 return self.loader.placeholder
             return pixmap
         if role == Qt.ItemDataRole.DisplayRole:
@@ -103,7 +103,7 @@ class ReviewModel(QAbstractListModel):
         return self._name(tile.label_class_id)
 
     def _tooltip(self, tile: Tile) -> str:
-        lines = [f"item {tile.item_id}: {self._path(tile.item_id)}", f"label: {self._name(tile.label_class_id)}"]
+        lines = [f"item {tile.item_id}: {self.path_of(tile.item_id)}", f"label: {self._name(tile.label_class_id)}"]
         if tile.rank is not None:
             lines.append(f"suspect #{tile.rank}: the other labels suggest {self._name(tile.suggested_class_id)}"
                          f" (score {tile.score:.3f})")
@@ -118,7 +118,7 @@ class ReviewModel(QAbstractListModel):
         label_class = self.classes.get(class_id) if class_id is not None else None
         return label_class.name if label_class else "?"
 
-    def _path(self, item_id: int) -> Path:
+    def path_of(self, item_id: int) -> Path:
         return self.project.resolve(self._stored(item_id)[0])
 
     def _sha256(self, item_id: int) -> str | None:
@@ -213,6 +213,8 @@ class ReviewView(QWidget):
         for widget in (self.grid, self.mode_combo, self.class_combo):
             widget.installEventFilter(self)
         self.grid.activated.connect(lambda index: self.item_activated.emit(int(index.data(ReviewModel.ItemIdRole))))
+        self.item_activated.connect(self.show_large)
+        self.preview = None  # the PreviewDialog open now, if any
 
         bar = QHBoxLayout()
         bar.addWidget(self.mode_combo)
@@ -308,6 +310,21 @@ class ReviewView(QWidget):
         if self._class_id is not None:
             self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(self._class_id)))
         self.class_combo.setEnabled(self._mode == "class")
+
+    def show_large(self, item_id: int) -> None:
+        """The item's image at screen size in a dialog (Esc closes it; the selection stays)."""
+        from aldesk.gui.preview_dialog import PreviewDialog
+
+        row = self.model.row_of(item_id)
+        if row is None:
+            return
+        tile = self.model.tiles[row]
+        caption = self.model.caption(tile).replace("\n", "   ")
+        if self.preview is not None:
+            self.preview.close()
+        self.preview = PreviewDialog(self.model.path_of(item_id), f"item {item_id}: {caption}", self)
+        self.preview.finished.connect(self.grid.setFocus)
+        self.preview.open()
 
     # -- keys ----------------------------------------------------------------------------------
 

@@ -158,3 +158,27 @@ def test_hotkeys_act_on_the_grid_even_when_the_window_has_the_same_shortcuts(qtb
     assert label_of(review_project, review_project.test_ids[0])[1] == review_project.dog
     assert fired == []
     view.shutdown()
+
+
+def test_enter_opens_the_current_tile_large_and_esc_gives_the_keys_back_to_the_grid(qtbot, view, review_project):
+    ids = review_project.test_ids
+    view.set_class(review_project.cat)
+    view.grid.setCurrentIndex(view.model.index(2))
+    qtbot.keyClick(view.grid, Qt.Key.Key_Return)
+    dialog = view.preview
+    assert dialog is not None and dialog.isVisible()
+    shown = dialog.view.image
+    assert shown is not None and (shown.width(), shown.height()) == (20, 14)  # the file's own size, not a thumbnail
+    assert f"item {ids[2]}: cat" in dialog.caption.text() and "02.png" in dialog.caption.text()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=2_000)
+    qtbot.keyClick(view.grid, Qt.Key.Key_2)  # the selection stayed: the class key relabels that tile
+    assert label_of(review_project, ids[2]) == ("labeled", review_project.dog)
+
+
+def test_an_image_that_cannot_be_read_says_so_in_the_large_view(qtbot, view, review_project, tmp_path):
+    ids = review_project.test_ids
+    view.set_class(review_project.cat)
+    (tmp_path / "imgs" / "01.png").write_bytes(b"not a png")
+    view.show_large(ids[1])
+    assert view.preview.view.image is None and "Cannot show this image" in view.preview.view.message
