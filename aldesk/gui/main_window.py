@@ -523,9 +523,10 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         if self.review_view is None:
-            undo_keys = tuple(k.toString(QKeySequence.SequenceFormat.PortableText)
-                              for k in self.actions["undo"].shortcuts())
-            self.review_view = ReviewView(self.project, self, undo_keys=undo_keys)
+            def keys(name: str) -> tuple[str, ...]:
+                return tuple(k.toString(QKeySequence.SequenceFormat.PortableText) for k in self.actions[name].shortcuts())
+
+            self.review_view = ReviewView(self.project, self, undo_keys=keys("undo"), redo_keys=keys("redo"))
             self.review_view.labels_changed.connect(self._grid_labels_changed)
             self.stack.addWidget(self.review_view)
         else:

@@ -2,7 +2,7 @@
 
 The person looks over a class (or the items the model doubts most), selects one or more tiles
 with the arrows or the mouse, and presses a class hotkey to relabel them, the same keys as in
-the labeling view; Ctrl+Z undoes the last relabeling. Every relabeling is a label event
+the labeling view; Ctrl+Z undoes the last relabeling, Ctrl+Shift+Z redoes it. Every relabeling is a label event
 (aldesk/core/labels.py) committed at once, with strategy "review" or "suspects" saying where it
 was made. A relabeled tile stays in place with its new class shown until the grid is reloaded,
 so the person sees what they did and undo has something to point at.
@@ -34,6 +34,7 @@ from aldesk.gui.thumbnails import DEFAULT_SIDE, ThumbnailLoader
 MODES = ("class", "suspects")
 STRATEGY = {"class": "review", "suspects": "suspects"}  # recorded with each relabeling
 DEFAULT_UNDO_KEYS = ("Ctrl+Z",)
+DEFAULT_REDO_KEYS = ("Ctrl+Shift+Z",)
 PATH_WINDOW = 200  # tiles whose paths are read together (under SQLite's 999 parameters)
 
 
@@ -165,6 +166,8 @@ class _Change:
     item_id: int
     event_id: int
     before_class_id: int | None  # what the tile showed as "now" before (None: its loaded label)
+    class_id: int  # the label given (redo gives it again)
+    context: QueryContext
 
 
 class ReviewView(QWidget):
@@ -175,15 +178,18 @@ class ReviewView(QWidget):
     item_activated = Signal(int)  # Enter or double click on a tile: open it large
 
     def __init__(self, project: Project, parent: QWidget | None = None, *,
-                 undo_keys: tuple[str, ...] = DEFAULT_UNDO_KEYS, thumb_side: int = DEFAULT_SIDE) -> None:
+                 undo_keys: tuple[str, ...] = DEFAULT_UNDO_KEYS, redo_keys: tuple[str, ...] = DEFAULT_REDO_KEYS,
+                 thumb_side: int = DEFAULT_SIDE) -> None:
         super().__init__(parent)
         self.project = project
         self._mode = "class"
         self._class_id: int | None = None
         self._undo: list[list[_Change]] = []
+        self._redo: list[list[_Change]] = []  # relabelings undone, newest last; a new one clears it
         self._run_model_version: int | None = None  # the model of the suspects ranking shown
         self._counts: dict[int, int] = {}  # labeled items per class
         self._undo_keys = {QKeySequence(k).toString(QKeySequence.SequenceFormat.PortableText) for k in undo_keys}
+        self._redo_keys = {QKeySequence(k).toString(QKeySequence.SequenceFormat.PortableText) for k in redo_keys}
         self.loader = ThumbnailLoader(side=thumb_side, parent=self, disk_cache=ThumbnailDiskCache())
         self.model = ReviewModel(project, self.loader, self)
 
@@ -280,7 +286,7 @@ class ReviewView(QWidget):
             tiles, note = self._suspect_tiles()
             self.status.setText(note)
         self.model.set_tiles(tiles, classes)
-        self._undo = []
+        self._undo, self._redo = [], []
         if tiles:
             self.grid.setCurrentIndex(self.model.index(0))
 
@@ -348,6 +354,8 @@ class ReviewView(QWidget):
         pressed = QKeySequence(event.key() | modifiers.value).toString(QKeySequence.SequenceFormat.PortableText)
         if pressed in self._undo_keys:
             return self.undo
+        if pressed in self._redo_keys:
+            return self.redo
         for label_class in self.model.classes.values():
             if label_class.hotkey and QKeySequence(label_class.hotkey).toString(
                     QKeySequence.SequenceFormat.PortableText) == pressed:
@@ -377,17 +385,23 @@ class ReviewView(QWidget):
                 model_version=self._run_model_version if self._mode == "suspects" else None,
                 strategy=STRATEGY[self._mode], score=tile.score, rank=tile.rank,
             )
-            event_id = labels.record(self.project, tile.item_id, "label", class_id, context=context)
-            changes.append(_Change(tile.item_id, event_id, tile.now_class_id))
-            self._count(tile.now_class_id or tile.label_class_id, -1)
-            self._count(class_id, +1)
-            self.model.set_now(tile.item_id, class_id)
+            changes.append(self._give(tile, class_id, context))
         self._undo.append(changes)
+        self._redo = []
         if len(rows) == 1 and rows[0] + 1 < self.model.rowCount():
             self.grid.setCurrentIndex(self.model.index(rows[0] + 1))
         self._update_class_counts()
         self.labels_changed.emit()
         return len(changes)
+
+    def _give(self, tile: Tile, class_id: int, context: QueryContext) -> _Change:
+        """Record one label event for a tile (committed) and show it; the change, for undo."""
+        event_id = labels.record(self.project, tile.item_id, "label", class_id, context=context)
+        change = _Change(tile.item_id, event_id, tile.now_class_id, class_id, context)
+        self._count(tile.now_class_id or tile.label_class_id, -1)
+        self._count(class_id, +1)
+        self.model.set_now(tile.item_id, class_id)
+        return change
 
     def undo(self) -> bool:
         """Revert the latest relabeling made in this grid and select its tiles again."""
@@ -400,15 +414,31 @@ class ReviewView(QWidget):
             self._count(tile.now_class_id, -1)
             self._count(change.before_class_id or tile.label_class_id, +1)
             self.model.set_now(change.item_id, change.before_class_id)
+        self._redo.append(changes)
+        self._select(changes)
+        self._update_class_counts()
+        self.labels_changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        """Give the labels of the latest undone relabeling again (new events) and select them."""
+        if not self._redo:
+            return False
+        undone = self._redo.pop()
+        self._undo.append([self._give(self.model.tiles[self.model.row_of(c.item_id)], c.class_id, c.context)
+                           for c in undone])
+        self._select(undone)
+        self._update_class_counts()
+        self.labels_changed.emit()
+        return True
+
+    def _select(self, changes: list[_Change]) -> None:
         selection = self.grid.selectionModel()
         rows = [row for change in changes if (row := self.model.row_of(change.item_id)) is not None]
         if rows:
             selection.setCurrentIndex(self.model.index(rows[0]), selection.SelectionFlag.ClearAndSelect)
             for row in rows[1:]:
                 selection.select(self.model.index(row), selection.SelectionFlag.Select)
-        self._update_class_counts()
-        self.labels_changed.emit()
-        return True
 
     @property
     def can_undo(self) -> bool:

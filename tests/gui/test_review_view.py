@@ -182,3 +182,24 @@ def test_an_image_that_cannot_be_read_says_so_in_the_large_view(qtbot, view, rev
     (tmp_path / "imgs" / "01.png").write_bytes(b"not a png")
     view.show_large(ids[1])
     assert view.preview.view.image is None and "Cannot show this image" in view.preview.view.message
+
+
+def test_ctrl_shift_z_redoes_an_undone_relabeling_and_a_new_one_clears_redo(qtbot, view, review_project):
+    ids, cat, dog = review_project.test_ids, review_project.cat, review_project.dog
+    view.set_class(cat)
+    view.grid.setCurrentIndex(view.model.index(1))
+    qtbot.keyClick(view.grid, Qt.Key.Key_2)
+    qtbot.keyClick(view.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert label_of(review_project, ids[1]) == ("labeled", cat)
+    redo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(view.grid, Qt.Key.Key_Z, redo)
+    assert label_of(review_project, ids[1]) == ("labeled", dog)
+    event = labels.history(review_project, ids[1])[-1]
+    assert (event.kind, event.class_id, event.strategy) == ("label", dog, "review")  # given again, same context
+    assert view.model.caption(view.model.tiles[1]) == "now: dog" and view.class_combo.itemText(0) == "1  cat (4)"
+    assert view.grid.currentIndex().row() == 1 and view.can_undo
+    qtbot.keyClick(view.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the redo undoes as well
+    assert label_of(review_project, ids[1]) == ("labeled", cat)
+    view.grid.selectionModel().setCurrentIndex(view.model.index(3), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    qtbot.keyClick(view.grid, Qt.Key.Key_2)  # a new relabeling: nothing left to redo
+    assert view.redo() is False and label_of(review_project, ids[1]) == ("labeled", cat)
