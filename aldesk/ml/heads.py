@@ -33,11 +33,6 @@ OOF_MAX_ITER = 30
 # heads only need to be good, not trained on everything. At 118,000 labels in 10 classes, five
 # fits on all of them took 14 s of every refresh. What a cap costs: benchmarks/bench_oof_cap.py.
 OOF_MAX_TRAIN_PER_CLASS = 2_000
-
-
-def oof_train_limit(y: np.ndarray) -> int:
-    """How many labels an out-of-fold head trains on at most (see OOF_MAX_TRAIN_PER_CLASS)."""
-    return OOF_MAX_TRAIN_PER_CLASS * max(1, int(np.count_nonzero(np.bincount(y))))
 # The app head's fit: fewer iterations than the plain fit, as noisy pseudo-labels make L-BFGS
 # crawl for little gain, and the warm start carries the solution from one refresh to the next.
 SEMI_MAX_ITER = 50
@@ -231,6 +226,11 @@ def stratified_folds(y: np.ndarray, folds: int = 3, seed: int = 0) -> np.ndarray
         generator.shuffle(members)
         fold_of[members] = np.arange(len(members)) % folds
     return fold_of
+
+
+def oof_train_limit(y: np.ndarray) -> int:
+    """How many labels an out-of-fold head trains on at most (see OOF_MAX_TRAIN_PER_CLASS)."""
+    return OOF_MAX_TRAIN_PER_CLASS * max(1, int(np.count_nonzero(np.bincount(y))))
 
 
 def capped_per_class(y: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
