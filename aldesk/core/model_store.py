@@ -33,6 +33,12 @@ class ModelRecord:
     metrics: dict[str, Any]
 
 
+# Predictions are stored in rows of this many items (0.9 MB at 10 classes): each row is its own
+# short transaction, so a label committed meanwhile waits for one row at most, never for the
+# 28 MB of a million items.
+PREDICTION_CHUNK_ROWS = 32_768
+
+
 def save_model(
     project: Project,
     *,
@@ -45,25 +51,65 @@ def save_model(
     item_ids: np.ndarray,
     probs: np.ndarray,
 ) -> int:
-    """Store a new model version with its predictions in one transaction; returns the version."""
+    """Store a new model version with its predictions; returns the version. The predictions go
+    first, in chunk rows, and the model's row last: a reader never sees a model without them."""
+    version = reserve_version(project)
+    write_predictions(project, version, item_ids, probs, len(class_ids))
+    return commit_model(project, version, set_id=set_id, head=head, n_labels=n_labels, class_ids=class_ids,
+                        params=params, metrics=metrics)
+
+
+def reserve_version(project: Project) -> int:
+    """The version the next model gets. Removes the chunks of a write that never got its model
+    row (the app was killed meanwhile). One model is written at a time: the project lock admits
+    one process, and the app writes one result after the other."""
+    with project.transaction() as conn:
+        conn.execute("DELETE FROM prediction_chunks WHERE model_version NOT IN (SELECT version FROM models)")
+        return int(conn.execute("SELECT coalesce(max(version), 0) FROM models").fetchone()[0]) + 1
+
+
+def write_predictions(
+    project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray, n_classes: int,
+    *, rows: int = PREDICTION_CHUNK_ROWS,
+) -> None:
+    """The predictions of a model not stored yet, one transaction per ``rows`` items. ``project``
+    may be a second connection used by a background thread (store.second_connection)."""
     ids = np.ascontiguousarray(item_ids, dtype=np.int64)
     p = np.ascontiguousarray(probs, dtype=np.float16)
-    if p.shape != (len(ids), len(class_ids)):
-        raise ValueError(f"predictions of shape {p.shape} for {len(ids)} items, {len(class_ids)} classes")
+    if p.shape != (len(ids), n_classes):
+        raise ValueError(f"predictions of shape {p.shape} for {len(ids)} items, {n_classes} classes")
+    for first in range(0, max(len(ids), 1), rows):  # an empty pool still gets its (empty) row
+        with project.transaction() as conn:
+            conn.execute(
+                "INSERT INTO prediction_chunks(model_version, first_row, item_ids, probs) VALUES (?, ?, ?, ?)",
+                (version, first, ids[first:first + rows].tobytes(), p[first:first + rows].tobytes()),
+            )
+
+
+def commit_model(
+    project: Project,
+    version: int,
+    *,
+    set_id: int,
+    head: str,
+    n_labels: int,
+    class_ids: list[int],
+    params: bytes,
+    metrics: dict[str, Any],
+) -> int:
+    """The model's row, once ``write_predictions`` stored its predictions; older versions beyond
+    KEEP_PREDICTIONS lose theirs. One short transaction; returns the version."""
     with project.transaction() as conn:
-        cursor = conn.execute(
-            "INSERT INTO models(created_at, set_id, head, n_labels, class_ids, params, metrics)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), set_id, head, n_labels, json.dumps(class_ids), params, json.dumps(metrics)),
-        )
-        version = int(cursor.lastrowid)
+        if conn.execute("SELECT 1 FROM prediction_chunks WHERE model_version = ? LIMIT 1", (version,)).fetchone() is None:
+            raise AldeskError(f"The predictions of model {version} were not stored in {project.path}; retrain.")
         conn.execute(
-            "INSERT INTO predictions(model_version, item_ids, probs) VALUES (?, ?, ?)",
-            (version, ids.tobytes(), p.tobytes()),
+            "INSERT INTO models(version, created_at, set_id, head, n_labels, class_ids, params, metrics)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (version, time.time(), set_id, head, n_labels, json.dumps(class_ids), params, json.dumps(metrics)),
         )
         conn.execute(
-            "DELETE FROM predictions WHERE model_version NOT IN"
-            " (SELECT model_version FROM predictions ORDER BY model_version DESC LIMIT ?)",
+            "DELETE FROM prediction_chunks WHERE model_version NOT IN"
+            " (SELECT version FROM models ORDER BY version DESC LIMIT ?)",
             (KEEP_PREDICTIONS,),
         )
     return version
@@ -84,16 +130,24 @@ def latest_model(project: Project) -> ModelRecord | None:
 
 def load_predictions(project: Project, version: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(item ids, float32 probabilities) of a model version, or None if pruned."""
-    row = project.conn.execute(
-        "SELECT m.class_ids, p.item_ids, p.probs FROM predictions p"
-        " JOIN models m ON m.version = p.model_version WHERE p.model_version = ?",
-        (version,),
-    ).fetchone()
+    row = project.conn.execute("SELECT class_ids FROM models WHERE version = ?", (version,)).fetchone()
     if row is None:
         return None
     n_classes = len(json.loads(row[0]))
-    ids = np.frombuffer(row[1], dtype=np.int64)
-    probs = np.frombuffer(row[2], dtype=np.float16).reshape(len(ids), n_classes).astype(np.float32)
+    # A file opened read-only keeps its schema: before step 6 one row held all predictions.
+    table = "prediction_chunks" if project.has_table("prediction_chunks") else "predictions"
+    order = " ORDER BY first_row" if table == "prediction_chunks" else ""
+    chunks = project.conn.execute(
+        f"SELECT item_ids, probs FROM {table} WHERE model_version = ?{order}", (version,)).fetchall()
+    if not chunks:
+        return None
+    ids = np.concatenate([np.frombuffer(c[0], dtype=np.int64) for c in chunks])
+    probs = np.empty((len(ids), n_classes), dtype=np.float32)
+    done = 0
+    for _, blob in chunks:
+        part = np.frombuffer(blob, dtype=np.float16).reshape(-1, n_classes)
+        probs[done:done + len(part)] = part
+        done += len(part)
     return ids, probs
 
 

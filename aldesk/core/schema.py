@@ -157,7 +157,24 @@ CREATE INDEX items_status_label ON items(status, label_class_id);
 DROP INDEX items_status;
 """
 
-MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4, _STEP_5)
+# Step 6: a model's predictions in chunk rows (aldesk/core/model_store.py), written in short
+# transactions from a background thread before the model's row: one 28 MB row per model at a
+# million items kept the window frozen ~1 s while it was written. No foreign key: a model's
+# chunks exist before its row; chunks whose row never came (a killed write) are removed later.
+_STEP_6 = """
+CREATE TABLE prediction_chunks (
+    model_version INTEGER NOT NULL,
+    first_row     INTEGER NOT NULL,
+    item_ids      BLOB NOT NULL,
+    probs         BLOB NOT NULL,
+    PRIMARY KEY (model_version, first_row)
+);
+INSERT INTO prediction_chunks(model_version, first_row, item_ids, probs)
+    SELECT model_version, 0, item_ids, probs FROM predictions;
+DROP TABLE predictions;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4, _STEP_5, _STEP_6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

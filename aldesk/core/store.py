@@ -29,11 +29,13 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 class Project:
     """An open project. Writable projects hold the one-writer lock until ``close``."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None, *,
+                 borrowed_lock: bool = False) -> None:
         self.path = path
         self.root = path.parent
         self.conn = conn
         self._lock = lock
+        self._borrowed_lock = borrowed_lock  # a second connection of the process holding the lock
         # Writable projects commit with synchronous=NORMAL; this makes each commit power-cut
         # durable a few ms later, off the caller's thread (see aldesk.core.wal_sync).
         self._syncer = WalSyncer(path) if lock is not None else None
@@ -48,7 +50,7 @@ class Project:
 
     @property
     def writable(self) -> bool:
-        return self._lock is not None
+        return self._lock is not None or self._borrowed_lock
 
     @property
     def name(self) -> str:
@@ -192,6 +194,16 @@ def open_project(path: str | os.PathLike[str], *, write: bool = True) -> Project
         lock.release()
         raise
     return Project(path, conn, lock)
+
+
+def second_connection(project: Project) -> Project:
+    """Another writable connection to a project this process holds open for writing, for one
+    background thread: SQLite lets one of the two write at a time, the other waits (busy
+    timeout). It keeps SQLite's own WAL checkpoints, which then run in that thread. Close it
+    before the project."""
+    if not project.writable:
+        raise ProjectError(f"{project.path} was opened read-only")
+    return Project(project.path, _connect(project.path, read_only=False), None, borrowed_lock=True)
 
 
 def check_project_file(path: Path) -> int:

@@ -1,0 +1,113 @@
+"""Model versions and their predictions in chunk rows: written before the model's row, read back whole."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from aldesk.core import model_store, schema
+from aldesk.core.errors import AldeskError
+from aldesk.core.classes import add_classes
+from aldesk.core.labels import record
+from aldesk.core.store import open_project, second_connection
+from tests.conftest import add_bare_items
+
+MODEL = dict(set_id=1, head="default", n_labels=3, class_ids=[1, 2, 3], params=b"p", metrics={"a": 1})
+
+
+@pytest.fixture
+def with_set(project):
+    with project.transaction() as conn:
+        conn.execute("INSERT INTO embedding_sets(id, backbone, identity, dim, created_at) VALUES (1, 'b', 'b-1', 2, 0)")
+    return project
+
+
+def _probs(n: int, seed: int = 0) -> np.ndarray:
+    p = np.random.default_rng(seed).random((n, 3)).astype(np.float32)
+    return p / p.sum(1, keepdims=True)
+
+
+def test_predictions_in_several_chunks_load_back_whole(with_set):
+    ids, probs = np.arange(100, 110), _probs(10)
+    version = model_store.reserve_version(with_set)
+    model_store.write_predictions(with_set, version, ids, probs, 3, rows=4)
+    assert with_set.conn.execute("SELECT count(*) FROM prediction_chunks").fetchone()[0] == 3
+    assert model_store.load_predictions(with_set, version) is None  # no model row yet: not a model
+    assert model_store.commit_model(with_set, version, **MODEL) == version
+    got_ids, got = model_store.load_predictions(with_set, version)
+    assert got_ids.tolist() == ids.tolist()
+    assert np.allclose(got, probs, atol=1e-3) and got.dtype == np.float32
+    assert model_store.latest_model(with_set).version == version
+
+
+def test_chunks_of_a_write_that_never_got_its_model_row_are_removed(with_set):
+    first = model_store.save_model(with_set, item_ids=np.arange(5), probs=_probs(5), **MODEL)
+    orphan = model_store.reserve_version(with_set)
+    model_store.write_predictions(with_set, orphan, np.arange(5), _probs(5), 3, rows=2)  # then the app was killed
+    assert model_store.reserve_version(with_set) == first + 1 == orphan
+    versions = {v for (v,) in with_set.conn.execute("SELECT model_version FROM prediction_chunks")}
+    assert versions == {first}
+    with pytest.raises(AldeskError, match="not stored"):
+        model_store.commit_model(with_set, orphan, **MODEL)
+
+
+def test_only_the_newest_models_keep_their_predictions(with_set):
+    versions = [model_store.save_model(with_set, item_ids=np.arange(3), probs=_probs(3, k), **MODEL) for k in range(5)]
+    kept = [v for v in versions if model_store.load_predictions(with_set, v) is not None]
+    assert kept == versions[-model_store.KEEP_PREDICTIONS:]
+    assert len(model_store.model_history(with_set)) == 5  # the learning curve keeps every model
+
+
+def test_an_empty_pool_stores_an_empty_prediction(with_set):
+    version = model_store.save_model(with_set, item_ids=np.zeros(0), probs=np.zeros((0, 3)), **MODEL)
+    ids, probs = model_store.load_predictions(with_set, version)
+    assert ids.shape == (0,) and probs.shape == (0, 3)
+
+
+def test_a_step_5_file_keeps_its_models_predictions_through_the_upgrade(tmp_path):
+    path = tmp_path / "old.aldesk"
+    conn = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(conn, target=5)
+    probs = _probs(4).astype(np.float16)
+    conn.execute("INSERT INTO embedding_sets(id, backbone, identity, dim, created_at) VALUES (1, 'b', 'b-1', 2, 0)")
+    conn.execute("INSERT INTO models(version, created_at, set_id, head, n_labels, class_ids, params, metrics)"
+                 " VALUES (7, 0, 1, 'default', 3, ?, x'00', '{}')", (json.dumps([1, 2, 3]),))
+    conn.execute("INSERT INTO predictions(model_version, item_ids, probs) VALUES (7, ?, ?)",
+                 (np.arange(4, dtype=np.int64).tobytes(), probs.tobytes()))
+    conn.close()
+    with open_project(path, write=False) as old:  # read-only: the old table is still read
+        assert old.schema_version == 5 and model_store.load_predictions(old, 7)[0].tolist() == [0, 1, 2, 3]
+    with open_project(path) as project:
+        assert project.schema_version == schema.SCHEMA_VERSION >= 6
+        ids, got = model_store.load_predictions(project, 7)
+        assert ids.tolist() == [0, 1, 2, 3] and np.array_equal(got, probs.astype(np.float32))
+        assert not project.has_table("predictions")
+
+
+def test_labels_commit_while_a_second_connection_writes_predictions(with_set):
+    items = add_bare_items(with_set, 40)
+    (label_class,) = add_classes(with_set, ["a"])
+    writer = second_connection(with_set)
+    version = model_store.reserve_version(with_set)
+    errors = []
+
+    def write() -> None:
+        try:
+            model_store.write_predictions(writer, version, np.arange(20_000), _probs(20_000), 3, rows=500)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    for item in items:  # each a committed transaction on the project's own connection
+        record(with_set, item, "label", label_class.id)
+    thread.join()
+    writer.close()
+    assert errors == []
+    assert with_set.conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0] == 40
+    model_store.commit_model(with_set, version, **MODEL)
+    assert len(model_store.load_predictions(with_set, version)[0]) == 20_000
