@@ -2,7 +2,9 @@
 
 Triggers: embeddings when a project opens; a refresh after every ``refresh_every`` new labels or
 after a few idle seconds with unused labels. One job at a time; a trigger during a job is
-remembered and runs next. Results are written here, in the GUI thread, which owns the project.
+remembered and runs next. Results are stored from here: a new model's predictions by a writing
+thread (aldesk/gui/prediction_writer.py), then its row, the queue and the suspects by the GUI
+thread, which owns the project, in short transactions.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from aldesk.core import vectors
 from aldesk.core.errors import AldeskError
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project
+from aldesk.gui.prediction_writer import PredictionWriter
 from aldesk.gui.worker import EmbedChunk, LearningWorker, RefreshOutcome, WorkerThread
 
 log = logging.getLogger("aldesk.controller")
 
 REFRESH_EVERY = 10
 IDLE_SECONDS = 4.0
-# Storing a refresh result (a model with predictions for every item: ~70 ms at 100k items)
-# runs on the GUI thread, which owns the writable connection. It is timed into the gap after a
-# key press, once that press's image is painted, so it never delays the next press of someone
-# labeling at up to ~7 images a second; with no press for QUIET_MS it is stored at once.
+# Storing a refresh result starts in the gap after a key press, once that press's image is
+# painted, so even its short transactions never delay the next press of someone labeling at up
+# to ~7 images a second; with no press for QUIET_MS it is stored at once.
 STORE_AFTER_PRESS_MS = 30
 QUIET_MS = 500
 
@@ -52,6 +54,7 @@ class LearningController(QObject):
         self._embedded = False
         self._closed = False  # after shutdown, results still queued for us are dropped
         self._waiting: RefreshOutcome | None = None  # a result waiting for a gap between key presses
+        self._writing: tuple[RefreshOutcome, PredictionWriter] | None = None  # predictions being written
         self._last_press = float("-inf")  # time.monotonic() of the latest label, skip or unsure
         self.latest_predictions: tuple[int, object, object] | None = None  # version, item ids, probs
         self.worker = LearningWorker(project.path, backbone)
@@ -158,24 +161,73 @@ class LearningController(QObject):
         else:
             self._quiet_timer.start(int(QUIET_MS - quiet_for))
 
-    def _store_waiting(self) -> None:
+    def _store_waiting(self, *, inline: bool = False) -> None:
+        if self._writing is not None:
+            return  # one model at a time: this one is stored when the write in progress ends
         outcome, self._waiting = self._waiting, None
         self._quiet_timer.stop()
         if outcome is not None:
-            self._apply_refresh(outcome)
+            self._apply_refresh(outcome, inline=inline)
 
-    def _apply_refresh(self, outcome: RefreshOutcome) -> None:
-        from aldesk.core.queue import replace_queue
-        from aldesk.core.suspects_store import save_suspects
-        from aldesk.ml.suspects import METHOD as SUSPECT_METHOD
-        from aldesk.ml.workflow import save_training
+    def _apply_refresh(self, outcome: RefreshOutcome, *, inline: bool = False) -> None:
+        """Store a result: a model's predictions first (by a writing thread, or ``inline`` at
+        shutdown), then ``_store_rest``."""
+        from aldesk.core import model_store
 
         if self._closed or self.worker.cancelled:
             return
+        if outcome.train is None:
+            self._store_rest(outcome, None)
+            return
         try:
-            version = None
-            if outcome.train is not None:
-                version = save_training(self.project, outcome.snapshot, outcome.train)
+            version = model_store.reserve_version(self.project)
+        except AldeskError as exc:
+            self._failed(str(exc), "")
+            return
+        writer = PredictionWriter(self.project, version, outcome.snapshot.item_ids, outcome.train.probs,
+                                  len(outcome.snapshot.class_ids), parent=self)
+        self._writing = (outcome, writer)
+        if inline:
+            writer.write_here()
+            self._predictions_written()
+        else:
+            writer.finished.connect(self._predictions_written)
+            writer.start()
+
+    def _predictions_written(self) -> None:
+        """GUI thread, after the predictions of ``self._writing`` are stored: the model's row."""
+        from aldesk.core import model_store
+
+        if self._writing is None:
+            return  # handled already (at shutdown)
+        (outcome, writer), self._writing = self._writing, None
+        writer.deleteLater()
+        if self._closed:
+            return  # its chunks stay without a model row and are removed by the next write
+        if writer.error:
+            self._failed(writer.error, "")
+            return
+        train, snapshot = outcome.train, outcome.snapshot
+        try:
+            version = model_store.commit_model(
+                self.project, writer.version, set_id=snapshot.set_id, head=train.metrics["head"],
+                n_labels=len(snapshot.y), class_ids=snapshot.class_ids, params=train.head.to_bytes(),
+                metrics=train.metrics,
+            )
+        except AldeskError as exc:
+            self._failed(str(exc), "")
+            return
+        self._store_rest(outcome, version)
+        if self._waiting is not None:
+            QTimer.singleShot(0, self._store_waiting)  # a newer result arrived meanwhile
+
+    def _store_rest(self, outcome: RefreshOutcome, version: int | None) -> None:
+        """The queue and suspects of a result whose model (if any) is stored; then the window."""
+        from aldesk.core.queue import replace_queue
+        from aldesk.core.suspects_store import save_suspects
+        from aldesk.ml.suspects import METHOD as SUSPECT_METHOD
+
+        try:
             queue = [dataclasses.replace(q, model_version=version) for q in outcome.queue]
             fallback = [dataclasses.replace(q, model_version=version) for q in outcome.fallback]
             replace_queue(self.project, queue)
@@ -191,7 +243,7 @@ class LearningController(QObject):
         self.session.set_fallback(fallback)
         self.queue_updated.emit()
         if version is not None:
-            # The window shows predictions from these arrays rather than reading back 2 MB.
+            # The window shows predictions from these arrays rather than reading back 28 MB.
             self.latest_predictions = (version, outcome.snapshot.item_ids, outcome.train.probs)
             self.model_updated.emit(version, outcome.metrics)
 
@@ -204,7 +256,10 @@ class LearningController(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel the running job and wait for the thread, bounded; True if it stopped."""
-        self._store_waiting()  # a finished model still waiting for a gap: keep it (~70 ms at 100k)
+        if self._writing is not None:  # predictions being written: finish them and add the model
+            self._writing[1].wait()
+            self._predictions_written()
+        self._store_waiting(inline=True)  # a finished model still waiting for a gap: keep it
         self._closed = True
         self._idle_timer.stop()
         self._quiet_timer.stop()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 
 import pytest
 
-from aldesk.core import labels, vectors
+from aldesk.core import labels, model_store, vectors
 from aldesk.core.classes import add_classes
+from aldesk.core.errors import AldeskError
 from aldesk.core.importer import import_paths
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import create_project, open_project
@@ -77,11 +80,57 @@ def test_a_waiting_result_is_stored_just_after_the_next_press(qtbot, controller,
     qtbot.waitUntil(lambda: _models(path) == 1, timeout=5_000)
 
 
-def test_with_no_recent_press_a_result_is_stored_at_once(controller, labeled_project):
+def test_with_no_recent_press_a_result_is_stored_at_once(qtbot, controller, labeled_project):
     path, outcome = labeled_project
     controller._last_press = time.monotonic() - 10
     controller._refresh_arrived(outcome)
-    assert _models(path) == 1
+    assert controller._writing is not None  # the predictions are being written by a thread
+    qtbot.waitUntil(lambda: _models(path) == 1, timeout=5_000)
+    assert controller._writing is None and controller.latest_predictions[0] == 1
+
+
+def test_a_result_arriving_during_a_write_is_stored_after_it(qtbot, controller, labeled_project, monkeypatch):
+    path, outcome = labeled_project
+    gate = threading.Event()
+    write = model_store.write_predictions
+    monkeypatch.setattr(model_store, "write_predictions", lambda *a, **k: (gate.wait(5), write(*a, **k)))
+    controller._last_press = time.monotonic() - 10
+    controller._refresh_arrived(outcome)
+    newer = dataclasses.replace(outcome, queue=outcome.queue[:3])
+    controller._refresh_arrived(newer)
+    qtbot.wait(100)
+    assert _models(path) == 0 and controller._waiting is newer  # held back: one model at a time
+    gate.set()
+    qtbot.waitUntil(lambda: _models(path) == 2, timeout=5_000)
+    with open_project(path, write=False) as project:
+        assert [v for (v,) in project.conn.execute("SELECT version FROM models ORDER BY version")] == [1, 2]
+        assert project.conn.execute("SELECT count(*), max(model_version) FROM queue").fetchone() == (3, 2)
+
+
+def test_closing_during_a_write_finishes_it_and_adds_the_model(qtbot, controller, labeled_project, monkeypatch):
+    path, outcome = labeled_project
+    write = model_store.write_predictions
+    monkeypatch.setattr(model_store, "write_predictions", lambda *a, **k: (time.sleep(0.3), write(*a, **k)))
+    controller._last_press = time.monotonic() - 10
+    controller._refresh_arrived(outcome)
+    controller.shutdown()
+    assert _models(path) == 1 and controller._writing is None
+
+
+def test_a_failed_write_is_reported_and_adds_no_model(qtbot, controller, labeled_project, monkeypatch):
+    path, outcome = labeled_project
+
+    def disk_full(project, *args, **kwargs):
+        raise AldeskError(f"The disk holding {project.path} is full; the last change was not saved.")
+
+    monkeypatch.setattr(model_store, "write_predictions", disk_full)
+    errors = []
+    controller.error.connect(errors.append)
+    controller._last_press = time.monotonic() - 10
+    controller._refresh_arrived(outcome)
+    qtbot.waitUntil(lambda: bool(errors), timeout=5_000)
+    assert "is full" in errors[0] and str(path) in errors[0]
+    assert _models(path) == 0 and controller._writing is None
 
 
 def test_closing_stores_a_result_still_waiting_for_a_gap(controller, labeled_project, monkeypatch):

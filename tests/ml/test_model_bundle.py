@@ -91,7 +91,7 @@ def test_bundle_files_describe_classes_preprocessing_and_labels(exported):
 def test_a_model_that_cannot_be_rebuilt_exactly_is_refused(project, tmp_path):
     _trained_project(project, tmp_path, "pixels", "plain")
     with project.transaction() as conn:  # stored predictions no longer match the stored head
-        conn.execute("UPDATE predictions SET probs = zeroblob(length(probs))")
+        conn.execute("UPDATE prediction_chunks SET probs = zeroblob(length(probs))")
     with pytest.raises(AldeskError, match="Cannot rebuild model 1 exactly"):
         export_model(project, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()

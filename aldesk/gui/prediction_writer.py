@@ -1,0 +1,65 @@
+"""Writing a new model's predictions off the GUI thread.
+
+At a million items a model's predictions are 28 MB; written by the GUI thread they froze the
+window for about a second. A PredictionWriter writes them from a plain thread through its own
+connection (store.second_connection), in short chunk transactions (model_store.write_predictions),
+so a label committed meanwhile waits for one chunk at most. ``finished`` then arrives on the GUI
+thread, which adds the model's row: readers never see a model without its predictions.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from aldesk.core import model_store
+from aldesk.core.errors import AldeskError
+from aldesk.core.store import Project, second_connection
+
+
+class PredictionWriter(QObject):
+    finished = Signal()  # emitted from the writing thread; queued to the GUI thread's receivers
+
+    def __init__(self, project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray,
+                 n_classes: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.version = version
+        self._arrays = (item_ids, probs, n_classes)
+        self.error: str | None = None  # what went wrong, said for the person
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"aldesk-predictions-{self.version}", daemon=True)
+        self._thread.start()
+
+    def write_here(self) -> None:
+        """Write on the calling thread through the project's own connection (at shutdown)."""
+        self._write(self.project)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the writing thread; True once it has ended (or never started)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _run(self) -> None:
+        try:
+            connection = second_connection(self.project)
+        except AldeskError as exc:
+            self.error = str(exc)
+        else:
+            try:
+                self._write(connection)
+            finally:
+                connection.close()
+        self.finished.emit()
+
+    def _write(self, project: Project) -> None:
+        try:
+            model_store.write_predictions(project, self.version, *self._arrays)
+        except AldeskError as exc:  # a full disk, a file made read-only: named by the store
+            self.error = str(exc)
