@@ -72,8 +72,10 @@ def write_predictions(
     project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray, n_classes: int,
     *, rows: int = PREDICTION_CHUNK_ROWS,
 ) -> None:
-    """The predictions of a model not stored yet, one transaction per ``rows`` items. ``project``
-    may be a second connection used by a background thread (store.second_connection)."""
+    """The predictions of a model not stored yet, one transaction per ``rows`` items, after
+    ``prune_predictions``. ``project`` may be a second connection used by a background thread
+    (store.second_connection)."""
+    prune_predictions(project)
     ids = np.ascontiguousarray(item_ids, dtype=np.int64)
     p = np.ascontiguousarray(probs, dtype=np.float16)
     if p.shape != (len(ids), n_classes):
@@ -84,6 +86,18 @@ def write_predictions(
                 "INSERT INTO prediction_chunks(model_version, first_row, item_ids, probs) VALUES (?, ?, ?, ?)",
                 (version, first, ids[first:first + rows].tobytes(), p[first:first + rows].tobytes()),
             )
+
+
+def prune_predictions(project: Project, keep: int = KEEP_PREDICTIONS - 1) -> None:
+    """Drop the predictions of all but the newest ``keep`` models, one chunk row per transaction
+    (a background writer does this before writing a new model's, so adding the model's row
+    later has nothing left to delete on the GUI thread)."""
+    rows = project.conn.execute(
+        "SELECT model_version, first_row FROM prediction_chunks WHERE model_version IN"
+        " (SELECT version FROM models ORDER BY version DESC LIMIT -1 OFFSET ?)", (keep,)).fetchall()
+    for version, first in rows:
+        with project.transaction() as conn:
+            conn.execute("DELETE FROM prediction_chunks WHERE model_version = ? AND first_row = ?", (version, first))
 
 
 def commit_model(
