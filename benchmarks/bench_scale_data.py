@@ -149,7 +149,7 @@ def reset_project(path: Path) -> None:
         later = [row[0] for row in project.conn.execute(
             "SELECT DISTINCT item_id FROM label_events WHERE id > ?", (base,))]
         with project.transaction() as conn:
-            for table in ("suspect_runs", "queue", "predictions", "models"):
+            for table in ("suspect_runs", "queue", "prediction_chunks", "models"):
                 conn.execute(f"DELETE FROM {table}")
             conn.execute("DELETE FROM label_events WHERE id > ?", (base,))
             for item in later:  # back to the item's state from the build's labels
