@@ -509,19 +509,19 @@ def report(r: dict) -> str:
         lines += [
             "### Opening the project in the app (`aldesk PROJECT`, real window under Xvfb)", "",
             f"`benchmarks/bench_scale_app.py` runs `aldesk.gui.app.run_app(PROJECT)` (what `aldesk PROJECT` runs) "
-            f"with three methods wrapped to print times; {len(runs)} launch(es), the app's own thread setting.", "",
+            f"with methods wrapped to print times; {len(runs)} launch(es), the app's own thread setting.", "",
             f"- **Launch to first image painted: median {_median(paints):.2f} s** (runs: "
             + ", ".join(f"{p:.2f}" for p in paints) + " s; goal 2 s). The clock starts before `xvfb-run` starts, "
             "so the X server's start-up is included.",
             "- Refresh results stored by the app, seconds after the first paint, per launch (the first launch "
             "without the pool features kept on disk, so its first refresh builds them from the file; the later "
             "launches read them back; each second refresh is a Ctrl+R retrain with the pool in memory): " + "; ".join(
-                ", ".join(f"{t:.0f} s" for t in run) for run in refreshes) + ". With ~118,000 labels a refresh in "
-            "the app also ranks suspect labels (5-fold out-of-fold heads over all labels) and, the first time, "
-            "fits the temperature: it takes far longer than the refresh measured below. "
-            f"Storing one result on the GUI thread (model + 1M predictions + queue + suspects, then reloading the "
-            f"predictions for display): median {_median(stores):.2f} s, max {max(stores):.2f} s — the window does "
-            "not respond meanwhile.",
+                ", ".join(f"{t:.0f} s" for t in run) for run in refreshes) + ". The first refresh of a launch "
+            "includes starting the learning process, reading the pool features and its first job (see \"The app's "
+            "whole refresh job\"); the second, the 0.5 s before Ctrl+R and one job. "
+            f"The GUI thread's part of storing one result (reserving the model version; after a thread wrote the "
+            f"1M predictions, the model's row, the queue and 5,000 suspects): median {_median(stores) * 1000:.0f} ms, "
+            f"max {max(stores) * 1000:.0f} ms.",
             f"- **Memory of the app** (the window's process plus its compute child, polled every 0.2 s): peak summed "
             f"RSS **{rss / 1024:.2f} GiB**, PSS {pss / 1024:.2f} GiB (goal 4 GB); peak RSS per process (VmHWM): "
             + "; ".join(", ".join(f"{m / 1024:.2f}" for m in h) + " GiB" for h in hwm) + ".", ""]
