@@ -14,6 +14,7 @@ so the export can check that it reproduces the stored predictions before writing
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from torch import nn
 
 from aldesk.core.errors import AldeskError
 from aldesk.core.model_store import ModelRecord
-from aldesk.ml.features import Whitening, fit_whitening
+from aldesk.ml.features import FIT_SAMPLE, Whitening, fit_whitening
 from aldesk.ml.heads import LinearHead
 
 CNN_HEAD = "cnn"  # scratch_cnn.NAME; that module is imported only when such a model is exported
@@ -76,20 +77,58 @@ class RebuiltHead:
 def rebuild_head(model: ModelRecord, pool_vectors: np.ndarray) -> RebuiltHead:
     """The head of ``model`` as a module, with the app's predictions for ``pool_vectors`` (the
     stored float16 embeddings of exactly the items the model scored, in the stored order)."""
+    head, predict = _rebuild(model, pool_vectors)
+    head.app_probs = predict(pool_vectors)
+    return head
+
+
+def whitening_sample_positions(n: int, seed: int = 0) -> np.ndarray:
+    """The pool positions ``fit_whitening`` draws its sample from, in its order (all n when the
+    pool is small), so a caller can read just those rows and fit the same projection."""
+    if n <= FIT_SAMPLE:
+        return np.arange(n)
+    return np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False)
+
+
+def rebuild_head_streamed(
+    model: ModelRecord,
+    fit_vectors: np.ndarray | None,
+    chunks: Iterable[tuple[np.ndarray, np.ndarray]],
+    n: int,
+) -> RebuiltHead:
+    """``rebuild_head`` without all pool vectors in memory: ``fit_vectors`` are the rows at
+    ``whitening_sample_positions(n)`` (None for the cnn head, which fits nothing), ``chunks``
+    yields (pool positions, their float16 vectors) covering all n positions."""
+    head, predict = _rebuild(model, fit_vectors)
+    probs: np.ndarray | None = None
+    for positions, vecs in chunks:
+        part = predict(vecs)
+        if probs is None:
+            probs = np.empty((n, part.shape[1]), dtype=np.float32)
+        probs[positions] = part
+    head.app_probs = probs if probs is not None else np.zeros((0, len(head.active)), dtype=np.float32)
+    return head
+
+
+def _rebuild(model: ModelRecord, fit_vectors: np.ndarray | None) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
+    """The module (app_probs not filled in yet) and the app's own prediction for some vectors."""
+    empty = np.zeros((0, 0), dtype=np.float32)
     if model.head == CNN_HEAD:
         from aldesk.ml import scratch_cnn
 
         cnn = scratch_cnn.CnnHead.from_bytes(model.params)
-        probs = cnn.predict_proba(pool_vectors).numpy()
         module = CnnOnPixels(cnn.network, scratch_cnn.SIDE, scratch_cnn.CHANNELS)
-        return RebuiltHead(module, cnn.active.bool(), float(cnn.temperature), "cnn", None, probs)
+        rebuilt = RebuiltHead(module, cnn.active.bool(), float(cnn.temperature), "cnn", None, empty)
+        return rebuilt, lambda vecs: cnn.predict_proba(vecs).numpy()
     head = LinearHead.from_bytes(model.params)
-    whitening = fit_whitening(pool_vectors, seed=0)  # as PoolModel.build(vectors) does
+    if fit_vectors is None:
+        raise ValueError("a linear head needs the whitening's sample rows")
+    whitening = fit_whitening(fit_vectors, seed=0)  # as PoolModel.build(vectors) does
     if head.weight.shape[0] != whitening.dim:
         raise AldeskError(
             f"Model {model.version}'s head expects {head.weight.shape[0]} features but the rebuilt "
             f"projection gives {whitening.dim}; retrain, then export."
         )
-    probs = head.predict_proba(whitening.apply(pool_vectors)).numpy()
     module = LinearOnProjection(whitening, head)
-    return RebuiltHead(module, head.active.bool(), float(head.temperature), "linear", whitening.dim, probs)
+    rebuilt = RebuiltHead(module, head.active.bool(), float(head.temperature), "linear", whitening.dim, empty)
+    return rebuilt, lambda vecs: head.predict_proba(whitening.apply(vecs)).numpy()

@@ -21,6 +21,9 @@ CLUSTER_SAMPLE = 20_000
 DIVERSE_PREFILTER = 10
 # The cold start runs until every class has this many labels (then margin-diverse).
 COLD_START_LABELS_PER_CLASS = 3
+# The typical cold start clusters into at most this many clusters once labels + n exceed it
+# (k-means cost grows with k; see TypicalStrategy).
+COLD_START_MAX_CLUSTERS = 256
 
 
 @dataclass
@@ -136,30 +139,42 @@ class MarginDiverseStrategy:
 class TypicalStrategy:
     """Cold start without a model (TypiClust, Hacohen et al. 2022): cluster the pool into
     (labels so far + n) clusters and ask for the most typical item of the largest clusters that
-    hold no label yet: representative, and diverse by construction."""
+    hold no label yet: representative, and diverse by construction.
+
+    With many labels (imported ones, say) k = labels + n would be tens of thousands of clusters
+    (a 1M pool with 118k labels ran over an hour). Past COLD_START_MAX_CLUSTERS the labeled
+    items are sampled with the pool instead of all kept, k is bounded, and clusters are ranked
+    by the share of their members already labeled (least covered first): still typical items
+    of the regions the labels cover least, at a cost that does not grow with the label count."""
 
     name = "typical"
     neighbours = 20
 
     def select(self, state: PoolState, n: int) -> Selection:
         pool = np.arange(len(state.eligible))
-        if len(pool) > CLUSTER_SAMPLE:
-            sample = np.union1d(state.rng.choice(pool, CLUSTER_SAMPLE, replace=False), np.flatnonzero(~state.eligible))
-        else:
+        labeled = np.flatnonzero(~state.eligible)
+        bounded = len(labeled) + n > COLD_START_MAX_CLUSTERS
+        if len(pool) <= CLUSTER_SAMPLE:
             sample = pool
+        elif bounded:  # labeled items in the sample at their share of the pool
+            sample = np.sort(state.rng.choice(pool, CLUSTER_SAMPLE, replace=False))
+        else:  # few labels: keep every one, so each covers its cluster
+            sample = np.union1d(state.rng.choice(pool, CLUSTER_SAMPLE, replace=False), labeled)
         z = state.z[torch.from_numpy(sample)]
-        n_labeled = int((~state.eligible[sample]).sum())
-        k = int(min(len(sample), n_labeled + n))
+        is_labeled = torch.from_numpy((~state.eligible[sample]).astype(np.float32))
+        n_labeled = int(is_labeled.sum())
+        k = int(min(len(sample), max(n, COLD_START_MAX_CLUSTERS) if bounded else n_labeled + n))
         _, assignment = kmeans(z, k, state.rng)
-        labeled_in = torch.zeros(k).index_add_(0, assignment, torch.from_numpy((~state.eligible[sample]).astype(np.float32)))
+        labeled_in = torch.zeros(k).index_add_(0, assignment, is_labeled)
         sizes = torch.bincount(assignment, minlength=k).float()
-        # Uncovered clusters first, largest first.
-        order = sorted(range(k), key=lambda c: (labeled_in[c].item(), -sizes[c].item()))
+        # Uncovered (or least covered) clusters first, largest first.
+        coverage = labeled_in / sizes.clamp_min(1) if bounded else labeled_in
+        order = np.lexsort((-sizes.numpy(), coverage.numpy()))
         picks, scores = [], []
         for cluster in order:
             if len(picks) == n:
                 break
-            members = torch.nonzero(assignment == cluster).flatten()
+            members = torch.nonzero(assignment == int(cluster)).flatten()
             open_members = members[torch.from_numpy(state.eligible[sample[members.numpy()]])]
             if len(open_members) == 0:
                 continue

@@ -131,3 +131,29 @@ def test_the_card_shows_the_estimated_accuracy_when_there_is_one(exported):
     finally:
         with project.transaction() as conn:
             conn.execute("UPDATE models SET metrics = ? WHERE version = 1", (json.dumps(metrics),))
+
+
+@pytest.mark.parametrize("head", ["default", "plain"])  # pixels: default = the cnn head, plain = linear
+def test_large_pools_are_read_chunk_by_chunk_and_rebuild_the_same_head(project, tmp_path, monkeypatch, head):
+    from aldesk.core import vectors
+    from aldesk.ml import bundle_heads, features, model_bundle
+
+    # A whitening sample smaller than the pool, as at 1M items, for the app's training and the export.
+    monkeypatch.setattr(features, "FIT_SAMPLE", 20)
+    monkeypatch.setattr(bundle_heads, "FIT_SAMPLE", 20)
+    _trained_project(project, tmp_path, "pixels", head)
+    whole = model_bundle.reconstruct(project)
+    monkeypatch.setattr(model_bundle, "STREAM_FROM", 0)
+    monkeypatch.setattr(model_bundle, "PREDICT_ROWS", 7)  # several prediction batches
+
+    def refuse(*_args):
+        raise AssertionError("the export loaded every vector at once")
+
+    monkeypatch.setattr(vectors, "load_embeddings", refuse)
+    streamed = model_bundle.reconstruct(project)
+    assert streamed.head.kind == whole.head.kind
+    for (name, a), (_, b) in zip(whole.head.module.state_dict().items(), streamed.head.module.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert np.abs(streamed.head.app_probs - whole.head.app_probs).max() <= 1e-6
+    report = export_model(project, tmp_path / "bundle")
+    assert not report.cancelled and (tmp_path / "bundle" / "model.pt2").exists()
