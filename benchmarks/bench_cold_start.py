@@ -46,6 +46,7 @@ def load_module_at(ref: str):
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("strategies_baseline", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -56,6 +56,27 @@ def test_typical_cold_start_covers_clusters():
     assert sorted(set(sel.indices // 80)) == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("pool_per_blob", [80, 2_000])  # whole pool, and a sample (CLUSTER_SAMPLE patched)
+def test_typical_with_many_labels_asks_where_labels_are_scarce(monkeypatch, pool_per_blob):
+    # Labels + n beyond the cluster bound (as with 118k imported labels): k stays bounded and the
+    # picks come from the blobs the labels cover least.
+    monkeypatch.setattr(st, "COLD_START_MAX_CLUSTERS", 20)
+    monkeypatch.setattr(st, "CLUSTER_SAMPLE", 1_000)
+    rng = np.random.default_rng(3)
+    centres = rng.normal(scale=20, size=(5, 4))
+    z = np.concatenate([c + rng.normal(size=(pool_per_blob, 4)) for c in centres])
+    eligible = np.ones(len(z), bool)
+    eligible[: 3 * pool_per_blob] = rng.random(3 * pool_per_blob) > 0.5  # blobs 0-2 half labeled
+    state = st.PoolState(torch.from_numpy(z).float(), eligible, None, np.zeros(5, int), rng)
+    calls = []
+    real_kmeans = st.kmeans
+    monkeypatch.setattr(st, "kmeans", lambda z, k, rng, **kw: calls.append(k) or real_kmeans(z, k, rng, **kw))
+    sel = st.get_strategy("typical").select(state, 6)
+    assert calls == [20]
+    assert len(set(sel.indices)) == 6 and eligible[sel.indices].all()
+    assert sorted(set(sel.indices // pool_per_blob)) == [3, 4]
+
+
 def test_default_uses_cold_start_until_every_class_has_three_labels():
     cold = st.get_strategy("default").select(_state(label_counts=[3, 3, 2]), 5)
     warm = st.get_strategy("default").select(_state(label_counts=[3, 3, 3]), 5)
