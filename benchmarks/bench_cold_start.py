@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aldesk.ml import strategies  # noqa: E402
-from benchmarks.docs import machine_summary, replace_section  # noqa: E402
+from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 
 
 def synthetic_pool(items: int, dim: int = 64, seed: int = 0) -> torch.Tensor:
@@ -97,6 +97,7 @@ def main() -> None:
             f"{strategies.COLD_START_MAX_CLUSTERS} clusters once labels + n exceed it.\n\n" + "\n".join(rows)
         )
         replace_section("Typical cold start with many labels", body)
+        keep_open_problems_last()
 
 
 if __name__ == "__main__":
