@@ -71,7 +71,7 @@ MAX_BATCH = 65_536
 # Pools above this many items are read chunk by chunk (never all vectors at once; 3 GB at 1M x
 # 1,280-d); below it all vectors are loaded, as before (same bytes, faster on small pools).
 STREAM_FROM = 50_000
-PREDICT_ROWS = 16_384  # rows predicted at once while streaming (42 MB of float16 at 1,280-d)
+PREDICT_ROWS = 4_096  # rows predicted at once while streaming (10 MB of float16 at 1,280-d)
 _STEPS = 5
 
 
@@ -153,7 +153,8 @@ def _rebuild_streamed(
         sample = whitening_sample_positions(len(item_ids))
         slot = np.full(len(item_ids), -1, dtype=np.int64)
         slot[sample] = np.arange(len(sample))
-        fit = np.empty((len(sample), eset.dim), dtype=np.float16)
+        # float32 (exact for float16 values): fit_whitening would make this copy itself anyway.
+        fit = np.empty((len(sample), eset.dim), dtype=np.float32)
         for pos, vecs in _model_chunks(project, eset, layout, position):
             where = slot[pos]
             hit = where >= 0
