@@ -60,26 +60,33 @@ def save_model(
 
 
 def reserve_version(project: Project) -> int:
-    """The version the next model gets. Removes the chunks of a write that never got its model
-    row (the app was killed meanwhile). One model is written at a time: the project lock admits
-    one process, and the app writes one result after the other."""
-    with project.transaction() as conn:
-        conn.execute("DELETE FROM prediction_chunks WHERE model_version NOT IN (SELECT version FROM models)")
-        return int(conn.execute("SELECT coalesce(max(version), 0) FROM models").fetchone()[0]) + 1
+    """The version the next model gets: past every model and every chunk row, so chunks a killed
+    write left behind (no model row) never mix with the new ones. Only reads: the orphans are
+    removed by ``write_predictions``, off the GUI thread (at a million items they are 28 MB).
+    One model is written at a time: the project lock admits one process, and the app writes one
+    result after the other."""
+    row = project.conn.execute(
+        "SELECT max(coalesce((SELECT max(version) FROM models), 0),"
+        " coalesce((SELECT max(model_version) FROM prediction_chunks), 0))").fetchone()
+    return int(row[0]) + 1
 
 
 def write_predictions(
     project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray, n_classes: int,
     *, rows: int = PREDICTION_CHUNK_ROWS,
 ) -> None:
-    """The predictions of a model not stored yet, one transaction per ``rows`` items, after
-    ``prune_predictions``. ``project`` may be a second connection used by a background thread
-    (store.second_connection)."""
-    prune_predictions(project)
+    """The predictions of model ``version`` (from ``reserve_version``, no row yet), one
+    transaction per ``rows`` items, after removing orphan chunks and ``prune_predictions``.
+    ``project`` may be a second connection used by a background thread (store.second_connection)."""
     ids = np.ascontiguousarray(item_ids, dtype=np.int64)
     p = np.ascontiguousarray(probs, dtype=np.float16)
     if p.shape != (len(ids), n_classes):
         raise ValueError(f"predictions of shape {p.shape} for {len(ids)} items, {n_classes} classes")
+    _delete_chunks(project, project.conn.execute(
+        "SELECT model_version, first_row FROM prediction_chunks WHERE model_version <> ?"
+        " AND model_version NOT IN (SELECT version FROM models) ORDER BY model_version, first_row",
+        (version,)).fetchall())
+    prune_predictions(project)
     for first in range(0, max(len(ids), 1), rows):  # an empty pool still gets its (empty) row
         with project.transaction() as conn:
             conn.execute(
@@ -92,10 +99,16 @@ def prune_predictions(project: Project, keep: int = KEEP_PREDICTIONS - 1) -> Non
     """Drop the predictions of all but the newest ``keep`` models, one chunk row per transaction
     (a background writer does this before writing a new model's, so adding the model's row
     later has nothing left to delete on the GUI thread)."""
-    rows = project.conn.execute(
+    _delete_chunks(project, project.conn.execute(
         "SELECT model_version, first_row FROM prediction_chunks WHERE model_version IN"
-        " (SELECT version FROM models ORDER BY version DESC LIMIT -1 OFFSET ?)", (keep,)).fetchall()
-    for version, first in rows:
+        " (SELECT version FROM models ORDER BY version DESC LIMIT -1 OFFSET ?)"
+        " ORDER BY model_version, first_row", (keep,)).fetchall())
+
+
+def _delete_chunks(project: Project, chunks: list[tuple[int, int]]) -> None:
+    """One short transaction per chunk row, first rows first: a model whose deletion was cut
+    short (the app was killed) lacks its chunk 0, which ``load_predictions`` notices."""
+    for version, first in chunks:
         with project.transaction() as conn:
             conn.execute("DELETE FROM prediction_chunks WHERE model_version = ? AND first_row = ?", (version, first))
 
@@ -143,22 +156,30 @@ def latest_model(project: Project) -> ModelRecord | None:
 
 
 def load_predictions(project: Project, version: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(item ids, float32 probabilities) of a model version, or None if pruned."""
+    """(item ids, float32 probabilities) of a model version, or None if it has no row or its
+    chunks are missing or incomplete (pruned, or a pruning cut short)."""
     row = project.conn.execute("SELECT class_ids FROM models WHERE version = ?", (version,)).fetchone()
     if row is None:
         return None
     n_classes = len(json.loads(row[0]))
-    # A file opened read-only keeps its schema: before step 6 one row held all predictions.
-    table = "prediction_chunks" if project.has_table("prediction_chunks") else "predictions"
-    order = " ORDER BY first_row" if table == "prediction_chunks" else ""
-    chunks = project.conn.execute(
-        f"SELECT item_ids, probs FROM {table} WHERE model_version = ?{order}", (version,)).fetchall()
+    if project.has_table("prediction_chunks"):
+        query = "SELECT item_ids, probs, first_row FROM prediction_chunks WHERE model_version = ? ORDER BY first_row"
+    else:  # a file opened read-only keeps its schema: before step 6 one row held all predictions
+        query = "SELECT item_ids, probs, 0 FROM predictions WHERE model_version = ?"
+    chunks = project.conn.execute(query, (version,)).fetchall()
     if not chunks:
         return None
+    # Each chunk starts where the previous one ended, the first at row 0; otherwise a chunk is
+    # missing (a pruning cut short) and the model has no usable predictions.
+    expected = 0
+    for item_blob, _, first in chunks:
+        if first != expected:
+            return None
+        expected += len(item_blob) // 8
     ids = np.concatenate([np.frombuffer(c[0], dtype=np.int64) for c in chunks])
     probs = np.empty((len(ids), n_classes), dtype=np.float32)
     done = 0
-    for _, blob in chunks:
+    for _, blob, _ in chunks:
         part = np.frombuffer(blob, dtype=np.float16).reshape(-1, n_classes)
         probs[done:done + len(part)] = part
         done += len(part)

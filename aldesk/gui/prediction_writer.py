@@ -9,6 +9,7 @@ thread, which adds the model's row: readers never see a model without its predic
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -17,6 +18,8 @@ from PySide6.QtCore import QObject, Signal
 from aldesk.core import model_store
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project, second_connection
+
+log = logging.getLogger("aldesk.prediction_writer")
 
 
 class PredictionWriter(QObject):
@@ -47,19 +50,29 @@ class PredictionWriter(QObject):
         return True
 
     def _run(self) -> None:
+        # ``finished`` always follows, whatever happened: the controller stores nothing else
+        # until it arrives, so a thread that ended without it would stop every later result.
         try:
             connection = second_connection(self.project)
-        except AldeskError as exc:
-            self.error = str(exc)
-        else:
             try:
                 self._write(connection)
             finally:
                 connection.close()
-        self.finished.emit()
+        except Exception as exc:  # noqa: BLE001 - opening or closing the connection; reported
+            self._record(exc)
+        finally:
+            self.finished.emit()
 
     def _write(self, project: Project) -> None:
         try:
             model_store.write_predictions(project, self.version, *self._arrays)
-        except AldeskError as exc:  # a full disk, a file made read-only: named by the store
+        except Exception as exc:  # noqa: BLE001 - a full disk, a file made read-only, a bug: reported
+            self._record(exc)
+
+    def _record(self, exc: Exception) -> None:
+        if isinstance(exc, AldeskError):  # named by the store, with what to do
             self.error = str(exc)
+            return
+        log.error("writing the predictions of model %d failed", self.version, exc_info=exc)
+        self.error = (f"Storing model {self.version}'s predictions in {self.project.path} failed ({exc}); "
+                      "your labels are saved. Retrain to try again.")

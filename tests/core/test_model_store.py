@@ -48,11 +48,64 @@ def test_chunks_of_a_write_that_never_got_its_model_row_are_removed(with_set):
     first = model_store.save_model(with_set, item_ids=np.arange(5), probs=_probs(5), **MODEL)
     orphan = model_store.reserve_version(with_set)
     model_store.write_predictions(with_set, orphan, np.arange(5), _probs(5), 3, rows=2)  # then the app was killed
-    assert model_store.reserve_version(with_set) == first + 1 == orphan
-    versions = {v for (v,) in with_set.conn.execute("SELECT model_version FROM prediction_chunks")}
-    assert versions == {first}
+    assert model_store.load_predictions(with_set, orphan) is None  # no model row: not a model
+    # Reserving only reads (the GUI thread does it): the next version is past the orphan's.
+    version = model_store.reserve_version(with_set)
+    assert version == orphan + 1 and _chunk_versions(with_set) == {first, orphan}
+    model_store.write_predictions(with_set, version, np.arange(3), _probs(3), 3)  # the writing thread
+    assert _chunk_versions(with_set) == {first, version}
+    model_store.commit_model(with_set, version, **MODEL)
+    assert model_store.load_predictions(with_set, version)[0].tolist() == [0, 1, 2]
+
+
+def _chunk_versions(project) -> set[int]:
+    return {v for (v,) in project.conn.execute("SELECT model_version FROM prediction_chunks")}
+
+
+def test_a_model_row_needs_its_chunks_first(with_set):
     with pytest.raises(AldeskError, match="not stored"):
-        model_store.commit_model(with_set, orphan, **MODEL)
+        model_store.commit_model(with_set, model_store.reserve_version(with_set), **MODEL)
+    assert model_store.latest_model(with_set) is None
+
+
+def test_a_model_with_a_missing_chunk_has_no_predictions(with_set):
+    version = model_store.save_model(with_set, item_ids=np.arange(10), probs=_probs(10), **MODEL)
+    assert model_store.load_predictions(with_set, version) is not None
+    rows = model_store.PREDICTION_CHUNK_ROWS
+    with_set.conn.execute("UPDATE prediction_chunks SET first_row = first_row + ?", (rows,))  # chunk 0 gone
+    assert model_store.load_predictions(with_set, version) is None
+
+
+def test_a_gap_between_chunks_means_no_predictions(with_set):
+    version = model_store.reserve_version(with_set)
+    model_store.write_predictions(with_set, version, np.arange(10), _probs(10), 3, rows=4)
+    model_store.commit_model(with_set, version, **MODEL)
+    with_set.conn.execute("DELETE FROM prediction_chunks WHERE first_row = 4")
+    assert model_store.load_predictions(with_set, version) is None
+
+
+def test_a_pruning_cut_short_leaves_a_model_without_predictions_not_a_partial_one(with_set, monkeypatch):
+    old = model_store.reserve_version(with_set)
+    model_store.write_predictions(with_set, old, np.arange(10), _probs(10), 3, rows=4)
+    model_store.commit_model(with_set, old, **MODEL)
+    newer = [model_store.save_model(with_set, item_ids=np.arange(2), probs=_probs(2), **MODEL)
+             for _ in range(model_store.KEEP_PREDICTIONS - 1)]
+    transaction, calls = with_set.transaction, []
+
+    def killed_after_one():  # the app is killed after the first chunk's transaction
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return transaction()
+
+    monkeypatch.setattr(with_set, "transaction", killed_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        model_store.prune_predictions(with_set)
+    monkeypatch.undo()
+    assert with_set.conn.execute("SELECT count(*) FROM prediction_chunks WHERE model_version = ?",
+                                 (old,)).fetchone()[0] == 2  # two of its three chunks are left
+    assert model_store.load_predictions(with_set, old) is None
+    assert all(model_store.load_predictions(with_set, v) is not None for v in newer)
 
 
 def test_only_the_newest_models_keep_their_predictions(with_set):
@@ -111,3 +164,20 @@ def test_labels_commit_while_a_second_connection_writes_predictions(with_set):
     assert with_set.conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0] == 40
     model_store.commit_model(with_set, version, **MODEL)
     assert len(model_store.load_predictions(with_set, version)[0]) == 20_000
+
+
+def test_a_write_that_fills_the_disk_says_so_keeps_labels_and_its_chunks_go_next_time(with_set):
+    items = add_bare_items(with_set, 3)
+    (label_class,) = add_classes(with_set, ["a"])
+    writer = second_connection(with_set)
+    pages = writer.conn.execute("PRAGMA page_count").fetchone()[0]
+    writer.conn.execute(f"PRAGMA max_page_count = {pages + 40}")  # a real SQLITE_FULL a few chunks in
+    version = model_store.reserve_version(with_set)
+    with pytest.raises(AldeskError, match="is full"):
+        model_store.write_predictions(writer, version, np.arange(20_000), _probs(20_000), 3, rows=2_000)
+    writer.close()
+    assert _chunk_versions(with_set) == {version}  # the chunks written before the disk filled
+    record(with_set, items[0], "label", label_class.id)  # the project's own connection still writes
+    retry = model_store.save_model(with_set, item_ids=np.arange(7), probs=_probs(7), **MODEL)
+    assert retry == version + 1 and _chunk_versions(with_set) == {retry}
+    assert with_set.conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import threading
 import time
 
@@ -15,6 +16,7 @@ from aldesk.core.importer import import_paths
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import create_project, open_project
 from aldesk.gui import controller as controller_mod
+from aldesk.gui import prediction_writer
 from aldesk.gui.controller import LearningController
 from aldesk.ml.background_jobs import JobRunner
 from tests.conftest import distinct_colour, write_image
@@ -141,3 +143,26 @@ def test_closing_stores_a_result_still_waiting_for_a_gap(controller, labeled_pro
     assert _models(path) == 0
     controller.shutdown()
     assert _models(path) == 1  # a finished model is not thrown away at close
+
+
+def test_a_write_that_cannot_even_open_its_connection_is_reported_and_the_next_result_stored(
+        qtbot, controller, labeled_project, monkeypatch):
+    path, outcome = labeled_project
+
+    def cannot_open(project):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(prediction_writer, "second_connection", cannot_open)
+    errors = []
+    controller.error.connect(errors.append)
+    controller._last_press = time.monotonic() - 10
+    controller._refresh_arrived(outcome)
+    qtbot.waitUntil(lambda: bool(errors), timeout=5_000)
+    assert "unable to open database file" in errors[0] and str(path) in errors[0]
+    assert _models(path) == 0 and controller._writing is None  # not stuck: later results are stored
+    monkeypatch.undo()
+    controller._refresh_arrived(outcome)
+    qtbot.waitUntil(lambda: _models(path) == 1, timeout=5_000)
+    with open_project(path, write=False) as project:
+        version = model_store.latest_model(project).version
+        assert len(model_store.load_predictions(project, version)[0]) == len(outcome.snapshot.item_ids)
