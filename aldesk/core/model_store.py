@@ -33,10 +33,12 @@ class ModelRecord:
     metrics: dict[str, Any]
 
 
-# Predictions are stored in rows of this many items (0.9 MB at 10 classes): each row is its own
-# short transaction, so a label committed meanwhile waits for one row at most, never for the
-# 28 MB of a million items.
-PREDICTION_CHUNK_ROWS = 32_768
+# Predictions are stored in rows of this many items (0.45 MB at 10 classes, ~3 ms to write):
+# each row is its own short transaction, so a label committed meanwhile waits for one row at
+# most (store.Project lets it go before the writer's next row), never for the 28 MB of a
+# million items. Rows of 16,384 to 4,096 items measured alike (p99 3-6 ms per label commit,
+# /tmp experiments noted in docs/benchmarks.md); 32,768 let a label wait up to 12-24 ms.
+PREDICTION_CHUNK_ROWS = 16_384
 
 
 def save_model(
