@@ -36,8 +36,8 @@ class ModelRecord:
 # Predictions are stored in rows of this many items (0.45 MB at 10 classes, ~3 ms to write):
 # each row is its own short transaction, so a label committed meanwhile waits for one row at
 # most (store.Project lets it go before the writer's next row), never for the 28 MB of a
-# million items. Rows of 16,384 to 4,096 items measured alike (p99 3-6 ms per label commit,
-# /tmp experiments noted in docs/benchmarks.md); 32,768 let a label wait up to 12-24 ms.
+# million items. Measured at 1M x 10 with a label every 7-20 ms during the write: rows of 4,096
+# to 16,384 items alike (label commit p99 3-6 ms), 32,768 p99 12 ms; smaller rows gain nothing.
 PREDICTION_CHUNK_ROWS = 16_384
 
 
