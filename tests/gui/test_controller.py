@@ -119,6 +119,16 @@ def test_closing_during_a_write_finishes_it_and_adds_the_model(qtbot, controller
     assert _models(path) == 1 and controller._writing is None
 
 
+def _errors_storing(qtbot, controller, outcome) -> list[str]:
+    """Store ``outcome`` at once (no recent press); the error messages, once there is one."""
+    errors = []
+    controller.error.connect(errors.append)
+    controller._last_press = time.monotonic() - 10
+    controller._refresh_arrived(outcome)
+    qtbot.waitUntil(lambda: bool(errors), timeout=5_000)
+    return errors
+
+
 def test_a_failed_write_is_reported_and_adds_no_model(qtbot, controller, labeled_project, monkeypatch):
     path, outcome = labeled_project
 
@@ -126,11 +136,7 @@ def test_a_failed_write_is_reported_and_adds_no_model(qtbot, controller, labeled
         raise AldeskError(f"The disk holding {project.path} is full; the last change was not saved.")
 
     monkeypatch.setattr(model_store, "write_predictions", disk_full)
-    errors = []
-    controller.error.connect(errors.append)
-    controller._last_press = time.monotonic() - 10
-    controller._refresh_arrived(outcome)
-    qtbot.waitUntil(lambda: bool(errors), timeout=5_000)
+    errors = _errors_storing(qtbot, controller, outcome)
     assert "is full" in errors[0] and str(path) in errors[0]
     assert _models(path) == 0 and controller._writing is None
 
@@ -153,11 +159,7 @@ def test_a_write_that_cannot_even_open_its_connection_is_reported_and_the_next_r
         raise sqlite3.OperationalError("unable to open database file")
 
     monkeypatch.setattr(prediction_writer, "second_connection", cannot_open)
-    errors = []
-    controller.error.connect(errors.append)
-    controller._last_press = time.monotonic() - 10
-    controller._refresh_arrived(outcome)
-    qtbot.waitUntil(lambda: bool(errors), timeout=5_000)
+    errors = _errors_storing(qtbot, controller, outcome)
     assert "unable to open database file" in errors[0] and str(path) in errors[0]
     assert _models(path) == 0 and controller._writing is None  # not stuck: later results are stored
     monkeypatch.undo()
