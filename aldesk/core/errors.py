@@ -23,6 +23,31 @@ class ProjectLockedError(ProjectError):
     """Another live aldesk process has the project open for writing."""
 
 
+class ReadOnlyProjectError(ProjectError):
+    """The project can be read but not written (read-only medium, file or folder permissions,
+    or a damaged file). ``reason`` says why in a short phrase; the project can still be opened
+    with ``write=False`` to browse, review and export it."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class DamagedProjectError(ReadOnlyProjectError):
+    """SQLite's check found damage: aldesk never writes into such a file. It can be opened
+    read-only, and ``aldesk recover`` copies every readable row into a new project."""
+
+
+class DiskFullError(ProjectError):
+    """A write failed for lack of space (a full disk or a file-size limit); nothing committed
+    before is lost. ``folder`` is where space is needed, ``needed`` roughly how many bytes."""
+
+    def __init__(self, message: str, folder: object, needed: int) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.needed = needed
+
+
 class ImageError(AldeskError):
     """An image cannot be used; ``reason`` is a short phrase for import reports."""
 
