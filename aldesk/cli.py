@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("new_root", type=Path, metavar="NEW_ROOT")
     rel.set_defaults(run=cmd_relocate)
 
+    rec = verbs.add_parser("recover", help="copy every readable row of a damaged project into a new one")
+    rec.add_argument("project", type=Path)
+    rec.add_argument("--out", required=True, type=Path, help="the new project file to create")
+    rec.set_defaults(run=cmd_recover)
+
     demo = verbs.add_parser("demo", help="build the built-in demo project and open it")
     demo.add_argument("--out", type=Path, default=None, help="folder for the demo (default: aldesk's data folder)")
     demo.add_argument("--no-gui", action="store_true", help="only build it and print where it is")
@@ -236,6 +241,16 @@ def cmd_relocate(args: argparse.Namespace) -> int:
     print(f"relocated {report.moved} items; {report.found} of them found at the new place")
     for path in report.conflicts:
         print(f"not relocated, another item already has this path: {path}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from aldesk.core.recover import recover
+
+    out = args.out if args.out.suffix else args.out.with_suffix(PROJECT_SUFFIX)
+    report = recover(args.project, out, progress=TerminalProgress("recovering"))
+    for line in report.lines():
+        print(line)
     return 0
 
 
