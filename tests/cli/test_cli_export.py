@@ -69,12 +69,14 @@ def test_json_predictions_and_model(capsys, labeled_project, tmp_path):
 def test_options_that_do_not_apply_are_refused(capsys, labeled_project, tmp_path):
     code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv", "--link")
     assert code == 1 and "--link applies to --format imagefolder or hf-imagefolder only, not csv" in err
-    code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv", "--weights", tmp_path / "w.pth")
+    code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv",
+                       "--weights", tmp_path / "w.pth")
     assert code == 1 and "--weights applies to --format model only, not csv" in err
     assert not (tmp_path / "a.csv").exists()
 
 
-def test_an_existing_file_needs_force_and_the_projects_files_are_refused_even_with_it(capsys, labeled_project, tmp_path):
+def test_an_existing_file_needs_force_and_the_projects_files_are_refused_even_with_it(
+        capsys, labeled_project, tmp_path):
     target = tmp_path / "a.json"
     target.write_text("precious")
     code, _, err = run(capsys, "export", labeled_project, "--format", "json", "--out", target)

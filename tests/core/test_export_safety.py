@@ -89,7 +89,8 @@ def test_source_images_are_never_export_targets(labeled, tmp_path):
     for source in sources[:2]:
         for spelling in _spellings(source, tmp_path):
             for force in (False, True):
-                with pytest.raises(AldeskError, match=rf"{spelling.name} is the source image of item .*Choose another --out"):
+                expected = rf"{spelling.name} is the source image of item .*Choose another --out"
+                with pytest.raises(AldeskError, match=expected):
                     export(labeled, "json", spelling, force=force)
     assert _digests(sources) == before
 

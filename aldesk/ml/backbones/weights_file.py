@@ -65,7 +65,8 @@ def _not_weights(path: Path, backbone: str, exc: BaseException) -> AldeskError:
     # torch's own text for unparseable bytes is a long hint about weights_only=False, which would
     # mislead (and be unsafe): name only what it is not, and what is expected instead.
     text = str(exc).strip()
-    detail = "" if isinstance(exc, (pickle.UnpicklingError, KeyError)) or not text else f": {text.splitlines()[0][:200]}"
+    unhelpful = isinstance(exc, (pickle.UnpicklingError, KeyError)) or not text  # e.g. "Unsupported operand 20"
+    detail = "" if unhelpful else f": {text.splitlines()[0][:200]}"
     return AldeskError(
         f"Weights file {path} is not a PyTorch weights file (truncated, damaged, or not a torch "
         f"file{detail}). Expected the {backbone} weights saved with torch.save(model.state_dict(), "
