@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--link", action="store_true",
                      help="hard-link images instead of copying them (copies where linking is refused)")
     exp.add_argument("--force", action="store_true",
-                     help="replace OUT when it holds an earlier aldesk export (never another folder)")
+                     help="replace an existing OUT file, or an OUT folder holding an earlier aldesk export "
+                     "(never another folder, the project's own files or its images)")
     exp.add_argument("--weights", type=Path, default=None,
                      help="model: the backbone weights file the embeddings were made with, if not the default")
     exp.set_defaults(run=cmd_export)
@@ -214,10 +215,10 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from aldesk.core.export import FOLDER_FORMATS, export
+    from aldesk.core.export import export
 
     for option, value, formats in (("--link", args.link, ("imagefolder", "hf-imagefolder")),
-                                   ("--force", args.force, FOLDER_FORMATS), ("--weights", args.weights, ("model",))):
+                                   ("--weights", args.weights, ("model",))):
         if value and args.format not in formats:
             raise AldeskError(f"{option} applies to --format {' or '.join(formats)} only, not {args.format}.")
     progress = TerminalProgress(f"exporting {args.format}")

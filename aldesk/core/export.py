@@ -5,17 +5,19 @@
 ``hf-imagefolder``: see export_folder.py. ``model`` needs torch and lives in
 aldesk/ml/model_bundle.py (core never imports torch).
 
-Files are written to a temporary name beside the target and renamed into place, so a full disk
-or an interruption never leaves a half-written export under the final name.
+Files are written to a partial file beside the target and renamed into place, so a full disk
+or an interruption never leaves a half-written export under the final name (export_partial.py).
+An existing file is replaced only with ``force``; the project's own files and the items' source
+images never (export_guard.py).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +25,11 @@ from typing import Any
 
 from aldesk.core import model_store
 from aldesk.core.classes import list_classes
+from aldesk.core.disk import disk_full_error, is_no_space
 from aldesk.core.errors import AldeskError
 from aldesk.core.export_folder import export_hf_imagefolder, export_imagefolder
+from aldesk.core.export_guard import check_not_project_file, check_not_source_file
+from aldesk.core.export_partial import create_partial_file, remove_stale_partials
 from aldesk.core.export_report import ExportReport
 from aldesk.core.store import Project
 
@@ -92,8 +97,9 @@ def export(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> ExportReport:
-    """Write one export (every format but ``model``). ``link`` and ``force`` apply to the
-    folder formats; ``progress(done, total)`` and ``cancel()`` to the long ones."""
+    """Write one export (every format but ``model``). ``force`` replaces an existing file or an
+    earlier folder export (never the project's files or its images); ``link`` applies to the
+    image folder formats, ``progress(done, total)`` and ``cancel()`` to the long ones."""
     if fmt not in FORMATS:
         raise AldeskError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
     if fmt == "model":
@@ -103,7 +109,8 @@ def export(
     if fmt == "hf-imagefolder":
         return export_hf_imagefolder(project, out, link=link, force=force, progress=progress, cancel=cancel)
     if fmt == "predictions":
-        return export_predictions(project, out)
+        return export_predictions(project, out, force=force)
+    target = file_target(project, out, force=force)  # refuse before any work
     rows = export_rows(project)
     if fmt == "csv":
         text = _csv_text(COLUMNS, rows)
@@ -118,13 +125,14 @@ def export(
             "items": rows,
         }
         text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
-    write_text_atomically(Path(out), text)
-    return ExportReport(fmt, Path(os.path.abspath(out)), written=len(rows), unit="items")
+    write_text_atomically(target, text)
+    return ExportReport(fmt, target, written=len(rows), unit="items")
 
 
-def export_predictions(project: Project, out: str | Path) -> ExportReport:
+def export_predictions(project: Project, out: str | Path, *, force: bool = False) -> ExportReport:
     """The latest model's predicted class and confidence (its highest probability) for every
     item without a class label (unlabeled, skipped or unsure), as CSV."""
+    target = file_target(project, out, force=force)
     model, item_ids, probs = model_store.latest_with_predictions(project, "so there are no predictions to export")
     names = {c.id: c.name for c in list_classes(project)}
     model_classes = [names.get(cid, f"class {cid}") for cid in model.class_ids]
@@ -142,8 +150,8 @@ def export_predictions(project: Project, out: str | Path) -> ExportReport:
             "path": str(project.resolve(path)), "status": status, "predicted": model_classes[best],
             "confidence": f"{float(probs[pos, best]):.4f}", "model_version": model.version,
         })
-    write_text_atomically(Path(out), _csv_text(PREDICTION_COLUMNS, rows))
-    report = ExportReport("predictions", Path(os.path.abspath(out)), written=len(rows), unit="predictions")
+    write_text_atomically(target, _csv_text(PREDICTION_COLUMNS, rows))
+    report = ExportReport("predictions", target, written=len(rows), unit="predictions")
     if without:
         report.notes.append(
             f"{without} items without a label have no prediction from model {model.version} "
@@ -160,25 +168,53 @@ def _csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def write_text_atomically(target: Path, text: str) -> None:
-    target = Path(os.path.abspath(target))
+def file_target(project: Project, out: str | Path, *, force: bool) -> Path:
+    """``out`` made absolute, after removing stale partials beside it; AldeskError (naming the
+    file and what to do) unless an export may be written there."""
+    target = Path(os.path.abspath(out))
+    remove_stale_partials(target.parent)
+    check_not_project_file(project, target)
+    check_not_source_file(project, target)
     if target.is_dir():
         raise AldeskError(f"{target} is a folder; give a file name to export to.")
     if not target.parent.is_dir():
         raise AldeskError(f"Cannot write {target}: the folder {target.parent} does not exist.")
+    if not force and (target.exists() or target.is_symlink()):
+        raise AldeskError(f"{target} exists; add --force to replace it, or choose another --out.")
+    return target
+
+
+def write_text_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to a partial file beside ``target``, then rename it over ``target``.
+    A full disk raises DiskFullError; on any failure the partial is removed and nothing else
+    is touched."""
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        fd, partial = create_partial_file(target)
     except OSError as exc:
+        if is_no_space(exc):
+            raise disk_full_error(target, what="the export", limit=exc.errno == errno.EFBIG) from exc
         raise AldeskError(f"Cannot write in {target.parent}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        try:
+            _write_all(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(partial, target)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        if is_no_space(exc):
+            raise disk_full_error(target, what="the export", limit=exc.errno == errno.EFBIG) from exc
         raise AldeskError(f"Writing {target} failed: {exc.strerror or exc}; nothing was written.") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _iso(timestamp: float | None) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from aldesk import __version__
 from aldesk.core.classes import list_classes
+from aldesk.core.disk import is_no_space
 from aldesk.core.errors import AldeskError
 from aldesk.core.export_names import UniqueNames, class_folders
 from aldesk.core.export_report import ExportReport
@@ -57,7 +58,7 @@ def export_imagefolder(
 ) -> ExportReport:
     items = labeled_items(project)
     folders = class_folders([c.name for c in list_classes(project)], reserved=[MARKER])
-    with StagedFolder(out, force=force) as stage:
+    with StagedFolder(out, project, force=force) as stage:
         report = ExportReport("imagefolder", stage.out, unit="images", folders=folders)
         names = {folder: UniqueNames() for folder in folders.values()}
         for folder in folders.values():
@@ -78,7 +79,7 @@ def export_hf_imagefolder(
     progress: Progress | None = None, cancel: Cancel | None = None,
 ) -> ExportReport:
     items = labeled_items(project)
-    with StagedFolder(out, force=force) as stage:
+    with StagedFolder(out, project, force=force) as stage:
         report = ExportReport("hf-imagefolder", stage.out, unit="images")
         stage.path(HF_IMAGES).mkdir()
         unique = UniqueNames()
@@ -153,6 +154,8 @@ def _place_one(source: Path, target: Path, link: bool, report: ExportReport) -> 
     except FileNotFoundError:
         report.missing.append(str(source))  # removed while we were exporting
     except OSError as exc:
+        if is_no_space(exc):
+            raise  # the staging folder turns it into DiskFullError, naming the export
         raise AldeskError(f"Exporting {source} to {target} failed: {exc.strerror or exc}") from exc
     return refused
 

@@ -3,22 +3,29 @@
 A folder export appears whole or not at all: the files are written into a hidden folder next to
 OUT (same file system, so hard links and the final rename behave as they will for OUT) and the
 folder is renamed to OUT when everything is written. Cancelling or an error removes the staging
-folder. An existing OUT must be empty; ``force`` replaces it only when it is an earlier aldesk
-export (it holds the marker file), so a mistyped path never deletes someone's own folder.
+folder; one a killed export left is removed by the next export (export_partial.py). An existing
+OUT must be empty; ``force`` replaces it only when it is an earlier aldesk export (it holds the
+marker file), so a mistyped path never deletes someone's own folder, and never when it holds the
+project or any item's source image (export_guard.py): an export of a project imported from an
+earlier export's folder must not delete its own images.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from aldesk.core.disk import disk_full_error, is_no_space
 from aldesk.core.errors import AldeskError
+from aldesk.core.export_guard import check_folder_holds_nothing_of, check_not_project_file
 from aldesk.core.export_names import inside
+from aldesk.core.export_partial import create_partial_folder, remove_stale_partials
+from aldesk.core.store import Project
 
 # Written into every folder export; marks a folder aldesk may replace with --force.
 MARKER = ".aldesk-export.json"
@@ -27,22 +34,29 @@ MARKER = ".aldesk-export.json"
 class StagedFolder:
     """Use as a context manager; call ``commit`` after writing everything under ``root``."""
 
-    def __init__(self, out: str | Path, *, force: bool = False) -> None:
+    def __init__(self, out: str | Path, project: Project, *, force: bool = False) -> None:
         self.out = Path(os.path.abspath(out))
         self.force = force
-        _check_target(self.out, force)
+        remove_stale_partials(self.out.parent)
+        check_not_project_file(project, self.out)
+        self._project = project
+        self._checked = _check_target(self.out, force)
+        if self._checked:
+            check_folder_holds_nothing_of(project, self.out)  # before --force may delete it
         try:
-            self.root = _make_folder(self.out.parent, f".{self.out.name}.partial-")
+            self.root = create_partial_folder(self.out)
         except OSError as exc:
-            raise AldeskError(f"Cannot write in {self.out.parent}: {exc.strerror or exc}") from exc
+            raise _write_error(self.out, exc) from exc
         self._committed = False
 
     def __enter__(self) -> "StagedFolder":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if not self._committed:
             shutil.rmtree(self.root, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, AldeskError):
+            raise _write_error(self.out, exc) from exc  # one line for a person, not a traceback
 
     def path(self, *parts: str) -> Path:
         """A path under the staging root; refused if it would leave it."""
@@ -54,37 +68,46 @@ class StagedFolder:
     def commit(self) -> None:
         """Put the finished folder at OUT (replacing an empty folder or, with force, an earlier
         aldesk export)."""
-        _check_target(self.out, self.force)  # it may have changed while we wrote
+        # OUT may have changed while we wrote.
+        if _check_target(self.out, self.force) and not self._checked:
+            check_folder_holds_nothing_of(self._project, self.out)
         old = None
         try:
             if self.out.is_dir():
                 if any(self.out.iterdir()):
-                    old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+                    # A partial too: a kill before the rmtree below leaves nothing for long.
+                    old = create_partial_folder(self.out)
                     os.replace(self.out, old / "previous")
                 else:
                     self.out.rmdir()
-            os.replace(self.root, self.out)
+            try:
+                os.replace(self.root, self.out)
+            except OSError:
+                if old is not None:  # put the earlier export back
+                    os.replace(old / "previous", self.out)
+                    old.rmdir()
+                    old = None
+                raise
         except OSError as exc:
+            if old is not None:
+                with contextlib.suppress(OSError):
+                    old.rmdir()  # only if empty: never delete an earlier export not put back
+            if is_no_space(exc):
+                raise _write_error(self.out, exc) from exc
             raise AldeskError(f"Could not put the export in place at {self.out}: {exc.strerror or exc}") from exc
         self._committed = True
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _make_folder(parent: Path, prefix: str) -> Path:
-    """A new uniquely named folder with the usual permissions (mkdtemp's are owner-only, which
-    the finished export would keep)."""
-    for _ in range(100):
-        candidate = parent / f"{prefix}{secrets.token_hex(4)}"
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name in {parent}")
+def _write_error(out: Path, exc: OSError) -> AldeskError:
+    if is_no_space(exc):
+        return disk_full_error(out, what="the export", limit=exc.errno == errno.EFBIG)
+    return AldeskError(f"Cannot write the export {out}: {exc.strerror or exc}")
 
 
-def _check_target(out: Path, force: bool) -> None:
+def _check_target(out: Path, force: bool) -> bool:
+    """Refuse OUT unless new, empty or (with force) an earlier export; True if it will be replaced."""
     if out.exists() and not out.is_dir():
         raise AldeskError(f"{out} is a file; give a folder (new or empty) to export into.")
     if not out.parent.is_dir():
@@ -98,3 +121,5 @@ def _check_target(out: Path, force: bool) -> None:
             raise AldeskError(
                 f"{out} holds an earlier aldesk export; choose another folder, or replace it with --force."
             )
+        return True
+    return False

@@ -2,7 +2,9 @@
 a progress bar and a Cancel button, and the dialog shows what was written and what was skipped.
 
 The export reads the project through its own read-only connection, so labeling windows that
-hold the project open for writing are not disturbed.
+hold the project open for writing are not disturbed. A file that exists is replaced only after a
+Yes/No question naming it; the project's own files and its images are refused with a message
+(aldesk/core/export_guard.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
 from aldesk.core.errors import AldeskError
@@ -156,20 +158,47 @@ class ExportDialog(QDialog):
         if not text:
             self._show_error("Choose where to save the export.")
             return
+        out = Path(text).expanduser()
+        force = self.force_box.isChecked() and self.force_box.isEnabled()
+        if self._suffix():  # a file: refuse the protected ones, ask before replacing another
+            replace = self._may_write_file(out)
+            if replace is None:
+                return
+            force = replace
         self.report, self.error = None, None
         self.details.clear()
         self.progress_bar.setRange(0, 0)  # busy until the first report
         self.status.setText("Exporting…")
         self.thread = ExportThread(
-            self.project_path, self.fmt, Path(text).expanduser(),
-            self.link_box.isChecked() and self.link_box.isEnabled(),
-            self.force_box.isChecked() and self.force_box.isEnabled(),
+            self.project_path, self.fmt, out, self.link_box.isChecked() and self.link_box.isEnabled(), force,
         )
         self.thread.progress.connect(self._progress)
         self.thread.done.connect(self._done)
         self.thread.failed.connect(self._failed)
         self._set_running(True)
         self.thread.start()
+
+    def _may_write_file(self, out: Path) -> bool | None:
+        """Whether the export may replace ``out`` (False: it does not exist); None if refused,
+        with the reason shown."""
+        from aldesk.core.export import file_target
+
+        try:
+            with open_project(self.project_path, write=False) as project:
+                file_target(project, out, force=True)  # the checks that hold even with force
+        except AldeskError as exc:
+            self._show_error(str(exc).replace("another --out", "another file"))  # the CLI wording
+            return None
+        if not (out.exists() or out.is_symlink()):
+            return False
+        answer = QMessageBox.question(
+            self, "Replace file? — aldesk", f"{out} already exists.\n\nReplace it with the export?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            self._show_error(f"{out} exists and was kept; choose another file, or answer Yes to replace it.")
+            return None
+        return True
 
     def cancel_export(self) -> None:
         if self.thread is not None and self.thread.isRunning():

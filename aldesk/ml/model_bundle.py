@@ -209,7 +209,7 @@ def export_model(
 ) -> ExportReport:
     """Write the bundle folder ``out`` (new or empty; ``force`` replaces an earlier export)."""
     step = _Stepper(progress, cancel)
-    with StagedFolder(out, force=force) as stage:
+    with StagedFolder(out, project, force=force) as stage:
         report = ExportReport("model", stage.out, unit="files")
         rec = reconstruct(project)
         if step("rebuilt and verified the projection"):

@@ -69,5 +69,43 @@ def test_json_predictions_and_model(capsys, labeled_project, tmp_path):
 def test_options_that_do_not_apply_are_refused(capsys, labeled_project, tmp_path):
     code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv", "--link")
     assert code == 1 and "--link applies to --format imagefolder or hf-imagefolder only, not csv" in err
-    code, _, err = run(capsys, "export", labeled_project, "--format", "json", "--out", tmp_path / "a.json", "--force")
-    assert code == 1 and "--force applies" in err and not (tmp_path / "a.json").exists()
+    code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv",
+                       "--weights", tmp_path / "w.pth")
+    assert code == 1 and "--weights applies to --format model only, not csv" in err
+    assert not (tmp_path / "a.csv").exists()
+
+
+def test_an_existing_file_needs_force_and_the_projects_files_are_refused_even_with_it(
+        capsys, labeled_project, tmp_path):
+    target = tmp_path / "a.json"
+    target.write_text("precious")
+    code, _, err = run(capsys, "export", labeled_project, "--format", "json", "--out", target)
+    assert code == 1 and err.strip() == f"aldesk: {target} exists; add --force to replace it, or choose another --out."
+    assert target.read_text() == "precious"
+    code, out, _ = run(capsys, "export", labeled_project, "--format", "json", "--out", target, "--force")
+    assert code == 0 and "exported 12 items" in out and json.loads(target.read_text())["items"]
+    project_bytes = labeled_project.read_bytes()
+    image = tmp_path / "imgs" / "d0" / "img0.png"
+    image_bytes = image.read_bytes()
+    for fmt in ("csv", "json", "predictions"):
+        for force in ([], ["--force"]):
+            code, _, err = run(capsys, "export", labeled_project, "--format", fmt, "--out", labeled_project, *force)
+            assert code == 1 and "is the project file itself" in err and "Choose another --out" in err
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+            code, _, err = run(capsys, "export", labeled_project, "--format", fmt, "--out", image, *force)
+            assert code == 1 and f"{image} is the source image of item 1" in err
+    assert labeled_project.read_bytes() == project_bytes and image.read_bytes() == image_bytes
+
+
+def test_force_refuses_a_folder_holding_the_projects_images(capsys, tmp_path):
+    export_dir = tmp_path / "export"
+    for i in range(4):
+        write_image(export_dir / "cat" / f"{i}.png", distinct_colour(i * 30))
+    (export_dir / ".aldesk-export.json").write_text("{}")  # an earlier export, imported as a dataset
+    project = tmp_path / "q.aldesk"
+    run(capsys, "new", project, "--classes", "cat")
+    run(capsys, "import", project, export_dir, "--labels-from-folders")
+    for fmt in ("imagefolder", "hf-imagefolder", "model"):
+        code, _, err = run(capsys, "export", project, "--format", fmt, "--out", export_dir, "--force")
+        assert code == 1 and f"{export_dir} holds source images of {project}" in err, err
+    assert len(list((export_dir / "cat").iterdir())) == 4

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 from aldesk.core import export as export_mod
 from aldesk.core.classes import add_classes
@@ -124,3 +125,52 @@ def test_run_export_dialog_opens_a_modal_dialog(qtbot, project_path, monkeypatch
     monkeypatch.setattr(export_dialog.ExportDialog, "exec", lambda self: shown.append(self.project_path) or 0)
     run_export_dialog(None, project_path)
     assert shown == [project_path]
+
+
+def _answer(monkeypatch, button) -> list[str]:
+    """Answers the Replace? question with ``button``; returns the questions asked."""
+    asked = []
+
+    def question(parent, title, text, buttons, default):
+        asked.append(text)
+        assert default == QMessageBox.StandardButton.No  # Enter keeps the file
+        return button
+
+    monkeypatch.setattr(export_dialog.QMessageBox, "question", question)
+    return asked
+
+
+def test_an_existing_file_is_replaced_only_after_yes(qtbot, project_path, monkeypatch):
+    target = project_path.with_name("p-csv.csv")
+    target.write_text("precious")
+    dialog = ExportDialog(project_path)
+    qtbot.addWidget(dialog)
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.No)
+    dialog.start()
+    assert asked == [f"{target} already exists.\n\nReplace it with the export?"]
+    assert dialog.thread is None and target.read_text() == "precious"
+    assert f"{target} exists and was kept" in dialog.error
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    _run(qtbot, dialog)
+    assert len(asked) == 1 and dialog.report.written == 6
+    assert len(list(csv.DictReader(target.open()))) == 6
+
+
+def test_the_projects_files_and_images_are_refused_without_asking(qtbot, project_path, monkeypatch, tmp_path):
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    image = tmp_path / "imgs" / "0.png"
+    protected = {project_path: "is the project file itself", image: "is the source image of item 1",
+                 project_path.with_name("p.aldesk-wal"): "is the project's write-ahead log"}
+    before = {path: path.read_bytes() for path in (project_path, image)}
+    dialog = ExportDialog(project_path)
+    qtbot.addWidget(dialog)
+    for fmt in ("csv", "json", "predictions"):
+        dialog.set_format(fmt)
+        for path, why in protected.items():
+            dialog.out_edit.setText(str(path))
+            dialog.start()
+            assert dialog.thread is None and f"{path} {why}" in dialog.error and "Choose another file" in dialog.error
+            assert "Not exported" in dialog.status.text()
+    assert asked == []
+    assert {path: path.read_bytes() for path in before} == before
+    assert b"path," not in project_path.with_name("p.aldesk-wal").read_bytes()  # SQLite's, not an export

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,7 @@ def read_state_dict(path: Path, backbone: str) -> StateDict:
         # weights_only: a weights file is data; never run code from a pickle.
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only load failed" in str(exc).lower():
+        if _refused_object(str(exc)):
             raise AldeskError(
                 f"Weights file {path} contains Python objects, not just tensors, and aldesk does "
                 f"not unpickle those for safety. Save a plain state dict (torch.save(model.state_dict(), "
@@ -47,11 +48,29 @@ def read_state_dict(path: Path, backbone: str) -> StateDict:
     return _as_state_dict(loaded, path, backbone)
 
 
+# What torch's weights-only unpickler says when a real pickle names a class or function it does
+# not allow. Every other "Weights only load failed" (e.g. "Unsupported operand 20") means the
+# bytes are no pickle at all: random bytes, a truncated file, another format.
+_OBJECT_REFUSALS = re.compile(
+    r"was not an allowed global|whose module \S+ is blocked|call reduce for unrecognized function"
+    r"|Can only create new object|Can only build"
+)
+
+
+def _refused_object(message: str) -> bool:
+    return _OBJECT_REFUSALS.search(message) is not None
+
+
 def _not_weights(path: Path, backbone: str, exc: BaseException) -> AldeskError:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # torch's own text for unparseable bytes is a long hint about weights_only=False, which would
+    # mislead (and be unsafe): name only what it is not, and what is expected instead.
+    text = str(exc).strip()
+    unhelpful = isinstance(exc, (pickle.UnpicklingError, KeyError)) or not text  # e.g. "Unsupported operand 20"
+    detail = "" if unhelpful else f": {text.splitlines()[0][:200]}"
     return AldeskError(
-        f"Weights file {path} cannot be read as torch weights (truncated, damaged, or not a "
-        f"torch file: {detail[:200]}). Replace it with a complete copy of the {backbone} weights."
+        f"Weights file {path} is not a PyTorch weights file (truncated, damaged, or not a torch "
+        f"file{detail}). Expected the {backbone} weights saved with torch.save(model.state_dict(), "
+        "FILE); pass a complete copy of that file with --weights."
     )
 
 
