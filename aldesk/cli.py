@@ -223,6 +223,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise AldeskError(f"{option} applies to --format {' or '.join(formats)} only, not {args.format}.")
     progress = TerminalProgress(f"exporting {args.format}")
     with open_project(args.project, write=False) as project:
+        warn_if_damaged(project)
         if args.format == "model":
             from aldesk.ml.model_bundle import export_model
 

@@ -111,21 +111,28 @@ def read_only_reason(path: Path) -> str | None:
     return None
 
 
-def find_damage(conn: sqlite3.Connection) -> list[str]:
-    """SQLite's quick_check of the tables that hold the person's work; [] when intact."""
+def find_damage(conn: sqlite3.Connection, *, full: bool = False) -> list[str]:
+    """SQLite's quick_check: of the whole file (``full``: also the free-page list and the large
+    tables; about 0.3 s per GB when cached) or of the tables that hold the person's work (0.3 s
+    at a million items). [] when intact."""
+    if full:
+        return _quick_check(conn, f"PRAGMA quick_check({MAX_PROBLEMS})", "the file")
     present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     problems: list[str] = []
     for table in PRECIOUS_TABLES:
-        if table not in present:
-            continue
-        try:
-            rows = conn.execute(f"PRAGMA quick_check({table})").fetchall()
-        except sqlite3.DatabaseError as exc:
-            rows = [(f"{table}: {exc}",)]
-        problems.extend(str(r[0]) for r in rows if r[0] != "ok")
+        if table in present:
+            problems += _quick_check(conn, f"PRAGMA quick_check({table})", table)
         if len(problems) >= MAX_PROBLEMS:
             break
     return problems[:MAX_PROBLEMS]
+
+
+def _quick_check(conn: sqlite3.Connection, pragma: str, what: str) -> list[str]:
+    try:
+        rows = conn.execute(pragma).fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [f"{what}: {exc}"]
+    return [str(r[0]) for r in rows if r[0] != "ok"]
 
 
 def damaged_error_text(path: Path, problems: list[str]) -> str:

@@ -167,6 +167,22 @@ class Project:
             self.damage = [error.reason]
         return error
 
+    def check_fully(self) -> list[str]:
+        """The whole file's quick_check, through a connection of the caller's thread (safe in a
+        background thread); damage found stops every later write. Returns the problems."""
+        try:
+            conn = connect_read_only(self.path)
+            try:
+                problems = find_damage(conn, full=True)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            error = project_error(self.path, exc, what="checking it")
+            problems = [error.reason] if isinstance(error, DamagedProjectError) else []
+        if problems:
+            self.damage = problems
+        return problems
+
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
@@ -235,14 +251,18 @@ def create_project(path: str | os.PathLike[str]) -> Project:
     return project
 
 
-def open_project(path: str | os.PathLike[str], *, write: bool = True, check: bool = True) -> Project:
+def open_project(path: str | os.PathLike[str], *, write: bool = True, check: bool = True,
+                 full_check: bool = True) -> Project:
     """Open an existing project, upgrading an older schema when opened for writing.
 
     For writing, a project that cannot be written here raises ReadOnlyProjectError and a
     damaged one DamagedProjectError, before anything is written; both can be opened with
-    ``write=False`` (``Project.read_only_reason``, ``Project.damage`` say why). ``check=False``
-    skips the integrity check of a read-only open (the learning process, which opens the
-    project the window has checked, at every job).
+    ``write=False`` (``Project.read_only_reason``, ``Project.damage`` say why).
+
+    Checks: a read-only open checks the tables holding the person's work (``check=False``: none;
+    the learning process opens the project the window checked, at every job). Opening for
+    writing checks the whole file; ``full_check=False`` checks only those tables, for the
+    window, which then checks the rest in the background (``Project.check_fully``).
     """
     path = Path(os.path.abspath(Path(path).expanduser()))
     version = check_project_file(path)
@@ -263,7 +283,7 @@ def open_project(path: str | os.PathLike[str], *, write: bool = True, check: boo
     try:
         checker = connect_read_only(path)  # checked before a writing connection touches the file
         try:
-            problems = _damage(path, checker)
+            problems = _damage(path, checker, full=full_check)
         finally:
             checker.close()
         if problems:
@@ -277,12 +297,23 @@ def open_project(path: str | os.PathLike[str], *, write: bool = True, check: boo
     except BaseException:
         lock.release()
         raise
+    start_tidying(path.parent)
     return Project(path, conn, lock)
 
 
-def _damage(path: Path, conn: sqlite3.Connection) -> list[str]:
+def start_tidying(folder: Path) -> threading.Thread:
+    """Remove partial exports a killed export left beside the project, in a thread: listing a
+    folder that also holds a million images takes a while, and nothing waits for it."""
+    from aldesk.core.export_partial import remove_stale_partials
+
+    thread = threading.Thread(target=remove_stale_partials, args=(folder,), name="aldesk-tidy", daemon=True)
+    thread.start()
+    return thread
+
+
+def _damage(path: Path, conn: sqlite3.Connection, *, full: bool = False) -> list[str]:
     try:
-        return find_damage(conn)
+        return find_damage(conn, full=full)
     except sqlite3.Error as exc:
         raise project_error(path, exc, what="checking it") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -200,3 +201,54 @@ def test_full_disk_while_writing_the_lock_info_still_locks(tmp_path, monkeypatch
     finally:
         lock.release()
     assert not lock_path_for(path).exists()
+
+
+def test_opening_removes_partial_exports_of_a_killed_export(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from aldesk.core import store
+    from aldesk.core.export_partial import partial_path
+
+    path = tmp_path / "p.aldesk"
+    create_project(path).close()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = partial_path(tmp_path / "labels.csv")
+    stale = stale.with_name(stale.name.replace(f"-{os.getpid()}-", f"-{int(dead.stdout)}-"))
+    stale.write_text("half an export")
+    live = partial_path(tmp_path / "other.csv")  # this process's own: its writer is alive
+    live.write_text("being written")
+    threads = []
+    real = store.start_tidying
+    monkeypatch.setattr(store, "start_tidying", lambda folder: threads.append(real(folder)) or threads[-1])
+    open_project(path).close()
+    threads[0].join(10)
+    assert not stale.exists() and live.exists()
+
+
+def _damage_big_table(path: Path) -> None:
+    """Damage a page of the embeddings, a table the quick check at open leaves out."""
+    from aldesk.core import vectors
+    import numpy as np
+
+    with open_project(path) as project:
+        ids = [r[0] for r in project.conn.execute("SELECT id FROM items")]
+        eset = vectors.get_or_create_set(project, "pixels", "test-identity", 64)
+        vectors.add_chunk(project, eset.id, np.array(ids), np.ones((len(ids), 64), np.float16))
+    _damage_table(path, "embedding_chunks")
+
+
+def test_opening_for_writing_checks_the_whole_file(tmp_path):
+    path = tmp_path / "p.aldesk"
+    _labeled_project(path, n=50)
+    _damage_big_table(path)
+    with pytest.raises(DamagedProjectError):
+        open_project(path)
+    # The window's quick open checks the precious tables only, then the rest in the background.
+    project = open_project(path, full_check=False)
+    try:
+        assert project.check_fully()
+        with pytest.raises(DamagedProjectError):
+            project.set_meta("x", "y")
+    finally:
+        project.close()
