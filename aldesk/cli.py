@@ -320,7 +320,7 @@ def _unexpected_io_error(exc: sqlite3.Error | OSError, args: argparse.Namespace 
     if isinstance(exc, sqlite3.Error):
         if project is None:
             return f"a database error stopped '{verb}': {exc}"
-        return str(project_error(Path(project).absolute(), exc, what=f"'aldesk {verb}'"))
+        return str(project_error(Path(project).absolute(), exc, what=f"the result of 'aldesk {verb}'"))
     if is_no_space(exc):
         return str(disk_full_error(exc.filename or project or Path.cwd(), what=f"the output of 'aldesk {verb}'"))
     where = exc.filename or project or "a file"

@@ -12,7 +12,7 @@ from aldesk.core.errors import DiskFullError
 
 # A label is a few kB, but SQLite may need to grow the WAL and checkpoint it back: ask for room
 # to spare so that the next try does not fail again a moment later.
-MIN_FREE_BYTES = 64 * 1024 * 1024
+MIN_FREE_BYTES = 8 * 1024 * 1024
 
 # errno values that mean "no room": a full disk, a quota, a file-size limit (ulimit -f).
 NO_SPACE_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if e)

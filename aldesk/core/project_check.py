@@ -53,7 +53,7 @@ def check_project_file(path: Path) -> int:
                 f"{path} is damaged so badly that it cannot be opened ({exc}). Try 'aldesk recover "
                 f"{path.name} --out NEW.aldesk'; if that fails too, restore it from a backup."
             ) from exc
-        raise project_error(path, exc, what="reading it") from exc
+        raise project_error(path, exc, what="reading it", reading=True) from exc
     if app_id != schema.APPLICATION_ID:
         raise NotAProjectError(
             f"{path} is a SQLite database but not an aldesk project; aldesk leaves it untouched."

@@ -56,10 +56,14 @@ def damaged_message(path: Path, detail: str) -> str:
             "copies every readable row into a new project and lists what was lost.")
 
 
-def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last change") -> ProjectError:
-    """The error to show for ``exc``, raised while writing (or reading) the project at ``path``."""
+def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last change",
+                  reading: bool = False) -> ProjectError:
+    """The error to show for ``exc``, raised while writing the project at ``path`` (``what``: the
+    change not saved) or, with ``reading``, while reading it (``what``: what was being done)."""
     name = error_name(exc)
     detail = str(exc)
+    if reading:
+        return _read_error(path, exc, what)
     if name == _FULL or "full" in detail:
         return _no_space(path, what)
     if is_damage(exc):
@@ -85,5 +89,28 @@ def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last chang
     return ProjectError(f"{path}: {what} failed: {detail}")
 
 
+def _read_error(path: Path, exc: sqlite3.Error, doing: str) -> ProjectError:
+    name, detail = error_name(exc), str(exc)
+    if is_damage(exc):
+        return DamagedProjectError(damaged_message(path, detail), reason=detail)
+    if name == _FULL or name.startswith(_IOERR):
+        free = free_bytes(path.parent)
+        if name == _FULL or file_size_limited(path) or (free is not None and free < MIN_FREE_BYTES):
+            # Even reading a project writes its WAL index (-shm) beside it.
+            return disk_full_error(path, outcome=f"it could not be opened ({detail} while {doing})",
+                                   limit=file_size_limited(path))
+        return ProjectError(f"The disk holding {path} reported an I/O error ({detail}) while {doing}. "
+                            "Check the disk and its connection, then try again.")
+    if name.startswith(_CANTOPEN):
+        return ProjectError(f"{path} could not be opened ({detail}): check that it and its folder "
+                            "exist and can be read.")
+    return ProjectError(f"{path}: {doing} failed: {detail}")
+
+
 def _no_space(path: Path, what: str) -> ProjectError:
-    return disk_full_error(path, what=what, limit=file_size_limited(path))
+    # The WAL is copied back into the project at the next checkpoint: room for it, twice.
+    try:
+        wal = Path(f"{path}-wal").stat().st_size
+    except OSError:
+        wal = 0
+    return disk_full_error(path, what=what, needed=2 * wal, limit=file_size_limited(path))

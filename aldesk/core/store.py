@@ -177,7 +177,7 @@ class Project:
             finally:
                 conn.close()
         except sqlite3.Error as exc:
-            error = project_error(self.path, exc, what="checking it")
+            error = project_error(self.path, exc, what="checking it", reading=True)
             problems = [error.reason] if isinstance(error, DamagedProjectError) else []
         if problems:
             self.damage = problems
@@ -293,7 +293,7 @@ def open_project(path: str | os.PathLike[str], *, write: bool = True, check: boo
             if version < schema.SCHEMA_VERSION:
                 schema.migrate(conn)
         except sqlite3.Error as exc:
-            raise project_error(path, exc, what="opening it") from exc
+            raise project_error(path, exc, what="opening it for writing", reading=True) from exc
     except BaseException:
         lock.release()
         raise
@@ -315,7 +315,7 @@ def _damage(path: Path, conn: sqlite3.Connection, *, full: bool = False) -> list
     try:
         return find_damage(conn, full=full)
     except sqlite3.Error as exc:
-        raise project_error(path, exc, what="checking it") from exc
+        raise project_error(path, exc, what="checking it", reading=True) from exc
 
 
 def second_connection(project: Project) -> Project:
