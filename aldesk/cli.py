@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from aldesk import __version__
 from aldesk.core import classes as classes_mod
 from aldesk.core.errors import AldeskError
-from aldesk.core.store import PROJECT_SUFFIX, create_project, open_project
+from aldesk.core.store import PROJECT_SUFFIX, Project, create_project, open_project
 from aldesk.progress import TerminalProgress
 
 
@@ -177,12 +178,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     from aldesk.core.info import format_info, project_info
 
     with open_project(args.project, write=False) as project:
+        warn_if_damaged(project)
         info = project_info(project)
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
     else:
         print(format_info(info))
     return 0
+
+
+def warn_if_damaged(project: Project) -> None:
+    """Reading a damaged project works as far as it goes; say so before the output."""
+    if project.damage:
+        from aldesk.core.project_check import damaged_error_text
+
+        print(f"aldesk: warning: {damaged_error_text(project.path, project.damage)}", file=sys.stderr)
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -257,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         verb_names = parser.get_default("verb_names")
         if argv and not argv[0].startswith("-") and argv[0] not in verb_names:
@@ -276,4 +287,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Output piped into a command that stopped reading (e.g. head): not an error.
         sys.stderr.close()
         return 0
+    except (sqlite3.Error, OSError) as exc:
+        # The last line of defence: an error that no layer below named (a damaged page met
+        # while reading, a failing disk). One line naming the file, never a traceback.
+        print(f"aldesk: {_unexpected_io_error(exc, args)}", file=sys.stderr)
+        return 1
 
+
+def _unexpected_io_error(exc: sqlite3.Error | OSError, args: argparse.Namespace | None) -> str:
+    from aldesk.core.disk import disk_full_error, is_no_space
+    from aldesk.core.sqlite_errors import project_error
+
+    project = getattr(args, "project", None)
+    verb = getattr(args, "verb", None) or "aldesk"
+    if isinstance(exc, sqlite3.Error):
+        if project is None:
+            return f"a database error stopped '{verb}': {exc}"
+        return str(project_error(Path(project).absolute(), exc, what=f"'aldesk {verb}'"))
+    if is_no_space(exc):
+        return str(disk_full_error(exc.filename or project or Path.cwd(), what=f"the output of 'aldesk {verb}'"))
+    where = exc.filename or project or "a file"
+    return f"{where}: {exc.strerror or exc}; 'aldesk {verb}' stopped (what was saved before is kept)."

@@ -34,9 +34,23 @@ def mount_point(path: str | os.PathLike[str]) -> Path:
     candidate = Path(os.path.abspath(path))
     while not candidate.exists() and candidate != candidate.parent:
         candidate = candidate.parent
+    known = _mount_points()
+    if known:  # the longest mount point above the path (bind mounts share a device number)
+        for parent in (candidate, *candidate.parents):
+            if str(parent) in known:
+                return parent
     while not os.path.ismount(candidate) and candidate != candidate.parent:
         candidate = candidate.parent
     return candidate
+
+
+def _mount_points() -> set[str]:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as handle:
+            # Fields are space-separated with spaces in paths written as \040.
+            return {line.split()[1].replace("\\040", " ") for line in handle if len(line.split()) > 1}
+    except OSError:
+        return set()
 
 
 def human_bytes(n: int) -> str:
@@ -52,21 +66,23 @@ def is_no_space(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
 
 
-def disk_full_error(path: str | os.PathLike[str], *, what: str, needed: int = MIN_FREE_BYTES,
-                    limit: bool = False) -> DiskFullError:
+def disk_full_error(path: str | os.PathLike[str], *, what: str = "the last change",
+                    needed: int = MIN_FREE_BYTES, limit: bool = False,
+                    outcome: str | None = None) -> DiskFullError:
     """The error for a write to ``path`` that found no room. ``what`` names what was not saved
-    ("the last label", "the export"); ``limit`` is set when a file-size limit, not the disk,
-    stopped it."""
+    ("the last label", "the export"), or ``outcome`` says what happened instead; ``limit`` is
+    set when a file-size limit, not the disk, stopped it."""
     folder = Path(os.path.abspath(path)).parent
     needed = max(needed, MIN_FREE_BYTES)
+    outcome = outcome or f"{what} was not saved"
     if limit:
-        message = (f"{path} reached this process's file-size limit (ulimit -f); {what} was not saved. "
+        message = (f"{path} reached this process's file-size limit (ulimit -f); {outcome}. "
                    "Raise the limit and try again; everything saved before is intact.")
     else:
         free = free_bytes(folder)
         disk = mount_point(folder)
         free_text = f"{human_bytes(free)} free" if free is not None else "free space unknown"
-        message = (f"The disk holding {path} ({disk}, {free_text}) is full; {what} was not saved. "
+        message = (f"The disk holding {path} ({disk}, {free_text}) is full; {outcome}. "
                    f"Free at least {human_bytes(needed)} there and try again; everything saved "
                    "before is intact.")
     return DiskFullError(message, folder, needed)

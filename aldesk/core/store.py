@@ -7,6 +7,7 @@ are refused and the file is left untouched.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -14,17 +15,28 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 from aldesk import __version__
 from aldesk.core import schema
-from aldesk.core.errors import NewerProjectError, NotAProjectError, ProjectError
+from aldesk.core.errors import DamagedProjectError, ProjectError, ProjectLockedError, ReadOnlyProjectError
 from aldesk.core.lock import ProjectLock
 from aldesk.core import wal_sync
+from aldesk.core.project_check import (
+    check_project_file,
+    connect_read_only,
+    damaged_error_text,
+    find_damage,
+    read_only_reason,
+)
+from aldesk.core.sqlite_errors import project_error
 from aldesk.core.wal_sync import WalSyncer
 
+__all__ = ["PROJECT_SUFFIX", "Project", "check_project_file", "create_project", "open_project",
+           "second_connection"]
+
+log = logging.getLogger("aldesk.store")
+
 PROJECT_SUFFIX = ".aldesk"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class Project:
@@ -42,6 +54,10 @@ class Project:
         self.conn = conn
         self._lock = lock
         self._borrowed_lock = borrowed_lock  # a second connection of the process holding the lock
+        # Problems SQLite's check found (opened read-only then), or damage met later: no more writes.
+        self.damage: list[str] = []
+        # Why a project opened read-only could not have been opened for writing (None: it could).
+        self.read_only_reason: str | None = None
         # Writable projects commit with synchronous=NORMAL; this makes each commit power-cut
         # durable a few ms later, off the caller's thread (see aldesk.core.wal_sync).
         self._syncer = WalSyncer(path) if lock is not None else None
@@ -67,14 +83,22 @@ class Project:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
+        """Close, leaving everything in the ``.aldesk`` file itself: a copy of that one file holds
+        every label (until a checkpoint, committed changes live in ``-wal``)."""
+        tidy = False
         try:
             if self._syncer is not None:
                 self._syncer.close()
-            self.conn.close()
+            if self._lock is not None and not self.damage:
+                _checkpoint(self)
+            tidy = self._lock is None and not self._borrowed_lock and not self.damage
+            self.conn.close()  # the last connection to close removes -wal and -shm
         finally:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+        if tidy:
+            _remove_idle_wal(self.path)
 
     def __enter__(self) -> "Project":
         return self
@@ -91,8 +115,13 @@ class Project:
         A full disk or a read-only file becomes a ProjectError naming the file; nothing that was
         committed before is lost.
         """
+        if self.damage:
+            raise DamagedProjectError(damaged_error_text(self.path, self.damage), reason=self.damage[0])
         if not self.writable:
-            raise ProjectError(f"{self.path} was opened read-only")
+            raise ReadOnlyProjectError(
+                f"{self.path} was opened read-only"
+                + (f" because {self.read_only_reason}" if self.read_only_reason else "")
+                + "; the change was not saved.", reason=self.read_only_reason or "opened read-only")
         if self._borrowed_lock:
             self._let_foreground_write_first()
         else:
@@ -111,22 +140,32 @@ class Project:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise _write_error(self.path, exc) from exc
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         try:
             yield self.conn
             self.conn.execute("COMMIT")
-            if self._syncer is not None:
-                self._syncer.request()
-                # Back-to-back writers (imports, embedding chunks) outrun the background
-                # checkpoint; past this size the writer checkpoints itself, as SQLite would.
-                self._syncer.checkpoint_if_huge(self.conn)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             _rollback(self.conn)
-            raise _write_error(self.path, exc) from exc
+            raise self._error(exc) from exc
         except BaseException:
             _rollback(self.conn)
             raise
+        if self._syncer is not None:
+            self._syncer.request()
+            try:
+                # Back-to-back writers (imports, embedding chunks) outrun the background
+                # checkpoint; past this size the writer checkpoints itself, as SQLite would.
+                self._syncer.checkpoint_if_huge(self.conn)
+            except sqlite3.Error as exc:  # committed already: the WAL keeps it until the next try
+                log.warning("checkpoint of %s failed: %s", self.path, exc)
+
+    def _error(self, exc: sqlite3.Error) -> ProjectError:
+        """The person's message for ``exc``; damage found now stops every later write."""
+        error = project_error(self.path, exc)
+        if isinstance(error, DamagedProjectError):
+            self.damage = [error.reason]
+        return error
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
@@ -171,51 +210,81 @@ def create_project(path: str | os.PathLike[str]) -> Project:
     lock = ProjectLock(path)
     lock.acquire()
     try:
-        conn = _connect(path, read_only=False)
         try:
+            conn = _connect(path, read_only=False)
             schema.migrate(conn)
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            path.unlink(missing_ok=True)
-            raise _write_error(path, exc) from exc
+        except sqlite3.Error as exc:
+            _discard_new_file(path, locals().get("conn"))
+            raise project_error(path, exc, what="the new project") from exc
     except BaseException:
         lock.release()
         raise
     project = Project(path, conn, lock)
     now = str(time.time())
-    with project.transaction() as c:
-        c.executemany(
-            "INSERT INTO meta(key, value) VALUES (?, ?)",
-            [("created_at", now), ("created_by", f"aldesk {__version__}")],
-        )
+    try:
+        with project.transaction() as c:
+            c.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [("created_at", now), ("created_by", f"aldesk {__version__}")],
+            )
+    except BaseException:
+        project.damage = ["not created"]  # no checkpoint into a file about to be removed
+        project.close()
+        _discard_new_file(path, None)
+        raise
     return project
 
 
-def open_project(path: str | os.PathLike[str], *, write: bool = True) -> Project:
-    """Open an existing project, upgrading an older schema when opened for writing."""
+def open_project(path: str | os.PathLike[str], *, write: bool = True, check: bool = True) -> Project:
+    """Open an existing project, upgrading an older schema when opened for writing.
+
+    For writing, a project that cannot be written here raises ReadOnlyProjectError and a
+    damaged one DamagedProjectError, before anything is written; both can be opened with
+    ``write=False`` (``Project.read_only_reason``, ``Project.damage`` say why). ``check=False``
+    skips the integrity check of a read-only open (the learning process, which opens the
+    project the window has checked, at every job).
+    """
     path = Path(os.path.abspath(Path(path).expanduser()))
     version = check_project_file(path)
     if not write:
-        return Project(path, _connect(path, read_only=True), None)
-    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-        raise ProjectError(
-            f"{path} cannot be written (read-only file or folder). Copy it somewhere writable, "
-            "or open it read-only."
-        )
+        conn = connect_read_only(path)
+        project = Project(path, conn, None)
+        project.read_only_reason = read_only_reason(path)
+        if check:
+            project.damage = _damage(path, conn)
+        return project
+    reason = read_only_reason(path)
+    if reason is not None:
+        raise ReadOnlyProjectError(
+            f"{path} cannot be written here: {reason}. It can be opened read-only (browse, "
+            "review, export); to label or change it, copy it to a writable folder.", reason=reason)
     lock = ProjectLock(path)
     lock.acquire()
     try:
-        conn = _connect(path, read_only=False)
-        if version < schema.SCHEMA_VERSION:
-            try:
+        checker = connect_read_only(path)  # checked before a writing connection touches the file
+        try:
+            problems = _damage(path, checker)
+        finally:
+            checker.close()
+        if problems:
+            raise DamagedProjectError(damaged_error_text(path, problems), reason=problems[0])
+        try:
+            conn = _connect(path, read_only=False)
+            if version < schema.SCHEMA_VERSION:
                 schema.migrate(conn)
-            except sqlite3.OperationalError as exc:
-                conn.close()
-                raise _write_error(path, exc) from exc
+        except sqlite3.Error as exc:
+            raise project_error(path, exc, what="opening it") from exc
     except BaseException:
         lock.release()
         raise
     return Project(path, conn, lock)
+
+
+def _damage(path: Path, conn: sqlite3.Connection) -> list[str]:
+    try:
+        return find_damage(conn)
+    except sqlite3.Error as exc:
+        raise project_error(path, exc, what="checking it") from exc
 
 
 def second_connection(project: Project) -> Project:
@@ -229,60 +298,68 @@ def second_connection(project: Project) -> Project:
                    foreground_writing=project._foreground_writing)
 
 
-def check_project_file(path: Path) -> int:
-    """Validate ``path`` as an aldesk project without modifying it; return its schema version."""
-    if not path.exists():
-        raise ProjectError(f"No such project: {path}. Create one with: aldesk new {path.name}")
-    if path.is_dir():
-        raise ProjectError(f"{path} is a folder, not an aldesk project file.")
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        return connect_read_only(path)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL: a commit is a write() to the WAL, which survives a killed process; FULL's fsync
+    # per commit cost a whole frame per key press, so Project fsyncs the WAL just after each
+    # commit in a background thread instead (aldesk.core.wal_sync): a power cut loses at most
+    # the last few milliseconds, never consistency.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def _checkpoint(project: Project) -> None:
+    """Copy the WAL into the project file and empty it (a clean close)."""
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise ProjectError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    if header != _SQLITE_MAGIC:
-        raise NotAProjectError(f"{path} is not an aldesk project (it is not a SQLite database).")
+        project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error as exc:
+        # Everything committed is still in the WAL, which SQLite replays on the next open.
+        log.warning("checkpoint of %s at close failed; its changes stay in %s-wal: %s",
+                    project.path, project.path.name, exc)
+
+
+def _remove_idle_wal(path: Path) -> None:
+    """After a read-only close: SQLite's read-only connections cannot remove the ``-wal`` and
+    ``-shm`` files they open. When no aldesk writes the project and the place is writable, a
+    passing writable connection lets SQLite checkpoint and remove them, as it does for writers."""
+    if not (Path(f"{path}-wal").exists() or Path(f"{path}-shm").exists()):
+        return
+    if read_only_reason(path) is not None:
+        return
+    lock = ProjectLock(path)
     try:
-        conn = _connect(path, read_only=True)
+        lock.acquire()
+    except (ProjectLockedError, ProjectError, OSError):
+        return  # someone writes it (their close tidies up), or the lock cannot be made here
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None)
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise NotAProjectError(
-            f"{path} is damaged and cannot be opened ({exc}). Restore it from a backup."
-        ) from exc
-    if app_id != schema.APPLICATION_ID:
-        raise NotAProjectError(
-            f"{path} is a SQLite database but not an aldesk project; aldesk leaves it untouched."
-        )
-    if version > schema.SCHEMA_VERSION:
-        raise NewerProjectError(
-            f"{path} was written by a newer aldesk (project schema version {version}); this is "
-            f"aldesk {__version__}, which reads schema versions up to {schema.SCHEMA_VERSION}. "
-            "Update aldesk to open it; the file was not changed."
-        )
-    return int(version)
+    except sqlite3.Error as exc:
+        log.info("could not tidy %s-wal: %s", path.name, exc)
+    finally:
+        lock.release()
 
 
-def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
-    if read_only:
-        uri = f"file:{quote(str(path))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    if not read_only:
-        conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL: a commit is a write() to the WAL, which survives a killed process; FULL's fsync
-        # per commit cost a whole frame per key press, so Project fsyncs the WAL just after each
-        # commit in a background thread instead (aldesk.core.wal_sync): a power cut loses at most
-        # the last few milliseconds, never consistency.
-        conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
+def _discard_new_file(path: Path, conn: sqlite3.Connection | None) -> None:
+    """A project that could not even be created: remove what was begun."""
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -290,17 +367,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass  # the transaction may already be gone (e.g. SQLite rolled it back on disk-full)
-
-
-def _write_error(path: Path, exc: sqlite3.OperationalError) -> ProjectError:
-    message = str(exc)
-    if "full" in message:
-        return ProjectError(
-            f"The disk holding {path} is full; the last change was not saved. Free some space "
-            "and try again (everything saved before is intact)."
-        )
-    if "readonly" in message or "read-only" in message:
-        return ProjectError(f"{path} cannot be written ({message}).")
-    if "locked" in message or "busy" in message:
-        return ProjectError(f"{path} is busy in another program ({message}); try again.")
-    return ProjectError(f"Writing {path} failed: {message}")

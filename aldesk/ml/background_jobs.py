@@ -87,7 +87,7 @@ class JobRunner:
 
         backbone = self._load_backbone(emit)
         stage = f"embedding on {describe_device(backbone.device)}"  # e.g. "on cuda:0 (NVIDIA ...)", "on cpu, 2 threads"
-        with open_project(self.project_path, write=False) as project:
+        with open_project(self.project_path, write=False, check=False) as project:
             found = vectors.find_set(project, backbone.identity)
             # Sorted id arrays, and paths only of the missing items: every app start runs this.
             todo = [(i, project.resolve(p)) for i, p in vectors.unembedded(project, found.id if found else None)]
@@ -119,7 +119,7 @@ class JobRunner:
         )
 
         emit("progress", ("training", 0, 1))
-        with open_project(self.project_path, write=False) as project:
+        with open_project(self.project_path, write=False, check=False) as project:
             if vectors.latest_set(project) is None:
                 return  # nothing embedded yet (e.g. a project without images): nothing to learn
             # Only the ids: the pool kept from the last refresh already holds the features, and a

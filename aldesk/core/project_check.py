@@ -1,0 +1,133 @@
+"""Checks made before a project is opened: is it an aldesk project, can it be written here, is it
+intact. None of them writes anything to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+from aldesk import __version__
+from aldesk.core import schema
+from aldesk.core.disk import mount_point
+from aldesk.core.errors import NewerProjectError, NotAProjectError, ProjectError
+from aldesk.core.sqlite_errors import damaged_message, is_damage, project_error
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# The tables that hold the person's work, checked at every open. The large tables (embeddings,
+# model predictions; gigabytes at a million items) are recomputable and skipped here: checking
+# them would cost seconds per open (docs/reliability.md); damage there surfaces when they are
+# read, and marks the project damaged then.
+PRECIOUS_TABLES = ("meta", "classes", "items", "label_events", "item_truth", "queue",
+                   "suspect_runs", "suspects", "models")
+MAX_PROBLEMS = 20
+
+
+def check_project_file(path: Path) -> int:
+    """Validate ``path`` as an aldesk project without modifying it; return its schema version."""
+    if not path.exists():
+        raise ProjectError(f"No such project: {path}. Create one with: aldesk new {path.name}")
+    if path.is_dir():
+        raise ProjectError(f"{path} is a folder, not an aldesk project file.")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise ProjectError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if header != _SQLITE_MAGIC:
+        raise NotAProjectError(f"{path} is not an aldesk project (it is not a SQLite database).")
+    try:
+        conn = connect_read_only(path)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if is_damage(exc):
+            raise NotAProjectError(
+                f"{path} is damaged so badly that it cannot be opened ({exc}). Try 'aldesk recover "
+                f"{path.name} --out NEW.aldesk'; if that fails too, restore it from a backup."
+            ) from exc
+        raise project_error(path, exc, what="reading it") from exc
+    if app_id != schema.APPLICATION_ID:
+        raise NotAProjectError(
+            f"{path} is a SQLite database but not an aldesk project; aldesk leaves it untouched."
+        )
+    if version > schema.SCHEMA_VERSION:
+        raise NewerProjectError(
+            f"{path} was written by a newer aldesk (project schema version {version}); this is "
+            f"aldesk {__version__}, which reads schema versions up to {schema.SCHEMA_VERSION}. "
+            "Update aldesk to open it; the file was not changed."
+        )
+    return int(version)
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection. On a read-only medium where SQLite cannot create the WAL's index
+    file (``-shm``), the file is opened as immutable: nothing can change it there anyway."""
+    try:
+        conn = _connect_uri(path, "mode=ro")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        wal = Path(f"{path}-wal")
+        if read_only_reason(path) is None or (wal.exists() and wal.stat().st_size > 0):
+            raise  # writable place, or a WAL with content that immutable mode would ignore
+        return _connect_uri(path, "mode=ro&immutable=1")
+
+
+def _connect_uri(path: Path, params: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{quote(str(path))}?{params}", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why the project at ``path`` cannot be written here, or None if it can.
+
+    SQLite writes two files beside the project (``-wal``, ``-shm``) and aldesk a lock file, so
+    the folder must be writable too.
+    """
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"it is on a read-only disk or mount ({mount_point(folder)})"
+    except (OSError, AttributeError):
+        pass  # no statvfs (Windows): the permission checks below still apply
+    if not os.access(path, os.W_OK):
+        return "the file is read-only (no write permission)"
+    if not os.access(folder, os.W_OK):
+        return f"its folder {folder} is read-only (aldesk writes its lock and journal files there)"
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists() and not os.access(side, os.W_OK):
+            return f"{side.name} beside it is read-only"
+    return None
+
+
+def find_damage(conn: sqlite3.Connection) -> list[str]:
+    """SQLite's quick_check of the tables that hold the person's work; [] when intact."""
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    problems: list[str] = []
+    for table in PRECIOUS_TABLES:
+        if table not in present:
+            continue
+        try:
+            rows = conn.execute(f"PRAGMA quick_check({table})").fetchall()
+        except sqlite3.DatabaseError as exc:
+            rows = [(f"{table}: {exc}",)]
+        problems.extend(str(r[0]) for r in rows if r[0] != "ok")
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return problems[:MAX_PROBLEMS]
+
+
+def damaged_error_text(path: Path, problems: list[str]) -> str:
+    more = f" and {len(problems) - 1} more problems" if len(problems) > 1 else ""
+    return damaged_message(path, f"SQLite's check found: {problems[0]}{more}")
