@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         # A write that fails (full disk) refuses its key press and says so in the banner.
         self.guard = WriteGuard(self.banner, self)
         self.guard.space_back.connect(self._space_back)
+        self.guard.write_access_lost.connect(self._write_access_lost)
         central = QWidget(self)
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -234,11 +235,28 @@ class MainWindow(QMainWindow):
         self.show_current()
         return True
 
-    def _show_read_only(self, exc: ReadOnlyProjectError) -> None:
+    def _show_read_only(self, exc: ReadOnlyProjectError, *, now: bool = False) -> None:
         self.banner.show_message(
-            f"{exc}\nOpened read-only: browsing, the review grid and export work; labels cannot be"
-            " changed and the model is not retrained.", retry=False, logged=False, closable=False)
+            f"{exc}\n{'Now' if now else 'Opened'} read-only: browsing, the review grid and export work;"
+            " labels cannot be changed and the model is not retrained.", retry=False, logged=False, closable=False)
         self.worker_label.setText("read-only: not learning")
+        self.worker_bar.hide()
+
+    def _write_access_lost(self, exc: ReadOnlyProjectError) -> None:
+        """A write met a read-only disk or damage mid-session: the window goes read-only, as if
+        opened so (every later write would fail the same way; reopening checks again)."""
+        if self.project is None or self.read_only is not None:
+            return
+        self.read_only = exc
+        self.setWindowTitle(f"{self.project.name} (read-only) — aldesk")
+        self._show_read_only(exc, now=True)
+        controller, self.controller = self.controller, None
+        if controller is not None:
+            # Its last tries to store at shutdown fail the same way: not shown over this banner.
+            for signal in (controller.write_failed, controller.error, controller.state_changed):
+                signal.disconnect()
+            controller.shutdown()
+            controller.deleteLater()
 
     def _refuse_read_only(self, what: str = "Labels") -> None:
         """A key that would write, on a read-only project: said briefly (the banner says why)."""
@@ -337,7 +355,7 @@ class MainWindow(QMainWindow):
         (read-only project, failed write: both said on screen, and the session has not moved)."""
         if self.session is None:
             return None
-        if not self.project.writable:
+        if self.read_only is not None or not self.project.writable:
             self._refuse_read_only()
             return None
         _ok, result = self.guard.attempt(write)
@@ -589,7 +607,7 @@ class MainWindow(QMainWindow):
         self.mode_label.setText("Browsing labels · Esc returns to labeling")
 
     def _grid_write_failed(self, exc: BaseException) -> None:
-        if self.project is not None and not self.project.writable:
+        if self.project is not None and (self.read_only is not None or not self.project.writable):
             self._refuse_read_only()
         else:
             self.guard.refused(exc)

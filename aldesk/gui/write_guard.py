@@ -19,7 +19,7 @@ from typing import TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from aldesk.core.disk import free_bytes
-from aldesk.core.errors import AldeskError, DiskFullError
+from aldesk.core.errors import AldeskError, DiskFullError, ReadOnlyProjectError
 from aldesk.gui.banner import Banner
 
 log = logging.getLogger("aldesk.write_guard")
@@ -28,11 +28,14 @@ T = TypeVar("T")
 POLL_MS = 3_000  # how often free space is checked while a disk-full banner is up
 # Besides AldeskError (the store's own errors), what a write can raise unwrapped.
 WRITE_ERRORS = (AldeskError, sqlite3.Error, OSError)
-REFUSED_NOTE = "\nThe key press was not saved and nothing moved on: press it again once there is room."
+REFUSED = "\nThe key press was not saved and nothing moved on"
+ROOM_NOTE = ": press it again once there is room (this message goes by itself then)."
 
 
 class WriteGuard(QObject):
     space_back = Signal()  # after a full disk, the space asked for is free again
+    # A write found the project read-only now (disk remounted, damage met): the ReadOnlyProjectError.
+    write_access_lost = Signal(object)
 
     def __init__(self, banner: Banner, parent: QObject | None = None, *, poll_ms: int = POLL_MS) -> None:
         super().__init__(parent)
@@ -56,7 +59,9 @@ class WriteGuard(QObject):
 
     def refused(self, exc: BaseException) -> None:
         """A key press's write failed: say why (a repeat counts up in the banner, no new one)."""
-        self._show(exc, note=REFUSED_NOTE, retry=False)
+        self._show(exc, note=REFUSED + (ROOM_NOTE if isinstance(exc, DiskFullError) else "."), retry=False)
+        if isinstance(exc, ReadOnlyProjectError):
+            self.write_access_lost.emit(exc)
 
     def background(self, exc: BaseException) -> None:
         """A background write failed; shown once while its disk stays full, retried later."""
@@ -64,6 +69,8 @@ class WriteGuard(QObject):
         if isinstance(exc, DiskFullError) and self._disk is not None and self.banner.message == self._shown:
             return  # the disk-full banner is up already: one per full disk, not one per chunk
         self._show(exc, note="", retry=True)
+        if isinstance(exc, ReadOnlyProjectError):
+            self.write_access_lost.emit(exc)
 
     def succeeded(self) -> None:
         """A write went through: a refusal shown before is no longer true."""
