@@ -147,3 +147,20 @@ def test_damage_met_while_labeling_turns_the_window_read_only(qtbot, make_window
         _press(qtbot, window, Qt.Key.Key_1)  # refused without trying again
     assert not exceptions and len(calls) == 1
     assert "read-only" in window.statusBar().currentMessage() and window.session.current == current
+
+
+def test_export_works_on_a_read_only_project_open_in_the_window(qtbot, make_window, labeled_path, read_only_place, tmp_path):
+    import csv
+
+    from aldesk.gui.export_dialog import ExportDialog
+
+    before = labeled_path.read_bytes()
+    window = make_window(labeled_path)
+    dialog = ExportDialog(window.project.path, window)  # what File → Export opens
+    dialog.out_edit.setText(str(tmp_path / "out.csv"))
+    with qtbot.waitSignal(dialog.finished_export, timeout=60_000):
+        dialog.start()
+    assert dialog.report.written == 30
+    assert sum(row["label"] == "cat" for row in csv.DictReader((tmp_path / "out.csv").open())) == 2
+    dialog.close()
+    assert labeled_path.read_bytes() == before
