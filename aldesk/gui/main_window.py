@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from aldesk.core.classes import LabelClass, list_classes
-from aldesk.core.errors import AldeskError, ReadOnlyProjectError
+from aldesk.core.errors import AldeskError, DamagedProjectError, ReadOnlyProjectError
 from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession, unsure_items
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project, open_project
@@ -237,8 +237,9 @@ class MainWindow(QMainWindow):
 
     def _show_read_only(self, exc: ReadOnlyProjectError, *, now: bool = False) -> None:
         self.banner.show_message(
-            f"{exc}\n{'Now' if now else 'Opened'} read-only: browsing, the review grid and export work;"
-            " labels cannot be changed and the model is not retrained.", retry=False, logged=False, closable=False)
+            f"{exc}\n{'Now' if now else 'Opened'} read-only: the labeling keys are refused and the model is not"
+            " retrained; browsing labels (Review menu) and export (File menu) work.", retry=False, logged=False,
+            closable=False)
         self.worker_label.setText("read-only: not learning")
         self.worker_bar.hide()
 
@@ -260,8 +261,11 @@ class MainWindow(QMainWindow):
 
     def _refuse_read_only(self, what: str = "Labels") -> None:
         """A key that would write, on a read-only project: said briefly (the banner says why)."""
-        reason = self.read_only.reason if self.read_only is not None else "opened read-only"
-        self.statusBar().showMessage(f"{what} cannot be changed: this project is read-only ({reason}).", 6000)
+        if isinstance(self.read_only, DamagedProjectError) or self.project.damage:
+            why = "it is damaged"
+        else:  # the store's phrase, e.g. "it is on a read-only disk or mount (/media/x)"
+            why = self.project.read_only_reason or "writing it failed (see the message above)"
+        self.statusBar().showMessage(f"{what} cannot be changed: this project is read-only because {why}.", 8000)
 
     def close_project(self) -> None:
         if self.controller is not None:

@@ -28,8 +28,8 @@ T = TypeVar("T")
 POLL_MS = 3_000  # how often free space is checked while a disk-full banner is up
 # Besides AldeskError (the store's own errors), what a write can raise unwrapped.
 WRITE_ERRORS = (AldeskError, sqlite3.Error, OSError)
-REFUSED = "\nThe key press was not saved and nothing moved on"
-ROOM_NOTE = ": press it again once there is room (this message goes by itself then)."
+REFUSED = "\nNothing moved on"
+ROOM_NOTE = ": press the key again once there is room (this message then goes by itself)."
 
 
 class WriteGuard(QObject):
