@@ -199,3 +199,27 @@ def test_a_model_whose_predictions_hit_a_full_disk_shows_the_banner_and_retrains
     with qtbot.waitSignal(controller.model_updated, timeout=60_000):
         window.guard.check_space()  # space is back: the model is trained and stored again
     assert not window.banner.isVisible()
+
+
+def test_a_background_write_that_finds_the_disk_read_only_turns_the_window_read_only(
+        qtbot, window, project_path, monkeypatch):
+    import numpy as np
+
+    from aldesk.core.errors import ReadOnlyProjectError
+
+    controller = window.controller
+
+    def remounted(*_args, **_kwargs):
+        raise ReadOnlyProjectError(f"{project_path} cannot be written (attempt to write a readonly database)",
+                                   reason="attempt to write a readonly database")
+
+    monkeypatch.setattr(vectors, "add_chunk", remounted)
+    chunk = EmbedChunk(controller.generation, "pixels", "pixels-test", 4, np.array([1]), np.zeros((1, 4), np.float32), [])
+    with qtbot.capture_exceptions() as exceptions:
+        controller._store_chunk(chunk)
+        qtbot.wait(50)
+    assert not exceptions
+    assert window.controller is None and "(read-only)" in window.windowTitle()
+    assert "readonly database" in window.banner.text and "Now read-only" in window.banner.text
+    _press(qtbot, window, Qt.Key.Key_1)
+    assert "read-only because writing it failed" in window.statusBar().currentMessage()
