@@ -214,6 +214,7 @@ class LabelingSession:
             return None
         shown_ms = int((time.monotonic() - self._shown_at) * 1000)
         context = entry.context
+        # Written first: a write that fails (full disk, read-only file) leaves memory as it was.
         event = labels.record(self.project, entry.item_id, kind, class_id, shown_ms=shown_ms, context=context)
         decision = Decision(entry.item_id, kind, class_id, event, context)
         self._done.append(decision)
@@ -225,8 +226,9 @@ class LabelingSession:
         """Revert the latest decision and show its item again."""
         if not self._done:
             return None
-        decision = self._done.pop()
-        labels.undo(self.project, decision.event_id)
+        decision = self._done[-1]
+        labels.undo(self.project, decision.event_id)  # first: if it fails, nothing has moved
+        self._done.pop()
         self._undone.append(decision)
         if self._current is not None:
             self._queue.appendleft(self._current)
@@ -241,16 +243,22 @@ class LabelingSession:
         if not self._undone:
             return None
         decision = self._undone[-1]
-        if self._current is None or self._current.item_id != decision.item_id:
-            if not self._is_open(decision.item_id):
-                self._undone.pop()
-                return None
-            if self._current is not None:
-                self._queue.appendleft(self._current)
-            self._current = QueuedItem(decision.item_id, 0, decision.context.model_version,
-                                       decision.context.strategy or "redo", decision.context.score)
-        self._undone.pop()
-        return self._decide(decision.kind, decision.class_id)
+        if self._current is not None and self._current.item_id == decision.item_id:
+            return self._decide(decision.kind, decision.class_id)  # it leaves the redo stack there
+        if not self._is_open(decision.item_id):
+            self._undone.pop()
+            return None
+        # The item on screen waits at the head of the queue, back on screen if the write fails.
+        shown, queue = self._current, self._queue.copy()
+        if shown is not None:
+            self._queue.appendleft(shown)
+        self._current = QueuedItem(decision.item_id, 0, decision.context.model_version,
+                                   decision.context.strategy or "redo", decision.context.score)
+        try:
+            return self._decide(decision.kind, decision.class_id)
+        except BaseException:
+            self._current, self._queue = shown, queue
+            raise
 
     @property
     def can_undo(self) -> bool:

@@ -68,9 +68,10 @@ class Banner(QFrame):
 
     # -- showing -------------------------------------------------------------------------------
 
-    def show_message(self, text: str, *, retry: bool = True, logged: bool = True) -> None:
+    def show_message(self, text: str, *, retry: bool = True, logged: bool = True, closable: bool = True) -> None:
         """Show ``text``; the same message again counts up instead of piling up. ``retry`` and
-        ``logged`` say whether Retry and Show log make sense for it."""
+        ``logged`` say whether Retry and Show log make sense for it; a message that stays true
+        as long as the project is open (read-only) is not ``closable``."""
         self._count = self._count + 1 if text == self._text and self.isVisible() else 1
         self._text = text
         suffix = f"   ({self._count} times)" if self._count > 1 else ""
@@ -78,11 +79,17 @@ class Banner(QFrame):
         self.label.setText(f"{text}{suffix}{note}")
         self.retry_button.setVisible(retry)
         self.log_button.setVisible(logged)
+        self.dismiss_button.setVisible(closable)
         self.show()
 
     @property
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+    @property
+    def message(self) -> str:
+        """The message shown (as given to ``show_message``), or "" when hidden."""
+        return self._text if self.isVisible() else ""
 
     def dismiss(self) -> None:
         self._text, self._count = "", 0

@@ -16,11 +16,11 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from aldesk.core import vectors
-from aldesk.core.errors import AldeskError
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project
 from aldesk.gui.prediction_writer import PredictionWriter
 from aldesk.gui.worker import EmbedChunk, LearningWorker, RefreshOutcome, WorkerThread
+from aldesk.gui.write_guard import WRITE_ERRORS
 
 log = logging.getLogger("aldesk.controller")
 
@@ -37,7 +37,8 @@ class LearningController(QObject):
     state_changed = Signal(str, int, int)  # stage ("idle", "embedding", "training", ...), done, total
     model_updated = Signal(int, dict)  # version, metrics
     queue_updated = Signal()
-    error = Signal(str)
+    error = Signal(str)  # the worker failed (said for the person; details logged)
+    write_failed = Signal(object)  # storing a result failed: the AldeskError (or OSError/sqlite3.Error)
     _run_embed = Signal(int)  # connected to the worker: queued, so the job runs in its thread
     _run_refresh = Signal(int)
 
@@ -52,6 +53,7 @@ class LearningController(QObject):
         self._busy = False
         self._pending: str | None = None
         self._embedded = False
+        self._chunk_lost = False  # a chunk could not be stored: the next retry embeds again
         self._closed = False  # after shutdown, results still queued for us are dropped
         self._waiting: RefreshOutcome | None = None  # a result waiting for a gap between key presses
         self._writing: tuple[RefreshOutcome, PredictionWriter] | None = None  # predictions being written
@@ -96,7 +98,7 @@ class LearningController(QObject):
 
     def retry(self) -> None:
         """After a failure: embed again while vectors are missing (it resumes), else retrain."""
-        self._request("refresh" if self._embedded else "embed")
+        self._request("refresh" if self._embedded and not self._chunk_lost else "embed")
 
     def _idle(self) -> None:
         if self._labels_since_refresh:
@@ -112,6 +114,8 @@ class LearningController(QObject):
             self._pending = "refresh"
             return
         self._busy = True
+        if job == "embed":
+            self._chunk_lost = False  # the embedding resumes with whatever is missing
         if job == "refresh":
             self._labels_since_refresh = 0
             self.state_changed.emit("training", 0, 1)
@@ -136,8 +140,9 @@ class LearningController(QObject):
             eset = vectors.get_or_create_set(self.project, chunk.backbone, chunk.identity, chunk.dim)
             if len(chunk.item_ids):
                 vectors.add_chunk(self.project, eset.id, chunk.item_ids, chunk.vectors)
-        except AldeskError as exc:
-            self._failed(str(exc), "")
+        except WRITE_ERRORS as exc:
+            self._chunk_lost = True
+            self.write_failed.emit(exc)
             return
         for item_id, reason in chunk.failures:
             log.warning("item %s not embedded: %s", item_id, reason)
@@ -181,8 +186,8 @@ class LearningController(QObject):
             return
         try:
             version = model_store.reserve_version(self.project)
-        except AldeskError as exc:
-            self._failed(str(exc), "")
+        except WRITE_ERRORS as exc:
+            self.write_failed.emit(exc)
             return
         writer = PredictionWriter(self.project, version, outcome.snapshot.item_ids, outcome.train.probs,
                                   len(outcome.snapshot.class_ids), parent=self)
@@ -205,7 +210,7 @@ class LearningController(QObject):
         if self._closed:
             return  # its chunks stay without a model row and are removed by the next write
         if writer.error:
-            self._failed(writer.error, "")
+            self.write_failed.emit(writer.exception)
             return
         train, snapshot = outcome.train, outcome.snapshot
         try:
@@ -214,8 +219,8 @@ class LearningController(QObject):
                 n_labels=len(snapshot.y), class_ids=snapshot.class_ids, params=train.head.to_bytes(),
                 metrics=train.metrics,
             )
-        except AldeskError as exc:
-            self._failed(str(exc), "")
+        except WRITE_ERRORS as exc:
+            self.write_failed.emit(exc)
             return
         self._store_rest(outcome, version)
         if self._waiting is not None:
@@ -234,8 +239,8 @@ class LearningController(QObject):
             if outcome.suspects is not None:
                 save_suspects(self.project, outcome.suspects, model_version=version,
                               n_labels=len(outcome.snapshot.y), method=SUSPECT_METHOD)
-        except AldeskError as exc:
-            self._failed(str(exc), "")
+        except WRITE_ERRORS as exc:
+            self.write_failed.emit(exc)
             return
         # Labels given while the job ran are already out of the queue: the session skips
         # items that are no longer unlabeled, and the item on screen stays.

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from aldesk.core.classes import LabelClass, list_classes
-from aldesk.core.errors import AldeskError
+from aldesk.core.errors import AldeskError, DamagedProjectError, ReadOnlyProjectError
 from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession, unsure_items
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project, open_project
@@ -29,6 +29,7 @@ from aldesk.gui.labeling_view import THUMB, LabelingView
 from aldesk.gui.prefetch import ImagePrefetcher
 from aldesk.gui.start_screen import StartScreen
 from aldesk.gui.theme import readable
+from aldesk.gui.write_guard import WriteGuard
 
 log = logging.getLogger("aldesk.window")
 PREFETCH_AHEAD = 6
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.review_view = None  # the review grid, built when first asked for
         self.curve_dock = None  # the learning-curve panel, built when first asked for
         self._item_total = 0
+        self.read_only: ReadOnlyProjectError | None = None  # why the open project cannot be written
         self._after_paint_posted = False  # strips and counts of a key press are still to update
         # Thumbnails arrive one by one from the decoders; one strip update takes several.
         self._strip_timer = QTimer(self)
@@ -70,6 +72,10 @@ class MainWindow(QMainWindow):
         # Worker failures show in a banner above the views; the keys keep labeling meanwhile.
         self.banner = Banner(self)
         self.banner.retry_requested.connect(self.retry_failed_work)
+        # A write that fails (full disk) refuses its key press and says so in the banner.
+        self.guard = WriteGuard(self.banner, self)
+        self.guard.space_back.connect(self._space_back)
+        self.guard.write_access_lost.connect(self._write_access_lost)
         central = QWidget(self)
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -176,12 +182,17 @@ class MainWindow(QMainWindow):
     def open_project(self, path: Path) -> bool:
         path = Path(path)
         self.close_project()
+        read_only = None
         try:
-            project = open_project(path)
+            try:
+                project = open_project(path)
+            except ReadOnlyProjectError as exc:  # read-only medium or damaged: browse it, write nothing
+                project, read_only = open_project(path, write=False), exc
         except AldeskError as exc:
             QMessageBox.critical(self, "aldesk", str(exc))
             return False
         self.project = project
+        self.read_only = read_only
         # Counted once: no other process can add items while this window holds the project,
         # and a full count on every key press costs tens of ms on a million items.
         self._item_total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
@@ -205,19 +216,56 @@ class MainWindow(QMainWindow):
         thumb_side = max(96, round(THUMB * self.devicePixelRatioF()))  # sharp strips on high-DPI screens
         self.thumbs = ImagePrefetcher(self._resolve, thumb_side, workers=1, parent=self)
         self.thumbs.ready.connect(lambda _id: self._strip_timer.start())
-        self.controller = LearningController(project, self.session, backbone=self.backbone)
-        self.controller.state_changed.connect(self._worker_state)
-        self.controller.model_updated.connect(self._model_updated)
-        self.controller.queue_updated.connect(self._queue_updated)
-        self.controller.error.connect(self._worker_error)
+        if read_only is None:  # the learning loop stores what it learns: only where it may write
+            self.controller = LearningController(project, self.session, backbone=self.backbone)
+            self.controller.state_changed.connect(self._worker_state)
+            self.controller.model_updated.connect(self._model_updated)
+            self.controller.queue_updated.connect(self._queue_updated)
+            self.controller.error.connect(self._worker_error)
+            self.controller.write_failed.connect(self.guard.background)
         self._load_latest_model()
         self.stack.setCurrentWidget(self.labeling)
         self._set_labeling_enabled(True)
-        self.setWindowTitle(f"{project.name} — aldesk")
+        self.setWindowTitle(f"{project.name}{' (read-only)' if read_only else ''} — aldesk")
         self._remember_recent(project.path)
-        self.controller.start()
+        if self.controller is not None:
+            self.controller.start()
+        else:
+            self._show_read_only(read_only)
         self.show_current()
         return True
+
+    def _show_read_only(self, exc: ReadOnlyProjectError, *, now: bool = False) -> None:
+        self.banner.show_message(
+            f"{exc}\n{'Now' if now else 'Opened'} read-only: the labeling keys are refused and the model is not"
+            " retrained; browsing labels (Review menu) and export (File menu) work.", retry=False, logged=False,
+            closable=False)
+        self.worker_label.setText("read-only: not learning")
+        self.worker_bar.hide()
+
+    def _write_access_lost(self, exc: ReadOnlyProjectError) -> None:
+        """A write met a read-only disk or damage mid-session: the window goes read-only, as if
+        opened so (every later write would fail the same way; reopening checks again)."""
+        if self.project is None or self.read_only is not None:
+            return
+        self.read_only = exc
+        self.setWindowTitle(f"{self.project.name} (read-only) — aldesk")
+        self._show_read_only(exc, now=True)
+        controller, self.controller = self.controller, None
+        if controller is not None:
+            # Its last tries to store at shutdown fail the same way: not shown over this banner.
+            for signal in (controller.write_failed, controller.error, controller.state_changed):
+                signal.disconnect()
+            controller.shutdown()
+            controller.deleteLater()
+
+    def _refuse_read_only(self, what: str = "Labels") -> None:
+        """A key that would write, on a read-only project: said briefly (the banner says why)."""
+        if isinstance(self.read_only, DamagedProjectError) or self.project.damage:
+            why = "it is damaged"
+        else:  # the store's phrase, e.g. "it is on a read-only disk or mount (/media/x)"
+            why = self.project.read_only_reason or "writing it failed (see the message above)"
+        self.statusBar().showMessage(f"{what} cannot be changed: this project is read-only because {why}.", 8000)
 
     def close_project(self) -> None:
         if self.controller is not None:
@@ -243,6 +291,8 @@ class MainWindow(QMainWindow):
         self.mode_label.setText("")
         self.advice_label.setText("")
         self.banner.dismiss()
+        self.guard.reset()
+        self.read_only = None
         self._predictions = None
         self._model = None
         if self.curve_dock is not None:
@@ -279,33 +329,47 @@ class MainWindow(QMainWindow):
     # -- labeling ----------------------------------------------------------------------------
 
     def label(self, class_id: int) -> None:
-        if self.session and self.session.label(class_id):
+        if self._write(lambda: self.session.label(class_id)):
             self._after_decision()
 
     def skip(self) -> None:
         if self.session is None:
             return
-        if self.session.skip():
+        if isinstance(self.session, ReviewSession):  # a review moves on without writing anything
+            self.session.skip()
+            self.show_current()
+        elif self._write(self.session.skip):
             self._after_decision()
-        else:
-            self.show_current()  # a review moves on without writing anything
 
     def unsure(self) -> None:
-        if self.session and self.session.unsure():
+        if self._write(lambda: self.session.unsure()):
             self._after_decision()
 
     def undo(self) -> None:
-        if self.session and self.session.undo():
+        if self._write(lambda: self.session.undo()):
             self.show_current()
             self._update_counts()
 
     def redo(self) -> None:
-        if self.session and self.session.redo():
+        if self._write(lambda: self.session.redo()):
             self._after_decision()
+
+    def _write(self, write):
+        """A key press's write: its result, or None when there is nothing to do or it was refused
+        (read-only project, failed write: both said on screen, and the session has not moved)."""
+        if self.session is None:
+            return None
+        if self.read_only is not None or not self.project.writable:
+            self._refuse_read_only()
+            return None
+        _ok, result = self.guard.attempt(write)
+        return result
 
     def retrain(self) -> None:
         if self.controller:
             self.controller.retrain_now()
+        elif self.read_only is not None:
+            self._refuse_read_only("The model")
 
     def _after_decision(self) -> None:
         self.controller.label_recorded()
@@ -484,7 +548,13 @@ class MainWindow(QMainWindow):
         self.banner.show_message(message)
 
     def retry_failed_work(self) -> None:
+        self.guard.take_background_retry()
         if self.controller:
+            self.controller.retry()
+
+    def _space_back(self) -> None:
+        """The full disk has room again: background work that failed on it runs again."""
+        if self.guard.take_background_retry() and self.controller:
             self.controller.retry()
 
     # -- review ------------------------------------------------------------------------------
@@ -528,6 +598,7 @@ class MainWindow(QMainWindow):
 
             self.review_view = ReviewView(self.project, self, undo_keys=keys("undo"), redo_keys=keys("redo"))
             self.review_view.labels_changed.connect(self._grid_labels_changed)
+            self.review_view.write_failed.connect(self._grid_write_failed)
             self.stack.addWidget(self.review_view)
         else:
             self.review_view.reload()
@@ -539,7 +610,14 @@ class MainWindow(QMainWindow):
         self.review_view.grid.setFocus()
         self.mode_label.setText("Browsing labels · Esc returns to labeling")
 
+    def _grid_write_failed(self, exc: BaseException) -> None:
+        if self.project is not None and (self.read_only is not None or not self.project.writable):
+            self._refuse_read_only()
+        else:
+            self.guard.refused(exc)
+
     def _grid_labels_changed(self) -> None:
+        self.guard.succeeded()
         if self.controller:
             self.controller.label_recorded()
         self._update_counts()

@@ -32,6 +32,7 @@ class PredictionWriter(QObject):
         self.version = version
         self._arrays = (item_ids, probs, n_classes)
         self.error: str | None = None  # what went wrong, said for the person
+        self.exception: Exception | None = None  # the same as an AldeskError (a DiskFullError says where)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -71,8 +72,9 @@ class PredictionWriter(QObject):
 
     def _record(self, exc: Exception) -> None:
         if isinstance(exc, AldeskError):  # named by the store, with what to do
-            self.error = str(exc)
+            self.error, self.exception = str(exc), exc
             return
         log.error("writing the predictions of model %d failed", self.version, exc_info=exc)
         self.error = (f"Storing model {self.version}'s predictions in {self.project.path} failed ({exc}); "
                       "your labels are saved. Retrain to try again.")
+        self.exception = AldeskError(self.error)

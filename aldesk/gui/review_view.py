@@ -24,12 +24,13 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLa
 
 from aldesk.core import labels
 from aldesk.core.classes import LabelClass, list_classes
-from aldesk.core.errors import AldeskError
+from aldesk.core.errors import AldeskError, ProjectError
 from aldesk.core.labels import QueryContext
 from aldesk.core.store import Project
 from aldesk.core.suspects_store import latest_run, load_suspects
 from aldesk.core.thumb_cache import ThumbnailDiskCache
 from aldesk.gui.thumbnails import DEFAULT_SIDE, ThumbnailLoader
+from aldesk.gui.write_guard import WRITE_ERRORS
 
 MODES = ("class", "suspects")
 STRATEGY = {"class": "review", "suspects": "suspects"}  # recorded with each relabeling
@@ -176,6 +177,9 @@ class ReviewView(QWidget):
 
     labels_changed = Signal()  # after a relabeling or its undo: counts and training are stale
     item_activated = Signal(int)  # Enter or double click on a tile: open it large
+    # A key whose write failed or was refused (read-only project): the exception, for the window
+    # to show. The tiles and the undo and redo stacks keep only what was written.
+    write_failed = Signal(object)
 
     def __init__(self, project: Project, parent: QWidget | None = None, *,
                  undo_keys: tuple[str, ...] = DEFAULT_UNDO_KEYS, redo_keys: tuple[str, ...] = DEFAULT_REDO_KEYS,
@@ -376,22 +380,25 @@ class ReviewView(QWidget):
         Giving a tile the label it already has is recorded too: the person confirmed it, which
         settles a suspect. With one tile selected the selection moves on to the next tile."""
         rows = self.selected_rows()
-        if not rows:
+        if not rows or self._refused():
             return 0
-        changes = []
-        for row in rows:
-            tile = self.model.tiles[row]
-            context = QueryContext(
-                model_version=self._run_model_version if self._mode == "suspects" else None,
-                strategy=STRATEGY[self._mode], score=tile.score, rank=tile.rank,
-            )
-            changes.append(self._give(tile, class_id, context))
-        self._undo.append(changes)
-        self._redo = []
-        if len(rows) == 1 and rows[0] + 1 < self.model.rowCount():
-            self.grid.setCurrentIndex(self.model.index(rows[0] + 1))
-        self._update_class_counts()
-        self.labels_changed.emit()
+        changes, failure = [], None
+        try:
+            for row in rows:
+                tile = self.model.tiles[row]
+                context = QueryContext(
+                    model_version=self._run_model_version if self._mode == "suspects" else None,
+                    strategy=STRATEGY[self._mode], score=tile.score, rank=tile.rank,
+                )
+                changes.append(self._give(tile, class_id, context))
+        except WRITE_ERRORS as exc:
+            failure = exc  # the tiles written before it stay relabeled, and undoable
+        if changes:
+            self._undo.append(changes)
+            self._redo = []
+            if failure is None and len(rows) == 1 and rows[0] + 1 < self.model.rowCount():
+                self.grid.setCurrentIndex(self.model.index(rows[0] + 1))
+        self._changed(bool(changes), failure)
         return len(changes)
 
     def _give(self, tile: Tile, class_id: int, context: QueryContext) -> _Change:
@@ -405,32 +412,58 @@ class ReviewView(QWidget):
 
     def undo(self) -> bool:
         """Revert the latest relabeling made in this grid and select its tiles again."""
-        if not self._undo:
+        if self._refused() or not self._undo:
             return False
-        changes = self._undo.pop()
-        for change in reversed(changes):
-            labels.undo(self.project, change.event_id)
-            tile = self.model.tiles[self.model.row_of(change.item_id)]
-            self._count(tile.now_class_id, -1)
-            self._count(change.before_class_id or tile.label_class_id, +1)
-            self.model.set_now(change.item_id, change.before_class_id)
-        self._redo.append(changes)
-        self._select(changes)
-        self._update_class_counts()
-        self.labels_changed.emit()
-        return True
+        changes, done, failure = self._undo[-1], 0, None
+        try:
+            for change in reversed(changes):
+                labels.undo(self.project, change.event_id)
+                tile = self.model.tiles[self.model.row_of(change.item_id)]
+                self._count(tile.now_class_id, -1)
+                self._count(change.before_class_id or tile.label_class_id, +1)
+                self.model.set_now(change.item_id, change.before_class_id)
+                done += 1
+        except WRITE_ERRORS as exc:
+            failure = exc
+        if done:  # what was undone moves to the redo stack; the rest stays undoable
+            kept = len(changes) - done
+            self._undo[-1:] = [changes[:kept]] if kept else []
+            self._redo.append(changes[kept:])
+            self._select(changes[kept:])
+        self._changed(bool(done), failure)
+        return failure is None
 
     def redo(self) -> bool:
         """Give the labels of the latest undone relabeling again (new events) and select them."""
-        if not self._redo:
+        if self._refused() or not self._redo:
             return False
-        undone = self._redo.pop()
-        self._undo.append([self._give(self.model.tiles[self.model.row_of(c.item_id)], c.class_id, c.context)
-                           for c in undone])
-        self._select(undone)
-        self._update_class_counts()
-        self.labels_changed.emit()
+        undone, given, failure = self._redo[-1], [], None
+        try:
+            for change in undone:
+                given.append(self._give(self.model.tiles[self.model.row_of(change.item_id)],
+                                        change.class_id, change.context))
+        except WRITE_ERRORS as exc:
+            failure = exc
+        if given:
+            self._redo[-1:] = [undone[len(given):]] if len(given) < len(undone) else []
+            self._undo.append(given)
+            self._select(given)
+        self._changed(bool(given), failure)
+        return failure is None
+
+    def _refused(self) -> bool:
+        """A read-only project: say so instead of trying (an empty undo stack would say nothing)."""
+        if self.project.writable:
+            return False
+        self.write_failed.emit(ProjectError(f"{self.project.path} was opened read-only"))
         return True
+
+    def _changed(self, written: bool, failure: BaseException | None) -> None:
+        if written:
+            self._update_class_counts()
+            self.labels_changed.emit()
+        if failure is not None:  # after labels_changed: the window then shows it, not a success
+            self.write_failed.emit(failure)
 
     def _select(self, changes: list[_Change]) -> None:
         selection = self.grid.selectionModel()

@@ -120,9 +120,9 @@ def test_closing_during_a_write_finishes_it_and_adds_the_model(qtbot, controller
 
 
 def _errors_storing(qtbot, controller, outcome) -> list[str]:
-    """Store ``outcome`` at once (no recent press); the error messages, once there is one."""
+    """Store ``outcome`` at once (no recent press); the failed writes' messages, once there is one."""
     errors = []
-    controller.error.connect(errors.append)
+    controller.write_failed.connect(lambda exc: errors.append(str(exc)))
     controller._last_press = time.monotonic() - 10
     controller._refresh_arrived(outcome)
     qtbot.waitUntil(lambda: bool(errors), timeout=5_000)
