@@ -23,6 +23,7 @@ from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession, unsure_i
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project, open_project
 from aldesk.gui.banner import Banner
+from aldesk.gui.integrity_check import BackgroundCheck
 from aldesk.gui.controller import LearningController
 from aldesk.gui.keymap import DEFAULT_COMMANDS, apply_keymap, current_keymap, keymap_for_project
 from aldesk.gui.labeling_view import THUMB, LabelingView
@@ -57,6 +58,8 @@ class MainWindow(QMainWindow):
         self.curve_dock = None  # the learning-curve panel, built when first asked for
         self._item_total = 0
         self.read_only: ReadOnlyProjectError | None = None  # why the open project cannot be written
+        self.integrity = BackgroundCheck(self)
+        self.integrity.damaged.connect(self._write_access_lost)
         self._after_paint_posted = False  # strips and counts of a key press are still to update
         # Thumbnails arrive one by one from the decoders; one strip update takes several.
         self._strip_timer = QTimer(self)
@@ -185,7 +188,8 @@ class MainWindow(QMainWindow):
         read_only = None
         try:
             try:
-                project = open_project(path)
+                # The tables holding labels are checked now, the rest of the file just after.
+                project = open_project(path, full_check=False)
             except ReadOnlyProjectError as exc:  # read-only medium or damaged: browse it, write nothing
                 project, read_only = open_project(path, write=False), exc
         except AldeskError as exc:
@@ -229,6 +233,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.name}{' (read-only)' if read_only else ''} — aldesk")
         self._remember_recent(project.path)
         if self.controller is not None:
+            self.integrity.start(project)
             self.controller.start()
         else:
             self._show_read_only(read_only)
@@ -268,6 +273,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{what} cannot be changed: this project is read-only because {why}.", 8000)
 
     def close_project(self) -> None:
+        self.integrity.cancel()
         if self.controller is not None:
             self.controller.shutdown()
             self.controller.deleteLater()

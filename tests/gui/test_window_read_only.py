@@ -164,3 +164,15 @@ def test_export_works_on_a_read_only_project_open_in_the_window(qtbot, make_wind
     assert sum(row["label"] == "cat" for row in csv.DictReader((tmp_path / "out.csv").open())) == 2
     dialog.close()
     assert labeled_path.read_bytes() == before
+
+
+def test_damage_outside_the_label_tables_is_found_in_the_background(qtbot, make_window, labeled_path):
+    from tests.core.test_project_check import _damage_big_table
+
+    _damage_big_table(labeled_path)  # the embeddings: the quick check at open leaves them out
+    window = make_window(labeled_path)
+    qtbot.waitUntil(lambda: window.read_only is not None, timeout=10_000)
+    assert "damaged" in window.banner.label.text() and "aldesk recover" in window.banner.label.text()
+    assert window.controller is None  # the learning worker stopped: nothing more is written
+    before = labeled_path.read_bytes()
+    _assert_keys_refused(qtbot, window, labeled_path, before, "damaged")
