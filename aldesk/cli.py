@@ -11,12 +11,13 @@ import json
 import multiprocessing
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from aldesk import __version__
 from aldesk.core import classes as classes_mod
-from aldesk.core.errors import AldeskError
+from aldesk.core.errors import AldeskError, ProjectError
 from aldesk.core.store import PROJECT_SUFFIX, Project, create_project, open_project
 from aldesk.progress import TerminalProgress
 
@@ -183,7 +184,7 @@ def cmd_classes(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from aldesk.core.info import format_info, project_info
 
-    with open_project(args.project, write=False) as project:
+    with open_project(args.project, write=False) as project, reading_what_is_readable(project):
         warn_if_damaged(project)
         info = project_info(project)
     if args.json:
@@ -199,6 +200,24 @@ def warn_if_damaged(project: Project) -> None:
         from aldesk.core.project_check import damaged_error_text
 
         print(f"aldesk: warning: {damaged_error_text(project.path, project.damage)}", file=sys.stderr)
+
+
+@contextmanager
+def reading_what_is_readable(project: Project) -> Iterator[None]:
+    """Read a project that may be damaged: values SQLite hands back from a damaged file can be
+    of any type, so on a file its check found damaged, any error ends the read with one line
+    saying so (on an intact file an error is a bug and keeps its traceback)."""
+    try:
+        yield
+    except (AldeskError, KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        if not project.damage:
+            raise
+        raise ProjectError(
+            f"{project.path} is damaged and reading it stopped ({type(exc).__name__}: {exc}). "
+            f"'aldesk recover {project.path.name} --out NEW.aldesk' copies what is readable into a new project."
+        ) from exc
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -222,7 +241,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if value and args.format not in formats:
             raise AldeskError(f"{option} applies to --format {' or '.join(formats)} only, not {args.format}.")
     progress = TerminalProgress(f"exporting {args.format}")
-    with open_project(args.project, write=False) as project:
+    with open_project(args.project, write=False) as project, reading_what_is_readable(project):
         warn_if_damaged(project)
         if args.format == "model":
             from aldesk.ml.model_bundle import export_model

@@ -5,6 +5,7 @@ intact. None of them writes anything to the file.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -132,7 +133,9 @@ def _quick_check(conn: sqlite3.Connection, pragma: str, what: str) -> list[str]:
         rows = conn.execute(pragma).fetchall()
     except sqlite3.DatabaseError as exc:
         return [f"{what}: {exc}"]
-    return [str(r[0]) for r in rows if r[0] != "ok"]
+    # A check of the whole file heads its first problem with "*** in database main ***\n".
+    problems = [re.sub(r"^\*\*\* in database \w+ \*\*\*\s*", "", str(r[0])) for r in rows if r[0] != "ok"]
+    return [p or "damage" for p in problems]
 
 
 def damaged_error_text(path: Path, problems: list[str]) -> str:
