@@ -126,13 +126,17 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from aldesk.core.importer import import_paths
+    from aldesk.core.importer import ImportInterrupted, import_paths
 
-    with open_project(args.project) as project:
-        report = import_paths(
-            project, args.paths, labels_from_folders=args.labels_from_folders,
-            progress=TerminalProgress("importing"),
-        )
+    stopped = False
+    try:
+        with open_project(args.project) as project:
+            report = import_paths(
+                project, args.paths, labels_from_folders=args.labels_from_folders,
+                progress=TerminalProgress("importing"),
+            )
+    except ImportInterrupted as stop:  # Ctrl+C: the finished batches are committed
+        report, stopped = stop.report, True
     print(report.summary())
     if report.new_classes:
         print(f"new classes: {', '.join(report.new_classes)}")
@@ -142,6 +146,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"duplicate {path}: same content as {same_as}")
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}")
+    if stopped:
+        print(f"\naldesk: interrupted: {report.imported} images imported before the stop were kept; "
+              "run the same import again to continue.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from typing import BinaryIO
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -130,8 +131,7 @@ def _guarded(path: str | os.PathLike[str]) -> Iterator[None]:
 @contextmanager
 def _open_image(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
     """Open ``path`` with Pillow (header only); the file stays open inside the block."""
-    _check_regular_file(path)
-    with open(path, "rb") as fp:
+    with open_regular(path) as fp:
         im = Image.open(fp, formats=_open_formats())
         if im.format == "PNG":
             # load() ignores the chunk checksums and a missing end chunk; verify() checks both,
@@ -150,15 +150,40 @@ def _open_formats() -> tuple[str, ...]:
     return tuple(name for name in _OPEN_FORMATS if name in Image.OPEN)
 
 
-def _check_regular_file(path: str | os.PathLike[str]) -> None:
-    # stat before open: opening a FIFO would block, and opening a folder fails differently per OS.
-    info = os.stat(path)
-    if stat.S_ISDIR(info.st_mode):
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open ``path`` for reading if it is a non-empty regular file (symlinks followed).
+
+    Anything else (a FIFO, socket, device or folder) is refused with an ImageError naming its
+    kind, without being opened: reading a FIFO or /dev/zero would never end.
+    """
+    with _guarded(path):
+        _check_regular(path, os.stat(path).st_mode)
+        # O_NONBLOCK: should the path become a FIFO after the stat, this open still returns.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(fd)
+            _check_regular(path, info.st_mode)
+            if info.st_size == 0:
+                raise ImageError(path, "empty file")
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+)  # fmt: skip
+
+
+def _check_regular(path: str | os.PathLike[str], mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
         raise ImageError(path, "is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageError(path, "not a regular file")
-    if info.st_size == 0:
-        raise ImageError(path, "empty file")
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a file or folder")
+    raise ImageError(path, f"not a regular file ({kind})")
 
 
 _DECODE_BLOCK = 16 * 1024 * 1024

@@ -6,6 +6,7 @@ is one small transaction, committed before the call returns.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -83,16 +84,22 @@ def record_many(
     project: Project, labels: list[tuple[int, int]], *, source: str = "import"
 ) -> int:
     """Label many (item_id, class_id) pairs in one transaction; returns how many were written."""
-    now = time.time()
     with project.transaction() as conn:
-        for item_id, class_id in labels:
-            conn.execute(
-                "INSERT INTO label_events(item_id, kind, class_id, created_at, source)"
-                " VALUES (?, 'label', ?, ?, ?)",
-                (item_id, class_id, now, source),
-            )
-            _set_item_state(conn, item_id, "label", class_id, now)
+        insert_labels(conn, labels, source=source, at=time.time())
     return len(labels)
+
+
+def insert_labels(
+    conn: sqlite3.Connection, labels: list[tuple[int, int]], *, source: str, at: float
+) -> None:
+    """record_many's writes inside a transaction the caller holds (so they commit with its own)."""
+    for item_id, class_id in labels:
+        conn.execute(
+            "INSERT INTO label_events(item_id, kind, class_id, created_at, source)"
+            " VALUES (?, 'label', ?, ?, ?)",
+            (item_id, class_id, at, source),
+        )
+        _set_item_state(conn, item_id, "label", class_id, at)
 
 
 def undo(project: Project, event_id: int) -> int:

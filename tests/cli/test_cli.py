@@ -163,3 +163,29 @@ def test_demo_builds_a_project_with_hidden_truth(capsys, tmp_path):
     # a second run reuses the project
     code, out, _ = run(capsys, "demo", "--out", tmp_path / "demo", "--no-gui")
     assert code == 0 and info_json(capsys, project)["items"] == 3000
+
+
+def test_import_ctrl_c_keeps_what_was_stored_and_exits_130(capsys, tmp_path, monkeypatch):
+    from aldesk.core import importer
+
+    project = tmp_path / "p.aldesk"
+    for i in range(5):
+        write_image(tmp_path / "imgs" / f"{i}.png", distinct_colour(i))
+    run(capsys, "new", project)
+    monkeypatch.setattr(importer, "_BATCH", 2)
+
+    class CtrlCAfterFirstBatch:
+        def __init__(self, label: str) -> None:
+            pass
+
+        def __call__(self, done: int, total: int) -> None:
+            if done:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr("aldesk.cli.TerminalProgress", CtrlCAfterFirstBatch)
+    code, out, err = run(capsys, "import", project, tmp_path / "imgs")
+    assert code == 130
+    assert "imported 2, already present 0" in out
+    assert "interrupted: 2 images imported before the stop were kept" in err
+    assert "Traceback" not in err
+    assert info_json(capsys, project)["items"] == 2

@@ -468,7 +468,7 @@ def test_directory(tmp_path: Path) -> None:
 def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
     pipe = tmp_path / "pipe.png"
     os.mkfifo(pipe)
-    assert reason_for(pipe) == "not a regular file"
+    assert reason_for(pipe) == "not a regular file (FIFO)"
 
 
 @pytest.mark.skipif(
