@@ -102,13 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_new(args: argparse.Namespace) -> int:
     path = args.project if args.project.suffix else args.project.with_suffix(PROJECT_SUFFIX)
-    names = classes_mod.split_list(args.classes)
+    names = classes_mod.split_names(args.classes)
     hotkeys = classes_mod.split_list(args.hotkeys) if args.hotkeys is not None else None
     if hotkeys is not None and not names:
         raise AldeskError("--hotkeys needs --classes: give one hotkey per class.")
     # Validate everything before the file exists, so a bad argument leaves nothing behind.
-    for name in names:
-        classes_mod.clean_class_name(name)
+    classes_mod.check_new_names(names, [])
     for key in hotkeys or []:
         classes_mod.clean_hotkey(key)
     project = create_project(path)
@@ -169,7 +168,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
-    names = classes_mod.split_list(args.add)
+    names = classes_mod.split_names(args.add)
     if args.hotkeys is not None and not names:
         raise AldeskError("--hotkeys needs --add: give one hotkey per added class.")
     with open_project(args.project, write=bool(names)) as project:

@@ -189,3 +189,34 @@ def test_import_ctrl_c_keeps_what_was_stored_and_exits_130(capsys, tmp_path, mon
     assert "interrupted: 2 images imported before the stop were kept" in err
     assert "Traceback" not in err
     assert info_json(capsys, project)["items"] == 2
+
+
+@pytest.mark.parametrize("classes, message", [
+    ("Cat,cat", "'Cat' and 'cat' differ only by case"),
+    ("cat, ,dog", "Class name ' ' (entry 2 of 'cat, ,dog') is empty or only whitespace"),
+    ("cat,a\nb", r"Class name 'a\nb' contains a control character"),
+])
+def test_new_refuses_bad_class_names_and_leaves_no_file(capsys, tmp_path, classes, message):
+    path = tmp_path / "x.aldesk"
+    code, _, err = run(capsys, "new", path, "--classes", classes)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert not path.exists()
+
+
+def test_classes_add_refuses_a_name_differing_only_by_case(capsys, tmp_path):
+    path = tmp_path / "p.aldesk"
+    run(capsys, "new", path, "--classes", "cat")
+    code, _, err = run(capsys, "classes", path, "--add", "dog,CAT")
+    assert code == 1 and "'CAT' differs only by case from the existing class 'cat'" in err
+    assert info_json(capsys, path)["classes"] == ["cat"]
+
+
+def test_import_labels_from_folders_differing_only_by_case_is_refused(capsys, tmp_path):
+    path = tmp_path / "p.aldesk"
+    run(capsys, "new", path)
+    write_image(tmp_path / "train" / "Cat" / "1.png", (1, 0, 0))
+    write_image(tmp_path / "train" / "cat" / "2.png", (2, 0, 0))
+    code, _, err = run(capsys, "import", path, tmp_path / "train", "--labels-from-folders")
+    assert code == 1 and "'Cat' and 'cat' differ only by case" in err
+    info = info_json(capsys, path)
+    assert (info["items"], info["classes"]) == (0, [])
