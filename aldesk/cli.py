@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = verbs.add_parser("label", help="apply labels from a CSV (path,label) to imported items")
     lab.add_argument("project", type=Path)
     lab.add_argument("--csv", required=True, type=Path, help="CSV file with columns path,label")
+    lab.add_argument("--overwrite", action="store_true", help="replace labels a person gave (else refused)")
+    lab.add_argument("--add-classes", action="store_true", help="create classes the project lacks (else refused)")
     lab.set_defaults(run=cmd_label)
 
     cls = verbs.add_parser("classes", help="list the classes, or add some")
@@ -156,7 +158,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     from aldesk.core.label_csv import apply_label_csv
 
     with open_project(args.project) as project:
-        report = apply_label_csv(project, args.csv)
+        report = apply_label_csv(project, args.csv, overwrite=args.overwrite, add_classes=args.add_classes)
     print(report.summary())
     if report.new_classes:
         print(f"new classes: {', '.join(report.new_classes)}")

@@ -162,6 +162,20 @@ def _set_item_state(conn, item_id: int, kind: str, class_id: int | None, at: flo
     )
 
 
+def label_sources(project: Project) -> dict[int, str]:
+    """For each labeled item, who gave its current label: 'human' or 'import'."""
+    # The current label is the latest event no undo reverted (as in _effective_event), found
+    # for all items in one pass; undone ids are collected once.
+    rows = project.conn.execute(
+        "SELECT item_id, kind, source FROM (SELECT item_id, kind, source,"
+        " row_number() OVER (PARTITION BY item_id ORDER BY id DESC) AS newest"
+        " FROM label_events WHERE kind != 'undo'"
+        " AND id NOT IN (SELECT undoes FROM label_events WHERE undoes IS NOT NULL))"
+        " WHERE newest = 1"
+    )
+    return {item_id: source for item_id, kind, source in rows if kind == "label"}
+
+
 def audit_items(project: Project) -> list[int]:
     """Labeled items that were asked as audit items (drawn uniformly, not chosen by a model).
 

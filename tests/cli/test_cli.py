@@ -90,7 +90,9 @@ def test_import_info_label_export_round_trip(capsys, tmp_path):
 
     sheet = tmp_path / "labels.csv"
     sheet.write_text("path,label\nimgs/0.png,cat\nimgs/1.png,dog\nimgs/2.png,bird\nimgs/zz.png,cat\n")
-    code, out, _ = run(capsys, "label", project, "--csv", sheet)
+    code, _, err = run(capsys, "label", project, "--csv", sheet)
+    assert code == 1 and "'bird' (1 row)" in err and "--add-classes" in err
+    code, out, _ = run(capsys, "label", project, "--csv", sheet, "--add-classes")
     assert code == 0
     assert "labeled 3, unchanged 0, not in project 1" in out and "new classes: bird" in out
 
@@ -220,3 +222,25 @@ def test_import_labels_from_folders_differing_only_by_case_is_refused(capsys, tm
     assert code == 1 and "'Cat' and 'cat' differ only by case" in err
     info = info_json(capsys, path)
     assert (info["items"], info["classes"]) == (0, [])
+
+
+def test_label_csv_refuses_to_replace_a_persons_label_unless_overwrite(capsys, tmp_path):
+    from aldesk.core import labels
+    from aldesk.core.store import open_project
+
+    project = tmp_path / "p.aldesk"
+    write_image(tmp_path / "imgs" / "0.png", distinct_colour(0))
+    run(capsys, "new", project, "--classes", "cat,dog")
+    run(capsys, "import", project, tmp_path / "imgs")
+    with open_project(project) as opened:
+        labels.record(opened, 1, "label", 1)  # a person says cat
+    sheet = tmp_path / "labels.csv"
+    sheet.write_text("imgs/0.png,dog\n")
+    code, out, err = run(capsys, "label", project, "--csv", sheet)
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith("aldesk: Nothing was written from labels.csv:")
+    assert f"{tmp_path / 'imgs' / '0.png'}: now 'cat', in the CSV 'dog'" in err and "--overwrite" in err
+    assert info_json(capsys, project)["per_class"] == {"cat": 1, "dog": 0}
+    code, out, _ = run(capsys, "label", project, "--csv", sheet, "--overwrite")
+    assert code == 0 and "labeled 1" in out and "1 of them replaced an earlier label" in out
+    assert info_json(capsys, project)["per_class"] == {"cat": 0, "dog": 1}
