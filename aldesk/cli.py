@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab = verbs.add_parser("label", help="apply labels from a CSV (path,label) to imported items")
     lab.add_argument("project", type=Path)
     lab.add_argument("--csv", required=True, type=Path, help="CSV file with columns path,label")
+    lab.add_argument("--overwrite", action="store_true", help="replace labels a person gave (else refused)")
+    lab.add_argument("--add-classes", action="store_true", help="create classes the project lacks (else refused)")
     lab.set_defaults(run=cmd_label)
 
     cls = verbs.add_parser("classes", help="list the classes, or add some")
@@ -110,13 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_new(args: argparse.Namespace) -> int:
     path = args.project if args.project.suffix else args.project.with_suffix(PROJECT_SUFFIX)
-    names = classes_mod.split_list(args.classes)
+    names = classes_mod.split_names(args.classes)
     hotkeys = classes_mod.split_list(args.hotkeys) if args.hotkeys is not None else None
     if hotkeys is not None and not names:
         raise AldeskError("--hotkeys needs --classes: give one hotkey per class.")
     # Validate everything before the file exists, so a bad argument leaves nothing behind.
-    for name in names:
-        classes_mod.clean_class_name(name)
+    classes_mod.check_new_names(names, [])
     for key in hotkeys or []:
         classes_mod.clean_hotkey(key)
     project = create_project(path)
@@ -134,13 +135,17 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from aldesk.core.importer import import_paths
+    from aldesk.core.importer import ImportInterrupted, import_paths
 
-    with open_project(args.project) as project:
-        report = import_paths(
-            project, args.paths, labels_from_folders=args.labels_from_folders,
-            progress=TerminalProgress("importing"),
-        )
+    stopped = False
+    try:
+        with open_project(args.project) as project:
+            report = import_paths(
+                project, args.paths, labels_from_folders=args.labels_from_folders,
+                progress=TerminalProgress("importing"),
+            )
+    except ImportInterrupted as stop:  # Ctrl+C: the finished batches are committed
+        report, stopped = stop.report, True
     print(report.summary())
     if report.new_classes:
         print(f"new classes: {', '.join(report.new_classes)}")
@@ -150,6 +155,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"duplicate {path}: same content as {same_as}")
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}")
+    if stopped:
+        print(f"\naldesk: interrupted: {report.imported} images imported before the stop were kept; "
+              "run the same import again to continue.", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -157,7 +166,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     from aldesk.core.label_csv import apply_label_csv
 
     with open_project(args.project) as project:
-        report = apply_label_csv(project, args.csv)
+        report = apply_label_csv(project, args.csv, overwrite=args.overwrite, add_classes=args.add_classes)
     print(report.summary())
     if report.new_classes:
         print(f"new classes: {', '.join(report.new_classes)}")
@@ -169,7 +178,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
-    names = classes_mod.split_list(args.add)
+    names = classes_mod.split_names(args.add)
     if args.hotkeys is not None and not names:
         raise AldeskError("--hotkeys needs --add: give one hotkey per added class.")
     with open_project(args.project, write=bool(names)) as project:

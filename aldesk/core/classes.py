@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import string
 import unicodedata
 from dataclasses import dataclass
@@ -50,18 +51,26 @@ def add_classes(
     project: Project, names: list[str], hotkeys: list[str] | None = None
 ) -> list[LabelClass]:
     """Add classes in order; hotkeys are given one per name or chosen from the defaults."""
-    names = [clean_class_name(name) for name in names]
+    rows = plan_classes(project, names, hotkeys)
+    with project.transaction() as conn:
+        ids = insert_classes(conn, rows)
+    return [c for c in list_classes(project) if c.id in ids.values()]
+
+
+ClassRow = tuple[str, str | None, int, str]  # name, hotkey, position, colour
+
+
+def plan_classes(
+    project: Project, names: list[str], hotkeys: list[str] | None = None
+) -> list[ClassRow]:
+    """Validate new classes and choose their hotkeys, positions and colours; writes nothing."""
+    existing = list_classes(project)
+    names = check_new_names(names, [c.name for c in existing])
     if hotkeys is not None and len(hotkeys) != len(names):
         raise AldeskError(
             f"{len(names)} classes but {len(hotkeys)} hotkeys: give one hotkey per class, in order."
         )
-    existing = list_classes(project)
-    taken_names = {c.name.casefold(): c.name for c in existing}
     taken_keys = {c.hotkey for c in existing if c.hotkey}
-    for name in names:
-        if name.casefold() in taken_names:
-            raise AldeskError(f"Class {name!r} already exists (as {taken_names[name.casefold()]!r}).")
-        taken_names[name.casefold()] = name
     chosen: list[str | None] = []
     for index, name in enumerate(names):
         if hotkeys is not None:
@@ -74,13 +83,44 @@ def add_classes(
             taken_keys.add(key)
         chosen.append(key)
     position = max((c.position for c in existing), default=-1) + 1
-    with project.transaction() as conn:
-        for offset, (name, key) in enumerate(zip(names, chosen)):
-            conn.execute(
-                "INSERT INTO classes(name, hotkey, position, colour) VALUES (?, ?, ?, ?)",
-                (name, key, position + offset, PALETTE[(position + offset) % len(PALETTE)]),
+    return [
+        (name, key, position + offset, PALETTE[(position + offset) % len(PALETTE)])
+        for offset, (name, key) in enumerate(zip(names, chosen))
+    ]
+
+
+def insert_classes(conn: sqlite3.Connection, rows: list[ClassRow]) -> dict[str, int]:
+    """Write planned classes inside the caller's transaction; their ids by name."""
+    ids = {}
+    for row in rows:
+        cursor = conn.execute("INSERT INTO classes(name, hotkey, position, colour) VALUES (?, ?, ?, ?)", row)
+        ids[row[0]] = int(cursor.lastrowid)
+    return ids
+
+
+def check_new_names(names: list[str], existing: list[str]) -> list[str]:
+    """Cleaned ``names``; refuses a bad name, a repeat, and names that differ only by case
+    from each other or from an ``existing`` one (two such classes look alike to a person)."""
+    taken = {name.casefold(): name for name in existing}
+    given: dict[str, str] = {}
+    cleaned = []
+    for raw in names:
+        name = clean_class_name(raw)
+        key = name.casefold()
+        if name in taken.values():
+            raise AldeskError(f"Class {name!r} already exists.")
+        if key in taken:
+            raise AldeskError(
+                f"Class name {name!r} differs only by case from the existing class {taken[key]!r}; "
+                f"use {taken[key]!r}."
             )
-    return list_classes(project)[len(existing):]
+        if key in given:
+            if given[key] == name:
+                raise AldeskError(f"Class {name!r} is given twice.")
+            raise AldeskError(f"Class names {given[key]!r} and {name!r} differ only by case; use one spelling.")
+        given[key] = name
+        cleaned.append(name)
+    return cleaned
 
 
 def ensure_classes(project: Project, names: list[str]) -> dict[str, int]:
@@ -94,12 +134,21 @@ def ensure_classes(project: Project, names: list[str]) -> dict[str, int]:
     return {name: known[clean] for name, clean in cleaned.items()}
 
 
+# Control characters, line and paragraph separators, and lone surrogates (a file name that is
+# not UTF-8): none can be shown on a button or written to a CSV export as one line.
+_BAD_CATEGORIES = {"Cc": "a control character", "Zl": "a line break", "Zp": "a line break",
+                   "Cs": "bytes that are not UTF-8"}  # fmt: skip
+
+
 def clean_class_name(name: str) -> str:
     cleaned = unicodedata.normalize("NFC", name).strip()
     if not cleaned:
-        raise AldeskError("A class name cannot be empty.")
-    if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
-        raise AldeskError(f"Class name {cleaned!r} contains control characters.")
+        raise AldeskError(f"Class name {name!r} is empty or only whitespace.")
+    for ch in cleaned:
+        what = _BAD_CATEGORIES.get(unicodedata.category(ch))
+        if what:
+            # repr shows a newline as \n and a lone surrogate as \udcXX: one printable line.
+            raise AldeskError(f"Class name {cleaned!r} contains {what} ({ch!r}).")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise AldeskError(f"Class name {cleaned[:40]!r}... is longer than {MAX_NAME_LENGTH} characters.")
     return cleaned
@@ -119,3 +168,16 @@ def clean_hotkey(key: str) -> str:
 def split_list(text: str) -> list[str]:
     """Split a comma-separated command-line list, dropping empty entries."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def split_names(text: str) -> list[str]:
+    """Class names from a comma-separated list; an empty entry ("a,,b") is refused, not dropped."""
+    if not text.strip():
+        return []
+    parts = text.split(",")
+    for number, part in enumerate(parts, start=1):
+        if not part.strip():
+            raise AldeskError(
+                f"Class name {part!r} (entry {number} of {text!r}) is empty or only whitespace."
+            )
+    return [part.strip() for part in parts]

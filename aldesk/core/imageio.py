@@ -11,8 +11,11 @@ import functools
 import os
 import re
 import stat
+import threading
+import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import BinaryIO
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +56,22 @@ _UPRIGHT = {
 }
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
 
+# Images over this many pixels are skipped on import, their size in the reason. Chosen just
+# under Pillow's own hard limit (2 x 89.5 MP; its error reaches us with the same reason), so the
+# 89-178 MP range Pillow only warns about stays usable: a JPEG is checked at 1/8 scale (a
+# 150 MP JPEG peaks at ~45 MB), other formats need a full decode (~600 MB for 150 MP RGB)
+# and take turns (_LARGE_DECODES). Stated in README's import section.
+MAX_PIXELS = 178_000_000
+# A decode of more pixels than this holds 100 MB or more: one at a time across threads, so an
+# import's thread pool meeting a folder of scans does not hold several at once.
+_LARGE_DECODE_PIXELS = 24_000_000
+_LARGE_DECODES = threading.Lock()
+# Reducing by whole factors before the RGB conversion is exact for these modes (Pillow
+# premultiplies alpha); a palette or a transparent colour key must not be averaged.
+_REDUCIBLE_MODES = frozenset({"L", "RGB", "RGBA", "LA"})
+# Pillow's warning above 89 MP, as the filter entry warnings.filterwarnings makes for it.
+_BOMB_WARNING_FILTER = ("ignore", None, Image.DecompressionBombWarning, None, 0)
+
 # Pillow's DecompressionBombError carries the numbers only in its message.
 _BOMB_NUMBERS = re.compile(r"\((\d+) pixels\) exceeds limit of (\d+) pixels")
 
@@ -82,7 +101,8 @@ def probe_image(path: str | os.PathLike[str]) -> ImageInfo:
         source_format = str(im.format)
         # For JPEG decode at 1/8 scale: much faster, and the decoder still walks the whole
         # entropy-coded stream, so truncation is still reported (see the tests).
-        _decode(im, draft_size=(1, 1))
+        with _decoded(im, draft_size=(1, 1)):
+            pass
         if _orientation(im) in _SWAPS_AXES:
             width, height = height, width
     return ImageInfo(width, height, source_format)
@@ -97,11 +117,10 @@ def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> Ima
     os.fspath(path)
     if max_side is not None and max_side < 1:
         raise ValueError(f"max_side must be at least 1, not {max_side}")
-    with _guarded(path), _open_image(path) as im:
+    with _guarded(path), _open_image(path) as im, _decoded(im, _draft_size(im.size, max_side)):
         source_format = im.format
-        _decode(im, draft_size=_draft_size(im.size, max_side))
         orientation = _orientation(im)
-        rgb = _to_rgb(im, source_format)
+        rgb = _to_rgb(_reduced(im, max_side), source_format)
         if max_side is not None:
             # thumbnail() first reduces by whole factors (cheap box filter), then uses LANCZOS.
             rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
@@ -130,9 +149,12 @@ def _guarded(path: str | os.PathLike[str]) -> Iterator[None]:
 @contextmanager
 def _open_image(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
     """Open ``path`` with Pillow (header only); the file stays open inside the block."""
-    _check_regular_file(path)
-    with open(path, "rb") as fp:
+    _quiet_bomb_warning()
+    with open_regular(path) as fp:
         im = Image.open(fp, formats=_open_formats())
+        pixels = im.width * im.height
+        if pixels > MAX_PIXELS:
+            raise ImageError(path, _over_limit(pixels, MAX_PIXELS))
         if im.format == "PNG":
             # load() ignores the chunk checksums and a missing end chunk; verify() checks both,
             # without inflating anything. It leaves the image unusable, so open it again.
@@ -150,29 +172,82 @@ def _open_formats() -> tuple[str, ...]:
     return tuple(name for name in _OPEN_FORMATS if name in Image.OPEN)
 
 
-def _check_regular_file(path: str | os.PathLike[str]) -> None:
-    # stat before open: opening a FIFO would block, and opening a folder fails differently per OS.
-    info = os.stat(path)
-    if stat.S_ISDIR(info.st_mode):
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open ``path`` for reading if it is a non-empty regular file (symlinks followed).
+
+    Anything else (a FIFO, socket, device or folder) is refused with an ImageError naming its
+    kind, without being opened: reading a FIFO or /dev/zero would never end.
+    """
+    with _guarded(path):
+        _check_regular(path, os.stat(path).st_mode)
+        # O_NONBLOCK: should the path become a FIFO after the stat, this open still returns.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(fd)
+            _check_regular(path, info.st_mode)
+            if info.st_size == 0:
+                raise ImageError(path, "empty file")
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+)  # fmt: skip
+
+
+def _check_regular(path: str | os.PathLike[str], mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
         raise ImageError(path, "is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageError(path, "not a regular file")
-    if info.st_size == 0:
-        raise ImageError(path, "empty file")
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a file or folder")
+    raise ImageError(path, f"not a regular file ({kind})")
+
+
+def _quiet_bomb_warning() -> None:
+    # Pillow prints a DecompressionBombWarning above 89 MP; aldesk checks sizes itself
+    # (MAX_PIXELS) and reports them, so the raw warning must never reach a person.
+    # warnings.catch_warnings is not thread-safe (decodes run in threads), so one ignore
+    # filter for that category is kept instead, put back if something (a test runner, another
+    # catch_warnings) dropped it.
+    if _BOMB_WARNING_FILTER not in warnings.filters:
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 _DECODE_BLOCK = 16 * 1024 * 1024
 
 
-def _decode(im: ImageFile.ImageFile, draft_size: tuple[int, int] | None) -> None:
-    """Decode the current (first) frame; for JPEG at a reduced DCT scale if ``draft_size``."""
+@contextmanager
+def _decoded(im: ImageFile.ImageFile, draft_size: tuple[int, int] | None) -> Iterator[None]:
+    """Decode the current (first) frame; for JPEG at a reduced DCT scale if ``draft_size``.
+
+    A large decode holds _LARGE_DECODES until the block ends, so what the caller makes of the
+    pixels (a reduced RGB copy) is made before another large decode starts.
+    """
     if draft_size is not None and im.format in _DRAFT_FORMATS:
         im.draft(None, draft_size)  # picks the largest 1/2, 1/4, 1/8 scale still >= draft_size
     # Few large reads: the decoder releases the GIL while it works, but each of Pillow's default
     # 64 KiB blocks must win the GIL back, which next to a busy Python thread (the learning
     # worker) made a 12 MP JPEG decode 2-3x slower (benchmarks/bench_keypress.py).
     im.decodermaxblock = max(im.decodermaxblock, _DECODE_BLOCK)
-    im.load()
+    large = im.width * im.height > _LARGE_DECODE_PIXELS
+    with _LARGE_DECODES if large else nullcontext():
+        im.load()
+        yield
+
+
+def _reduced(im: Image.Image, max_side: int | None) -> Image.Image:
+    """``im`` shrunk by a whole factor while still at least twice ``max_side`` (LANCZOS does
+    the rest), before the RGB conversion copies it: a 150 MP PNG no longer needs a second
+    full-size image."""
+    if max_side is None or im.mode not in _REDUCIBLE_MODES or "transparency" in im.info:
+        return im
+    factor = max(im.size) // (2 * max_side)
+    return im.reduce(factor) if factor > 1 else im
 
 
 def _draft_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int] | None:
@@ -233,7 +308,17 @@ def _bomb_reason(exc: Exception) -> str:
     if found is None:
         return f"decompression bomb ({exc})"
     pixels, limit = (int(group) for group in found.groups())
-    return f"decompression bomb: {pixels:,} pixels, more than the limit of {limit:,}"
+    # Pillow's hard limit is just above MAX_PIXELS unless someone lowered it: state ours.
+    return _over_limit(pixels, min(limit, MAX_PIXELS))
+
+
+def _over_limit(pixels: int, limit: int) -> str:
+    return f"{_megapixels(pixels)} MP is over the {_megapixels(limit)} MP limit"
+
+
+def _megapixels(pixels: int) -> str:
+    value = pixels / 1e6
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
 # --- pixel modes -> RGB ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 from aldesk.core import classes as classes_mod
 from aldesk.core import labels as labels_mod
 from aldesk.core.errors import AldeskError, ImageError
-from aldesk.core.imageio import ImageInfo, is_image_name, probe_image
+from aldesk.core.imageio import ImageInfo, is_image_name, open_regular, probe_image
 from aldesk.core.store import Project
 
 Progress = Callable[[int, int], None]
@@ -55,6 +55,14 @@ class ImportReport:
         )
 
 
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl+C during an import. The batches stored before it are kept; ``report`` counts them."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"import interrupted after {report.imported} imported")
+        self.report = report
+
+
 def import_paths(
     project: Project,
     paths: Iterable[str | os.PathLike[str]],
@@ -64,22 +72,49 @@ def import_paths(
     cancel: Cancel | None = None,
     workers: int | None = None,
 ) -> ImportReport:
-    """Import every image found under ``paths``; see the module docstring."""
+    """Import every image found under ``paths``; see the module docstring.
+
+    Ctrl+C raises ImportInterrupted (a KeyboardInterrupt) carrying the report of what was kept.
+    """
     report = ImportReport()
-    candidates = list(_unique(discover(paths, labels_from_folders, report)))
+    try:
+        _import(project, paths, labels_from_folders, progress, cancel, workers, report)
+    except KeyboardInterrupt as exc:
+        report.cancelled = True
+        raise ImportInterrupted(report) from exc
+    return report
+
+
+def _import(
+    project: Project,
+    paths: Iterable[str | os.PathLike[str]],
+    labels_from_folders: bool,
+    progress: Progress | None,
+    cancel: Cancel | None,
+    workers: int | None,
+    report: ImportReport,
+) -> None:
+    candidates: list[tuple[Candidate, str]] = []
+    for cand in _unique(discover(paths, labels_from_folders, report)):
+        stored = project.stored_path(cand.path)
+        problem = _unstorable(stored, cand.path)
+        if problem:
+            report.skipped.append((shown(cand.path), problem))
+        else:
+            candidates.append((cand, stored))
     known_paths = {
         path: (item_id, status)
         for path, item_id, status in project.conn.execute("SELECT path, id, status FROM items")
     }
     known_hashes = dict(project.conn.execute("SELECT sha256, path FROM items"))
-    class_ids = _classes_for(project, candidates, report)
+    class_ids = _classes_for(project, [cand for cand, _ in candidates], report)
 
     pending_labels: list[tuple[int, int]] = []
-    fresh: list[Candidate] = []
-    for cand in candidates:
-        known = known_paths.get(project.stored_path(cand.path))
+    fresh: list[tuple[Candidate, str]] = []
+    for cand, stored in candidates:
+        known = known_paths.get(stored)
         if known is None:
-            fresh.append(cand)
+            fresh.append((cand, stored))
             continue
         report.already_present += 1
         item_id, status = known
@@ -94,23 +129,49 @@ def import_paths(
     if progress:
         progress(0, total)
     batches = list(_batches(fresh, _BATCH))
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2)) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2))
+    try:
         # One batch ahead: the threads examine batch i+1 while this thread stores batch i.
-        ahead = [pool.submit(_examine, cand) for cand in batches[0]] if batches else []
+        ahead = [pool.submit(_examine, cand) for cand, _ in batches[0]] if batches else []
         for index, batch in enumerate(batches):
             if cancel and cancel():
                 report.cancelled = True
-                for future in ahead:
-                    future.cancel()
                 break
             current = ahead
-            ahead = [pool.submit(_examine, c) for c in batches[index + 1]] if index + 1 < len(batches) else []
+            following = batches[index + 1] if index + 1 < len(batches) else []
+            ahead = [pool.submit(_examine, c) for c, _ in following]
             examined = [future.result() for future in current]
             _store_batch(project, batch, examined, known_hashes, class_ids, report)
             done += len(batch)
             if progress:
                 progress(done, total)
-    return report
+    finally:
+        # Never wait here: after Ctrl+C the threads finish the file each has (a bounded read,
+        # regular files only) and stop; nothing queued is started.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 appear as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _unstorable(stored: str, path: Path) -> str | None:
+    # SQLite text is UTF-8, so a Linux name with other bytes (surrogate-escaped by Python) cannot
+    # be stored as it is; any reversible escape would have to be undone by every reader of
+    # items.path (store, exports, relocate), so such a file is skipped with a way out instead.
+    if not _bad_utf8(stored):
+        return None
+    which = "file" if _bad_utf8(path.name) else "folder"
+    return f"{which} name is not valid UTF-8, which the project cannot store: rename it to a UTF-8 name"
+
+
+def _bad_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def discover(
@@ -123,17 +184,18 @@ def discover(
             yield from _walk_folder(path, labels_from_folders)
         elif path.suffix.lower() == ".csv" and path.is_file():
             yield from read_csv_list(path, report)
-        elif path.is_file():
+        elif os.path.lexists(path):
+            # Also a FIFO, device or broken link: _examine skips it with its reason, unopened.
             yield Candidate(path, path.parent.name if labels_from_folders else None)
         else:
-            report.skipped.append((str(path), "no such file or folder"))
+            report.skipped.append((shown(path), "no such file or folder"))
 
 
 def read_csv_list(csv_path: Path, report: ImportReport) -> Iterator[Candidate]:
     """Candidates from a CSV list; rows naming no existing file go to the report."""
     for number, target, label in csv_rows(csv_path):
-        if not target.is_file():
-            report.skipped.append((str(target), f"listed in {csv_path.name} row {number}, but no such file"))
+        if not os.path.lexists(target):
+            report.skipped.append((shown(target), f"listed in {csv_path.name} row {number}, but no such file"))
             continue
         yield Candidate(target, label)
 
@@ -196,7 +258,7 @@ def _classes_for(
 def _examine(cand: Candidate) -> tuple[str, int, ImageInfo] | ImageError:
     """Hash and validate one file; runs in a worker thread."""
     try:
-        with open(cand.path, "rb") as handle:
+        with open_regular(cand.path) as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
             size = handle.tell()
         return digest, size, probe_image(cand.path)
@@ -208,24 +270,29 @@ def _examine(cand: Candidate) -> tuple[str, int, ImageInfo] | ImageError:
 
 def _store_batch(
     project: Project,
-    batch: list[Candidate],
+    batch: list[tuple[Candidate, str]],
     examined: list[tuple[str, int, ImageInfo] | ImageError],
     known_hashes: dict[str, str],
     class_ids: dict[str, int],
     report: ImportReport,
 ) -> None:
+    """Store one batch, its import labels in the same transaction; the report learns of it
+    only after the commit, so an interrupted batch is neither kept nor counted."""
     now = time.time()
+    skipped: list[tuple[str, str]] = []
+    duplicates: list[tuple[str, str]] = []
+    added: dict[str, str] = {}  # digest -> stored path, for known_hashes once committed
+    ids: list[int] = []
     labels: list[tuple[int, int]] = []
     with project.transaction() as conn:
-        for cand, result in zip(batch, examined):
+        for (cand, stored), result in zip(batch, examined):
             if isinstance(result, ImageError):
-                report.skipped.append((str(cand.path), result.reason))
+                skipped.append((shown(cand.path), result.reason))
                 continue
             digest, size, info = result
-            stored = project.stored_path(cand.path)
-            if digest in known_hashes:
-                report.already_present += 1
-                report.duplicates.append((str(cand.path), str(project.resolve(known_hashes[digest]))))
+            same = known_hashes.get(digest) or added.get(digest)
+            if same is not None:
+                duplicates.append((shown(cand.path), shown(project.resolve(same))))
                 continue
             cursor = conn.execute(
                 "INSERT INTO items(path, sha256, bytes, width, height, added_at)"
@@ -233,15 +300,20 @@ def _store_batch(
                 (stored, digest, size, info.width, info.height, now),
             )
             item_id = int(cursor.lastrowid)
-            known_hashes[digest] = stored
-            report.imported += 1
-            report.imported_ids.append(item_id)
+            added[digest] = stored
+            ids.append(item_id)
             if cand.label is not None:
                 labels.append((item_id, class_ids[cand.label]))
-    if labels:
-        report.labels_applied += labels_mod.record_many(project, labels, source="import")
+        labels_mod.insert_labels(conn, labels, source="import", at=now)
+    known_hashes.update(added)
+    report.skipped += skipped
+    report.duplicates += duplicates
+    report.already_present += len(duplicates)
+    report.imported += len(ids)
+    report.imported_ids += ids
+    report.labels_applied += len(labels)
 
 
-def _batches(items: list[Candidate], size: int) -> Iterator[list[Candidate]]:
+def _batches(items: list[tuple[Candidate, str]], size: int) -> Iterator[list[tuple[Candidate, str]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

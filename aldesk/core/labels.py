@@ -6,6 +6,7 @@ is one small transaction, committed before the call returns.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -83,16 +84,22 @@ def record_many(
     project: Project, labels: list[tuple[int, int]], *, source: str = "import"
 ) -> int:
     """Label many (item_id, class_id) pairs in one transaction; returns how many were written."""
-    now = time.time()
     with project.transaction() as conn:
-        for item_id, class_id in labels:
-            conn.execute(
-                "INSERT INTO label_events(item_id, kind, class_id, created_at, source)"
-                " VALUES (?, 'label', ?, ?, ?)",
-                (item_id, class_id, now, source),
-            )
-            _set_item_state(conn, item_id, "label", class_id, now)
+        insert_labels(conn, labels, source=source, at=time.time())
     return len(labels)
+
+
+def insert_labels(
+    conn: sqlite3.Connection, labels: list[tuple[int, int]], *, source: str, at: float
+) -> None:
+    """record_many's writes inside a transaction the caller holds (so they commit with its own)."""
+    for item_id, class_id in labels:
+        conn.execute(
+            "INSERT INTO label_events(item_id, kind, class_id, created_at, source)"
+            " VALUES (?, 'label', ?, ?, ?)",
+            (item_id, class_id, at, source),
+        )
+        _set_item_state(conn, item_id, "label", class_id, at)
 
 
 def undo(project: Project, event_id: int) -> int:
@@ -153,6 +160,20 @@ def _set_item_state(conn, item_id: int, kind: str, class_id: int | None, at: flo
         "UPDATE items SET status = ?, label_class_id = ?, labeled_at = ? WHERE id = ?",
         (_STATUS_OF_KIND[kind], class_id, at if kind == "label" else None, item_id),
     )
+
+
+def label_sources(project: Project) -> dict[int, str]:
+    """For each labeled item, who gave its current label: 'human' or 'import'."""
+    # The current label is the latest event no undo reverted (as in _effective_event), found
+    # for all items in one pass; undone ids are collected once.
+    rows = project.conn.execute(
+        "SELECT item_id, kind, source FROM (SELECT item_id, kind, source,"
+        " row_number() OVER (PARTITION BY item_id ORDER BY id DESC) AS newest"
+        " FROM label_events WHERE kind != 'undo'"
+        " AND id NOT IN (SELECT undoes FROM label_events WHERE undoes IS NOT NULL))"
+        " WHERE newest = 1"
+    )
+    return {item_id: source for item_id, kind, source in rows if kind == "label"}
 
 
 def audit_items(project: Project) -> list[int]:

@@ -90,7 +90,9 @@ def test_import_info_label_export_round_trip(capsys, tmp_path):
 
     sheet = tmp_path / "labels.csv"
     sheet.write_text("path,label\nimgs/0.png,cat\nimgs/1.png,dog\nimgs/2.png,bird\nimgs/zz.png,cat\n")
-    code, out, _ = run(capsys, "label", project, "--csv", sheet)
+    code, _, err = run(capsys, "label", project, "--csv", sheet)
+    assert code == 1 and "'bird' (1 row)" in err and "--add-classes" in err
+    code, out, _ = run(capsys, "label", project, "--csv", sheet, "--add-classes")
     assert code == 0
     assert "labeled 3, unchanged 0, not in project 1" in out and "new classes: bird" in out
 
@@ -163,3 +165,82 @@ def test_demo_builds_a_project_with_hidden_truth(capsys, tmp_path):
     # a second run reuses the project
     code, out, _ = run(capsys, "demo", "--out", tmp_path / "demo", "--no-gui")
     assert code == 0 and info_json(capsys, project)["items"] == 3000
+
+
+def test_import_ctrl_c_keeps_what_was_stored_and_exits_130(capsys, tmp_path, monkeypatch):
+    from aldesk.core import importer
+
+    project = tmp_path / "p.aldesk"
+    for i in range(5):
+        write_image(tmp_path / "imgs" / f"{i}.png", distinct_colour(i))
+    run(capsys, "new", project)
+    monkeypatch.setattr(importer, "_BATCH", 2)
+
+    class CtrlCAfterFirstBatch:
+        def __init__(self, label: str) -> None:
+            pass
+
+        def __call__(self, done: int, total: int) -> None:
+            if done:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr("aldesk.cli.TerminalProgress", CtrlCAfterFirstBatch)
+    code, out, err = run(capsys, "import", project, tmp_path / "imgs")
+    assert code == 130
+    assert "imported 2, already present 0" in out
+    assert "interrupted: 2 images imported before the stop were kept" in err
+    assert "Traceback" not in err
+    assert info_json(capsys, project)["items"] == 2
+
+
+@pytest.mark.parametrize("classes, message", [
+    ("Cat,cat", "'Cat' and 'cat' differ only by case"),
+    ("cat, ,dog", "Class name ' ' (entry 2 of 'cat, ,dog') is empty or only whitespace"),
+    ("cat,a\nb", r"Class name 'a\nb' contains a control character"),
+])
+def test_new_refuses_bad_class_names_and_leaves_no_file(capsys, tmp_path, classes, message):
+    path = tmp_path / "x.aldesk"
+    code, _, err = run(capsys, "new", path, "--classes", classes)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert not path.exists()
+
+
+def test_classes_add_refuses_a_name_differing_only_by_case(capsys, tmp_path):
+    path = tmp_path / "p.aldesk"
+    run(capsys, "new", path, "--classes", "cat")
+    code, _, err = run(capsys, "classes", path, "--add", "dog,CAT")
+    assert code == 1 and "'CAT' differs only by case from the existing class 'cat'" in err
+    assert info_json(capsys, path)["classes"] == ["cat"]
+
+
+def test_import_labels_from_folders_differing_only_by_case_is_refused(capsys, tmp_path):
+    path = tmp_path / "p.aldesk"
+    run(capsys, "new", path)
+    write_image(tmp_path / "train" / "Cat" / "1.png", (1, 0, 0))
+    write_image(tmp_path / "train" / "cat" / "2.png", (2, 0, 0))
+    code, _, err = run(capsys, "import", path, tmp_path / "train", "--labels-from-folders")
+    assert code == 1 and "'Cat' and 'cat' differ only by case" in err
+    info = info_json(capsys, path)
+    assert (info["items"], info["classes"]) == (0, [])
+
+
+def test_label_csv_refuses_to_replace_a_persons_label_unless_overwrite(capsys, tmp_path):
+    from aldesk.core import labels
+    from aldesk.core.store import open_project
+
+    project = tmp_path / "p.aldesk"
+    write_image(tmp_path / "imgs" / "0.png", distinct_colour(0))
+    run(capsys, "new", project, "--classes", "cat,dog")
+    run(capsys, "import", project, tmp_path / "imgs")
+    with open_project(project) as opened:
+        labels.record(opened, 1, "label", 1)  # a person says cat
+    sheet = tmp_path / "labels.csv"
+    sheet.write_text("imgs/0.png,dog\n")
+    code, out, err = run(capsys, "label", project, "--csv", sheet)
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith("aldesk: Nothing was written from labels.csv:")
+    assert f"{tmp_path / 'imgs' / '0.png'}: now 'cat', in the CSV 'dog'" in err and "--overwrite" in err
+    assert info_json(capsys, project)["per_class"] == {"cat": 1, "dog": 0}
+    code, out, _ = run(capsys, "label", project, "--csv", sheet, "--overwrite")
+    assert code == 0 and "labeled 1" in out and "1 of them replaced an earlier label" in out
+    assert info_json(capsys, project)["per_class"] == {"cat": 0, "dog": 1}

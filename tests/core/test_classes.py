@@ -1,6 +1,6 @@
 import pytest
 
-from aldesk.core.classes import DEFAULT_HOTKEYS, add_classes, ensure_classes, list_classes
+from aldesk.core.classes import DEFAULT_HOTKEYS, add_classes, ensure_classes, list_classes, split_names
 from aldesk.core.errors import AldeskError
 
 
@@ -27,9 +27,14 @@ def test_given_hotkeys_and_classes_added_later(project):
         (["a"], ["u"], "reserved"),
         (["a"], ["F1"], "not a single letter or digit"),
         (["a", "b"], ["1", "1"], "already used"),
-        ([""], None, "cannot be empty"),
-        (["a\tb"], None, "control characters"),
-        (["Cat", "cat"], None, "already exists"),
+        ([""], None, "is empty or only whitespace"),
+        (["  "], None, "Class name '  ' is empty or only whitespace"),
+        (["a\tb"], None, "contains a control character"),
+        (["a\nb"], None, r"'a\\nb' contains a control character \('\\n'\)"),
+        (["a\u2028b"], None, "contains a line break"),
+        (["caf\udce9"], None, "not UTF-8"),
+        (["Cat", "cat"], None, "'Cat' and 'cat' differ only by case"),
+        (["cat", "cat"], None, "given twice"),
     ],
 )
 def test_bad_classes_and_hotkeys_are_refused_and_nothing_is_added(project, names, keys, message):
@@ -43,3 +48,23 @@ def test_ensure_classes_creates_only_what_is_missing(project):
     ids = ensure_classes(project, ["dog", "cat", " dog "])
     assert [c.name for c in list_classes(project)] == ["cat", "dog"]
     assert ids["dog"] == ids[" dog "] != ids["cat"]
+
+
+@pytest.mark.parametrize("make", [add_classes, ensure_classes])
+def test_a_name_differing_only_by_case_from_an_existing_class_is_refused(project, make):
+    add_classes(project, ["cat"])
+    with pytest.raises(AldeskError, match="'Cat' differs only by case from the existing class 'cat'"):
+        make(project, ["dog", "Cat"])
+    assert [c.name for c in list_classes(project)] == ["cat"]
+
+
+def test_ensure_classes_refuses_new_names_differing_only_by_case(project):
+    with pytest.raises(AldeskError, match="differ only by case"):
+        ensure_classes(project, ["Cat", "cat"])
+    assert list_classes(project) == []
+
+
+def test_split_names_refuses_empty_entries_naming_them():
+    assert split_names("") == [] and split_names(" cat , dog") == ["cat", "dog"]
+    with pytest.raises(AldeskError, match=r"Class name ' ' \(entry 2 of 'cat, ,dog'\) is empty"):
+        split_names("cat, ,dog")

@@ -6,6 +6,7 @@ import io
 import os
 import struct
 import sys
+import threading
 import zlib
 from pathlib import Path
 
@@ -468,7 +469,7 @@ def test_directory(tmp_path: Path) -> None:
 def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
     pipe = tmp_path / "pipe.png"
     os.mkfifo(pipe)
-    assert reason_for(pipe) == "not a regular file"
+    assert reason_for(pipe) == "not a regular file (FIFO)"
 
 
 @pytest.mark.skipif(
@@ -487,9 +488,56 @@ def test_decompression_bomb_is_rejected(tmp_path: Path, monkeypatch: pytest.Monk
     path = save(Image.new("RGB", (64, 64)), tmp_path / "bomb.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow errors above twice this
     for loader in (probe_image, load_image):
-        reason = reason_for(path, loader)
-        assert reason.startswith("decompression bomb")
-        assert "4,096 pixels" in reason and "200" in reason
+        # 4,096 pixels against Pillow's lowered limit of 200 (the lower of it and MAX_PIXELS)
+        assert reason_for(path, loader) == "0.0041 MP is over the 0.0002 MP limit"
+
+
+def test_an_image_over_max_pixels_is_refused_with_its_size_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert imageio.MAX_PIXELS == 178_000_000  # stated in README's import section
+    assert imageio.MAX_PIXELS < 2 * Image.MAX_IMAGE_PIXELS  # so Pillow's own error never differs
+    path = save(Image.new("RGB", (40, 30)), tmp_path / "scan.png")
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
+    for loader in (probe_image, load_image):
+        assert reason_for(path, loader) == "0.0012 MP is over the 0.001 MP limit"
+    assert imageio._over_limit(179_000_000, 178_000_000) == "179 MP is over the 178 MP limit"
+
+
+@pytest.mark.parametrize("name", ["big.png", "big.jpg"])
+def test_pillows_raw_bomb_warning_never_reaches_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder, name: str
+) -> None:
+    path = save(gradient(40, 30), tmp_path / name)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1,200 pixels: Pillow warns, no error
+    assert probe_image(path) == ImageInfo(40, 30, "PNG" if name.endswith("png") else "JPEG")
+    assert load_image(path, max_side=8).size == (8, 6)
+    assert [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)] == []
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P"])
+def test_large_images_are_reduced_before_rgb_conversion_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    path = save(gradient(400, 300).convert(mode), tmp_path / "big.png")
+    reduced = np.asarray(load_image(path, max_side=50), dtype=np.int16)
+    monkeypatch.setattr(imageio, "_reduced", lambda im, max_side: im)
+    direct = np.asarray(load_image(path, max_side=50), dtype=np.int16)
+    assert reduced.shape == direct.shape == (38, 50, 3)
+    assert np.abs(reduced - direct).max() <= 3
+
+
+def test_large_decodes_take_turns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save(gradient(40, 30), tmp_path / "scan.png")
+    monkeypatch.setattr(imageio, "_LARGE_DECODE_PIXELS", 1000)
+    with imageio._LARGE_DECODES:  # another thread's large decode
+        worker = threading.Thread(target=probe_image, args=(path,))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive()  # waits for its turn
+    worker.join(5)
+    assert not worker.is_alive()
 
 
 @pytest.mark.parametrize("name", ["x.jpg", "x.png", "x.gif", "x.bmp", "x.tif", "x.webp", "x.ppm"])

@@ -1,8 +1,13 @@
+import os
+import socket
+import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from aldesk.core.classes import add_classes, list_classes
+from aldesk.core import importer
 from aldesk.core.importer import import_paths
 from aldesk.core.info import project_info
 from aldesk.core import labels
@@ -136,5 +141,100 @@ def test_decompression_bomb_is_skipped_with_reason(project, tmp_path, monkeypatc
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 90,000 pixels > 2 x 1,000: a bomb
     report = import_paths(project, [tmp_path])
     assert report.imported == 1
-    assert [Path(p).name for p, _ in report.skipped] == ["huge.png"]
-    assert "decompression bomb" in report.skipped[0][1]
+    assert report.skipped == [(str(tmp_path / "huge.png"), "0.09 MP is over the 0.002 MP limit")]
+
+
+# --- files that are not regular, names that are not UTF-8, Ctrl+C -------------------------
+
+
+def _special_files(folder: Path) -> dict[str, str]:
+    """A FIFO, a symlink to /dev/zero and a socket named like images; name -> expected reason."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / "pipe.png")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
+    expected = {"pipe.png": "not a regular file (FIFO)", "zero.jpg": "not a regular file (character device)"}
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(folder / "sock.png"))
+        expected["sock.png"] = "not a regular file (socket)"
+    except OSError:  # a path too long for AF_UNIX: the other two still count
+        pass
+    finally:
+        sock.close()
+    return expected
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
+def test_fifo_socket_and_device_are_skipped_never_opened(project, tmp_path):
+    src = tmp_path / "src"
+    write_image(src / "ok.png", (1, 2, 3))
+    expected = _special_files(src)
+    report = import_paths(project, [src])  # before the fix: hangs forever on pipe.png
+    assert report.imported == 1
+    assert {Path(p).name: r for p, r in report.skipped} == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_given_directly_or_in_a_csv_list_is_skipped(project, tmp_path):
+    os.mkfifo(tmp_path / "direct.png")
+    os.mkfifo(tmp_path / "listed.png")
+    os.mkfifo(tmp_path / "list.csv")  # a FIFO named like a CSV list is not read either
+    sheet = tmp_path / "real.csv"
+    sheet.write_text("listed.png\n")
+    report = import_paths(project, [tmp_path / "direct.png", sheet, tmp_path / "list.csv"])
+    assert sorted((Path(p).name, r) for p, r in report.skipped) == [
+        ("direct.png", "not a regular file (FIFO)"),
+        ("list.csv", "not a regular file (FIFO)"),
+        ("listed.png", "not a regular file (FIFO)"),
+    ]
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="file names there are always Unicode")
+def test_name_that_is_not_utf8_is_skipped_and_the_rest_imported(project, tmp_path):
+    src = tmp_path / "src"
+    bad = os.fsdecode(os.fsencode(src) + b"/caf\xe9.png")
+    write_image(Path(bad), (7, 7, 7))
+    write_image(Path(os.fsdecode(os.fsencode(src) + b"/f\xf6lder/x.png")), (8, 8, 8))
+    _make_folder(src, 3)
+    report = import_paths(project, [src], labels_from_folders=True)  # before: UnicodeEncodeError
+    assert report.imported == 3
+    shown = sorted(p for p, _ in report.skipped)
+    assert shown == [str(src / "caf\\xe9.png"), str(src / "f\\xf6lder" / "x.png")]
+    assert all("not valid UTF-8" in r and "rename it to a UTF-8 name" in r for _, r in report.skipped)
+    for text in shown:
+        text.encode("utf-8")  # printable: no lone surrogates reach the report
+    assert list_classes(project) == []
+
+
+def test_ctrl_c_keeps_finished_batches_and_says_how_many(project, tmp_path, monkeypatch):
+    _make_folder(tmp_path / "s", 5)
+    monkeypatch.setattr(importer, "_BATCH", 2)
+
+    def progress(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(importer.ImportInterrupted) as caught:
+        import_paths(project, [tmp_path / "s"], progress=progress)
+    assert isinstance(caught.value, KeyboardInterrupt)
+    assert caught.value.report.imported == 2 and caught.value.report.cancelled
+    assert project.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 2
+    again = import_paths(project, [tmp_path / "s"])
+    assert (again.imported, again.already_present) == (3, 2)
+
+
+def test_ctrl_c_while_files_are_examined_counts_only_what_was_stored(project, tmp_path, monkeypatch):
+    _make_folder(tmp_path / "s", 5)
+    monkeypatch.setattr(importer, "_BATCH", 2)
+    real = importer._examine
+
+    def examine(cand):
+        if cand.path.name == "img3.png":
+            raise KeyboardInterrupt  # arrives in the main thread through future.result()
+        return real(cand)
+
+    monkeypatch.setattr(importer, "_examine", examine)
+    with pytest.raises(importer.ImportInterrupted) as caught:
+        import_paths(project, [tmp_path / "s"])
+    assert caught.value.report.imported == 2
+    assert project.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 2
