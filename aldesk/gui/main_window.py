@@ -7,6 +7,7 @@ path: images come from the prefetcher, models from the learning worker.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from aldesk.core.classes import LabelClass, list_classes
 from aldesk.core.errors import AldeskError, DamagedProjectError, ReadOnlyProjectError
 from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession, unsure_items
 from aldesk.core.session import LabelingSession
+from aldesk.core.sqlite_errors import project_error
 from aldesk.core.store import Project, open_project
 from aldesk.gui.banner import Banner
 from aldesk.gui.integrity_check import BackgroundCheck
@@ -195,6 +197,21 @@ class MainWindow(QMainWindow):
         except AldeskError as exc:
             QMessageBox.critical(self, "aldesk", str(exc))
             return False
+        try:
+            self._show_project(project, read_only)
+        except Exception as exc:  # damage the quick check missed, met while reading the project
+            if not isinstance(exc, sqlite3.DatabaseError) and not project.damage:
+                raise  # on an intact file this is a bug: let it be seen
+            error = (project_error(project.path, exc, what="reading it", reading=True)
+                     if isinstance(exc, sqlite3.DatabaseError) else exc)
+            log.error("opening %s failed", project.path, exc_info=True)
+            self.close_project()
+            QMessageBox.critical(self, "aldesk", f"{error}\n\nIf it says the file is damaged: 'aldesk recover "
+                                 f"{project.path.name} --out NEW.aldesk' copies what is readable into a new project.")
+            return False
+        return True
+
+    def _show_project(self, project: Project, read_only: ReadOnlyProjectError | None) -> None:
         self.project = project
         self.read_only = read_only
         # Counted once: no other process can add items while this window holds the project,
@@ -238,7 +255,6 @@ class MainWindow(QMainWindow):
         else:
             self._show_read_only(read_only)
         self.show_current()
-        return True
 
     def _show_read_only(self, exc: ReadOnlyProjectError, *, now: bool = False) -> None:
         self.banner.show_message(
