@@ -24,6 +24,7 @@ import pytest
 from aldesk.core.classes import add_classes
 from aldesk.core.lock import lock_path_for
 from aldesk.core.store import create_project, open_project
+from tests.faults.harness import event_ids, record
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32" or not hasattr(signal, "SIGKILL"),
@@ -250,6 +251,8 @@ def test_killed_labeler_loses_no_acknowledged_label(tmp_path: Path) -> None:
         for event_id, item_id, kind, class_id, undoes in acks:
             assert event_id not in acked, f"round {round_no}: event id {event_id} reused"
             acked[event_id] = (item_id, kind, class_id, undoes)
+        record("SIGKILL at a random moment", "label keys (labels.record / undo)", labels=len(acks),
+               lost=len(set(acked) - event_ids(path)), traceback=False)  # lost: of all acknowledged so far
         events_now = _check_project(path, acked, round_no)
         assert events_now >= events_before, f"round {round_no}: events disappeared"
         events_before = events_now

@@ -10,6 +10,7 @@ acknowledged before (and during) the run, no lock file left, and ``PRAGMA integr
 from __future__ import annotations
 
 import errno
+import json
 import os
 import resource
 import shutil
@@ -76,6 +77,8 @@ def fault_points(total: int, most: int) -> list[int]:
     """Up to ``most`` call numbers spread over 1..total, always the first three and the last."""
     if total <= most:
         return list(range(1, total + 1))
+    if most < 5:  # a few points, spread over the whole run
+        return sorted({max(1, round(total * k / (most + 1))) for k in range(1, most + 1)})
     head = [1, 2, 3]
     rest = most - len(head) - 1
     spread = [4 + round(i * (total - 5) / max(rest - 1, 1)) for i in range(rest)]
@@ -83,6 +86,21 @@ def fault_points(total: int, most: int) -> list[int]:
 
 
 # -- the checks ------------------------------------------------------------------------------
+
+
+def record(fault: str, command: str, *, labels: int, lost: int, result: Run | None = None,
+           traceback: bool | None = None, refused: bool | None = None) -> None:
+    """One fault case's outcome, for docs/reliability.md (benchmarks/fault_table.py sets
+    ALDESK_FAULT_LOG); a no-op otherwise. Recorded before the asserts, so a failing case counts."""
+    log = os.environ.get("ALDESK_FAULT_LOG")
+    if not log:
+        return
+    if traceback is None:
+        traceback = result is not None and "Traceback" in result.stderr + result.stdout
+    entry = {"fault": fault, "command": command, "labels": labels, "lost": lost, "traceback": traceback,
+             "refused": refused if refused is not None else (result is not None and result.returncode == 1)}
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
 
 
 def assert_clean_exit(result: Run, *names: str) -> None:

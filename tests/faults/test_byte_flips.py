@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from aldesk.cli import main
+from tests.faults.harness import record
 
 SEEDS = range(40)
 
@@ -68,9 +69,15 @@ def _quick_check_ok(path: Path) -> bool | None:
         return False
 
 
-def _run(capsys, args: list[str], path: Path) -> int:
-    code = main(args)  # an exception escaping main() fails the test with its traceback
+def _run(capsys, args: list[str], path: Path, fault: str) -> int:
+    try:
+        code = main(args)  # an exception escaping main() fails the test with its traceback
+    except BaseException:
+        record(fault, f"aldesk {args[0]}", labels=0, lost=0, traceback=True)
+        raise
     out = capsys.readouterr()
+    record(fault, f"aldesk {args[0]}", labels=0, lost=0, traceback="Traceback" in out.err + out.out,
+           refused=code == 1)
     assert code in (0, 1), (args, code, out.err)
     assert "Traceback" not in out.err + out.out
     if code == 1:
@@ -85,15 +92,16 @@ def test_flipped_bytes_never_give_a_traceback_nor_a_write_into_damage(base, tmp_
     path = folder / "p.aldesk"
     _flip(path, seed)
     damaged = not _quick_check_ok(path)
-    _run(capsys, ["info", str(path)], path)
-    _run(capsys, ["info", str(path), "--json"], path)
+    fault = f"random byte flips, {'damage found by quick_check' if damaged else 'quick_check still ok'}"
+    _run(capsys, ["info", str(path)], path, fault)
+    _run(capsys, ["info", str(path), "--json"], path, fault)
     before = path.read_bytes()
-    wrote = _run(capsys, ["label", str(path), "--csv", str(folder / "labels.csv")], path) == 0
+    wrote = _run(capsys, ["label", str(path), "--csv", str(folder / "labels.csv")], path, fault) == 0
     if damaged:
         assert not wrote, "a write into a damaged file was accepted"
         assert path.read_bytes() == before
-    _run(capsys, ["export", str(path), "--format", "csv", "--out", str(folder / "out.csv")], path)
-    if _run(capsys, ["recover", str(path), "--out", str(folder / "new.aldesk")], path) == 0:
+    _run(capsys, ["export", str(path), "--format", "csv", "--out", str(folder / "out.csv")], path, fault)
+    if _run(capsys, ["recover", str(path), "--out", str(folder / "new.aldesk")], path, fault) == 0:
         conn = sqlite3.connect(folder / "new.aldesk")
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         conn.close()

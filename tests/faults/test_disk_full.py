@@ -25,6 +25,7 @@ from tests.faults.harness import (
     event_ids,
     fault_points,
     labels_of,
+    record,
     run,
 )
 
@@ -111,7 +112,7 @@ def _fresh(base: Path, tmp_path: Path, name: str) -> Path:
     return target
 
 
-def _check_labeler(folder: Path, result, before: dict) -> tuple[int, int]:
+def _check_labeler(folder: Path, result, before: dict, fault: str = "") -> tuple[int, int]:
     """Every acknowledged label is in the file with the acknowledged outcome; refusals named the
     file; labels from before are untouched. Returns (acknowledged, refused)."""
     project = folder / "p.aldesk"
@@ -129,10 +130,16 @@ def _check_labeler(folder: Path, result, before: dict) -> tuple[int, int]:
         elif words[0] == "refused":
             refused += 1
             assert str(project) in line, line
+    now = labels_of(project)
+    if fault:
+        kept = event_ids(project)
+        wrong = sum(now.get(i, ("unlabeled", None)) != o for i, o in acked.items())
+        wrong += sum(now.get(i) != o for i, o in before.items() if i not in acked)
+        record(fault, "label keys (labels.record / undo)", labels=len(events) + len(before),
+               lost=len(events - kept) + wrong, result=result)
     assert_clean_exit(result, str(project))
     assert_project_intact(project)
     assert events <= event_ids(project), "an acknowledged event is missing"
-    now = labels_of(project)
     for item, outcome in acked.items():
         assert now.get(item, ("unlabeled", None)) == outcome, item
     for item, outcome in before.items():
@@ -152,7 +159,7 @@ def test_labeling_on_a_full_disk_keeps_every_acknowledged_label(base, shim, tmp_
         folder = _fresh(base, tmp_path, f"enospc-{point}")
         result = run(["-c", LABELER, str(folder / "p.aldesk")], cwd=folder, shim=shim,
                      match=str(folder / "p.aldesk"), after=point)
-        refusals += _check_labeler(folder, result, before)[1]
+        refusals += _check_labeler(folder, result, before, "ENOSPC from the N-th write on")[1]
     assert refusals > 0  # the disk did fill up during labeling
 
 
@@ -164,7 +171,7 @@ def test_labeling_through_a_single_io_error_keeps_every_acknowledged_label(base,
         folder = _fresh(base, tmp_path, f"eio-{point}")
         result = run(["-c", LABELER, str(folder / "p.aldesk")], cwd=folder, shim=shim,
                      match=str(folder / "p.aldesk"), after=point, err=errno.EIO, once=True)
-        _check_labeler(folder, result, before)
+        _check_labeler(folder, result, before, "one EIO at the N-th write")
 
 
 # (name, command, which file's writes fail, names the message may use)
@@ -178,27 +185,40 @@ COMMANDS = [
      ("sorted",)),
     ("new", ["new", "n.aldesk", "--classes", "a,b"], "n.aldesk", ("n.aldesk",)),
     ("recover", ["recover", "p.aldesk", "--out", "r.aldesk"], "r.aldesk", ("r.aldesk",)),
+    ("embed", ["embed", "p.aldesk", "--backbone", "pixels"], "p.aldesk", ("p.aldesk",)),
+    ("train", ["train", "p.aldesk"], "p.aldesk", ("p.aldesk",)),
 ]
+# What a command needs done first, without faults (training needs the embeddings).
+PREPARE = {"train": ["embed", "p.aldesk", "--backbone", "pixels"]}
+# Commands that start torch take seconds each: fewer fault points.
+SLOW = {"embed", "train"}
 
 
 @pytest.mark.parametrize("name,command,target,names", COMMANDS, ids=[c[0] for c in COMMANDS])
 def test_command_on_a_full_or_failing_disk(base, shim, tmp_path, name, command, target, names):
-    folder = _fresh(base, tmp_path, "dry")
+    prepared = base
+    if name in PREPARE:
+        prepared = _fresh(base, tmp_path, "prepared")
+        assert run(PREPARE[name], cwd=prepared).returncode == 0
+    folder = _fresh(prepared, tmp_path, "dry")
     before = labels_of(folder / "p.aldesk")
     dry = run(command, cwd=folder, shim=shim, match=target)  # bare: partial exports are .NAME.partial-*
     assert dry.returncode == 0, dry.stderr
     assert dry.calls, f"{name} wrote nothing to {target}?"
-    cases = [(p, errno.ENOSPC, False) for p in fault_points(dry.calls, 6)]
-    cases += [(p, errno.EIO, True) for p in fault_points(dry.calls, 3)]
+    many = 2 if name in SLOW else 6
+    cases = [(p, errno.ENOSPC, False) for p in fault_points(dry.calls, many)]
+    cases += [(p, errno.EIO, True) for p in fault_points(dry.calls, max(1, many // 2))]
     failures = 0
     for point, err, once in cases:
-        folder = _fresh(base, tmp_path, f"{err}-{point}")
+        folder = _fresh(prepared, tmp_path, f"{err}-{point}")
         result = run(command, cwd=folder, shim=shim, match=target, after=point, err=err, once=once)
+        project = folder / "p.aldesk"
+        now = labels_of(project)
+        record("ENOSPC from the N-th write on" if not once else "one EIO at the N-th write", f"aldesk {name}",
+               labels=len(before), lost=sum(now.get(i) != o for i, o in before.items()), result=result)
         assert_clean_exit(result, *[str(folder / n) for n in names], str(folder / "p.aldesk"))
         failures += result.returncode == 1
-        project = folder / "p.aldesk"
         assert_project_intact(project)
-        now = labels_of(project)
         for item, outcome in before.items():  # a person's labels survive any command's failure
             assert now.get(item) == outcome, (item, result.stderr)
         made = folder / target
@@ -213,7 +233,7 @@ def test_file_size_limit_is_named_as_such_not_as_damage(base, tmp_path):
     project = folder / "p.aldesk"
     before = labels_of(project)
     result = run(["-c", LABELER, str(project)], cwd=folder, file_limit=project.stat().st_size + 8192)
-    acknowledged, refused = _check_labeler(folder, result, before)
+    acknowledged, refused = _check_labeler(folder, result, before, "file-size limit (ulimit -f)")
     assert refused > 0
     assert "file-size limit" in result.stdout and "damaged" not in result.stdout
     result = run(["import", "p.aldesk", "more"], cwd=folder, file_limit=project.stat().st_size + 4096)
@@ -250,4 +270,4 @@ def test_labeling_on_a_really_full_disk_names_the_disk(base, tmp_path):
     result = Run(done.returncode, done.stdout.replace(str(mount), str(folder)), done.stderr, None)
     assert "is full" in done.stdout and str(mount) in done.stdout  # the disk is named
     assert "Free at least" in done.stdout
-    _check_labeler(folder, result, before)
+    _check_labeler(folder, result, before, "a really full disk (tmpfs)")

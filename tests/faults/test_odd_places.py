@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.faults.harness import assert_clean_exit, assert_project_intact, labels_of, run
+from tests.faults.harness import assert_clean_exit, assert_project_intact, labels_of, record, run
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="FIFOs, devices and mounts: Linux")
 
@@ -57,6 +57,8 @@ def test_import_skips_fifos_sockets_devices_and_odd_names_and_goes_on(tmp_path):
         result = run(["import", "p.aldesk", "odd"], cwd=tmp_path, timeout=60)
     finally:
         server.close()
+    record("FIFO, socket, device links, non-UTF-8 name", "aldesk import", labels=2,
+           lost=2 - len(labels_of(path)), result=result)
     assert_clean_exit(result, str(path))
     assert result.returncode == 0
     out = result.stdout
@@ -91,6 +93,7 @@ def test_ctrl_c_during_import_keeps_what_is_done(tmp_path):
         time.sleep(0.05)
     child.send_signal(2)  # SIGINT, as Ctrl+C
     out, err = child.communicate(timeout=60)
+    record("Ctrl+C (SIGINT)", "aldesk import", labels=2, lost=2 - len(labels_of(path)), traceback="Traceback" in err)
     assert "Traceback" not in err
     assert child.returncode in (0, 130), err  # 0: it finished before the signal came
     assert_project_intact(path)
@@ -129,6 +132,8 @@ def test_read_only_mount_reads_exports_and_refuses_labels_with_the_reason(read_o
     out = read_only_mount / "export.csv"  # outside the read-only mount
     done = _in_read_only_mount(folder, f"{aldesk} info {path} && {aldesk} export {path} --format csv --out {out} "
                                        f"&& {aldesk} classes {path} --add wren; echo rc=$?")
+    record("read-only mount", "aldesk info, export, classes --add", labels=2, lost=2 - len(labels_of(path)),
+           traceback="Traceback" in done.stderr)
     assert "Traceback" not in done.stderr
     assert "labeled    2" in done.stdout
     assert out.exists() and "cat" in out.read_text()
