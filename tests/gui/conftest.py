@@ -67,3 +67,30 @@ def no_leftover_threads(monkeypatch: pytest.MonkeyPatch):
         remaining = leftovers()
     if remaining:
         pytest.fail(f"test left threads running: {', '.join(remaining)}")
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """``make_window(path)``: a shown, active main window with the project at ``path`` open
+    (window shortcuts, the labeling keys, need the active window); closed after the test."""
+    from PySide6.QtCore import QSettings
+
+    from aldesk.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(path):
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        win = MainWindow(settings, backbone="pixels")
+        qtbot.addWidget(win)
+        win.show()
+        assert win.open_project(path)
+        win.activateWindow()
+        qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.close()
+

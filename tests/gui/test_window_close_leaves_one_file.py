@@ -6,20 +6,14 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
-from aldesk.gui.main_window import MainWindow
 from tests.gui.test_main_window import _press, project_path  # noqa: F401 (fixture)
 
 
-def test_labels_are_in_the_project_file_alone_after_the_window_closes(qtbot, tmp_path, project_path):  # noqa: F811
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings, backbone="pixels")
-    qtbot.addWidget(window)
-    window.show()
-    assert window.open_project(project_path)
-    window.activateWindow()  # window shortcuts (the labeling keys) need the active window
-    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+def test_labels_are_in_the_project_file_alone_after_the_window_closes(qtbot, tmp_path, make_window,
+                                                                    project_path):  # noqa: F811
+    window = make_window(project_path)
     labeled = []
     for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_1):
         labeled.append(window.session.current.item_id)

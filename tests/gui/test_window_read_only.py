@@ -5,13 +5,12 @@ worker does not start, and the file is not changed."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from aldesk.core import labels
 from aldesk.core.classes import add_classes
 from aldesk.core.importer import import_paths
 from aldesk.core.store import create_project
-from aldesk.gui.main_window import MainWindow
 from tests.conftest import distinct_colour, write_image
 from tests.core.test_project_check import _damage_table
 from tests.gui.test_main_window import _press
@@ -35,26 +34,6 @@ def labeled_path(tmp_path):
         for item_id in (1, 2):
             labels.record(project, item_id, "label", cat.id)
     return path
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
-
-    def make(path):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        win = MainWindow(settings, backbone="pixels")
-        qtbot.addWidget(win)
-        win.show()
-        assert win.open_project(path)
-        win.activateWindow()  # window shortcuts (the labeling keys) need the active window
-        qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
-        windows.append(win)
-        return win
-
-    yield make
-    for win in windows:
-        win.close()
 
 
 @pytest.fixture
