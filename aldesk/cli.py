@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -221,8 +222,17 @@ def reading_what_is_readable(project: Project) -> Iterator[None]:
     except (AldeskError, KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:
-        if not project.damage:
+        if not project.damage and os.environ.get("ALDESK_DEBUG"):
             raise
+        if not project.damage:
+            # A value of the wrong type (a flipped bit in a record's header) passes every check
+            # SQLite has; or this is a bug. Either way one line, the details on request.
+            raise ProjectError(
+                f"reading {project.path} failed ({type(exc).__name__}: {exc}). The file may be damaged in a way "
+                f"SQLite's check cannot see: 'aldesk recover {project.path.name} --out NEW.aldesk' copies what is "
+                "readable into a new project. If the file is fine, this is a bug in aldesk: run again with "
+                "ALDESK_DEBUG=1 for the details and report them."
+            ) from exc
         raise ProjectError(
             f"{project.path} is damaged and reading it stopped ({type(exc).__name__}: {exc}). "
             f"'aldesk recover {project.path.name} --out NEW.aldesk' copies what is readable into a new project."
@@ -347,7 +357,7 @@ def _unexpected_io_error(exc: sqlite3.Error | OSError, args: argparse.Namespace 
     verb = getattr(args, "verb", None) or "aldesk"
     if isinstance(exc, sqlite3.Error):
         if project is None:
-            return f"a database error stopped '{verb}': {exc}"
+            return f"a database error stopped '{verb}': {' '.join(str(exc).split())}"
         return str(project_error(Path(project).absolute(), exc, what=f"the result of 'aldesk {verb}'"))
     if is_no_space(exc):
         return str(disk_full_error(exc.filename or project or Path.cwd(), what=f"the output of 'aldesk {verb}'"))

@@ -14,7 +14,7 @@ from aldesk import __version__
 from aldesk.core import schema
 from aldesk.core.disk import mount_point
 from aldesk.core.errors import NewerProjectError, NotAProjectError, ProjectError
-from aldesk.core.sqlite_errors import damaged_message, is_damage, project_error
+from aldesk.core.sqlite_errors import damaged_message, is_damage, one_line, project_error
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -25,6 +25,9 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 PRECIOUS_TABLES = ("meta", "classes", "items", "label_events", "item_truth", "queue",
                    "suspect_runs", "suspects", "models")
 MAX_PROBLEMS = 20
+# Up to this size the whole-file check is integrity_check (about 2 s per GB here, cached), above
+# it quick_check (0.3-0.4 s per GB): docs/reliability.md.
+INTEGRITY_CHECK_BYTES = 512 * 1024 * 1024
 
 
 def check_project_file(path: Path) -> int:
@@ -48,10 +51,15 @@ def check_project_file(path: Path) -> int:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
             conn.close()
+    except UnicodeDecodeError as exc:  # SQLite's own message quotes the damaged schema's bytes
+        raise NotAProjectError(
+            f"{path} is damaged so badly that it cannot be opened (its list of tables is unreadable). "
+            f"Try 'aldesk recover {path.name} --out NEW.aldesk'; if that fails too, restore it from a backup."
+        ) from exc
     except sqlite3.Error as exc:
         if is_damage(exc):
             raise NotAProjectError(
-                f"{path} is damaged so badly that it cannot be opened ({exc}). Try 'aldesk recover "
+                f"{path} is damaged so badly that it cannot be opened ({one_line(exc)}). Try 'aldesk recover "
                 f"{path.name} --out NEW.aldesk'; if that fails too, restore it from a backup."
             ) from exc
         raise project_error(path, exc, what="reading it", reading=True) from exc
@@ -112,12 +120,20 @@ def read_only_reason(path: Path) -> str | None:
     return None
 
 
-def find_damage(conn: sqlite3.Connection, *, full: bool = False) -> list[str]:
-    """SQLite's quick_check: of the whole file (``full``: also the free-page list and the large
-    tables; about 0.3 s per GB when cached) or of the tables that hold the person's work (0.3 s
-    at a million items). [] when intact."""
+def find_damage(conn: sqlite3.Connection, *, full: bool = False, limit_bytes: int | None = None) -> list[str]:
+    """SQLite's own checks; [] when intact.
+
+    ``full``: the whole file. ``PRAGMA integrity_check`` (every page, the free-page list, NOT
+    NULL and CHECK constraints, and that every index matches its table) for files up to
+    ``limit_bytes`` (default INTEGRITY_CHECK_BYTES), else ``PRAGMA quick_check`` (all of that
+    but the index comparison, at a quarter of the cost). Otherwise ``quick_check`` of the tables
+    that hold the person's work (0.3 s at a million items).
+    """
     if full:
-        return _quick_check(conn, f"PRAGMA quick_check({MAX_PROBLEMS})", "the file")
+        size = _file_size(conn)
+        limit = INTEGRITY_CHECK_BYTES if limit_bytes is None else limit_bytes
+        pragma = "integrity_check" if size <= limit else "quick_check"
+        return _quick_check(conn, f"PRAGMA {pragma}({MAX_PROBLEMS})", "the file")
     present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     problems: list[str] = []
     for table in PRECIOUS_TABLES:
@@ -128,13 +144,21 @@ def find_damage(conn: sqlite3.Connection, *, full: bool = False) -> list[str]:
     return problems[:MAX_PROBLEMS]
 
 
+def _file_size(conn: sqlite3.Connection) -> int:
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    return int(pages) * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
 def _quick_check(conn: sqlite3.Connection, pragma: str, what: str) -> list[str]:
     try:
         rows = conn.execute(pragma).fetchall()
     except sqlite3.DatabaseError as exc:
-        return [f"{what}: {exc}"]
+        return [f"{what}: {one_line(exc)}"]
+    except UnicodeDecodeError:  # the report itself quotes damaged bytes (a table's name)
+        return [f"{what}: damaged beyond a readable report"]
     # A check of the whole file heads its first problem with "*** in database main ***\n".
-    problems = [re.sub(r"^\*\*\* in database \w+ \*\*\*\s*", "", str(r[0])) for r in rows if r[0] != "ok"]
+    problems = [" ".join(re.sub(r"^\*\*\* in database \w+ \*\*\*\s*", "", str(r[0])).split())
+                for r in rows if r[0] != "ok"]
     return [p or "damage" for p in problems]
 
 

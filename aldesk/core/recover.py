@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aldesk.core.errors import ProjectError
 from aldesk.core.project_check import connect_read_only
+from aldesk.core.sqlite_errors import one_line
 from aldesk.core.store import Project, create_project
 
 # What is copied, parents first (foreign keys). The rest is recomputed by aldesk.
@@ -38,6 +39,7 @@ class TableResult:
     rejected: int = 0  # rows read but inconsistent (a foreign key or a check failed)
     incomplete: bool = False  # damage reached the table's end: rows after it are unknown
     unreadable_from: int = 0  # the row id where that damage began
+    retyped: int = 0  # values of the wrong type (a damaged record header), converted
 
 
 @dataclass
@@ -47,10 +49,20 @@ class RecoverReport:
     tables: dict[str, TableResult] = field(default_factory=dict)
     lost_classes: list[int] = field(default_factory=list)  # ids given placeholder names
     restored_states: int = 0  # items whose current label was restored by a 'recovered' event
+    garbled_texts: int = 0  # text values that were not valid UTF-8 any more (kept with U+FFFD)
+
+    def decode(self, raw: bytes) -> str:
+        """Text as SQLite hands it back; damaged bytes become U+FFFD, counted, not a lost row."""
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.garbled_texts += 1
+            return raw.decode("utf-8", errors="replace")
 
     @property
     def anything_lost(self) -> bool:
-        return any(r.unreadable or r.rejected or r.incomplete for r in self.tables.values()) or bool(self.lost_classes)
+        return (any(r.unreadable or r.rejected or r.incomplete for r in self.tables.values())
+                or bool(self.lost_classes) or bool(self.garbled_texts))
 
     def lines(self) -> list[str]:
         out = [f"recovered {self.source} into {self.target}"]
@@ -60,6 +72,8 @@ class RecoverReport:
                 line += f", up to {r.unreadable} unreadable"
             if r.rejected:
                 line += f", {r.rejected} inconsistent rows left out"
+            if r.retyped:
+                line += f", {r.retyped} values of a damaged type converted"
             if r.incomplete:
                 line += f", every row from row id {r.unreadable_from} on unreadable"
             out.append(line)
@@ -69,6 +83,8 @@ class RecoverReport:
         if self.restored_states:
             out.append(f"  {self.restored_states} items keep their current label although part of its "
                        f"history was lost (marked '{RECOVERED}' in the history)")
+        if self.garbled_texts:
+            out.append(f"  {self.garbled_texts} texts (paths, names) had damaged characters, kept as \ufffd")
         out.append(f"  not copied: {NOT_COPIED}")
         out.append("  nothing readable was lost" if not self.anything_lost else
                    "  compare the new project with your last backup for what could not be read")
@@ -85,11 +101,13 @@ def recover(source: str | Path, target: str | Path, progress: Progress | None = 
     try:
         src = connect_read_only(source)
         present = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        detail = "its text is unreadable" if isinstance(exc, UnicodeDecodeError) else one_line(exc)
         raise ProjectError(
-            f"{source} is damaged where SQLite keeps the list of its tables ({exc}); nothing can be "
+            f"{source} is damaged where SQLite keeps the list of its tables ({detail}); nothing can be "
             "recovered from it automatically. Restore it from a backup.") from exc
     report = RecoverReport(source, target)
+    src.text_factory = report.decode
     try:
         with create_project(target) as dst:
             dst.set_meta("recovered_from", str(source))
@@ -196,7 +214,10 @@ def _copy_table(src: sqlite3.Connection, dst: Project, table: str, source_root: 
     if table != "meta":
         insert = insert.replace("INSERT OR REPLACE", "INSERT")
     path_at = columns.index("path") if table == "items" else -1
+    declared = {r[1]: str(r[2]).upper() for r in dst.conn.execute(f"PRAGMA table_info({table})")}
+    types = [declared.get(c, "") for c in columns]
     for rows in readable_rows(src, table, columns, result):
+        rows = _typed(rows, types, result)
         if table == "meta":
             rows = [r for r in rows if r[0] not in ("created_at", "created_by")] + \
                    [r for r in rows if r[0] == "created_at"]  # keep when the work began
@@ -205,6 +226,35 @@ def _copy_table(src: sqlite3.Connection, dst: Project, table: str, source_root: 
                     for r in rows]
         _insert_rows(dst, insert, rows, result)
     return result
+
+
+def _typed(rows: list[tuple], types: list[str], result: TableResult) -> list[tuple]:
+    """Rows whose values have their columns' types. A flipped bit in a record's header can turn
+    a text into a blob or a number into text, which no SQLite check notices: a blob in a text
+    column is decoded (U+FFFD for damaged bytes), a row with a non-number in a number column is
+    left out as inconsistent."""
+    kept = []
+    for row in rows:
+        values = list(row)
+        for i, (value, kind) in enumerate(zip(values, types)):
+            if value is None:
+                continue
+            if kind == "TEXT" and isinstance(value, bytes):
+                values[i] = value.decode("utf-8", errors="replace")
+                result.retyped += 1
+            elif kind == "INTEGER" and not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    values[i] = int(value)
+                    result.retyped += 1
+                else:
+                    break
+            elif kind == "REAL" and not isinstance(value, (int, float)):
+                break
+        else:
+            kept.append(tuple(values))
+            continue
+        result.rejected += 1
+    return kept
 
 
 def _absolute(stored: object, root: Path) -> str:

@@ -24,6 +24,11 @@ _CANTOPEN = "SQLITE_CANTOPEN"
 _LIMIT_SLACK = 1024 * 1024  # a write that failed near the limit: a few pages, or a WAL frame run
 
 
+def one_line(exc: BaseException) -> str:
+    """SQLite's message on one line (a malformed schema's message quotes its SQL, newlines and all)."""
+    return " ".join(str(exc).split())
+
+
 def error_name(exc: sqlite3.Error) -> str:
     return str(getattr(exc, "sqlite_errorname", "") or "")
 
@@ -61,7 +66,7 @@ def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last chang
     """The error to show for ``exc``, raised while writing the project at ``path`` (``what``: the
     change not saved) or, with ``reading``, while reading it (``what``: what was being done)."""
     name = error_name(exc)
-    detail = str(exc)
+    detail = one_line(exc)
     if reading:
         return _read_error(path, exc, what)
     if name == _FULL or "full" in detail:
@@ -90,7 +95,7 @@ def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last chang
 
 
 def _read_error(path: Path, exc: sqlite3.Error, doing: str) -> ProjectError:
-    name, detail = error_name(exc), str(exc)
+    name, detail = error_name(exc), one_line(exc)
     if is_damage(exc):
         return DamagedProjectError(damaged_message(path, detail), reason=detail)
     if name == _FULL or name.startswith(_IOERR):

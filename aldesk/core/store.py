@@ -167,15 +167,18 @@ class Project:
             self.damage = [error.reason]
         return error
 
-    def check_fully(self) -> list[str]:
-        """The whole file's quick_check, through a connection of the caller's thread (safe in a
-        background thread); damage found stops every later write. Returns the problems."""
+    def check_fully(self, limit_bytes: int | None = None) -> list[str]:
+        """The whole file's check (``find_damage(full=True)``), through a connection of the
+        caller's thread (safe in a background thread); damage found stops every later write.
+        Returns the problems."""
         try:
             conn = connect_read_only(self.path)
             try:
-                problems = find_damage(conn, full=True)
+                problems = find_damage(conn, full=True, limit_bytes=limit_bytes)
             finally:
                 conn.close()
+        except UnicodeDecodeError:
+            problems = ["damaged beyond a readable report"]
         except sqlite3.Error as exc:
             error = project_error(self.path, exc, what="checking it", reading=True)
             problems = [error.reason] if isinstance(error, DamagedProjectError) else []
@@ -261,7 +264,8 @@ def open_project(path: str | os.PathLike[str], *, write: bool = True, check: boo
 
     Checks: a read-only open checks the tables holding the person's work (``check=False``: none;
     the learning process opens the project the window checked, at every job). Opening for
-    writing checks the whole file; ``full_check=False`` checks only those tables, for the
+    writing checks the whole file (integrity_check up to 512 MB, else quick_check);
+    ``full_check=False`` checks only those tables, for the
     window, which then checks the rest in the background (``Project.check_fully``).
     """
     path = Path(os.path.abspath(Path(path).expanduser()))

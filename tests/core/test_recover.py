@@ -128,3 +128,21 @@ def test_cli_recover_reports_and_exits_zero(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"into {tmp_path / 'b.aldesk'}" in out and "label_events" in out
     assert main(["info", str(tmp_path / "b.aldesk")]) == 0
+
+
+def test_values_of_a_damaged_type_are_converted_or_left_out(tmp_path):
+    source = tmp_path / "a.aldesk"
+    _project(source, n=10)
+    conn = sqlite3.connect(source)
+    # What a flipped bit in a record header does, and no SQLite check notices: text -> blob,
+    # integer -> text.
+    conn.execute("UPDATE items SET path = CAST(path AS BLOB) WHERE id = 3")
+    conn.execute("UPDATE items SET bytes = 'x' WHERE id = 4")
+    conn.commit()
+    conn.close()
+    report = recover(source, tmp_path / "b.aldesk")
+    items = report.tables["items"]
+    assert items.retyped == 1 and items.rejected == 1 and items.copied == 9
+    with open_project(tmp_path / "b.aldesk", write=False) as copy:
+        assert copy.conn.execute("SELECT typeof(path) FROM items WHERE id = 3").fetchone()[0] == "text"
+        assert copy.conn.execute("SELECT count(*) FROM items WHERE id = 4").fetchone()[0] == 0

@@ -20,7 +20,7 @@ import pytest
 from aldesk.cli import main
 from tests.faults.harness import record
 
-SEEDS = range(40)
+SEEDS = range(60)
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +58,15 @@ def _flip(path: Path, seed: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def _quick_check_ok(path: Path) -> bool | None:
+def _intact(path: Path) -> bool:
+    """SQLite's integrity_check (what aldesk runs before writing a file this small) finds nothing."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            return conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+            return conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         finally:
             conn.close()
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
         return False
 
 
@@ -91,8 +92,8 @@ def test_flipped_bytes_never_give_a_traceback_nor_a_write_into_damage(base, tmp_
     shutil.copytree(base, folder)
     path = folder / "p.aldesk"
     _flip(path, seed)
-    damaged = not _quick_check_ok(path)
-    fault = f"random byte flips, {'damage found by quick_check' if damaged else 'quick_check still ok'}"
+    damaged = not _intact(path)
+    fault = f"random byte flips, {'damage SQLite finds' if damaged else 'no damage SQLite finds'}"
     _run(capsys, ["info", str(path)], path, fault)
     _run(capsys, ["info", str(path), "--json"], path, fault)
     before = path.read_bytes()
@@ -105,3 +106,16 @@ def test_flipped_bytes_never_give_a_traceback_nor_a_write_into_damage(base, tmp_
         conn = sqlite3.connect(folder / "new.aldesk")
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         conn.close()
+
+
+def test_a_damaged_type_no_check_sees_ends_in_one_line(base, tmp_path, capsys):
+    folder = tmp_path / "w"
+    shutil.copytree(base, folder)
+    path = folder / "p.aldesk"
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE items SET path = CAST(path AS BLOB) WHERE id = 5")  # a text become a blob
+    conn.commit()
+    conn.close()
+    code = _run(capsys, ["export", str(path), "--format", "json", "--out", str(folder / "o.json")], path,
+                "a value of a damaged type")
+    assert code == 1
