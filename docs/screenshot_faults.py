@@ -4,7 +4,7 @@
     xvfb-run -a -s "-screen 0 1280x860x24" python docs/screenshot_faults.py read-only PROJECT.aldesk OUT.png
 
 The fault is simulated in this process (no disk is filled, no mount made read-only): every label
-write raises the store's own disk-full error with 20 MB free, or the project's place reports a
+write raises the store's own disk-full error with 1.2 MB free, or the project's place reports a
 read-only mount. Then key "1"'s action runs, and the window is grabbed.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-FREE_NOW = 20 * 1000 * 1000  # what the simulated full disk has left
+FREE_NOW = 1_200_000  # what the simulated full disk has left (under the 8 MB it asks for)
 
 
 def simulate(fault: str) -> None:
