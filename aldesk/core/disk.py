@@ -14,6 +14,10 @@ from aldesk.core.errors import DiskFullError
 # to spare so that the next try does not fail again a moment later.
 MIN_FREE_BYTES = 8 * 1024 * 1024
 
+# Background work (embeddings, models) is not stored while less than this would stay free, so
+# that a full disk stops the recomputable work before it stops the person's labels.
+LABEL_RESERVE_BYTES = 64 * 1024 * 1024
+
 # errno values that mean "no room": a full disk, a quota, a file-size limit (ulimit -f).
 NO_SPACE_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if e)
 
@@ -68,7 +72,7 @@ def is_no_space(exc: BaseException) -> bool:
 
 def disk_full_error(path: str | os.PathLike[str], *, what: str = "the last change",
                     needed: int = MIN_FREE_BYTES, limit: bool = False,
-                    outcome: str | None = None) -> DiskFullError:
+                    outcome: str | None = None, nearly: bool = False) -> DiskFullError:
     """The error for a write to ``path`` that found no room. ``what`` names what was not saved
     ("the last label", "the export"), or ``outcome`` says what happened instead; ``limit`` is
     set when a file-size limit, not the disk, stopped it."""
@@ -82,7 +86,18 @@ def disk_full_error(path: str | os.PathLike[str], *, what: str = "the last chang
         free = free_bytes(folder)
         disk = mount_point(folder)
         free_text = f"{human_bytes(free)} free" if free is not None else "free space unknown"
-        message = (f"The disk holding {path} ({disk}, {free_text}) is full; {outcome}. "
+        message = (f"The disk holding {path} ({disk}, {free_text}) is {'nearly ' if nearly else ''}full; {outcome}. "
                    f"Free at least {human_bytes(needed)} there and try again; everything saved "
                    "before is intact.")
     return DiskFullError(message, folder, needed)
+
+
+def reserve_error(path: str | os.PathLike[str], *, what: str, incoming: int) -> DiskFullError | None:
+    """A DiskFullError when storing ``incoming`` more bytes of background work beside ``path``
+    would leave less than LABEL_RESERVE_BYTES free; None when there is room (or no telling)."""
+    free = free_bytes(Path(os.path.abspath(path)).parent)
+    if free is None or free - incoming >= LABEL_RESERVE_BYTES:
+        return None
+    return disk_full_error(path, outcome=f"{what} is paused to keep room for your labels, which still save",
+                           needed=LABEL_RESERVE_BYTES + incoming, nearly=True)
+

@@ -16,6 +16,7 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from aldesk.core import vectors
+from aldesk.core.disk import reserve_error
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project
 from aldesk.gui.prediction_writer import PredictionWriter
@@ -136,6 +137,11 @@ class LearningController(QObject):
     def _store_chunk(self, chunk: EmbedChunk) -> None:
         if self._closed:
             return  # the project is closed; the chunk is recomputed next time
+        tight = reserve_error(self.project.path, what="embedding", incoming=chunk.vectors.nbytes)
+        if tight is not None:  # the labels need the room more: this chunk is recomputed later
+            self._chunk_lost = True
+            self.write_failed.emit(tight)
+            return
         try:
             eset = vectors.get_or_create_set(self.project, chunk.backbone, chunk.identity, chunk.dim)
             if len(chunk.item_ids):
@@ -183,6 +189,10 @@ class LearningController(QObject):
             return
         if outcome.train is None:
             self._store_rest(outcome, None)
+            return
+        tight = reserve_error(self.project.path, what="storing the new model", incoming=outcome.train.probs.nbytes)
+        if tight is not None:  # the labels need the room more: retrained when space is back
+            self.write_failed.emit(tight)
             return
         try:
             version = model_store.reserve_version(self.project)

@@ -223,3 +223,28 @@ def test_a_background_write_that_finds_the_disk_read_only_turns_the_window_read_
     assert "readonly database" in window.banner.text and "Now read-only" in window.banner.text
     _press(qtbot, window, Qt.Key.Key_1)
     assert "read-only because writing it failed" in window.statusBar().currentMessage()
+
+
+def test_a_nearly_full_disk_pauses_background_writes_before_it_stops_labels(qtbot, window, project_path, monkeypatch):
+    """Embeddings and models can be computed again, labels cannot: below the reserve the
+    background work is not stored, while key presses still save."""
+    from aldesk.core import disk
+
+    controller = window.controller
+    qtbot.waitUntil(lambda: not controller._busy, timeout=60_000)
+    monkeypatch.setattr(disk, "free_bytes", lambda _folder: disk.LABEL_RESERVE_BYTES // 2)
+    import numpy as np
+
+    stored = []
+    monkeypatch.setattr(vectors, "add_chunk", lambda *args, **kwargs: stored.append(args))
+    chunk = EmbedChunk(controller.generation, "pixels", "pixels-test", 4, np.array([1, 2]), np.zeros((2, 4), np.float32), [])
+    with qtbot.capture_exceptions() as exceptions:
+        controller._store_chunk(chunk)
+    assert not exceptions and stored == []
+    assert "nearly full" in window.banner.text and "paused to keep room for your labels" in window.banner.text
+    item = window.session.current.item_id
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    _press(qtbot, window, Qt.Key.Key_1)  # the label itself still saves
+    with open_project(project_path, write=False) as project:
+        assert project.conn.execute("SELECT status FROM items WHERE id = ?", (item,)).fetchone()[0] == "labeled"
