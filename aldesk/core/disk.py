@@ -92,12 +92,12 @@ def disk_full_error(path: str | os.PathLike[str], *, what: str = "the last chang
     return DiskFullError(message, folder, needed)
 
 
-def reserve_error(path: str | os.PathLike[str], *, what: str, incoming: int) -> DiskFullError | None:
-    """A DiskFullError when storing ``incoming`` more bytes of background work beside ``path``
-    would leave less than LABEL_RESERVE_BYTES free; None when there is room (or no telling)."""
+def reserve_error(path: str | os.PathLike[str], *, outcome: str, incoming: int) -> DiskFullError | None:
+    """A DiskFullError (saying ``outcome``) when storing ``incoming`` more bytes of recomputable
+    work beside ``path`` would leave less than LABEL_RESERVE_BYTES free; None when there is room
+    (or no telling)."""
     free = free_bytes(Path(os.path.abspath(path)).parent)
     if free is None or free - incoming >= LABEL_RESERVE_BYTES:
         return None
-    return disk_full_error(path, outcome=f"{what} is paused to keep room for your labels, which still save",
-                           needed=LABEL_RESERVE_BYTES + incoming, nearly=True)
+    return disk_full_error(path, outcome=outcome, needed=LABEL_RESERVE_BYTES + incoming, nearly=True)
 

@@ -23,6 +23,7 @@ from aldesk.gui.prediction_writer import PredictionWriter
 from aldesk.gui.worker import EmbedChunk, LearningWorker, RefreshOutcome, WorkerThread
 from aldesk.gui.write_guard import WRITE_ERRORS
 
+PAUSED = "{} is paused to keep room for your labels, which still save"  # below disk.LABEL_RESERVE_BYTES
 log = logging.getLogger("aldesk.controller")
 
 REFRESH_EVERY = 10
@@ -137,7 +138,8 @@ class LearningController(QObject):
     def _store_chunk(self, chunk: EmbedChunk) -> None:
         if self._closed:
             return  # the project is closed; the chunk is recomputed next time
-        tight = reserve_error(self.project.path, what="embedding", incoming=chunk.vectors.nbytes)
+        tight = reserve_error(self.project.path, outcome=PAUSED.format("embedding"),
+                              incoming=chunk.vectors.nbytes)
         if tight is not None:  # the labels need the room more: this chunk is recomputed later
             self._chunk_lost = True
             self.write_failed.emit(tight)
@@ -190,7 +192,8 @@ class LearningController(QObject):
         if outcome.train is None:
             self._store_rest(outcome, None)
             return
-        tight = reserve_error(self.project.path, what="storing the new model", incoming=outcome.train.probs.nbytes)
+        tight = reserve_error(self.project.path, outcome=PAUSED.format("storing the new model"),
+                              incoming=outcome.train.probs.nbytes)
         if tight is not None:  # the labels need the room more: retrained when space is back
             self.write_failed.emit(tight)
             return

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aldesk.core.disk import reserve_error
 from aldesk.core import model_store, vectors
 from aldesk.core.classes import list_classes
 from aldesk.core.errors import AldeskError
@@ -61,6 +62,12 @@ def embed_project(
     sources = [lambda path=path: load_image(path, max_side=backbone.load_side) for path in paths]
     for chunk in embed_sources(backbone, sources, batch_size=batch_size, progress=progress, cancel=cancel):
         if len(chunk.positions):
+            # Embeddings can be computed again, labels cannot: never fill the disk's last 64 MB.
+            tight = reserve_error(project.path, incoming=chunk.vectors.nbytes, outcome=(
+                f"embedding stopped to keep room for labels ({report.embedded} items embedded now and "
+                "every earlier chunk are kept; run the same command again after freeing space)"))
+            if tight is not None:
+                raise tight
             vectors.add_chunk(project, eset.id, ids[chunk.positions], chunk.vectors)
             report.embedded += len(chunk.positions)
         report.failed.extend((str(paths[pos]), reason) for pos, reason in chunk.failures)

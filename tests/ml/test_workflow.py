@@ -125,3 +125,25 @@ def test_snapshot_leaves_labeled_skipped_and_unsure_items_out_of_the_eligible(co
     assert out == [1, 2, 3, 4]
     assert snapshot.item_ids[snapshot.labeled].tolist() == [1, 4]
     assert len(snapshot.item_ids) == 60 and snapshot.eligible.sum() == 56
+
+
+def test_embedding_stops_before_the_disk_has_no_room_left_for_labels(colour_project, monkeypatch):
+    from aldesk.core import disk
+    from aldesk.core.errors import DiskFullError
+
+    backbone = load_backbone("pixels")
+    free = [disk.LABEL_RESERVE_BYTES + 3000]  # room for a chunk or two, then the reserve
+
+    def shrinking(_folder):
+        free[0] -= 2000
+        return free[0]
+
+    monkeypatch.setattr(disk, "free_bytes", shrinking)
+    with pytest.raises(DiskFullError, match="embedding stopped to keep room for labels"):
+        embed_project(colour_project, backbone, batch_size=8)
+    eset = vectors.latest_set(colour_project)
+    kept = len(vectors.embedded_ids(colour_project, eset.id))
+    assert 0 <= kept < 60  # finished chunks stay; the run resumes later
+    monkeypatch.undo()
+    report = embed_project(colour_project, backbone, batch_size=8)
+    assert report.already == kept and report.embedded == 60 - kept
