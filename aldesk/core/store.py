@@ -354,8 +354,9 @@ def _checkpoint(project: Project) -> None:
         project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     except sqlite3.Error as exc:
         # Everything committed is still in the WAL, which SQLite replays on the next open.
-        log.warning("checkpoint of %s at close failed; its changes stay in %s-wal: %s",
-                    project.path, project.path.name, exc)
+        log.warning("note: the latest changes to %s are still only in %s-wal beside it (%s). Keep that file "
+                    "with the project (copy both); aldesk moves them into the project the next time it "
+                    "opens it with space free.", project.path, project.path.name, " ".join(str(exc).split()))
 
 
 def _remove_idle_wal(path: Path) -> None:
