@@ -3,6 +3,7 @@ a background thread with a progress bar and ends with the report of skipped file
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
@@ -15,6 +16,8 @@ from aldesk.core import classes as classes_mod
 from aldesk.core.errors import AldeskError
 from aldesk.core.importer import ImportReport, import_paths
 from aldesk.core.store import PROJECT_SUFFIX, create_project
+
+log = logging.getLogger("aldesk.new_project")
 
 
 class ImportThread(QThread):
@@ -44,6 +47,10 @@ class ImportThread(QThread):
             self.done.emit(report)
         except AldeskError as exc:
             self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - any error must reach the dialog, or it waits forever
+            log.error("creating %s failed", self.path, exc_info=True)
+            self.failed.emit(f"Creating {self.path} failed ({type(exc).__name__}: {exc}). What was imported "
+                             "before is kept in it; the details are in the log.")
 
 
 class NewProjectDialog(QDialog):

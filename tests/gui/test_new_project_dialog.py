@@ -44,3 +44,26 @@ def test_bad_input_is_refused_before_anything_is_written(qtbot, tmp_path, monkey
     dialog.start()
     assert "at least one image folder" in shown[-1]
     assert not (tmp_path / "x.aldesk").exists() and dialog.thread is None
+
+
+def test_an_unexpected_error_in_the_import_thread_reaches_the_dialog(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from aldesk.gui import new_project_dialog
+
+    write_image(tmp_path / "imgs" / "0.png", distinct_colour(1))
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("something no one foresaw")
+
+    monkeypatch.setattr(new_project_dialog, "import_paths", broken)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *args: shown.append(args[2]))
+    dialog = NewProjectDialog()
+    qtbot.addWidget(dialog)
+    dialog.path_edit.setText(str(tmp_path / "x.aldesk"))
+    dialog.sources.addItem(str(tmp_path / "imgs"))
+    dialog.start()
+    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)  # before: the dialog waited forever
+    assert str(tmp_path / "x.aldesk") in shown[-1] and "something no one foresaw" in shown[-1]
+    assert not dialog.thread.isRunning()
