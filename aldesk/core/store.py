@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aldesk import __version__
 from aldesk.core import schema
-from aldesk.core.errors import DamagedProjectError, ProjectError, ProjectLockedError, ReadOnlyProjectError
+from aldesk.core.errors import DamagedProjectError, ProjectError, ReadOnlyProjectError
 from aldesk.core.lock import ProjectLock
 from aldesk.core import wal_sync
 from aldesk.core.project_check import (
@@ -28,6 +28,7 @@ from aldesk.core.project_check import (
     find_damage,
     read_only_reason,
 )
+from aldesk.core.project_files import checkpoint, discard_new_file, remove_idle_wal, start_tidying
 from aldesk.core.sqlite_errors import project_error
 from aldesk.core.wal_sync import WalSyncer
 
@@ -90,7 +91,7 @@ class Project:
             if self._syncer is not None:
                 self._syncer.close()
             if self._lock is not None and not self.damage:
-                _checkpoint(self)
+                checkpoint(self.conn, self.path)
             tidy = self._lock is None and not self._borrowed_lock and not self.damage
             self.conn.close()  # the last connection to close removes -wal and -shm
         finally:
@@ -98,7 +99,7 @@ class Project:
                 self._lock.release()
                 self._lock = None
         if tidy:
-            _remove_idle_wal(self.path)
+            remove_idle_wal(self.path)
 
     def __enter__(self) -> "Project":
         return self
@@ -233,7 +234,7 @@ def create_project(path: str | os.PathLike[str]) -> Project:
             conn = _connect(path, read_only=False)
             schema.migrate(conn)
         except sqlite3.Error as exc:
-            _discard_new_file(path, locals().get("conn"))
+            discard_new_file(path, locals().get("conn"))
             raise project_error(path, exc, what="the new project") from exc
     except BaseException:
         lock.release()
@@ -249,7 +250,7 @@ def create_project(path: str | os.PathLike[str]) -> Project:
     except BaseException:
         project.damage = ["not created"]  # no checkpoint into a file about to be removed
         project.close()
-        _discard_new_file(path, None)
+        discard_new_file(path, None)
         raise
     return project
 
@@ -305,16 +306,6 @@ def open_project(path: str | os.PathLike[str], *, write: bool = True, check: boo
     return Project(path, conn, lock)
 
 
-def start_tidying(folder: Path) -> threading.Thread:
-    """Remove partial exports a killed export left beside the project, in a thread: listing a
-    folder that also holds a million images takes a while, and nothing waits for it."""
-    from aldesk.core.export_partial import remove_stale_partials
-
-    thread = threading.Thread(target=remove_stale_partials, args=(folder,), name="aldesk-tidy", daemon=True)
-    thread.start()
-    return thread
-
-
 def _damage(path: Path, conn: sqlite3.Connection, *, full: bool = False) -> list[str]:
     try:
         return find_damage(conn, full=full)
@@ -346,56 +337,6 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     # the last few milliseconds, never consistency.
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
-
-
-def _checkpoint(project: Project) -> None:
-    """Copy the WAL into the project file and empty it (a clean close)."""
-    try:
-        project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    except sqlite3.Error as exc:
-        # Everything committed is still in the WAL, which SQLite replays on the next open.
-        log.warning("note: the latest changes to %s are still only in %s-wal beside it (%s). Keep that file "
-                    "with the project (copy both); aldesk moves them into the project the next time it "
-                    "opens it with space free.", project.path, project.path.name, " ".join(str(exc).split()))
-
-
-def _remove_idle_wal(path: Path) -> None:
-    """After a read-only close: SQLite's read-only connections cannot remove the ``-wal`` and
-    ``-shm`` files they open. When no aldesk writes the project and the place is writable, a
-    passing writable connection lets SQLite checkpoint and remove them, as it does for writers."""
-    if not (Path(f"{path}-wal").exists() or Path(f"{path}-shm").exists()):
-        return
-    if read_only_reason(path) is not None:
-        return
-    lock = ProjectLock(path)
-    try:
-        lock.acquire()
-    except (ProjectLockedError, ProjectError, OSError):
-        return  # someone writes it (their close tidies up), or the lock cannot be made here
-    try:
-        conn = sqlite3.connect(str(path), isolation_level=None)
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        log.info("could not tidy %s-wal: %s", path.name, exc)
-    finally:
-        lock.release()
-
-
-def _discard_new_file(path: Path, conn: sqlite3.Connection | None) -> None:
-    """A project that could not even be created: remove what was begun."""
-    if conn is not None:
-        try:
-            conn.close()
-        except sqlite3.Error:
-            pass
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
