@@ -5,13 +5,12 @@ the next press after space is back labels normally. Background writes show the s
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from aldesk.core import labels, vectors
 from aldesk.core.disk import disk_full_error
 from aldesk.core.store import open_project
 from aldesk.gui import write_guard
-from aldesk.gui.main_window import MainWindow
 from aldesk.ml.background_jobs import EmbedChunk
 from tests.gui.test_main_window import _press, _status, project_path  # noqa: F401 - fixture
 
@@ -20,15 +19,9 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, project_path, monkeypatch):
+def window(make_window, project_path, monkeypatch):
     monkeypatch.setenv("ALDESK_WORKER", "thread")
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, backbone="pixels")
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_project(project_path)
-    yield win
-    win.close()
+    return make_window(project_path)
 
 
 def _memory(session) -> tuple:
