@@ -130,7 +130,7 @@ class Timings:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from PySide6.QtCore import QEvent, QEventLoop, QObject, QRectF, QSettings, Qt, QTimer, Signal
+    from PySide6.QtCore import QEventLoop, QObject, QRectF, QSettings, Qt, QTimer, Signal
     from PySide6.QtGui import QPainter, QPixmap
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QWidget

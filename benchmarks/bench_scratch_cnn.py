@@ -28,7 +28,7 @@ from aldesk.ml.engine import PoolModel, train_head  # noqa: E402
 from aldesk.ml.scratch_cnn import pool_input  # noqa: E402
 from aldesk.ml.sim_report import embedded_dataset, write_report  # noqa: E402
 from aldesk.ml.simulate import SimulationResult, simulate  # noqa: E402
-from benchmarks.docs import DOCS, keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 
 TITLE = "Weight-free fallback: small CNN from scratch"
 HEADS = ("cnn", "plain")

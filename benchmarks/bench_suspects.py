@@ -36,7 +36,7 @@ from aldesk.ml.device import configure_cpu_threads  # noqa: E402
 from aldesk.ml.engine import PoolModel  # noqa: E402
 from aldesk.ml.sim_report import cache_dir  # noqa: E402
 from aldesk.ml.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects  # noqa: E402
-from benchmarks.docs import DOCS, keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 
 SECTION = "Finding wrong labels (suspects)"
 RESULTS = Path(__file__).resolve().parent / "results" / "suspects" / "simulation.json"

@@ -1,7 +1,6 @@
 import io
 
 import numpy as np
-import pytest
 import torch
 
 from aldesk.ml import engine, heads

@@ -12,7 +12,6 @@ from aldesk.core.model_store import latest_model, load_predictions
 from aldesk.ml.backbones import load_backbone
 from aldesk.ml.engine import NotEnoughLabels, PoolModel
 from aldesk.ml.workflow import embed_project, pick_queue, save_training, take_snapshot, train_snapshot
-from tests.conftest import write_image
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
 
