@@ -40,9 +40,17 @@ def checkpoint(conn: sqlite3.Connection, path: Path) -> None:
 
 def remove_idle_wal(path: Path) -> None:
     """After a read-only close: SQLite's read-only connections cannot remove the ``-wal`` and
-    ``-shm`` files they open. When no aldesk writes the project and the place is writable, a
-    passing writable connection lets SQLite checkpoint and remove them, as it does for writers."""
-    if not (Path(f"{path}-wal").exists() or Path(f"{path}-shm").exists()):
+    ``-shm`` files they open. When the WAL is empty, no aldesk writes the project and the place is
+    writable, a passing writable connection lets SQLite remove them, as it does for writers. A
+    WAL with content (a killed writer's) is left for the next writer: reading never writes into
+    the project file, which may be damaged."""
+    wal = Path(f"{path}-wal")
+    if not (wal.exists() or Path(f"{path}-shm").exists()):
+        return
+    try:
+        if wal.exists() and wal.stat().st_size > 0:
+            return
+    except OSError:
         return
     if read_only_reason(path) is not None:
         return

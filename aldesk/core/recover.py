@@ -12,6 +12,7 @@ a ``recovered`` event records it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aldesk.core.errors import ProjectError
+from aldesk.core.export_partial import partial_path, remove_stale_partials
 from aldesk.core.project_check import connect_read_only
+from aldesk.core.project_files import discard_new_file, remove_idle_wal
 from aldesk.core.sqlite_errors import one_line
 from aldesk.core.store import Project, create_project
 
@@ -98,6 +101,8 @@ def recover(source: str | Path, target: str | Path, progress: Progress | None = 
         raise ProjectError(f"--out must be a new file, not {source} itself.")
     if not source.is_file():
         raise ProjectError(f"No such project: {source}.")
+    if target.exists():
+        raise ProjectError(f"{target} already exists. Choose another name for the recovered project.")
     try:
         src = connect_read_only(source)
         present = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -108,8 +113,12 @@ def recover(source: str | Path, target: str | Path, progress: Progress | None = 
             "recovered from it automatically. Restore it from a backup.") from exc
     report = RecoverReport(source, target)
     src.text_factory = report.decode
+    # Built under a partial name and renamed when complete: a killed recovery never leaves a
+    # project that looks whole but is not (a later one removes the dead one's partial).
+    remove_stale_partials(target.parent)
+    partial = partial_path(target)
     try:
-        with create_project(target) as dst:
+        with create_project(partial) as dst:
             dst.set_meta("recovered_from", str(source))
             dst.set_meta("recovered_at", str(time.time()))
             for number, table in enumerate(TABLES):
@@ -123,8 +132,15 @@ def recover(source: str | Path, target: str | Path, progress: Progress | None = 
             report.restored_states = _restore_item_states(dst)
             if progress:
                 progress(len(TABLES), len(TABLES))
+        if target.exists():  # made meanwhile by someone else: keep theirs
+            raise ProjectError(f"{target} appeared while recovering; it was left as it is.")
+        os.replace(partial, target)  # closed and checkpointed: the one file is the project
+    except BaseException:
+        discard_new_file(partial, None)
+        raise
     finally:
         src.close()
+        remove_idle_wal(source)  # the empty -wal/-shm reading it made
     return report
 
 

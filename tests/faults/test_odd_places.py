@@ -130,13 +130,17 @@ def test_read_only_mount_reads_exports_and_refuses_labels_with_the_reason(read_o
     before = path.read_bytes()
     aldesk = f"{sys.executable} -m aldesk"
     out = read_only_mount / "export.csv"  # outside the read-only mount
+    rescued = read_only_mount / "rescued.aldesk"  # recover reads from the read-only mount
     done = _in_read_only_mount(folder, f"{aldesk} info {path} && {aldesk} export {path} --format csv --out {out} "
+                                       f"&& {aldesk} recover {path} --out {rescued} "
                                        f"&& {aldesk} classes {path} --add wren; echo rc=$?")
-    record("read-only mount", "aldesk info, export, classes --add", labels=2, lost=2 - len(labels_of(path)),
+    record("read-only mount", "aldesk info, export, recover, classes --add", labels=2, lost=2 - len(labels_of(path)),
            traceback="Traceback" in done.stderr)
     assert "Traceback" not in done.stderr
     assert "labeled    2" in done.stdout
     assert out.exists() and "cat" in out.read_text()
+    assert_project_intact(rescued)
+    assert len(labels_of(rescued)) == 2
     assert "rc=1" in done.stdout
     message = done.stderr.strip().splitlines()[-1]
     assert str(path) in message and "read-only disk or mount" in message and str(folder) in message
