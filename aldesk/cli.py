@@ -212,17 +212,22 @@ def warn_if_damaged(project: Project) -> None:
         print(f"aldesk: warning: {damaged_error_text(project.path, project.damage)}", file=sys.stderr)
 
 
+# What a value of the wrong type (bytes for a text, text for a number) raises when it is used.
+VALUE_ERRORS = (TypeError, ValueError, UnicodeDecodeError, AttributeError, KeyError, IndexError)
+
+
 @contextmanager
 def reading_what_is_readable(project: Project) -> Iterator[None]:
     """Read a project that may be damaged: values SQLite hands back from a damaged file can be
     of any type, so on a file its check found damaged, any error ends the read with one line
-    saying so (on an intact file an error is a bug and keeps its traceback)."""
+    saying so; on a file that passes the check, only the errors a value of a damaged type raises
+    do (other errors are bugs and keep their traceback)."""
     try:
         yield
     except (AldeskError, KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:
-        if not project.damage and os.environ.get("ALDESK_DEBUG"):
+        if not project.damage and (os.environ.get("ALDESK_DEBUG") or not isinstance(exc, VALUE_ERRORS)):
             raise
         if not project.damage:
             # A value of the wrong type (a flipped bit in a record's header) passes every check
