@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aldesk.core.disk import disk_full_error
 from aldesk.core.errors import ProjectError
 from aldesk.core.export_partial import partial_path, remove_stale_partials
 from aldesk.core.project_check import connect_read_only
@@ -132,16 +133,28 @@ def recover(source: str | Path, target: str | Path, progress: Progress | None = 
             report.restored_states = _restore_item_states(dst)
             if progress:
                 progress(len(TABLES), len(TABLES))
+        if _size(Path(f"{partial}-wal")):  # the checkpoint at close failed: not all in the one file
+            raise disk_full_error(target, outcome="the recovered project could not be completed (nothing was "
+                                  "changed in the damaged one)")
         if target.exists():  # made meanwhile by someone else: keep theirs
             raise ProjectError(f"{target} appeared while recovering; it was left as it is.")
         os.replace(partial, target)  # closed and checkpointed: the one file is the project
-    except BaseException:
+    except BaseException as exc:
         discard_new_file(partial, None)
+        if isinstance(exc, ProjectError) and exc.args:  # name the file the person asked for
+            exc.args = (str(exc.args[0]).replace(str(partial), str(target)),) + exc.args[1:]
         raise
     finally:
         src.close()
         remove_idle_wal(source)  # the empty -wal/-shm reading it made
     return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 # -- reading what can be read --------------------------------------------------------------------
