@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aldesk.ml.audit_sim import AuditSimulation, simulate_audit  # noqa: E402
-from aldesk.ml.backbones import load_backbone  # noqa: E402
-from aldesk.ml.sim_report import embedded_dataset  # noqa: E402
+from aldesk.ml.simulation.audit_coverage import AuditSimulation, simulate_audit  # noqa: E402
+from aldesk.ml.encoders import load_backbone  # noqa: E402
+from aldesk.ml.simulation.report import embedded_dataset  # noqa: E402
 from benchmarks.docs import machine_summary, replace_section  # noqa: E402
 
 TITLE = "Honest accuracy: audit estimate coverage"

@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aldesk.core.errors import AldeskError  # noqa: E402
 from aldesk.core.imageio import load_image  # noqa: E402
-from aldesk.ml.backbones import Backbone, load_backbone  # noqa: E402
-from aldesk.ml.backbones import lite0, tv  # noqa: E402
+from aldesk.ml.encoders import Backbone, load_backbone  # noqa: E402
+from aldesk.ml.encoders import lite0, tv  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads, describe_device, requested_device  # noqa: E402
-from aldesk.ml.embed import default_batch_size, embed_sources  # noqa: E402
+from aldesk.ml.encoders.embed import default_batch_size, embed_sources  # noqa: E402
 from benchmarks.docs import cpu_model, keep_open_problems_last, ram_gib, replace_section  # noqa: E402
 
 TITLE = "Embedding speed by backbone"

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aldesk.core.importer import import_paths  # noqa: E402
 from aldesk.core.store import create_project, open_project  # noqa: E402
-from aldesk.ml.backbones import load_backbone  # noqa: E402
-from aldesk.ml.cluster_embed import embed_on_cluster  # noqa: E402
-from aldesk.ml.workflow import embed_project  # noqa: E402
+from aldesk.ml.encoders import load_backbone  # noqa: E402
+from aldesk.ml.cluster.embed import embed_on_cluster  # noqa: E402
+from aldesk.ml.loop.workflow import embed_project  # noqa: E402
 from benchmarks.bench_embed import make_images  # noqa: E402
 from benchmarks.docs import machine_summary  # noqa: E402
 

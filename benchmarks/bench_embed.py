@@ -23,9 +23,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aldesk.core.imageio import load_image  # noqa: E402
-from aldesk.ml.backbones import load_backbone  # noqa: E402
+from aldesk.ml.encoders import load_backbone  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.embed import default_batch_size, embed_sources  # noqa: E402
+from aldesk.ml.encoders.embed import default_batch_size, embed_sources  # noqa: E402
 from benchmarks.docs import machine_summary, replace_section  # noqa: E402
 
 

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aldesk.ml import engine  # noqa: E402
+from aldesk.ml.loop import pool as engine  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
 from benchmarks.bench_suspects import load_pool  # noqa: E402
 from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402

@@ -140,8 +140,8 @@ def run(args: argparse.Namespace) -> dict:
     import aldesk.core.queue as queue_mod
     from aldesk.core.imageio import load_image
     from aldesk.gui.main_window import MainWindow
-    import aldesk.gui.prefetch as prefetch_mod
-    from aldesk.gui.prefetch import image_to_qimage
+    import aldesk.gui.labeling.prefetch as prefetch_mod
+    from aldesk.gui.labeling.prefetch import image_to_qimage
 
     def pump(msec: int) -> None:
         """Run the event loop for ``msec`` ms. Not QTest.qWait: PySide's qWait holds the GIL while
@@ -166,8 +166,8 @@ def run(args: argparse.Namespace) -> dict:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
         if args.worker_nice is not None:
-            import aldesk.gui.worker as worker_mod
-            import aldesk.ml.compute_process as compute_mod
+            import aldesk.gui.learning.worker as worker_mod
+            import aldesk.ml.loop.compute_process as compute_mod
 
             worker_mod.BACKGROUND_NICE = args.worker_nice  # the worker thread (ALDESK_WORKER=thread)
             compute_mod.CHILD_NICE = args.worker_nice  # the child process that runs the jobs (default)
@@ -641,7 +641,7 @@ was ready (n = {hits['n']}): p50 {hits['p50']:.1f} ms, p90 {hits['p90']:.1f} ms,
 {table}
 
 **What was changed to get here** (found with this benchmark in `--quick` runs; each a commit of its own):
-- The learning jobs run in a child process (`aldesk/ml/compute_process.py`, spawned, nice 10), not in a thread
+- The learning jobs run in a child process (`aldesk/ml/loop/compute_process.py`, spawned, nice 10), not in a thread
   of the window's process. In a thread, the training's plain-Python parts held the GIL for milliseconds at a time
   and the GUI thread waited for it after every Qt call: the last in-thread run on a quiet machine had p99 85.9 ms
   (58.5 ms with one torch thread), with presses spending 35-57 ms in code that takes 1-2 ms otherwise.

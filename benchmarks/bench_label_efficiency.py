@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aldesk.ml.backbones import load_backbone  # noqa: E402
+from aldesk.ml.encoders import load_backbone  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.sim_report import embedded_dataset, write_report  # noqa: E402
-from aldesk.ml.engine import PoolModel  # noqa: E402
-from aldesk.ml.simulate import Curve, SimulationResult, full_pool_accuracy, run_one  # noqa: E402
+from aldesk.ml.simulation.report import embedded_dataset, write_report  # noqa: E402
+from aldesk.ml.loop.pool import PoolModel  # noqa: E402
+from aldesk.ml.simulation.replay import Curve, SimulationResult, full_pool_accuracy, run_one  # noqa: E402
 from benchmarks.docs import machine_summary, replace_section  # noqa: E402
 
 STRATEGIES = ["default", "margin", "random"]

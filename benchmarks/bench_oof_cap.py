@@ -27,10 +27,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aldesk.ml import heads  # noqa: E402
+from aldesk.ml.heads import linear as heads  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.engine import PoolModel  # noqa: E402
-from aldesk.ml.suspects import DEFAULT_FOLDS, rank_from_logits  # noqa: E402
+from aldesk.ml.loop.pool import PoolModel  # noqa: E402
+from aldesk.ml.evaluation.suspects import DEFAULT_FOLDS, rank_from_logits  # noqa: E402
 from benchmarks.bench_suspects import TOP, flip_labels, load_pool  # noqa: E402
 from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 

@@ -49,7 +49,7 @@ elif mode == "read":
     project = open_project(path, write=False)
 elif mode == "background":
     project = open_project(path, full_check=False)
-    from aldesk.gui.integrity_check import BACKGROUND_LIMIT
+    from aldesk.gui.learning.integrity_check import BACKGROUND_LIMIT
     started = time.perf_counter()
     assert project.check_fully(limit_bytes=BACKGROUND_LIMIT) == []
 seconds = time.perf_counter() - started

@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.engine import PoolModel, refresh  # noqa: E402
+from aldesk.ml.loop.pool import PoolModel, refresh  # noqa: E402
 from benchmarks.docs import machine_summary, replace_section  # noqa: E402
 
 DIM = 1280

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from aldesk.core.classes import add_classes  # noqa: E402
 from aldesk.core.store import create_project, open_project  # noqa: E402
 from aldesk.core.thumb_cache import ThumbnailDiskCache  # noqa: E402
-from aldesk.gui.review_view import ReviewView  # noqa: E402
-from aldesk.gui.thumbnails import ThumbnailLoader  # noqa: E402
+from aldesk.gui.review.review_view import ReviewView  # noqa: E402
+from aldesk.gui.review.thumbnails import ThumbnailLoader  # noqa: E402
 
 DOCS_TITLE = "## Review grid at scale"
 

@@ -107,8 +107,8 @@ def child_main(mode: str, project_path: str, repeats: int) -> None:
             ids, vecs = vectors.load_embeddings(project, eset)
             result["items"] = len(ids)
         elif mode in ("pool-full", "pool-stream", "pool-cached"):
-            from aldesk.ml import pool_cache
-            from aldesk.ml.workflow import build_pool, take_snapshot
+            from aldesk.ml.loop import pool_cache
+            from aldesk.ml.loop.workflow import build_pool, take_snapshot
 
             if mode == "pool-stream":  # computed (and then kept), as at the first start
                 pool_cache.load = lambda *_args, **_kw: None
@@ -163,15 +163,15 @@ def _time_refreshes(project, repeats: int, limit: int | None = None) -> dict:
     """The worker's refresh, step by step, through the file; and the engine's in-memory one."""
     import numpy as np
 
-    from aldesk.ml import engine
+    from aldesk.ml.loop import pool as engine
     from aldesk.ml.strategies import margins
-    from aldesk.ml.workflow import (
+    from aldesk.ml.loop.workflow import (
         build_pool, evaluate_snapshot, pick_queue, pool_key, previous_predictions, take_snapshot,
         train_snapshot,
     )
-    from aldesk.ml.background_jobs import FALLBACK_LENGTH, QUEUE_LENGTH, ranking
+    from aldesk.ml.loop.jobs import FALLBACK_LENGTH, QUEUE_LENGTH, ranking
 
-    from aldesk.ml import pool_cache
+    from aldesk.ml.loop import pool_cache
 
     hits = []
     load_cached = pool_cache.load
@@ -230,8 +230,8 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
     the suspects and the previous model's predictions), stage by stage from its progress messages.
     The app stores each result and the next refresh warm-starts from it; here nothing is written
     (the project is shared), so the next snapshot is handed the last head instead."""
-    from aldesk.ml import workflow
-    from aldesk.ml.background_jobs import JobRunner
+    from aldesk.ml.loop import workflow
+    from aldesk.ml.loop.jobs import JobRunner
 
     last_head = []
     take = workflow.take_snapshot
@@ -350,8 +350,8 @@ def import_and_embed(sample: int) -> dict:
     from PIL import Image
 
     from aldesk.core.store import open_project
-    from aldesk.ml.backbones import load_backbone
-    from aldesk.ml.workflow import embed_project
+    from aldesk.ml.encoders import load_backbone
+    from aldesk.ml.loop.workflow import embed_project
 
     with tempfile.TemporaryDirectory(dir=Path.home() / ".cache") as tmp:
         images = Path(tmp) / "images"
@@ -410,7 +410,7 @@ def main() -> None:
     if "open" in parts:
         reset_project(project)
         # The first launch without the kept pool features (as after new embeddings), the rest with.
-        from aldesk.ml import pool_cache
+        from aldesk.ml.loop import pool_cache
 
         shutil.rmtree(pool_cache.default_folder(), ignore_errors=True)
         results["open"] = []
@@ -495,7 +495,7 @@ def report(r: dict) -> str:
             f"{stream['seconds'] / full['seconds']:.2f}x; it reads the file twice (the projection's 20,000-row sample, "
             "then every chunk, projected 16,384 rows at a time) and the time is mostly the projection of 1M x 1,280 onto "
             "256 directions. It is paid once per new embeddings: the features are then kept in the user's cache folder "
-            "(`aldesk/ml/pool_cache.py`, 1 GB at 1M items, newest 2 pools kept), and a later start reads them back "
+            "(`aldesk/ml/loop/pool_cache.py`, 1 GB at 1M items, newest 2 pools kept), and a later start reads them back "
             f"({full['seconds'] / r['pool-cached']['seconds']:.1f}x faster than building from memory). Torch threads in "
             f"these children: {stream.get('threads', 'torch default')}.", ""]
     if "open" in r:
@@ -552,7 +552,7 @@ def report(r: dict) -> str:
         lines += ["", "Goal: 5 s on 2 cores. The accuracy estimate is instant here: imported labels are not audit "
                   "items, and it needs 10 audit labels.", ""]
     if "job" in r:
-        from aldesk.ml.heads import OOF_MAX_TRAIN_PER_CLASS
+        from aldesk.ml.heads.linear import OOF_MAX_TRAIN_PER_CLASS
 
         j = r["job"]
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in j["stages"].items() if k != "before")

@@ -41,8 +41,10 @@ def instrument(seconds: float) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from aldesk.gui import controller, image_view
+    from aldesk.gui.learning import controller
 
+
+    from aldesk.gui.labeling import image_view
     state = {"painted": False, "refreshes": 0}
     paint = image_view.ImageView.paintEvent
 

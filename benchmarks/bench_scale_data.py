@@ -114,7 +114,7 @@ def _write_items(project, items: int) -> None:
 
 def _write_embeddings(project, items: int, seed: int) -> np.ndarray:
     """Store the mixture's vectors; returns each item's mixture component (its true class)."""
-    from aldesk.ml.backbones import load_backbone
+    from aldesk.ml.encoders import load_backbone
 
     backbone = load_backbone(None)
     dim = backbone.spec.dim

@@ -22,12 +22,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aldesk.ml.backbones import load_backbone  # noqa: E402
+from aldesk.ml.encoders import load_backbone  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.engine import PoolModel, train_head  # noqa: E402
-from aldesk.ml.scratch_cnn import pool_input  # noqa: E402
-from aldesk.ml.sim_report import embedded_dataset, write_report  # noqa: E402
-from aldesk.ml.simulate import SimulationResult, simulate  # noqa: E402
+from aldesk.ml.loop.pool import PoolModel, train_head  # noqa: E402
+from aldesk.ml.heads.cnn import pool_input  # noqa: E402
+from aldesk.ml.simulation.report import embedded_dataset, write_report  # noqa: E402
+from aldesk.ml.simulation.replay import SimulationResult, simulate  # noqa: E402
 from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 
 TITLE = "Weight-free fallback: small CNN from scratch"
@@ -183,7 +183,7 @@ def write_docs(out: Path) -> None:
     body = (
         f"{machine_summary()}, shared with other jobs (load average well above the core count), so "
         "wall seconds are noisy. The `pixels` backbone stores each item as its 32x32 RGB thumbnail; "
-        "`cnn` trains the small CNN of `aldesk/ml/scratch_cnn.py` on the labeled thumbnails (what the "
+        "`cnn` trains the small CNN of `aldesk/ml/heads/cnn.py` on the labeled thumbnails (what the "
         "app and `aldesk train`/`simulate` use on this backbone), `plain` is the class-balanced logistic "
         "head on the PCA-whitened thumbnails. `default` is the app's policy (typical cold start, then "
         f"margin-diverse on the whitened pixels). Curves and plots: `{out}/`.\n\n"

@@ -7,8 +7,8 @@ A result's model comes with predictions for every item (float16 [N, K] plus int6
 predictions row in one transaction on the project's connection, in a step-5 file), and
 ``model_store.save_model`` on the project's own connection (the same bytes in chunk rows, all on
 the GUI thread).
-The app now (aldesk/gui/controller.py): the GUI thread reserves a version, a thread writes the
-chunks through a second connection (aldesk/gui/prediction_writer.py), the GUI thread adds the
+The app now (aldesk/gui/learning/controller.py): the GUI thread reserves a version, a thread writes the
+chunks through a second connection (aldesk/gui/learning/prediction_writer.py), the GUI thread adds the
 model's row. Meanwhile this script commits a label every 20 ms on the project's connection,
 as a fast labeler would, and times each commit (a label waits while a chunk is being written);
 the same commits with no write running are their baseline. Synthetic ids and probabilities in a

@@ -31,11 +31,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aldesk.ml import heads  # noqa: E402
+from aldesk.ml.heads import linear as heads  # noqa: E402
 from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.engine import PoolModel  # noqa: E402
-from aldesk.ml.sim_report import cache_dir  # noqa: E402
-from aldesk.ml.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects  # noqa: E402
+from aldesk.ml.loop.pool import PoolModel  # noqa: E402
+from aldesk.ml.simulation.report import cache_dir  # noqa: E402
+from aldesk.ml.evaluation.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects  # noqa: E402
 from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
 
 SECTION = "Finding wrong labels (suspects)"
@@ -139,7 +139,7 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
         f"{machine_summary()}; load average {load[0]:.1f} at the start of the run, {load[1]:.1f} at the end "
         "(other jobs ran: times are inflated, compare the ratio).",
         "",
-        f"Labeled items are ranked by held-out heads (`aldesk/ml/suspects.py`: plain class-balanced heads in "
+        f"Labeled items are ranked by held-out heads (`aldesk/ml/evaluation/suspects.py`: plain class-balanced heads in "
         f"stratified folds on the pool model's 256-d projection of the Lite0 embeddings, temperature-calibrated). "
         f"{args.seeds} seeds: each draws a random labeled set and flips {args.rate:.0%} of its labels to another random "
         f"class. Chance precision = the flip rate, {args.rate:.2f}. Mean ± standard deviation over seeds (min–max).",

@@ -73,7 +73,7 @@ def build_project(folder: Path, jpegs: list[Path], items: int, labeled: int, *, 
     from aldesk.core.classes import add_classes
     from aldesk.core.importer import import_paths
     from aldesk.core.store import create_project
-    from aldesk.ml.backbones import load_backbone
+    from aldesk.ml.encoders import load_backbone
 
     start = time.perf_counter()
     path = folder / "bench.aldesk"

@@ -1,7 +1,7 @@
 """Whether to stop labeling: the advice ``aldesk info`` and the window show.
 
 Reads the metrics the learning engine stored with each model version (``estimate``,
-``gain_per_100``, ``kappa_previous``; see aldesk/ml/audit.py) and the project's settings.
+``gain_per_100``, ``kappa_previous``; see aldesk/ml/evaluation/audit.py) and the project's settings.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stored rankings of suspect labels (computed by aldesk/ml/suspects.py), newest first.
+"""Stored rankings of suspect labels (computed by aldesk/ml/evaluation/suspects.py), newest first.
 
 A run is one ranking, tied to the model version that was current when it was computed. Each row
 keeps the label the item had then: once a person labels the item again (a new class, or the same
@@ -25,7 +25,7 @@ class Suspect:
     rank: int  # 1 = most suspect
     given_class_id: int  # the item's label when the ranking was computed
     suggested_class_id: int  # the class the held-out heads prefer
-    score: float  # higher = more suspect (see aldesk/ml/suspects.py for the scale)
+    score: float  # higher = more suspect (see aldesk/ml/evaluation/suspects.py for the scale)
     p_given: float  # held-out probability of the given label
 
 

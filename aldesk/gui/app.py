@@ -46,7 +46,7 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     logging.getLogger("aldesk.theme").info(
         "colour scheme: %s (%s)", app.styleHints().colorScheme().name, how)
     window = MainWindow(backbone=backbone)
-    from aldesk.gui.file_open import FileOpenHandler
+    from aldesk.gui.dialogs.file_open import FileOpenHandler
 
     app.installEventFilter(FileOpenHandler(window))  # macOS: a project double-clicked in Finder
     window.show()
@@ -54,7 +54,7 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
         window.open_project(project)
     close_on_terminate(window)
     code = app.exec()
-    from aldesk.gui.worker import wait_for_unfinished
+    from aldesk.gui.learning.worker import wait_for_unfinished
 
     if not wait_for_unfinished():
         # Only reads are left unfinished (labels are committed as they are given): leave now

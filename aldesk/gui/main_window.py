@@ -25,11 +25,11 @@ from aldesk.core.session import LabelingSession
 from aldesk.core.sqlite_errors import project_error
 from aldesk.core.store import Project, open_project
 from aldesk.gui.banner import Banner
-from aldesk.gui.integrity_check import BackgroundCheck
-from aldesk.gui.controller import LearningController
+from aldesk.gui.learning.integrity_check import BackgroundCheck
+from aldesk.gui.learning.controller import LearningController
 from aldesk.gui.keymap import DEFAULT_COMMANDS, apply_keymap, current_keymap, keymap_for_project
-from aldesk.gui.labeling_view import THUMB, LabelingView
-from aldesk.gui.prefetch import ImagePrefetcher
+from aldesk.gui.labeling.labeling_view import THUMB, LabelingView
+from aldesk.gui.labeling.prefetch import ImagePrefetcher
 from aldesk.gui.start_screen import StartScreen
 from aldesk.gui.theme import readable
 from aldesk.gui.write_guard import WriteGuard
@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
         self.open_project(path)
 
     def new_project(self) -> None:
-        from aldesk.gui.new_project_dialog import NewProjectDialog
+        from aldesk.gui.dialogs.new_project_dialog import NewProjectDialog
 
         dialog = NewProjectDialog(self)
         dialog.created.connect(self.open_project)
@@ -610,7 +610,7 @@ class MainWindow(QMainWindow):
 
     def browse_labels(self) -> None:
         """The review grid: labeled items of one class (or the suspects) as thumbnails."""
-        from aldesk.gui.review_view import ReviewView
+        from aldesk.gui.review.review_view import ReviewView
 
         if self.project is None:
             return
@@ -663,7 +663,7 @@ class MainWindow(QMainWindow):
     # -- export ------------------------------------------------------------------------------
 
     def export_project(self) -> None:
-        from aldesk.gui.export_dialog import run_export_dialog
+        from aldesk.gui.dialogs.export_dialog import run_export_dialog
 
         if self.project is not None:
             run_export_dialog(self, self.project.path)
@@ -675,7 +675,7 @@ class MainWindow(QMainWindow):
 
     def show_curve(self) -> None:
         """Show or hide the learning-curve panel."""
-        from aldesk.gui.curve_panel import CurveDock
+        from aldesk.gui.labeling.curve_panel import CurveDock
 
         if self.project is None:
             return
@@ -698,7 +698,7 @@ class MainWindow(QMainWindow):
             self.curve_dock.show_project(self.project)
 
     def show_shortcuts(self) -> None:
-        from aldesk.gui.shortcuts_dialog import ShortcutsDialog
+        from aldesk.gui.dialogs.shortcuts_dialog import ShortcutsDialog
 
         class_keys = {c.hotkey: c.name for c in self.classes if c.hotkey} if self.project else {}
         dialog = ShortcutsDialog(self, current_keymap(self.actions), class_keys)

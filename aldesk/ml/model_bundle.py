@@ -6,8 +6,8 @@ Contents of the bundle folder:
   mapping float32 images ``[B, 3, S, S]`` (RGB, values 0..1; ``S`` in ``bundle.json``) to class
   probabilities ``[B, K]`` in the order of ``classes.json``. Inside: the backbone's normalisation,
   the backbone, the rounding of its features to float16 (aldesk stores embeddings as float16 and
-  its head was trained and scored on those), then the stored head (aldesk/ml/bundle_heads.py):
-  for the linear heads the projection they work on (``pool.z`` of aldesk/ml/engine.py:
+  its head was trained and scored on those), then the stored head (aldesk/ml/heads/bundle.py):
+  for the linear heads the projection they work on (``pool.z`` of aldesk/ml/loop/pool.py:
   x -> (x - mean) @ components / scale, fitted on the project's pool) and the linear layer; for
   the ``cnn`` head (pixels backbone) the small CNN on the 32 x 32 thumbnail. Classes that had no
   labels get probability 0; the head's temperature is applied.
@@ -54,9 +54,9 @@ from aldesk.core.export_target import StagedFolder
 from aldesk.core.imageio import load_image
 from aldesk.core.info import project_info
 from aldesk.core.store import Project
-from aldesk.ml.backbones import Backbone, load_backbone
-from aldesk.ml.backbones.preprocess import MAX_ASPECT, SquareTransform
-from aldesk.ml.bundle_heads import CNN_HEAD, RebuiltHead, rebuild_head, rebuild_head_streamed, whitening_sample_positions
+from aldesk.ml.encoders import Backbone, load_backbone
+from aldesk.ml.encoders.preprocess import MAX_ASPECT, SquareTransform
+from aldesk.ml.heads.bundle import CNN_HEAD, RebuiltHead, rebuild_head, rebuild_head_streamed, whitening_sample_positions
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]

@@ -3,7 +3,7 @@
 import json
 
 from aldesk.cli import main
-from aldesk.ml import scratch_cnn
+from aldesk.ml.heads import cnn as scratch_cnn
 from tests.conftest import write_image
 
 

@@ -8,7 +8,7 @@ from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from aldesk.gui.banner import Banner
-from aldesk.ml.background_jobs import JobRunner
+from aldesk.ml.loop.jobs import JobRunner
 from tests.gui.test_main_window import _status, project_path  # noqa: F401 - fixture
 
 

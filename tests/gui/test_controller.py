@@ -15,10 +15,10 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.importer import import_paths
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import create_project, open_project
-from aldesk.gui import controller as controller_mod
-from aldesk.gui import prediction_writer
-from aldesk.gui.controller import LearningController
-from aldesk.ml.background_jobs import JobRunner
+from aldesk.gui.learning import controller as controller_mod
+from aldesk.gui.learning import prediction_writer
+from aldesk.gui.learning.controller import LearningController
+from aldesk.ml.loop.jobs import JobRunner
 from tests.conftest import distinct_colour, write_image
 
 

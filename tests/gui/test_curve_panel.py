@@ -2,7 +2,7 @@ import numpy as np
 
 from aldesk.core.model_store import save_model
 from aldesk.core.vectors import get_or_create_set
-from aldesk.gui.curve_panel import LearningCurve, curve_data, summary_text
+from aldesk.gui.labeling.curve_panel import LearningCurve, curve_data, summary_text
 
 
 def _model(project, set_id, n_labels, metrics):

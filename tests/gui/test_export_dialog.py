@@ -13,8 +13,8 @@ from aldesk.core.export_report import ExportReport
 from aldesk.core.importer import import_paths
 from aldesk.core.labels import record
 from aldesk.core.store import create_project
-from aldesk.gui import export_dialog
-from aldesk.gui.export_dialog import ExportDialog, run_export_dialog
+from aldesk.gui.dialogs import export_dialog
+from aldesk.gui.dialogs.export_dialog import ExportDialog, run_export_dialog
 from tests.conftest import distinct_colour, write_image
 
 
@@ -105,9 +105,9 @@ def test_closing_while_exporting_cancels_and_waits(qtbot, project_path, monkeypa
 
 def test_model_export_runs_in_the_thread(qtbot, project_path, tmp_path):
     from aldesk.core.store import open_project
-    from aldesk.ml.backbones import load_backbone
-    from aldesk.ml.engine import PoolModel
-    from aldesk.ml.workflow import embed_project, save_training, take_snapshot, train_snapshot
+    from aldesk.ml.encoders import load_backbone
+    from aldesk.ml.loop.pool import PoolModel
+    from aldesk.ml.loop.workflow import embed_project, save_training, take_snapshot, train_snapshot
 
     with open_project(project_path) as project:
         embed_project(project, load_backbone("pixels"))

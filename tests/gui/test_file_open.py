@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from aldesk.core.classes import add_classes
 from aldesk.core.store import create_project
-from aldesk.gui.file_open import FileOpenHandler
+from aldesk.gui.dialogs.file_open import FileOpenHandler
 from aldesk.gui.main_window import MainWindow
 
 

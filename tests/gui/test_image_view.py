@@ -8,8 +8,8 @@ from PIL import Image
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QWheelEvent
 
-from aldesk.gui.image_view import BACKGROUND, ImageView
-from aldesk.gui.prefetch import image_to_qimage
+from aldesk.gui.labeling.image_view import BACKGROUND, ImageView
+from aldesk.gui.labeling.prefetch import image_to_qimage
 
 
 def solid(width: int, height: int, colour: QColor = QColor(200, 30, 40)) -> QImage:

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from aldesk.core.classes import LabelClass
-from aldesk.gui.labeling_view import THUMB, LabelingView, ThumbnailStrip
+from aldesk.gui.labeling.labeling_view import THUMB, LabelingView, ThumbnailStrip
 
 
 def tile(colour: QColor) -> QImage:

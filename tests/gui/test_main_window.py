@@ -156,7 +156,7 @@ def test_a_killed_learning_process_is_shown_and_labeling_goes_on(qtbot, window, 
 def test_results_arriving_after_close_are_dropped_quietly(qtbot, window, project_path):
     import numpy as np
 
-    from aldesk.gui.worker import EmbedChunk
+    from aldesk.gui.learning.worker import EmbedChunk
 
     controller = window.controller
     window.close_project()

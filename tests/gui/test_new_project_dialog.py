@@ -1,6 +1,6 @@
 from aldesk.core.info import project_info
 from aldesk.core.store import open_project
-from aldesk.gui.new_project_dialog import NewProjectDialog
+from aldesk.gui.dialogs.new_project_dialog import NewProjectDialog
 from tests.conftest import distinct_colour, write_image
 
 
@@ -49,7 +49,7 @@ def test_bad_input_is_refused_before_anything_is_written(qtbot, tmp_path, monkey
 def test_an_unexpected_error_in_the_import_thread_reaches_the_dialog(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from aldesk.gui import new_project_dialog
+    from aldesk.gui.dialogs import new_project_dialog
 
     write_image(tmp_path / "imgs" / "0.png", distinct_colour(1))
 

@@ -14,8 +14,8 @@ from shiboken6 import delete
 
 from aldesk.core import imageio
 from aldesk.core.errors import ImageError
-from aldesk.gui import prefetch
-from aldesk.gui.prefetch import FILE_MISSING, THREAD_NAME, ImagePrefetcher, image_to_qimage
+from aldesk.gui.labeling import prefetch
+from aldesk.gui.labeling.prefetch import FILE_MISSING, THREAD_NAME, ImagePrefetcher, image_to_qimage
 
 RED = (200, 30, 40)
 

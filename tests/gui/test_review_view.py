@@ -12,7 +12,7 @@ from aldesk.core.classes import add_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.importer import import_paths
 from aldesk.core.suspects_store import Suspect, save_suspects
-from aldesk.gui.review_view import ReviewView
+from aldesk.gui.review.review_view import ReviewView
 from tests.conftest import distinct_colour, write_image
 
 

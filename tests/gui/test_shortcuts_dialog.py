@@ -12,7 +12,7 @@ from aldesk.core.classes import add_classes
 from aldesk.core.importer import import_paths
 from aldesk.core.store import create_project, open_project
 from aldesk.gui.keymap import keymap_path, merge_keymap
-from aldesk.gui.shortcuts_dialog import ShortcutsDialog
+from aldesk.gui.dialogs.shortcuts_dialog import ShortcutsDialog
 from tests.conftest import distinct_colour, write_image
 
 CLASSES = {"1": "cat", "2": "dog", "c": "cow"}
@@ -22,7 +22,7 @@ CLASSES = {"1": "cat", "2": "dog", "c": "cow"}
 def no_learning(monkeypatch):
     """These tests are about keys: the window's worker gets no job (its first job imports torch,
     which under load can outlast the bounded wait when the window closes)."""
-    from aldesk.gui.controller import LearningController
+    from aldesk.gui.learning.controller import LearningController
 
     monkeypatch.setattr(LearningController, "start", lambda self: None)
 

@@ -66,7 +66,7 @@ def test_no_recent_projects_shows_a_hint_and_no_reopen(screen):
 def test_the_window_remembers_its_last_project_and_geometry(qtbot, tmp_path, project_path, monkeypatch):  # noqa: F811
     from aldesk.gui.main_window import MainWindow
 
-    from aldesk.gui.controller import LearningController
+    from aldesk.gui.learning.controller import LearningController
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setattr(LearningController, "start", lambda self: None)  # no worker job needed

@@ -10,10 +10,10 @@ from aldesk.core.importer import import_paths
 from aldesk.core.labels import record
 from aldesk.core.store import create_project
 from aldesk.gui.main_window import MainWindow
-from aldesk.ml import scratch_cnn
-from aldesk.ml.backbones import load_backbone
-from aldesk.ml.engine import PoolModel
-from aldesk.ml.workflow import embed_project, save_training, take_snapshot, train_snapshot
+from aldesk.ml.heads import cnn as scratch_cnn
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.loop.workflow import embed_project, save_training, take_snapshot, train_snapshot
 from tests.conftest import distinct_colour, write_image
 
 

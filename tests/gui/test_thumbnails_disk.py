@@ -1,7 +1,7 @@
 """The grid's thumbnail loader keeps thumbnails of large originals on disk, by content hash."""
 
 from aldesk.core.thumb_cache import ThumbnailDiskCache
-from aldesk.gui.thumbnails import ThumbnailLoader
+from aldesk.gui.review.thumbnails import ThumbnailLoader
 from tests.conftest import write_image
 
 SHA = "5a" * 32

@@ -11,7 +11,7 @@ from aldesk.core import labels, vectors
 from aldesk.core.disk import disk_full_error
 from aldesk.core.store import open_project
 from aldesk.gui import write_guard
-from aldesk.ml.background_jobs import EmbedChunk
+from aldesk.ml.loop.jobs import EmbedChunk
 from tests.gui.test_main_window import _press, _status, project_path  # noqa: F401 - fixture
 
 CTRL = Qt.KeyboardModifier.ControlModifier

@@ -131,7 +131,7 @@ def test_damage_met_while_labeling_turns_the_window_read_only(qtbot, make_window
 def test_export_works_on_a_read_only_project_open_in_the_window(qtbot, make_window, labeled_path, read_only_place, tmp_path):
     import csv
 
-    from aldesk.gui.export_dialog import ExportDialog
+    from aldesk.gui.dialogs.export_dialog import ExportDialog
 
     before = labeled_path.read_bytes()
     window = make_window(labeled_path)

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from aldesk.gui.worker import BACKGROUND_NICE, lower_thread_priority
+from aldesk.gui.learning.worker import BACKGROUND_NICE, lower_thread_priority
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux-only")

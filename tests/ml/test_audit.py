@@ -3,11 +3,11 @@ import math
 import numpy as np
 import pytest
 
-from aldesk.ml.audit import (
+from aldesk.ml.evaluation.audit import (
     MIN_AUDIT_LABELS, cohens_kappa, estimate_from_counts, evaluate_model, out_of_fold_correct,
     wilson_interval,
 )
-from aldesk.ml.engine import PoolModel
+from aldesk.ml.loop.pool import PoolModel
 
 
 def test_wilson_interval_matches_a_textbook_value_and_covers_at_the_stated_rate():
@@ -87,7 +87,7 @@ def test_the_estimate_tracks_the_true_accuracy_of_the_model(head):
     labeled = rng.choice(len(x), 240, replace=False)
     audit = np.zeros(len(labeled), dtype=bool)
     audit[rng.choice(len(labeled), 120, replace=False)] = True
-    from aldesk.ml.engine import train_head
+    from aldesk.ml.loop.pool import train_head
 
     model, _ = train_head(pool, labeled, y[labeled], 3, head=head, calibrate=False)
     probs = model.predict_proba(pool.z).numpy()

@@ -1,6 +1,6 @@
 import numpy as np
 
-from aldesk.ml.audit_sim import simulate_audit
+from aldesk.ml.simulation.audit_coverage import simulate_audit
 
 
 def test_replay_scores_the_estimate_against_the_truth():

@@ -20,7 +20,7 @@ from PIL import Image
 from aldesk.core.errors import AldeskError
 from aldesk.core.imageio import load_image
 from aldesk.core.resources import resources_dir
-from aldesk.ml.backbones import (
+from aldesk.ml.encoders import (
     Backbone,
     default_backbone_name,
     fetch_weights,
@@ -28,10 +28,10 @@ from aldesk.ml.backbones import (
     list_backbones,
     load_backbone,
 )
-from aldesk.ml.backbones import lite0, tv
-from aldesk.ml.backbones.lite_arch import EfficientNetLite
-from aldesk.ml.backbones.preprocess import LITE_MEAN, LITE_STD, SquareTransform, crop_box
-from aldesk.ml.backbones.weights_file import read_state_dict
+from aldesk.ml.encoders import lite0, tv
+from aldesk.ml.encoders.lite_arch import EfficientNetLite
+from aldesk.ml.encoders.preprocess import LITE_MEAN, LITE_STD, SquareTransform, crop_box
+from aldesk.ml.encoders.weights_file import read_state_dict
 
 DEMO_ZIP = resources_dir() / "demo" / "fashion-mnist-sample.zip"
 EXPECTED_DIMS = {

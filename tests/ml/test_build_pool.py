@@ -7,8 +7,10 @@ import torch
 from aldesk.core import vectors
 from aldesk.core.classes import add_classes
 from aldesk.core.labels import record
-from aldesk.ml import features, pool_cache, workflow
-from aldesk.ml.engine import PoolModel
+from aldesk.ml import features
+from aldesk.ml.loop import pool_cache
+from aldesk.ml.loop import workflow
+from aldesk.ml.loop.pool import PoolModel
 
 
 @pytest.fixture

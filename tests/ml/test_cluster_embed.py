@@ -13,10 +13,10 @@ distributed = pytest.importorskip("distributed")
 
 from aldesk.core import vectors  # noqa: E402
 from aldesk.core.store import open_project  # noqa: E402
-from aldesk.ml.backbones import load_backbone  # noqa: E402
-from aldesk.ml.cluster_embed import default_shard_dir, embed_on_cluster  # noqa: E402
-from aldesk.ml.shards import list_shards  # noqa: E402
-from aldesk.ml.workflow import embed_project  # noqa: E402
+from aldesk.ml.encoders import load_backbone  # noqa: E402
+from aldesk.ml.cluster.embed import default_shard_dir, embed_on_cluster  # noqa: E402
+from aldesk.ml.cluster.shards import list_shards  # noqa: E402
+from aldesk.ml.loop.workflow import embed_project  # noqa: E402
 from tests.ml.test_shards import make_project  # noqa: E402
 
 N = 40  # items per generated project; one of them is deleted after import (a failure)
@@ -112,7 +112,7 @@ def test_corrupt_shard_is_named_set_aside_and_redone(client, projects, tmp_path)
 def test_task_errors_reach_the_client_with_the_workers_message(client, projects):
     path, _ = projects
     backbone = load_backbone("pixels", device="cpu")
-    from aldesk.ml.cluster_embed import PathMap
+    from aldesk.ml.cluster.embed import PathMap
 
     hidden = PathMap.parse([f"{path.parent}=/not/mounted/here"])
     with open_project(path) as project, pytest.raises(Exception, match="cannot see the shard folder"):
@@ -122,7 +122,7 @@ def test_task_errors_reach_the_client_with_the_workers_message(client, projects)
 def test_images_missing_on_the_workers_but_present_here_stop_the_run(client, projects):
     path, _ = projects
     backbone = load_backbone("pixels", device="cpu")
-    from aldesk.ml.cluster_embed import PathMap
+    from aldesk.ml.cluster.embed import PathMap
 
     elsewhere = PathMap.parse([f"{path.parent / 'imgs'}=/not/mounted/imgs"])
     with open_project(path) as project:
@@ -134,7 +134,7 @@ def test_images_missing_on_the_workers_but_present_here_stop_the_run(client, pro
 
 
 def test_unreachable_scheduler_is_named_with_what_to_check():
-    from aldesk.ml.cluster_embed import connect
+    from aldesk.ml.cluster.embed import connect
 
     with pytest.raises(Exception, match=r"Cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*port"):
         with connect("tcp://127.0.0.1:9", timeout=1):
@@ -142,8 +142,8 @@ def test_unreachable_scheduler_is_named_with_what_to_check():
 
 
 def test_a_bad_shard_from_a_task_is_set_aside_and_computed_again(client, projects, monkeypatch):
-    from aldesk.ml import cluster_embed
-    from aldesk.ml.shards import ShardError
+    from aldesk.ml.cluster import embed as cluster_embed
+    from aldesk.ml.cluster.shards import ShardError
 
     path, _ = projects
     backbone = load_backbone("pixels", device="cpu")

@@ -15,8 +15,8 @@ from aldesk.core import vectors
 from aldesk.core.classes import add_classes
 from aldesk.core.importer import import_paths
 from aldesk.core.store import create_project, open_project
-from aldesk.ml.background_jobs import EmbedChunk, JobRunner, RefreshOutcome
-from aldesk.ml.compute_process import ComputeProcess, ComputeProcessDied
+from aldesk.ml.loop.jobs import EmbedChunk, JobRunner, RefreshOutcome
+from aldesk.ml.loop.compute_process import ComputeProcess, ComputeProcessDied
 from tests.conftest import distinct_colour, write_image
 
 
@@ -139,7 +139,7 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_the_child(tmp_path, p
         "import os, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
         f"open({str(marker)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
-        "from aldesk.ml.compute_process import ComputeProcess\n"
+        "from aldesk.ml.loop.compute_process import ComputeProcess\n"
         f"p = ComputeProcess({str(project_path)!r}, 'pixels')\n"
         "seen = []\n"
         "p.run('embed', 1, lambda kind, payload: seen.append(kind))\n"
@@ -183,7 +183,7 @@ def test_the_child_ends_when_its_parent_is_killed(tmp_path, project_path):
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
-        "from aldesk.ml.compute_process import ComputeProcess\n"
+        "from aldesk.ml.loop.compute_process import ComputeProcess\n"
         "if __name__ == '__main__':\n"
         f"    p = ComputeProcess({str(project_path)!r}, 'pixels')\n"
         "    p.start()\n"

@@ -12,14 +12,17 @@ import torch
 from PIL import Image
 
 from aldesk.core.errors import AldeskError
-from aldesk.ml import embed as embed_mod
-from aldesk.ml import engine, features, heads, scratch_cnn
-from aldesk.ml.backbones import Backbone, get_spec, load_backbone
-from aldesk.ml.backbones.lite_arch import EfficientNetLite
-from aldesk.ml.backbones.memory import LIVE_ACTIVATIONS, bytes_per_image, largest_activation
-from aldesk.ml.backbones.pixels import TRANSFORM as PIXEL_TRANSFORM
-from aldesk.ml.backbones.pixels import build as build_pixels
-from aldesk.ml.embed import GPU_MAX_BATCH, BatchRunner, default_batch_size, embed_sources, gpu_batch_size
+from aldesk.ml.encoders import embed as embed_mod
+from aldesk.ml import features
+from aldesk.ml.loop import pool as engine
+from aldesk.ml.heads import linear as heads
+from aldesk.ml.heads import cnn as scratch_cnn
+from aldesk.ml.encoders import Backbone, get_spec, load_backbone
+from aldesk.ml.encoders.lite_arch import EfficientNetLite
+from aldesk.ml.encoders.memory import LIVE_ACTIVATIONS, bytes_per_image, largest_activation
+from aldesk.ml.encoders.pixels import TRANSFORM as PIXEL_TRANSFORM
+from aldesk.ml.encoders.pixels import build as build_pixels
+from aldesk.ml.encoders.embed import GPU_MAX_BATCH, BatchRunner, default_batch_size, embed_sources, gpu_batch_size
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -3,9 +3,11 @@ import io
 import numpy as np
 import torch
 
-from aldesk.ml import engine, heads
+from aldesk.ml.loop import pool as engine
 
 
+
+from aldesk.ml.heads import linear as heads
 def _blobs(n_per_class=60, n_classes=3, dim=8, seed=0, spread=0.6):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 3, size=(n_classes, dim))

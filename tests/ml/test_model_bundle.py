@@ -13,11 +13,11 @@ from aldesk.core.importer import import_paths
 from aldesk.core.labels import record
 from aldesk.core.model_store import load_predictions
 from aldesk.core.store import create_project
-from aldesk.ml.backbones import load_backbone
-from aldesk.ml.backbones.lite0 import package_weights
-from aldesk.ml.engine import PoolModel
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.encoders.lite0 import package_weights
+from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.model_bundle import export_model, input_tensor, model_card
-from aldesk.ml.workflow import embed_project, save_training, take_snapshot, train_snapshot
+from aldesk.ml.loop.workflow import embed_project, save_training, take_snapshot, train_snapshot
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
 
@@ -136,9 +136,10 @@ def test_the_card_shows_the_estimated_accuracy_when_there_is_one(exported):
 @pytest.mark.parametrize("head", ["default", "plain"])  # pixels: default = the cnn head, plain = linear
 def test_large_pools_are_read_chunk_by_chunk_and_rebuild_the_same_head(project, tmp_path, monkeypatch, head):
     from aldesk.core import vectors
-    from aldesk.ml import bundle_heads, features, model_bundle
+    from aldesk.ml import features, model_bundle
 
     # A whitening sample smaller than the pool, as at 1M items, for the app's training and the export.
+    from aldesk.ml.heads import bundle as bundle_heads
     monkeypatch.setattr(features, "FIT_SAMPLE", 20)
     monkeypatch.setattr(bundle_heads, "FIT_SAMPLE", 20)
     _trained_project(project, tmp_path, "pixels", head)

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import torch
 
-from aldesk.ml import pool_cache
+from aldesk.ml.loop import pool_cache
 from aldesk.ml.features import Whitening
 
 

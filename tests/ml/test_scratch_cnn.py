@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from aldesk.core.errors import AldeskError
-from aldesk.ml import scratch_cnn
-from aldesk.ml.engine import NotEnoughLabels, PoolModel, refresh, train_head
-from aldesk.ml.heads import LinearHead, fit_linear
-from aldesk.ml.scratch_cnn import CnnHead, default_head, fit_cnn, head_from_bytes, warm_start_for
+from aldesk.ml.heads import cnn as scratch_cnn
+from aldesk.ml.loop.pool import NotEnoughLabels, PoolModel, refresh, train_head
+from aldesk.ml.heads.linear import LinearHead, fit_linear
+from aldesk.ml.heads.cnn import CnnHead, default_head, fit_cnn, head_from_bytes, warm_start_for
 
 SIDE = scratch_cnn.SIDE
 STEPS = 40  # enough for the toy problem, and the whole file stays within a few seconds

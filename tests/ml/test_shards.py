@@ -11,12 +11,12 @@ import pytest
 from aldesk.core import vectors
 from aldesk.core.importer import import_paths
 from aldesk.core.store import create_project, open_project
-from aldesk.ml.backbones import load_backbone
-from aldesk.ml.cluster_embed import PathMap
-from aldesk.ml.shard_ingest import DoneItems, ingest_folder
-from aldesk.ml.shard_worker import ShardTask, run_shard
-from aldesk.ml.shards import ShardError, list_shards, read_shard, write_shard
-from aldesk.ml.workflow import embed_project
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.cluster.embed import PathMap
+from aldesk.ml.cluster.ingest import DoneItems, ingest_folder
+from aldesk.ml.cluster.worker import ShardTask, run_shard
+from aldesk.ml.cluster.shards import ShardError, list_shards, read_shard, write_shard
+from aldesk.ml.loop.workflow import embed_project
 from tests.conftest import distinct_colour, write_image
 
 
@@ -158,7 +158,7 @@ def test_done_items_flags_grow_with_new_ids():
 
 
 def test_stored_paths_of_dense_and_sparse_ids_agree(tmp_path):
-    from aldesk.ml.shard_ingest import stored_paths
+    from aldesk.ml.cluster.ingest import stored_paths
 
     with open_project(make_project(tmp_path, n=30)) as project:
         every = dict(project.conn.execute("SELECT id, path FROM items"))
@@ -172,7 +172,7 @@ def test_stored_paths_of_dense_and_sparse_ids_agree(tmp_path):
 def test_malloc_thresholds_are_restored_only_under_dasks_trim_setting(monkeypatch):
     import platform
 
-    from aldesk.ml.shard_worker import restore_malloc_thresholds
+    from aldesk.ml.cluster.worker import restore_malloc_thresholds
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     assert restore_malloc_thresholds() is False

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from aldesk.core.errors import AldeskError
-from aldesk.ml import suspects
-from aldesk.ml.engine import PoolModel
-from aldesk.ml.suspects import MIN_LABELS, rank_suspects, suspects_for_snapshot
-from aldesk.ml.workflow import Snapshot
+from aldesk.ml.evaluation import suspects
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.evaluation.suspects import MIN_LABELS, rank_suspects, suspects_for_snapshot
+from aldesk.ml.loop.workflow import Snapshot
 
 
 def blobs(n: int, n_classes: int, dim: int = 32, spread: float = 0.6, seed: int = 0):
@@ -110,7 +110,7 @@ def test_snapshot_suspects_carry_item_and_class_ids():
 
 
 def test_ranking_from_logits_at_hand_orders_by_doubt_and_skips_unknown_classes():
-    from aldesk.ml.suspects import rank_from_logits
+    from aldesk.ml.evaluation.suspects import rank_from_logits
 
     inf = float("-inf")
     logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 3.0, 0.0], [inf, 2.0, 0.0], [1.0, 1.0, 0.0]])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aldesk.core.errors import AldeskError
-from aldesk.ml.backbones.weights_file import read_state_dict
+from aldesk.ml.encoders.weights_file import read_state_dict
 
 
 class Custom:  # a class torch's weights-only unpickler does not allow

@@ -9,9 +9,9 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.importer import import_paths
 from aldesk.core.labels import record
 from aldesk.core.model_store import latest_model, load_predictions
-from aldesk.ml.backbones import load_backbone
-from aldesk.ml.engine import NotEnoughLabels, PoolModel
-from aldesk.ml.workflow import embed_project, pick_queue, save_training, take_snapshot, train_snapshot
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.loop.pool import NotEnoughLabels, PoolModel
+from aldesk.ml.loop.workflow import embed_project, pick_queue, save_training, take_snapshot, train_snapshot
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
 
@@ -88,7 +88,7 @@ def test_unknown_backbone_lists_the_names():
 def test_training_estimates_accuracy_from_audit_labels_only(colour_project):
     from aldesk.core.info import project_info
     from aldesk.core.labels import QueryContext
-    from aldesk.ml.workflow import evaluate_snapshot, previous_predictions
+    from aldesk.ml.loop.workflow import evaluate_snapshot, previous_predictions
 
     embed_project(colour_project, load_backbone("pixels"))
     for item in range(1, 13):

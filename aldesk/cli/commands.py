@@ -1,0 +1,370 @@
+"""The ``aldesk`` command: every headless verb lives here and calls into core (and later ml).
+
+Errors a person can act on are printed as one message without a traceback (exit 1); Ctrl-C
+exits 130 after saying that finished work was kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from aldesk import __version__
+from aldesk.core import classes as classes_mod
+from aldesk.core.errors import AldeskError, ProjectError
+from aldesk.core.store import PROJECT_SUFFIX, Project, create_project, open_project
+from aldesk.cli.progress import TerminalProgress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aldesk",
+        description="Active-learning image labeling on your own workstation. "
+        "Run 'aldesk demo' to try it on a built-in sample.",
+    )
+    parser.add_argument("--version", action="version", version=f"aldesk {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    new = verbs.add_parser("new", help="create a project file")
+    new.add_argument("project", type=Path, help="the project file to create (PROJECT.aldesk)")
+    new.add_argument("--classes", default="", help='comma-separated class names, e.g. "cat,dog,bird"')
+    new.add_argument("--hotkeys", default=None, help='one key per class, e.g. "c,d,b" (default 1-9, 0, letters)')
+    new.set_defaults(run=cmd_new)
+
+    imp = verbs.add_parser("import", help="add images: folders (recursive), image files, CSV lists")
+    imp.add_argument("project", type=Path)
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, image or CSV (path[,label])")
+    imp.add_argument("--labels-from-folders", action="store_true",
+                     help="label each image with its parent folder's name (ImageFolder layout)")
+    imp.set_defaults(run=cmd_import)
+
+    lab = verbs.add_parser("label", help="apply labels from a CSV (path,label) to imported items")
+    lab.add_argument("project", type=Path)
+    lab.add_argument("--csv", required=True, type=Path, help="CSV file with columns path,label")
+    lab.add_argument("--overwrite", action="store_true", help="replace labels a person gave (else refused)")
+    lab.add_argument("--add-classes", action="store_true", help="create classes the project lacks (else refused)")
+    lab.set_defaults(run=cmd_label)
+
+    cls = verbs.add_parser("classes", help="list the classes, or add some")
+    cls.add_argument("project", type=Path)
+    cls.add_argument("--add", default="", help="comma-separated names of classes to add")
+    cls.add_argument("--hotkeys", default=None, help="one key per added class")
+    cls.set_defaults(run=cmd_classes)
+
+    info = verbs.add_parser("info", help="counts, classes, missing files")
+    info.add_argument("project", type=Path)
+    info.add_argument("--json", action="store_true", help="print JSON (keys documented in the README)")
+    info.set_defaults(run=cmd_info)
+
+    exp = verbs.add_parser("export", help="write labels, labeled images, predictions or the model")
+    exp.add_argument("project", type=Path)
+    exp.add_argument("--format", required=True,
+                     choices=("csv", "json", "imagefolder", "hf-imagefolder", "predictions", "model"),
+                     help="csv/json: every item and its label (json with the label history); "
+                     "imagefolder: OUT/<class>/<image>; hf-imagefolder: images + metadata.csv for "
+                     "Hugging Face datasets; predictions: CSV of the latest model's guesses for "
+                     "unlabeled items; model: a folder with the model as a torch.export program")
+    exp.add_argument("--out", required=True, type=Path,
+                     help="file (csv, json, predictions) or new/empty folder (imagefolder, hf-imagefolder, model)")
+    exp.add_argument("--link", action="store_true",
+                     help="hard-link images instead of copying them (copies where linking is refused)")
+    exp.add_argument("--force", action="store_true",
+                     help="replace an existing OUT file, or an OUT folder holding an earlier aldesk export "
+                     "(never another folder, the project's own files or its images)")
+    exp.add_argument("--weights", type=Path, default=None,
+                     help="model: the backbone weights file the embeddings were made with, if not the default")
+    exp.set_defaults(run=cmd_export)
+
+    cfg = verbs.add_parser("settings", help="show or change the project's settings (audit rate, stopping rule)")
+    cfg.add_argument("project", type=Path)
+    cfg.add_argument("name", nargs="?", help="one setting to show or change")
+    cfg.add_argument("value", nargs="?", help="its new value")
+    cfg.set_defaults(run=cmd_settings)
+
+    rel = verbs.add_parser("relocate", help="repair paths after images were moved")
+    rel.add_argument("project", type=Path)
+    rel.add_argument("old_root", type=Path, metavar="OLD_ROOT")
+    rel.add_argument("new_root", type=Path, metavar="NEW_ROOT")
+    rel.set_defaults(run=cmd_relocate)
+
+    rec = verbs.add_parser("recover", help="copy every readable row of a damaged project into a new one")
+    rec.add_argument("project", type=Path)
+    rec.add_argument("--out", required=True, type=Path, help="the new project file to create")
+    rec.set_defaults(run=cmd_recover)
+
+    demo = verbs.add_parser("demo", help="build the built-in demo project and open it")
+    demo.add_argument("--out", type=Path, default=None, help="folder for the demo (default: aldesk's data folder)")
+    demo.add_argument("--no-gui", action="store_true", help="only build it and print where it is")
+    demo.set_defaults(run=cmd_demo)
+
+    from aldesk.cli.learning import add_ml_commands
+
+    add_ml_commands(verbs)
+    parser.set_defaults(verb_names=frozenset(verbs.choices))
+    return parser
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    path = args.project if args.project.suffix else args.project.with_suffix(PROJECT_SUFFIX)
+    names = classes_mod.split_names(args.classes)
+    hotkeys = classes_mod.split_list(args.hotkeys) if args.hotkeys is not None else None
+    if hotkeys is not None and not names:
+        raise AldeskError("--hotkeys needs --classes: give one hotkey per class.")
+    # Validate everything before the file exists, so a bad argument leaves nothing behind.
+    classes_mod.check_new_names(names, [])
+    for key in hotkeys or []:
+        classes_mod.clean_hotkey(key)
+    project = create_project(path)
+    try:
+        made = classes_mod.add_classes(project, names, hotkeys) if names else []
+    except AldeskError:
+        project.close()
+        path.unlink(missing_ok=True)
+        raise
+    with project:
+        print(f"created {project.path}")
+        for c in made:
+            print(f"  [{c.hotkey or '-'}] {c.name}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from aldesk.core.importer import ImportInterrupted, import_paths
+
+    stopped = False
+    try:
+        with open_project(args.project) as project:
+            report = import_paths(
+                project, args.paths, labels_from_folders=args.labels_from_folders,
+                progress=TerminalProgress("importing"),
+            )
+    except ImportInterrupted as stop:  # Ctrl+C: the finished batches are committed
+        report, stopped = stop.report, True
+    print(report.summary())
+    if report.new_classes:
+        print(f"new classes: {', '.join(report.new_classes)}")
+    if report.labels_applied:
+        print(f"labels applied: {report.labels_applied}")
+    for path, same_as in report.duplicates:
+        print(f"duplicate {path}: same content as {same_as}")
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}")
+    if stopped:
+        print(f"\naldesk: interrupted: {report.imported} images imported before the stop were kept; "
+              "run the same import again to continue.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from aldesk.core.label_csv import apply_label_csv
+
+    with open_project(args.project) as project:
+        report = apply_label_csv(project, args.csv, overwrite=args.overwrite, add_classes=args.add_classes)
+    print(report.summary())
+    if report.new_classes:
+        print(f"new classes: {', '.join(report.new_classes)}")
+    for path in report.not_in_project:
+        print(f"not in project (import it first): {path}")
+    for path in report.without_label:
+        print(f"no label given: {path}")
+    return 0
+
+
+def cmd_classes(args: argparse.Namespace) -> int:
+    names = classes_mod.split_names(args.add)
+    if args.hotkeys is not None and not names:
+        raise AldeskError("--hotkeys needs --add: give one hotkey per added class.")
+    with open_project(args.project, write=bool(names)) as project:
+        if names:
+            hotkeys = classes_mod.split_list(args.hotkeys) if args.hotkeys is not None else None
+            classes_mod.add_classes(project, names, hotkeys)
+        for c in classes_mod.list_classes(project):
+            print(f"[{c.hotkey or '-'}] {c.name}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from aldesk.core.info import format_info, project_info
+
+    with open_project(args.project, write=False) as project, reading_what_is_readable(project):
+        warn_if_damaged(project)
+        info = project_info(project)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+    else:
+        print(format_info(info))
+    return 0
+
+
+def warn_if_damaged(project: Project) -> None:
+    """Reading a damaged project works as far as it goes; say so before the output."""
+    if project.damage:
+        from aldesk.core.project_check import damaged_error_text
+
+        print(f"aldesk: warning: {damaged_error_text(project.path, project.damage)}", file=sys.stderr)
+
+
+# What a value of the wrong type (bytes for a text, text for a number) raises when it is used.
+VALUE_ERRORS = (TypeError, ValueError, UnicodeDecodeError, AttributeError, KeyError, IndexError)
+
+
+@contextmanager
+def reading_what_is_readable(project: Project) -> Iterator[None]:
+    """Read a project that may be damaged: values SQLite hands back from a damaged file can be
+    of any type, so on a file its check found damaged, any error ends the read with one line
+    saying so; on a file that passes the check, only the errors a value of a damaged type raises
+    do (other errors are bugs and keep their traceback)."""
+    try:
+        yield
+    except (AldeskError, KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        if not project.damage and (os.environ.get("ALDESK_DEBUG") or not isinstance(exc, VALUE_ERRORS)):
+            raise
+        if not project.damage:
+            # A value of the wrong type (a flipped bit in a record's header) passes every check
+            # SQLite has; or this is a bug. Either way one line, the details on request.
+            raise ProjectError(
+                f"reading {project.path} failed ({type(exc).__name__}: {exc}). The file may be damaged in a way "
+                f"SQLite's check cannot see: 'aldesk recover {project.path.name} --out NEW.aldesk' copies what is "
+                "readable into a new project. If the file is fine, this is a bug in aldesk: run again with "
+                "ALDESK_DEBUG=1 for the details and report them."
+            ) from exc
+        raise ProjectError(
+            f"{project.path} is damaged and reading it stopped ({type(exc).__name__}: {exc}). "
+            f"'aldesk recover {project.path.name} --out NEW.aldesk' copies what is readable into a new project."
+        ) from exc
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from aldesk.core import settings
+
+    with open_project(args.project, write=args.value is not None) as project:
+        if args.value is not None:
+            settings.put(project, args.name, args.value)
+        names = [args.name] if args.name else list(settings.SETTINGS)
+        for name in names:
+            value = settings.get(project, name)
+            print(f"{name} = {value}    # {settings.SETTINGS[name].help}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from aldesk.core.export import export
+
+    for option, value, formats in (("--link", args.link, ("imagefolder", "hf-imagefolder")),
+                                   ("--weights", args.weights, ("model",))):
+        if value and args.format not in formats:
+            raise AldeskError(f"{option} applies to --format {' or '.join(formats)} only, not {args.format}.")
+    progress = TerminalProgress(f"exporting {args.format}")
+    with open_project(args.project, write=False) as project, reading_what_is_readable(project):
+        warn_if_damaged(project)
+        if args.format == "model":
+            from aldesk.ml.model_bundle import export_model
+
+            report = export_model(project, args.out, force=args.force, weights=args.weights, progress=progress)
+        else:
+            report = export(project, args.format, args.out, link=args.link, force=args.force, progress=progress)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_relocate(args: argparse.Namespace) -> int:
+    from aldesk.core.relocate import relocate
+
+    with open_project(args.project) as project:
+        report = relocate(project, args.old_root, args.new_root)
+    print(f"relocated {report.moved} items; {report.found} of them found at the new place")
+    for path in report.conflicts:
+        print(f"not relocated, another item already has this path: {path}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from aldesk.core.recover import recover
+
+    out = args.out if args.out.suffix else args.out.with_suffix(PROJECT_SUFFIX)
+    report = recover(args.project, out, progress=TerminalProgress("recovering"))
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from aldesk.core.demo import build_demo
+
+    path = build_demo(args.out, progress=TerminalProgress("building the demo"))
+    print(f"demo project: {path}")
+    if args.no_gui:
+        return 0
+    from aldesk.gui.app import run_app
+
+    return run_app(path)
+
+
+def _open_without_verb(project: Path | None) -> int:
+    """``aldesk`` (start screen) or ``aldesk PROJECT.aldesk``: the desktop window."""
+    from aldesk.core.store import check_project_file
+    from aldesk.gui.app import run_app
+
+    if project is not None:
+        check_project_file(project.absolute())  # a clear message in the terminal, before any window
+    return run_app(project)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # In a frozen app (PyInstaller) the learning worker's child process starts this same
+    # executable; freeze_support makes it run the child's code instead of the command line.
+    multiprocessing.freeze_support()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args: argparse.Namespace | None = None
+    try:
+        verb_names = parser.get_default("verb_names")
+        if argv and not argv[0].startswith("-") and argv[0] not in verb_names:
+            if len(argv) == 1 and (argv[0].endswith(PROJECT_SUFFIX) or Path(argv[0]).is_file()):
+                return _open_without_verb(Path(argv[0]))
+        args = parser.parse_args(argv)
+        if args.verb is None:
+            return _open_without_verb(None)
+        return int(args.run(args))
+    except AldeskError as exc:
+        print(f"aldesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\naldesk: interrupted; everything finished before was saved.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading (e.g. head): not an error.
+        sys.stderr.close()
+        return 0
+    except (sqlite3.Error, OSError) as exc:
+        # The last line of defence: an error that no layer below named (a damaged page met
+        # while reading, a failing disk). One line naming the file, never a traceback.
+        print(f"aldesk: {_unexpected_io_error(exc, args)}", file=sys.stderr)
+        return 1
+
+
+def _unexpected_io_error(exc: sqlite3.Error | OSError, args: argparse.Namespace | None) -> str:
+    from aldesk.core.disk import disk_full_error, is_no_space
+    from aldesk.core.sqlite_errors import project_error
+
+    project = getattr(args, "project", None)
+    verb = getattr(args, "verb", None) or "aldesk"
+    if isinstance(exc, sqlite3.Error):
+        if project is None:
+            return f"a database error stopped '{verb}': {' '.join(str(exc).split())}"
+        return str(project_error(Path(project).absolute(), exc, what=f"the result of 'aldesk {verb}'"))
+    if is_no_space(exc):
+        return str(disk_full_error(exc.filename or project or Path.cwd(), what=f"the output of 'aldesk {verb}'"))
+    where = exc.filename or project or "a file"
+    return f"{where}: {exc.strerror or exc}; 'aldesk {verb}' stopped (what was saved before is kept)."

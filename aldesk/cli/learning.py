@@ -1,0 +1,219 @@
+"""The learning-engine verbs of ``aldesk``: embed, train, query, simulate, weights.
+
+torch is imported only when one of these runs, so the core verbs stay quick to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from aldesk.core.errors import AldeskError
+from aldesk.core.store import open_project
+from aldesk.cli.progress import TerminalProgress
+
+
+def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
+    embed = verbs.add_parser("embed", help="compute embeddings for every item (resumable)")
+    embed.add_argument("project", type=Path)
+    _backbone_options(embed)
+    embed.add_argument("--batch-size", type=int, default=None)
+    from aldesk.cli.cluster import add_cluster_options
+
+    add_cluster_options(embed)
+    embed.set_defaults(run=cmd_embed)
+
+    train = verbs.add_parser("train", help="train a model version and store its predictions")
+    train.add_argument("project", type=Path)
+    train.add_argument("--head", default="default", choices=("default", "plain", "cnn"),
+                       help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)")
+    train.set_defaults(run=cmd_train)
+
+    query = verbs.add_parser("query", help="print the next items to label")
+    query.add_argument("project", type=Path)
+    query.add_argument("-n", type=int, default=20, help="how many items (default 20)")
+    query.add_argument("--strategy", default="default")
+    query.add_argument("--seed", type=int, default=None, help="fix the random choices (for scripts)")
+    query.add_argument("--json", action="store_true")
+    query.add_argument("--store", action="store_true",
+                       help="also store them as the project's queue (needs the project not open elsewhere)")
+    query.set_defaults(run=cmd_query)
+
+    sim = verbs.add_parser("simulate", help="replay labeling with known labels; learning curves")
+    sim.add_argument("--dataset", required=True, help="fashion-mnist, digits, or an ImageFolder folder")
+    _backbone_options(sim)
+    sim.add_argument("--head", default="default", choices=("default", "plain", "cnn"),
+                     help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)")
+    sim.add_argument("--strategies", default="default,margin,random")
+    sim.add_argument("--seeds", type=int, default=5)
+    sim.add_argument("--budget", type=int, default=600)
+    sim.add_argument("--batch", type=int, default=10)
+    sim.add_argument("--pool-size", type=int, default=None, help="sub-sample the pool (fashion-mnist: 10000)")
+    sim.add_argument("--test-size", type=int, default=None, help="sub-sample the test split")
+    sim.add_argument("--out", type=Path, required=True)
+    sim.add_argument("--json", action="store_true", help="print the result as JSON")
+    sim.set_defaults(run=cmd_simulate)
+
+    weights = verbs.add_parser("weights", help="list backbones and their weights, or fetch weights")
+    weights.add_argument("action", choices=("list", "fetch"))
+    weights.add_argument("name", nargs="?")
+    weights.set_defaults(run=cmd_weights)
+
+    from aldesk.cli.suspects import add_suspects_command
+
+    add_suspects_command(verbs)
+
+
+def _backbone_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", default=None, help="backbone name (see: aldesk weights list)")
+    parser.add_argument("--weights", type=Path, default=None, help="a weights file for the backbone")
+    parser.add_argument("--device", default=None, metavar="{auto,cpu,cuda,cuda:N,mps}",
+                        help="where the backbone runs (default: ALDESK_DEVICE, else auto: CUDA, MPS, CPU)")
+
+
+def _load_backbone(args: argparse.Namespace):
+    from aldesk.ml.encoders import load_backbone
+    from aldesk.ml.device import configure_cpu_threads, describe_device
+
+    configure_cpu_threads()
+    backbone = load_backbone(args.backbone, weights=args.weights, device=args.device)
+    print(f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {describe_device(backbone.device)}",
+          file=sys.stderr)
+    return backbone
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from aldesk.cli.cluster import cmd_cluster_embed, wants_cluster
+
+    if wants_cluster(args):  # --engine dask or --ingest-shards (docs/cluster.md)
+        return cmd_cluster_embed(args, _load_backbone)
+    from aldesk.ml.loop.workflow import embed_project
+
+    with open_project(args.project) as project:
+        backbone = _load_backbone(args)
+        report = embed_project(
+            project, backbone, batch_size=args.batch_size, progress=TerminalProgress("embedding")
+        )
+    print(f"embedded {report.embedded}, already embedded {report.already}, failed {len(report.failed)}")
+    for path, reason in report.failed:
+        print(f"failed {path}: {reason}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from aldesk.ml.device import configure_cpu_threads, describe_device
+    from aldesk.ml.loop.workflow import (
+        build_pool, evaluate_snapshot, previous_predictions, save_training, take_snapshot, train_snapshot,
+    )
+
+    configure_cpu_threads()  # as the app's worker does
+    with open_project(args.project) as project:
+        snapshot = take_snapshot(project, load_vectors=False)
+        pool = build_pool(project, snapshot)  # streamed from the file on large pools
+        result = train_snapshot(snapshot, pool, head=args.head)
+        result.metrics.update(evaluate_snapshot(snapshot, pool, result, previous_predictions(project, snapshot)))
+        version = save_training(project, snapshot, result)
+    metrics = result.metrics
+    estimate = metrics["estimate"]
+    print(
+        f"model version {version}: {metrics['head']} head on {snapshot.backbone} embeddings, "
+        f"{metrics['n_labels']} labels in {metrics['classes_with_labels']} of {len(snapshot.class_ids)} classes, "
+        f"trained on {describe_device(pool.device)}"
+    )
+    if estimate["value"] is None:
+        print(f"accuracy not estimated yet: {estimate['audit_labels']} audit labels, 10 needed")
+    else:
+        print(f"estimated accuracy {estimate['value']:.1%} (90% interval {estimate['low']:.1%} to "
+              f"{estimate['high']:.1%}, from {estimate['audit_labels']} audit labels)")
+    if metrics["classes_with_labels"] < len(snapshot.class_ids):
+        print("classes without labels get no predictions until they have some")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from aldesk.core.classes import list_classes
+    from aldesk.core.queue import replace_queue
+    from aldesk.ml.heads.cnn import pool_input
+    from aldesk.ml.loop.workflow import build_pool, pick_queue, take_snapshot
+
+    if args.n < 1:
+        raise AldeskError("-n must be at least 1.")
+    # Read-only unless --store: then it works while the window has the project open.
+    with open_project(args.project, write=args.store) as project:
+        snapshot = take_snapshot(project, load_vectors=False)
+        pool = build_pool(project, snapshot)  # streamed from the file on large pools
+        probs = snapshot.previous.predict_proba(pool_input(snapshot.previous, pool)).numpy() if snapshot.previous else None
+        queue = pick_queue(snapshot, pool, probs, snapshot.previous_version, n=args.n, strategy=args.strategy, seed=args.seed)
+        if args.store:
+            replace_queue(project, queue)
+        names = {c.id: c.name for c in list_classes(project)}
+        paths = dict(project.conn.execute("SELECT id, path FROM items"))
+        index_of = {int(item): pos for pos, item in enumerate(snapshot.item_ids)}
+        rows = []
+        for entry in queue:
+            row = {"id": entry.item_id, "path": str(project.resolve(paths[entry.item_id])),
+                   "predicted": None, "confidence": None, "score": entry.score,
+                   "rank": entry.rank, "strategy": entry.strategy, "model_version": entry.model_version}
+            if probs is not None:
+                p = probs[index_of[entry.item_id]]
+                row["predicted"] = names[snapshot.class_ids[int(p.argmax())]]
+                row["confidence"] = float(p.max())
+            rows.append(row)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for row in rows:
+            guess = f"{row['predicted']} ({row['confidence']:.2f})" if row["predicted"] else "-"
+            print(f"{row['rank']:>3}  {row['id']:>7}  {guess:<24} {row['strategy']} {row['score']:.4f}  {row['path']}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from aldesk.ml.heads.cnn import default_head
+    from aldesk.ml.simulation.report import embedded_dataset, write_report
+    from aldesk.ml.simulation.replay import simulate
+    from aldesk.ml.strategies import get_strategy
+
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    for name in strategies:
+        get_strategy(name)  # unknown names fail before any slow work
+    if args.budget < args.batch or args.batch < 1:
+        raise AldeskError("--budget must be at least --batch, and --batch at least 1.")
+    pool_size = args.pool_size if args.pool_size is not None else (10_000 if args.dataset == "fashion-mnist" else None)
+    backbone = _load_backbone(args)
+    xp, yp, xt, yt, class_names = embedded_dataset(
+        args.dataset, backbone, pool_size=pool_size, test_size=args.test_size,
+        progress=TerminalProgress("embedding the data set"),
+    )
+    bar = TerminalProgress("simulating")
+    head = default_head(backbone.spec.name, args.head)  # what the app would train on this backbone
+    result = simulate(
+        xp, yp, xt, yt, len(class_names), strategies=strategies, seeds=args.seeds,
+        budget=args.budget, batch=args.batch, head=head, progress=lambda _s, d, t: bar(d, t),
+    )
+    title = f"{Path(args.dataset).name}, {backbone.spec.name}, head {head}"
+    written = write_report(result, args.out, title)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print((args.out / "summary.md").read_text())
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from aldesk.ml.encoders import fetch_weights, get_spec, list_backbones
+
+    if args.action == "fetch":
+        if not args.name:
+            raise AldeskError("Name the backbone whose weights to fetch, e.g. aldesk weights fetch resnet18")
+        get_spec(args.name)
+        print(f"saved {fetch_weights(args.name)}")
+        return 0
+    for spec in list_backbones():
+        status = spec.weights_status()
+        where = (status.source or "built in") if status.available else f"missing: {status.hint}"
+        print(f"{spec.name:<20} {spec.dim:>5}-d  {where}")
+    return 0

@@ -1,0 +1,27 @@
+"""Pretrained image backbones that turn pictures into feature vectors, and a weight-free fallback.
+
+Nothing here downloads implicitly: weights come from an installed package, torch's cache or a
+file given with ``--weights``; only :func:`fetch_weights` (the ``aldesk weights fetch``
+command) goes to the network.
+"""
+
+from aldesk.ml.encoders.backbone import Backbone
+from aldesk.ml.encoders.registry import (
+    default_backbone_name,
+    fetch_weights,
+    get_spec,
+    list_backbones,
+    load_backbone,
+)
+from aldesk.ml.encoders.spec import BackboneSpec, WeightsStatus
+
+__all__ = [
+    "Backbone",
+    "BackboneSpec",
+    "WeightsStatus",
+    "default_backbone_name",
+    "fetch_weights",
+    "get_spec",
+    "list_backbones",
+    "load_backbone",
+]

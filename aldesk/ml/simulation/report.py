@@ -1,0 +1,117 @@
+"""Simulation inputs and outputs: embedded data sets (cached) and the written report.
+
+Embedding a data set is the slow part of a simulation, so the vectors are cached under the
+user's cache folder, keyed by data set, sample and backbone identity.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from aldesk.ml.encoders import Backbone
+from aldesk.ml.simulation.datasets import LabeledImages, load_dataset
+from aldesk.ml.encoders.embed import Progress, embed_sources
+from aldesk.ml.simulation.replay import TARGETS, SimulationResult
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("aldesk", appauthor=False)) / "simulate"
+
+
+def embedded_dataset(
+    name: str, backbone: Backbone, *, pool_size: int | None, test_size: int | None,
+    seed: int = 0, progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(pool vectors, pool labels, test vectors, test labels, class names), cached."""
+    data = load_dataset(name, pool_size=pool_size, test_size=test_size, seed=seed)
+    key = f"{Path(name).name}-{backbone.identity}-{pool_size}-{test_size}-{seed}".replace("/", "_")
+    path = cache_dir() / f"{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as cached:
+            return cached["xp"], cached["yp"], cached["xt"], cached["yt"], data.class_names
+    xp, xt = _embed_all(data, backbone, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".partial.npz")
+    np.savez(temp, xp=xp, yp=data.train_labels, xt=xt, yt=data.test_labels)
+    temp.replace(path)
+    return xp, data.train_labels, xt, data.test_labels, data.class_names
+
+
+def _embed_all(data: LabeledImages, backbone: Backbone, progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    sources = data.train_images + data.test_images
+    out = np.zeros((len(sources), backbone.spec.dim), dtype=np.float32)
+    for chunk in embed_sources(backbone, sources, progress=progress):
+        out[chunk.positions] = chunk.vectors
+        if chunk.failures:
+            raise RuntimeError(f"data set image {chunk.failures[0][0]} failed: {chunk.failures[0][1]}")
+    split = len(data.train_images)
+    return out[:split].astype(np.float16), out[split:].astype(np.float16)
+
+
+def write_report(result: SimulationResult, out: Path, title: str) -> list[Path]:
+    """curves.csv, summary.md, result.json and learning_curves.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "curves.csv", out / "summary.md", out / "result.json", out / "learning_curves.png"]
+    with open(written[0], "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["strategy", "seed", "labels", "accuracy"])
+        for name, curve in result.curves.items():
+            for seed, accuracies in enumerate(curve.accuracy):
+                writer.writerows([name, seed, n, f"{a:.5f}"] for n, a in zip(curve.labels, accuracies))
+    written[1].write_text(summary_table(result, title))
+    written[2].write_text(json.dumps(result.to_json(), indent=1))
+    _plot(result, written[3], title)
+    return written
+
+
+def summary_table(result: SimulationResult, title: str) -> str:
+    """Markdown: labels to reach each fraction of full-pool accuracy, and the ratio to random."""
+    labels_to = result.labels_to()
+    base = labels_to.get("random", {})
+    budget = max(result.curves[next(iter(result.curves))].labels)
+    lines = [
+        f"### {title}",
+        "",
+        f"Full-pool accuracy (supervised head on every pool label): {result.full_pool_accuracy:.4f}; "
+        f"head under test: `{result.head}`; {len(next(iter(result.curves.values())).accuracy)} seeds.",
+        "",
+        "| strategy | " + " | ".join(f"labels to {t:.0%}" for t in TARGETS) + " | "
+        + " | ".join(f"ratio to random at {t:.0%}" for t in TARGETS) + " |",
+        "|---" * (1 + 2 * len(TARGETS)) + "|",
+    ]
+    for name, reached in labels_to.items():
+        cells = [str(v) if v is not None else f">{budget}" for v in reached.values()]
+        ratios = []
+        for key, value in reached.items():
+            ref = base.get(key)
+            ratios.append(f"{value / ref:.2f}" if value and ref else "n/a")
+        lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(result: SimulationResult, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for name, curve in result.curves.items():
+        mean, std = curve.mean(), curve.std()
+        ax.plot(curve.labels, mean, label=name, linewidth=1.6)
+        ax.fill_between(curve.labels, mean - std, mean + std, alpha=0.18)
+    ax.axhline(result.full_pool_accuracy, color="grey", linestyle="--", linewidth=1, label="full pool")
+    ax.axhline(0.98 * result.full_pool_accuracy, color="grey", linestyle=":", linewidth=1, label="98% of full pool")
+    ax.set_xlabel("labels")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
