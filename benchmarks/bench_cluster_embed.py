@@ -31,7 +31,7 @@ from aldesk.core.importer import import_paths  # noqa: E402
 from aldesk.core.store import create_project, open_project  # noqa: E402
 from aldesk.ml.encoders import load_backbone  # noqa: E402
 from aldesk.ml.cluster.embed import embed_on_cluster  # noqa: E402
-from aldesk.ml.loop.workflow import embed_project  # noqa: E402
+from aldesk.ml.loop.embedding import embed_project  # noqa: E402
 from benchmarks.bench_embed import make_images  # noqa: E402
 from benchmarks.docs import machine_summary  # noqa: E402
 

@@ -44,3 +44,21 @@ def project(tmp_path: Path) -> Project:
     opened = create_project(tmp_path / "p.aldesk")
     yield opened
     opened.close()
+
+
+def train_round(snapshot, pool, head: str = "default", *, evaluate: bool = False, previous=None):
+    """The model of one learning round that picks nothing (as ``aldesk train`` runs it)."""
+    from aldesk.ml.loop.round import RoundSettings, run_round
+
+    settings = RoundSettings(head=head, queue_length=0, evaluate=evaluate)
+    return run_round(snapshot, pool, settings, previous_predictions=previous).train
+
+
+def refresh_round(pool, labeled, y, eligible, n_classes: int, *, n: int = 20, head: str = "default",
+                  strategy: str = "default", init=None, rng=None):
+    """One learning round on labels held in memory: train, score, pick ``n`` (a RoundResult)."""
+    from aldesk.ml.loop.round import RoundSettings, run_round
+    from aldesk.ml.loop.snapshot import Snapshot
+
+    snapshot = Snapshot.in_memory(pool.size, labeled, y, eligible, n_classes, previous=init)
+    return run_round(snapshot, pool, RoundSettings(head=head, strategy=strategy, queue_length=n), rng=rng)

@@ -89,7 +89,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     if wants_cluster(args):  # --engine dask or --ingest-shards (docs/cluster.md)
         return cmd_cluster_embed(args, _load_backbone)
-    from aldesk.ml.loop.workflow import embed_project
+    from aldesk.ml.loop.embedding import embed_project
 
     with open_project(args.project) as project:
         backbone = _load_backbone(args)
@@ -104,17 +104,19 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from aldesk.ml.device import configure_cpu_threads, describe_device
-    from aldesk.ml.loop.workflow import (
-        build_pool, evaluate_snapshot, previous_predictions, save_training, take_snapshot, train_snapshot,
-    )
+    from aldesk.ml.heads.base import require_two_classes
+    from aldesk.ml.loop.pool import build_pool
+    from aldesk.ml.loop.round import RoundSettings, run_round
+    from aldesk.ml.loop.snapshot import previous_predictions, save_training, take_snapshot
 
     configure_cpu_threads()  # as the app's worker does
     with open_project(args.project) as project:
         snapshot = take_snapshot(project, load_vectors=False)
+        require_two_classes(snapshot.y)
         pool = build_pool(project, snapshot)  # streamed from the file on large pools
-        result = train_snapshot(snapshot, pool, head=args.head)
-        result.metrics.update(evaluate_snapshot(snapshot, pool, result, previous_predictions(project, snapshot)))
-        version = save_training(project, snapshot, result)
+        settings = RoundSettings(head=args.head, queue_length=0, evaluate=True)
+        result = run_round(snapshot, pool, settings, previous_predictions=previous_predictions(project, snapshot))
+        version = save_training(project, snapshot, result.train)
     metrics = result.metrics
     estimate = metrics["estimate"]
     print(
@@ -135,8 +137,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     from aldesk.core.classes import list_classes
     from aldesk.core.queue import replace_queue
-    from aldesk.ml.heads.cnn import pool_input
-    from aldesk.ml.loop.workflow import build_pool, pick_queue, take_snapshot
+    from aldesk.ml.loop.pool import build_pool
+    from aldesk.ml.loop.round import RoundSettings, run_round
+    from aldesk.ml.loop.snapshot import take_snapshot
 
     if args.n < 1:
         raise AldeskError("-n must be at least 1.")
@@ -144,8 +147,11 @@ def cmd_query(args: argparse.Namespace) -> int:
     with open_project(args.project, write=args.store) as project:
         snapshot = take_snapshot(project, load_vectors=False)
         pool = build_pool(project, snapshot)  # streamed from the file on large pools
-        probs = snapshot.previous.predict_proba(pool_input(snapshot.previous, pool)).numpy() if snapshot.previous else None
-        queue = pick_queue(snapshot, pool, probs, snapshot.previous_version, n=args.n, strategy=args.strategy, seed=args.seed)
+        # No training: the queue comes from the latest stored model (aldesk train makes one).
+        settings = RoundSettings(strategy=args.strategy, cold_start=None, queue_length=args.n, train=False,
+                                 seed=args.seed)
+        result = run_round(snapshot, pool, settings)
+        queue, probs = result.queue, result.probs
         if args.store:
             replace_queue(project, queue)
         names = {c.id: c.name for c in list_classes(project)}
@@ -171,7 +177,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from aldesk.ml.heads.cnn import default_head
+    from aldesk.ml.heads.base import get_head
     from aldesk.ml.simulation.report import embedded_dataset, write_report
     from aldesk.ml.simulation.replay import simulate
     from aldesk.ml.strategies import get_strategy
@@ -188,7 +194,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         progress=TerminalProgress("embedding the data set"),
     )
     bar = TerminalProgress("simulating")
-    head = default_head(backbone.spec.name, args.head)  # what the app would train on this backbone
+    head = get_head(args.head, backbone.spec.name).name  # what the app would train on this backbone
     result = simulate(
         xp, yp, xt, yt, len(class_names), strategies=strategies, seeds=args.seeds,
         budget=args.budget, batch=args.batch, head=head, progress=lambda _s, d, t: bar(d, t),

@@ -32,7 +32,8 @@ def compute_and_store(project: Project) -> int:
     from aldesk.core.suspects_store import save_suspects
     from aldesk.ml.device import configure_cpu_threads
     from aldesk.ml.evaluation.suspects import METHOD, suspects_for_snapshot
-    from aldesk.ml.loop.workflow import build_pool, take_snapshot
+    from aldesk.ml.loop.pool import build_pool
+    from aldesk.ml.loop.snapshot import take_snapshot
 
     configure_cpu_threads()
     snapshot = take_snapshot(project, load_vectors=False)

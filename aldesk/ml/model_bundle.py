@@ -56,7 +56,8 @@ from aldesk.core.info import project_info
 from aldesk.core.store import Project
 from aldesk.ml.encoders import Backbone, load_backbone
 from aldesk.ml.encoders.preprocess import MAX_ASPECT, SquareTransform
-from aldesk.ml.heads.bundle import CNN_HEAD, RebuiltHead, rebuild_head, rebuild_head_streamed, whitening_sample_positions
+from aldesk.ml.heads.base import get_head
+from aldesk.ml.heads.bundle import RebuiltHead, rebuild_head, rebuild_head_streamed, whitening_sample_positions
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -149,7 +150,7 @@ def _rebuild_streamed(
     position = np.full(len(layout.ids), -1, dtype=np.int64)  # layout row -> the model's position
     position[_positions_of(project, model, layout.ids, item_ids)] = np.arange(len(item_ids))
     fit = None
-    if model.head != CNN_HEAD:
+    if get_head(model.head).reads == "whitened":
         sample = whitening_sample_positions(len(item_ids))
         slot = np.full(len(item_ids), -1, dtype=np.int64)
         slot[sample] = np.arange(len(sample))

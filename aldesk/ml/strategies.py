@@ -44,6 +44,9 @@ class Selection:
 
 class Strategy(Protocol):
     name: str
+    # Whether it cannot choose without a model's probabilities (the round then starts with its
+    # cold-start strategy); random, typical and default choose from the embeddings alone.
+    needs_model: bool
 
     def select(self, state: PoolState, n: int) -> Selection: ...
 
@@ -74,6 +77,7 @@ def _needs_model(state: PoolState, name: str) -> np.ndarray:
 
 class RandomStrategy:
     name = "random"
+    needs_model = False
 
     def select(self, state: PoolState, n: int) -> Selection:
         candidates = np.flatnonzero(state.eligible)
@@ -83,6 +87,7 @@ class RandomStrategy:
 
 class MarginStrategy:
     name = "margin"
+    needs_model = True
 
     def select(self, state: PoolState, n: int) -> Selection:
         m = margins(_needs_model(state, self.name))
@@ -92,6 +97,7 @@ class MarginStrategy:
 
 class LeastConfidenceStrategy:
     name = "least-confidence"
+    needs_model = True
 
     def select(self, state: PoolState, n: int) -> Selection:
         confidence = _needs_model(state, self.name).max(1)
@@ -101,6 +107,7 @@ class LeastConfidenceStrategy:
 
 class EntropyStrategy:
     name = "entropy"
+    needs_model = True
 
     def select(self, state: PoolState, n: int) -> Selection:
         p = _needs_model(state, self.name)
@@ -114,6 +121,7 @@ class MarginDiverseStrategy:
     never holds near-duplicates (Zhdanov 2019, "Diverse mini-batch active learning")."""
 
     name = "margin-diverse"
+    needs_model = True
 
     def select(self, state: PoolState, n: int) -> Selection:
         m = margins(_needs_model(state, self.name))
@@ -148,6 +156,7 @@ class TypicalStrategy:
     of the regions the labels cover least, at a cost that does not grow with the label count."""
 
     name = "typical"
+    needs_model = False
     neighbours = 20
 
     def select(self, state: PoolState, n: int) -> Selection:
@@ -190,6 +199,7 @@ class DefaultStrategy:
     is no model yet), then margin-diverse."""
 
     name = "default"
+    needs_model = False
 
     def __init__(self) -> None:
         self.cold = TypicalStrategy()

@@ -98,11 +98,11 @@ def test_a_worker_failure_shows_the_banner_and_keys_keep_labeling(qtbot, tmp_pat
     calls = []
     real_refresh = JobRunner.refresh
 
-    def failing_refresh(self, generation, emit, slow_down=0.0):
-        calls.append(generation)
+    def failing_refresh(self, slow_down=0.0):
+        calls.append(slow_down)
         if len(calls) == 1:
             raise RuntimeError("out of memory (simulated)")
-        return real_refresh(self, generation, emit, slow_down)
+        return real_refresh(self, slow_down)
 
     # The jobs run in the worker's thread here, so the patched method is the one that runs.
     monkeypatch.setenv("ALDESK_WORKER", "thread")

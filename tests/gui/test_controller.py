@@ -32,7 +32,7 @@ def labeled_project(tmp_path):
         import_paths(project, [tmp_path / "img"])
     runner = JobRunner(path, "pixels", lambda: False)
     chunks = []
-    runner.embed(0, lambda kind, payload: chunks.append(payload) if kind == "chunk" else None)
+    runner.run("embed", lambda kind, payload: chunks.append(payload) if kind == "chunk" else None)
     with open_project(path) as project:
         for chunk in chunks:
             eset = vectors.get_or_create_set(project, chunk.backbone, chunk.identity, chunk.dim)
@@ -40,7 +40,7 @@ def labeled_project(tmp_path):
         for item in range(1, 9):
             labels.record(project, item, "label", class_id=classes[item % 2].id, source="human")
     outcomes = []
-    runner.refresh(1, lambda kind, payload: outcomes.append(payload) if kind == "refreshed" else None)
+    runner.run("refresh", lambda kind, payload: outcomes.append(payload) if kind == "refreshed" else None)
     assert outcomes and outcomes[0].train is not None
     return path, outcomes[0]
 

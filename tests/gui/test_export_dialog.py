@@ -107,12 +107,14 @@ def test_model_export_runs_in_the_thread(qtbot, project_path, tmp_path):
     from aldesk.core.store import open_project
     from aldesk.ml.encoders import load_backbone
     from aldesk.ml.loop.pool import PoolModel
-    from aldesk.ml.loop.workflow import embed_project, save_training, take_snapshot, train_snapshot
+    from aldesk.ml.loop.embedding import embed_project
+    from aldesk.ml.loop.snapshot import save_training, take_snapshot
+    from tests.conftest import train_round
 
     with open_project(project_path) as project:
         embed_project(project, load_backbone("pixels"))
         snapshot = take_snapshot(project)
-        save_training(project, snapshot, train_snapshot(snapshot, PoolModel.build(snapshot.vectors), head="plain"))
+        save_training(project, snapshot, train_round(snapshot, PoolModel.build(snapshot.vectors), head="plain"))
     dialog = ExportDialog(project_path)
     qtbot.addWidget(dialog)
     dialog.set_format("model")

@@ -161,10 +161,10 @@ def test_results_arriving_after_close_are_dropped_quietly(qtbot, window, project
     controller = window.controller
     window.close_project()
     # A chunk the worker emitted just before it stopped, delivered after the project closed.
-    late = EmbedChunk(0, "pixels", "pixels-x", 4, np.array([1]), np.zeros((1, 4), np.float32), [])
+    late = EmbedChunk("pixels", "pixels-x", 4, np.array([1]), np.zeros((1, 4), np.float32), [])
     with qtbot.assertNotEmitted(controller.state_changed), qtbot.assertNotEmitted(controller.error):
         controller._store_chunk(late)
-        controller._embedding_done(0, "pixels")
+        controller._embedding_done("pixels")
         controller._job_finished()
     assert controller._pending is None  # no refresh is asked for a closed project
     with open_project(project_path, write=False) as project:

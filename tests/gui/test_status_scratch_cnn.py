@@ -13,8 +13,9 @@ from aldesk.gui.main_window import MainWindow
 from aldesk.ml.heads import cnn as scratch_cnn
 from aldesk.ml.encoders import load_backbone
 from aldesk.ml.loop.pool import PoolModel
-from aldesk.ml.loop.workflow import embed_project, save_training, take_snapshot, train_snapshot
-from tests.conftest import distinct_colour, write_image
+from aldesk.ml.loop.embedding import embed_project
+from aldesk.ml.loop.snapshot import save_training, take_snapshot
+from tests.conftest import distinct_colour, train_round, write_image
 
 
 def test_status_bar_names_backbone_and_cnn(qtbot, tmp_path, monkeypatch):
@@ -29,7 +30,7 @@ def test_status_bar_names_backbone_and_cnn(qtbot, tmp_path, monkeypatch):
         for item in (1, 2, 3, 4):
             record(project, item, "label", 1 + item % 2)
         snapshot = take_snapshot(project)
-        result = train_snapshot(snapshot, PoolModel.build(snapshot.vectors))
+        result = train_round(snapshot, PoolModel.build(snapshot.vectors))
         assert result.metrics["head"] == "cnn" and np.isfinite(result.probs).all()
         save_training(project, snapshot, result)
     win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), backbone="pixels")

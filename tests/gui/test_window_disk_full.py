@@ -155,7 +155,7 @@ def test_embedding_chunks_on_a_full_disk_show_one_banner_and_embed_again_when_sp
     monkeypatch.setattr(vectors, "add_chunk", _full(project_path))
     import numpy as np
 
-    chunk = EmbedChunk(controller.generation, "pixels", "pixels-test", 4, np.array([1, 2]), np.zeros((2, 4), np.float32), [])
+    chunk = EmbedChunk("pixels", "pixels-test", 4, np.array([1, 2]), np.zeros((2, 4), np.float32), [])
     with qtbot.capture_exceptions() as exceptions:
         for _ in range(3):
             controller._store_chunk(chunk)
@@ -207,7 +207,7 @@ def test_a_background_write_that_finds_the_disk_read_only_turns_the_window_read_
                                    reason="attempt to write a readonly database")
 
     monkeypatch.setattr(vectors, "add_chunk", remounted)
-    chunk = EmbedChunk(controller.generation, "pixels", "pixels-test", 4, np.array([1]), np.zeros((1, 4), np.float32), [])
+    chunk = EmbedChunk("pixels", "pixels-test", 4, np.array([1]), np.zeros((1, 4), np.float32), [])
     with qtbot.capture_exceptions() as exceptions:
         controller._store_chunk(chunk)
         qtbot.wait(50)
@@ -230,7 +230,7 @@ def test_a_nearly_full_disk_pauses_background_writes_before_it_stops_labels(qtbo
 
     stored = []
     monkeypatch.setattr(vectors, "add_chunk", lambda *args, **kwargs: stored.append(args))
-    chunk = EmbedChunk(controller.generation, "pixels", "pixels-test", 4, np.array([1, 2]), np.zeros((2, 4), np.float32), [])
+    chunk = EmbedChunk("pixels", "pixels-test", 4, np.array([1, 2]), np.zeros((2, 4), np.float32), [])
     with qtbot.capture_exceptions() as exceptions:
         controller._store_chunk(chunk)
     assert not exceptions and stored == []

@@ -87,9 +87,9 @@ def test_the_estimate_tracks_the_true_accuracy_of_the_model(head):
     labeled = rng.choice(len(x), 240, replace=False)
     audit = np.zeros(len(labeled), dtype=bool)
     audit[rng.choice(len(labeled), 120, replace=False)] = True
-    from aldesk.ml.loop.pool import train_head
+    from aldesk.ml.heads.base import fit_head
 
-    model, _ = train_head(pool, labeled, y[labeled], 3, head=head, calibrate=False)
+    model, _ = fit_head(head, pool, labeled, y[labeled], 3, calibrate=False)
     probs = model.predict_proba(pool.z).numpy()
     rest = np.setdiff1d(np.arange(len(x)), labeled)
     true_accuracy = float((probs[rest].argmax(1) == y[rest]).mean())

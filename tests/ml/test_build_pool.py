@@ -9,7 +9,8 @@ from aldesk.core.classes import add_classes
 from aldesk.core.labels import record
 from aldesk.ml import features
 from aldesk.ml.loop import pool_cache
-from aldesk.ml.loop import workflow
+from aldesk.ml.loop import pool as pool_mod
+from aldesk.ml.loop import snapshot as snapshot_mod
 from aldesk.ml.loop.pool import PoolModel
 
 
@@ -38,16 +39,16 @@ def pool_project(project):
 def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch, tmp_path):
     monkeypatch.setattr(pool_cache, "default_folder", lambda: tmp_path / "pools")
     monkeypatch.setattr(features, "FIT_SAMPLE", 300)  # so that the whitening samples rows
-    monkeypatch.setattr(workflow, "STREAM_POOL_FROM", 0)
-    monkeypatch.setattr(workflow, "PROJECT_ROWS", 100)  # several projected batches and a remainder
-    full = workflow.take_snapshot(pool_project)
-    light = workflow.take_snapshot(pool_project, load_vectors=False)
+    monkeypatch.setattr(pool_mod, "STREAM_POOL_FROM", 0)
+    monkeypatch.setattr(pool_mod, "PROJECT_ROWS", 100)  # several projected batches and a remainder
+    full = snapshot_mod.take_snapshot(pool_project)
+    light = snapshot_mod.take_snapshot(pool_project, load_vectors=False)
     assert light.vectors is None and np.array_equal(light.item_ids, full.item_ids)
-    assert workflow.pool_key(light) == workflow.pool_key(full)
+    assert snapshot_mod.pool_key(light) == snapshot_mod.pool_key(full)
     assert np.array_equal(light.labeled, full.labeled) and np.array_equal(light.eligible, full.eligible)
 
     expected = PoolModel.build(full.vectors)
-    streamed = workflow.build_pool(pool_project, light)
+    streamed = pool_mod.build_pool(pool_project, light)
 
     assert streamed.raw is None
     assert np.array_equal(streamed.anchors, expected.anchors)
@@ -55,7 +56,7 @@ def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch, tmp_p
     assert torch.allclose(streamed.z, expected.z, atol=1e-4)
 
     # The second build reads the features kept on disk: the same numbers exactly.
-    again = workflow.build_pool(pool_project, light)
+    again = pool_mod.build_pool(pool_project, light)
     assert torch.equal(again.z, streamed.z) and np.array_equal(again.anchors, streamed.anchors)
     assert len(list((tmp_path / "pools").iterdir())) == 1
 
@@ -63,18 +64,18 @@ def test_streamed_pool_equals_the_in_memory_one(pool_project, monkeypatch, tmp_p
 def test_new_embeddings_make_a_new_cached_pool(pool_project, monkeypatch, tmp_path):
     monkeypatch.setattr(pool_cache, "default_folder", lambda: tmp_path / "pools")
     monkeypatch.setattr(features, "FIT_SAMPLE", 300)
-    monkeypatch.setattr(workflow, "STREAM_POOL_FROM", 0)
-    first = workflow.build_pool(pool_project, workflow.take_snapshot(pool_project, load_vectors=False))
+    monkeypatch.setattr(pool_mod, "STREAM_POOL_FROM", 0)
+    first = pool_mod.build_pool(pool_project, snapshot_mod.take_snapshot(pool_project, load_vectors=False))
     eset = vectors.latest_set(pool_project)
-    item = int(workflow.take_snapshot(pool_project, load_vectors=False).item_ids[0])
+    item = int(snapshot_mod.take_snapshot(pool_project, load_vectors=False).item_ids[0])
     vectors.add_chunk(pool_project, eset.id, np.array([item]), np.full((1, eset.dim), 3.0))  # re-embedded
-    second = workflow.build_pool(pool_project, workflow.take_snapshot(pool_project, load_vectors=False))
+    second = pool_mod.build_pool(pool_project, snapshot_mod.take_snapshot(pool_project, load_vectors=False))
     assert not torch.equal(first.z, second.z)
     assert len(list((tmp_path / "pools").iterdir())) == 2
 
 
 def test_snapshot_labels_and_eligibility(pool_project):
-    snapshot = workflow.take_snapshot(pool_project, load_vectors=False)
+    snapshot = snapshot_mod.take_snapshot(pool_project, load_vectors=False)
     assert snapshot.y.tolist() == [0, 1]
     assert snapshot.item_ids[snapshot.labeled].tolist() == [1, 2]
     assert snapshot.eligible.sum() == len(snapshot.item_ids) - 2

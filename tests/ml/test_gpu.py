@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.conftest import refresh_round
 from aldesk.core.errors import AldeskError
 from aldesk.ml.encoders import embed as embed_mod
 from aldesk.ml import features
@@ -193,9 +194,9 @@ def test_refresh_on_the_gpu_paths_matches_the_cpu(monkeypatch, graph_max):
     eligible = np.ones(800, dtype=bool)
     eligible[labeled] = False
 
-    def run() -> engine.RefreshResult:
+    def run():
         pool = engine.PoolModel.build(x, device="cpu", graph_max=graph_max)
-        result = engine.refresh(pool, labeled, y_all[labeled], eligible, 3, rng=np.random.default_rng(0))
+        result = refresh_round(pool, labeled, y_all[labeled], eligible, 3, rng=np.random.default_rng(0))
         pool.graph()
         return result, pool
 
@@ -206,7 +207,7 @@ def test_refresh_on_the_gpu_paths_matches_the_cpu(monkeypatch, graph_max):
     assert got_pool.fit_device is not None  # the device branches ran
     np.testing.assert_allclose(got.probs, ref.probs, atol=1e-5)
     assert got.selection.indices.tolist() == ref.selection.indices.tolist()
-    assert got.head.weight.device.type == "cpu"
+    assert got.train.head.weight.device.type == "cpu"
 
 
 def test_cnn_head_gpu_path_trains_and_scores_like_the_cpu(gpu_paths_on_cpu):
@@ -274,8 +275,8 @@ def test_real_gpu_refresh_agrees_with_cpu():
     runs = []
     for device in ("cpu", "cuda"):
         pool = engine.PoolModel.build(x, device=device)
-        runs.append(engine.refresh(pool, labeled, y_all[labeled], eligible, 3, rng=np.random.default_rng(0)))
+        runs.append(refresh_round(pool, labeled, y_all[labeled], eligible, 3, rng=np.random.default_rng(0)))
     cpu_run, gpu_run = runs
-    assert gpu_run.head.weight.device.type == "cpu"
+    assert gpu_run.train.head.weight.device.type == "cpu"
     assert (cpu_run.probs.argmax(1) == gpu_run.probs.argmax(1)).mean() >= 0.99
     np.testing.assert_allclose(gpu_run.probs, cpu_run.probs, atol=0.05)

@@ -3,6 +3,8 @@ import io
 import numpy as np
 import torch
 
+from aldesk.ml.heads import app
+from aldesk.ml.heads.base import fit_head
 from aldesk.ml.loop import pool as engine
 
 
@@ -107,7 +109,7 @@ def _pool_and_labels(n_labels: int, seed: int = 0):
 
 def test_app_head_gets_a_temperature_from_its_own_out_of_fold_fits():
     pool, labeled, y = _pool_and_labels(60)
-    model, metrics = engine.train_head(pool, labeled, y[labeled], 3, head="default")
+    model, metrics = fit_head("default", pool, labeled, y[labeled], 3)
     assert metrics["temperature"] != 1.0 and model.calibrated_at == 60
     assert 0.5 < metrics["cv_accuracy"] <= 1.0
     # The calibrated app head is closer to honest on unseen items than the raw one (T = 1).
@@ -120,11 +122,11 @@ def test_app_head_gets_a_temperature_from_its_own_out_of_fold_fits():
 
 def test_app_head_recalibrates_only_when_the_labels_have_grown_enough():
     pool, labeled, y = _pool_and_labels(120)
-    first, _ = engine.train_head(pool, labeled[:60], y[labeled[:60]], 3, head="default")
-    kept, metrics = engine.train_head(pool, labeled[:70], y[labeled[:70]], 3, head="default", init=first)
+    first, _ = fit_head("default", pool, labeled[:60], y[labeled[:60]], 3)
+    kept, metrics = fit_head("default", pool, labeled[:70], y[labeled[:70]], 3, init=first)
     assert (kept.temperature, kept.calibrated_at) == (first.temperature, 60)
     assert metrics["cv_accuracy"] == first.oof_accuracy
-    grown, _ = engine.train_head(pool, labeled[:80], y[labeled[:80]], 3, head="default", init=kept)
+    grown, _ = fit_head("default", pool, labeled[:80], y[labeled[:80]], 3, init=kept)
     assert grown.calibrated_at == 80
 
 
@@ -152,9 +154,9 @@ def test_out_of_fold_heads_train_on_at_most_max_train_labels_but_score_every_lab
 def test_app_head_calibration_fits_its_folds_on_at_most_max_train_labels(monkeypatch):
     pool, labeled, y = _pool_and_labels(150)
     monkeypatch.setattr(heads, "OOF_MAX_TRAIN_PER_CLASS", 13)  # 3 classes: 39 labels per fold
-    seeds, fit = [], engine.fit_app_head
-    monkeypatch.setattr(engine, "fit_app_head", lambda p, lab, *a, **k: seeds.append(len(lab)) or fit(p, lab, *a, **k))
-    model, metrics = engine.train_head(pool, labeled, y[labeled], 3, head="default")
+    seeds, fit = [], app.fit_app_head
+    monkeypatch.setattr(app, "fit_app_head", lambda p, lab, *a, **k: seeds.append(len(lab)) or fit(p, lab, *a, **k))
+    model, metrics = fit_head("default", pool, labeled, y[labeled], 3)
     assert seeds == [150, 39, 39, 39]  # the model itself on every label, each fold on 39
     assert model.calibrated_at == 150 and 0.5 < metrics["cv_accuracy"] <= 1.0
 

@@ -17,7 +17,9 @@ from aldesk.ml.encoders import load_backbone
 from aldesk.ml.encoders.lite0 import package_weights
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.model_bundle import export_model, input_tensor, model_card
-from aldesk.ml.loop.workflow import embed_project, save_training, take_snapshot, train_snapshot
+from aldesk.ml.loop.embedding import embed_project
+from aldesk.ml.loop.snapshot import save_training, take_snapshot
+from tests.conftest import train_round
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
 
@@ -38,7 +40,7 @@ def _trained_project(project, tmp_path, backbone_name: str, head: str, n_images:
     for item in range(1, 13):
         record(project, item, "label", (item - 1) % 3 + 1)
     snapshot = take_snapshot(project)
-    result = train_snapshot(snapshot, PoolModel.build(snapshot.vectors), head=head)
+    result = train_round(snapshot, PoolModel.build(snapshot.vectors), head=head)
     version = save_training(project, snapshot, result)
     return backbone, result.probs, version
 

@@ -6,9 +6,11 @@ import torch
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml.heads import cnn as scratch_cnn
-from aldesk.ml.loop.pool import NotEnoughLabels, PoolModel, refresh, train_head
+from aldesk.ml.heads.base import NotEnoughLabels, fit_head, get_head, load_model
+from aldesk.ml.heads.cnn import CnnHead, fit_cnn
 from aldesk.ml.heads.linear import LinearHead, fit_linear
-from aldesk.ml.heads.cnn import CnnHead, default_head, fit_cnn, head_from_bytes, warm_start_for
+from aldesk.ml.loop.pool import PoolModel
+from tests.conftest import refresh_round
 
 SIDE = scratch_cnn.SIDE
 STEPS = 40  # enough for the toy problem, and the whole file stays within a few seconds
@@ -69,12 +71,12 @@ def test_warm_start_keeps_what_was_learned(toy):
 def test_serialization_round_trip_and_bad_bytes(toy):
     _, _, x_test, _, model, _ = toy
     data = model.to_bytes()
-    again = head_from_bytes("cnn", data)
+    again = load_model("cnn", data)
     assert isinstance(again, CnnHead)
     assert torch.equal(again.logits(x_test), model.logits(x_test))
     assert torch.equal(again.active, model.active) and again.temperature == model.temperature
     linear = LinearHead(torch.zeros(4, 3), torch.zeros(3), torch.ones(3, dtype=torch.bool))
-    assert isinstance(head_from_bytes("plain", linear.to_bytes()), LinearHead)
+    assert isinstance(load_model("plain", linear.to_bytes()), LinearHead)
     for bad in (b"not a model", linear.to_bytes()):
         with pytest.raises(AldeskError, match="retrain"):
             CnnHead.from_bytes(bad)
@@ -123,26 +125,26 @@ def test_engine_trains_and_scores_the_cnn_on_raw_pixels(monkeypatch):
     x, y = shapes(60, seed=6)
     pool = PoolModel.build(x)
     labeled = np.arange(12)
-    model, metrics = train_head(pool, labeled, y[labeled], 3, head="cnn")
+    model, metrics = fit_head("cnn", pool, labeled, y[labeled], 3)
     assert isinstance(model, CnnHead) and metrics["head"] == "cnn" and metrics["n_labels"] == 12
-    result = refresh(pool, labeled, y[labeled], np.arange(60) >= 12, 3, n=5, head="cnn",
-                     init=model, rng=np.random.default_rng(0))
+    result = refresh_round(pool, labeled, y[labeled], np.arange(60) >= 12, 3, n=5, head="cnn",
+                           init=model, rng=np.random.default_rng(0))
     assert result.probs.shape == (60, 3) and len(result.selection.indices) == 5
     with pytest.raises(NotEnoughLabels):
-        train_head(pool, labeled[:1], y[:1], 3, head="cnn")
+        fit_head("cnn", pool, labeled[:1], y[:1], 3)
     with pytest.raises(AldeskError, match="cnn"):
-        train_head(pool, labeled, y[labeled], 3, head="resnet-head")
+        fit_head("resnet-head", pool, labeled, y[labeled], 3)
     wide = PoolModel.build(np.random.default_rng(0).normal(size=(20, 50)).astype(np.float32))
     assert wide.raw is None  # a pretrained backbone's vectors are not kept twice
     with pytest.raises(AldeskError, match="50-d vectors from another backbone"):
-        train_head(wide, np.arange(6), np.arange(6) % 2, 2, head="cnn")
+        fit_head("cnn", wide, np.arange(6), np.arange(6) % 2, 2)
 
 
 def test_the_cnn_is_the_default_head_only_on_the_pixels_backbone():
-    assert default_head("pixels", "default") == "cnn"
-    assert default_head("pixels", "plain") == "plain"
-    assert default_head("efficientnet-lite0", "default") == "default"
+    assert get_head("default", "pixels").name == "cnn"
+    assert get_head("plain", "pixels").name == "plain"
+    assert get_head("default", "efficientnet-lite0").name == "default"
     cnn = CnnHead(scratch_cnn.SmallCnn(3), torch.ones(3, dtype=torch.bool))
     linear = LinearHead(torch.zeros(4, 3), torch.zeros(3), torch.ones(3, dtype=torch.bool))
-    assert warm_start_for("cnn", cnn) is cnn and warm_start_for("cnn", linear) is None
-    assert warm_start_for("plain", linear) is linear and warm_start_for("default", cnn) is None
+    assert get_head("cnn").warm_start(cnn) is cnn and get_head("cnn").warm_start(linear) is None
+    assert get_head("plain").warm_start(linear) is linear and get_head("default").warm_start(cnn) is None

@@ -16,7 +16,7 @@ from aldesk.ml.cluster.embed import PathMap
 from aldesk.ml.cluster.ingest import DoneItems, ingest_folder
 from aldesk.ml.cluster.worker import ShardTask, run_shard
 from aldesk.ml.cluster.shards import ShardError, list_shards, read_shard, write_shard
-from aldesk.ml.loop.workflow import embed_project
+from aldesk.ml.loop.embedding import embed_project
 from tests.conftest import distinct_colour, write_image
 
 

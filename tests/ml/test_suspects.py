@@ -10,7 +10,7 @@ from aldesk.core.errors import AldeskError
 from aldesk.ml.evaluation import suspects
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.evaluation.suspects import MIN_LABELS, rank_suspects, suspects_for_snapshot
-from aldesk.ml.loop.workflow import Snapshot
+from aldesk.ml.loop.snapshot import Snapshot
 
 
 def blobs(n: int, n_classes: int, dim: int = 32, spread: float = 0.6, seed: int = 0):

@@ -1,4 +1,4 @@
-"""The engine applied to a real (small, generated) project: embed, train, query, resume."""
+"""The learning round on a real (small, generated) project: embed, train, query, resume."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,11 @@ from aldesk.core.importer import import_paths
 from aldesk.core.labels import record
 from aldesk.core.model_store import latest_model, load_predictions
 from aldesk.ml.encoders import load_backbone
-from aldesk.ml.loop.pool import NotEnoughLabels, PoolModel
-from aldesk.ml.loop.workflow import embed_project, pick_queue, save_training, take_snapshot, train_snapshot
+from aldesk.ml.loop.embedding import embed_project
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.loop.round import RoundSettings, run_round
+from aldesk.ml.loop.snapshot import previous_predictions, save_training, take_snapshot
+from tests.conftest import train_round
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
 
@@ -57,19 +60,22 @@ def test_train_query_and_store_predictions(colour_project):
     embed_project(colour_project, load_backbone("pixels"))
     snapshot = take_snapshot(colour_project)
     pool = PoolModel.build(snapshot.vectors)
-    with pytest.raises(NotEnoughLabels):
-        train_snapshot(snapshot, pool)
+    cold = run_round(snapshot, pool, RoundSettings(queue_length=5, seed=0))
+    assert cold.train is None and cold.probs is None  # no labels: no model, a cold-start queue
+    assert len(cold.queue) == 5 and cold.queue[0].strategy == "typical"
     for item in range(1, 13):
         record(colour_project, item, "label", _truth(item))
     snapshot = take_snapshot(colour_project)
-    result = train_snapshot(snapshot, pool)
+    result = train_round(snapshot, pool)
     version = save_training(colour_project, snapshot, result)
     ids, probs = load_predictions(colour_project, version)
     predicted = np.array([snapshot.class_ids[k] for k in probs.argmax(1)])
     truth = np.array([_truth(int(i)) for i in ids])
     assert (predicted == truth).mean() > 0.9
     assert latest_model(colour_project).n_labels == 12
-    queue = pick_queue(take_snapshot(colour_project), pool, result.probs, version, n=5, seed=0)
+    queried = run_round(take_snapshot(colour_project), pool, RoundSettings(queue_length=5, train=False, seed=0))
+    queue = queried.queue
+    assert np.array_equal(queried.probs, result.probs)  # scored with the stored model, not retrained
     assert len(queue) == 5 and all(q.model_version == version for q in queue)
     assert all(q.item_id > 12 for q in queue)  # only unlabeled items are asked
     assert [q.rank for q in queue] == [1, 2, 3, 4, 5]
@@ -88,7 +94,6 @@ def test_unknown_backbone_lists_the_names():
 def test_training_estimates_accuracy_from_audit_labels_only(colour_project):
     from aldesk.core.info import project_info
     from aldesk.core.labels import QueryContext
-    from aldesk.ml.loop.workflow import evaluate_snapshot, previous_predictions
 
     embed_project(colour_project, load_backbone("pixels"))
     for item in range(1, 13):
@@ -98,14 +103,12 @@ def test_training_estimates_accuracy_from_audit_labels_only(colour_project):
     snapshot = take_snapshot(colour_project)
     assert snapshot.audit.sum() == 12 and len(snapshot.audit) == 24
     pool = PoolModel.build(snapshot.vectors)
-    first = train_snapshot(snapshot, pool)
     assert previous_predictions(colour_project, snapshot) is None
-    first.metrics.update(evaluate_snapshot(snapshot, pool, first, None))
+    first = train_round(snapshot, pool, evaluate=True)
     save_training(colour_project, snapshot, first)
     record(colour_project, 30, "label", _truth(30))
     snapshot = take_snapshot(colour_project)
-    result = train_snapshot(snapshot, pool)
-    result.metrics.update(evaluate_snapshot(snapshot, pool, result, previous_predictions(colour_project, snapshot)))
+    result = train_round(snapshot, pool, evaluate=True, previous=previous_predictions(colour_project, snapshot))
     save_training(colour_project, snapshot, result)
     estimate = project_info(colour_project)["estimated_accuracy"]
     assert estimate["audit_labels"] == 12 and estimate["value"] > 0.9  # noisy solid colours: easy

@@ -41,8 +41,8 @@ class LearningController(QObject):
     queue_updated = Signal()
     error = Signal(str)  # the worker failed (said for the person; details logged)
     write_failed = Signal(object)  # storing a result failed: the AldeskError (or OSError/sqlite3.Error)
-    _run_embed = Signal(int)  # connected to the worker: queued, so the job runs in its thread
-    _run_refresh = Signal(int)
+    _run_embed = Signal()  # connected to the worker: queued, so the job runs in its thread
+    _run_refresh = Signal()
 
     def __init__(self, project: Project, session: LabelingSession, *, backbone: str | None = None,
                  refresh_every: int = REFRESH_EVERY, idle_seconds: float = IDLE_SECONDS) -> None:
@@ -50,7 +50,6 @@ class LearningController(QObject):
         self.project = project
         self.session = session
         self.refresh_every = refresh_every
-        self.generation = 0  # bumps with every label; results carry the one they were made for
         self._labels_since_refresh = 0
         self._busy = False
         self._pending: str | None = None
@@ -89,7 +88,6 @@ class LearningController(QObject):
         self._last_press = time.monotonic()
         if self._waiting is not None:
             QTimer.singleShot(STORE_AFTER_PRESS_MS, self._store_waiting)
-        self.generation += 1
         self._labels_since_refresh += 1
         self._idle_timer.start()
         if self._labels_since_refresh >= self.refresh_every:
@@ -121,7 +119,7 @@ class LearningController(QObject):
         if job == "refresh":
             self._labels_since_refresh = 0
             self.state_changed.emit("training", 0, 1)
-        (self._run_embed if job == "embed" else self._run_refresh).emit(self.generation)
+        (self._run_embed if job == "embed" else self._run_refresh).emit()
 
     def _job_finished(self) -> None:
         self._busy = False
@@ -155,7 +153,7 @@ class LearningController(QObject):
         for item_id, reason in chunk.failures:
             log.warning("item %s not embedded: %s", item_id, reason)
 
-    def _embedding_done(self, _generation: int, backbone: str) -> None:
+    def _embedding_done(self, backbone: str) -> None:
         if self._closed:
             return
         self._embedded = True

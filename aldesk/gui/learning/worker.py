@@ -5,9 +5,8 @@ The jobs themselves (aldesk/ml/loop/jobs.py) run in a child process by default
 back into a Qt signal, and waits, blocked in a pipe read that holds no interpreter lock. With
 ``ALDESK_WORKER=thread`` the jobs run in this thread instead (debugging; platforms where a
 child process cannot start). Either way the worker never writes the project: the GUI thread,
-which owns the writable connection, stores what arrives. Each result carries the generation it
-was computed for; a newer result replaces one still waiting to be stored, and results arriving
-after the project closed are dropped.
+which owns the writable connection, stores what arrives; a newer result replaces one still
+waiting to be stored, and results arriving after the project closed are dropped.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ def worker_mode() -> str:
 class LearningWorker(QObject):
     progress = Signal(str, int, int)  # stage, done, total
     chunk_ready = Signal(object)  # EmbedChunk
-    embedding_done = Signal(int, str)  # generation, backbone name
+    embedding_done = Signal(str)  # backbone name
     refreshed = Signal(object)  # RefreshOutcome
     failed = Signal(str, str)  # message for the person, details for the log
     idle = Signal()
@@ -77,22 +76,22 @@ class LearningWorker(QObject):
 
     # -- jobs (slots run in the worker thread) -----------------------------------------------
 
-    @Slot(int)
-    def embed(self, generation: int) -> None:
-        self._run("embed", generation)
+    @Slot()
+    def embed(self) -> None:
+        self._run("embed")
 
-    @Slot(int)
-    def refresh(self, generation: int) -> None:
-        self._run("refresh", generation)
+    @Slot()
+    def refresh(self) -> None:
+        self._run("refresh")
 
-    def _run(self, job: str, generation: int) -> None:
+    def _run(self, job: str) -> None:
         def deliver(kind: str, payload) -> None:
             if kind == "progress":
                 self.progress.emit(*payload)
             elif kind == "chunk":
                 self.chunk_ready.emit(payload)
             elif kind == "embedding_done":
-                self.embedding_done.emit(generation, payload)
+                self.embedding_done.emit(payload)
             elif kind == "refreshed":
                 self.refreshed.emit(payload)
             elif kind == "failed":
@@ -100,10 +99,10 @@ class LearningWorker(QObject):
 
         try:
             if self._process is not None:
-                self._process.run(job, generation, deliver, slow_down=self.slow_down_for_tests)
+                self._process.run(job, deliver, slow_down=self.slow_down_for_tests)
             else:
                 assert self._runner is not None
-                self._runner.run(job, generation, deliver, self.slow_down_for_tests)
+                self._runner.run(job, deliver, self.slow_down_for_tests)
         except AldeskError as exc:
             log.warning("%s", exc)
             self.failed.emit(str(exc), "")

@@ -143,20 +143,20 @@ def evaluate_model(
     ``estimate`` (AccuracyEstimate as a dict), ``gain_per_100`` (points, or None) and
     ``kappa_previous`` (agreement with the previous model's pool predictions, or None).
 
-    ``pool`` is an engine.PoolModel; ``previous_predictions`` are the previous model's predicted
+    ``pool`` is a loop.pool.PoolModel; ``previous_predictions`` are the previous model's predicted
     classes for the same pool items (-1 where unknown). ``cancel`` is checked before each fit;
     when it says stop, EstimateCancelled is raised.
     """
-    from aldesk.ml.loop.pool import train_head
-    from aldesk.ml.heads.cnn import pool_input  # the cnn head reads pixels, not pool.z
+    from aldesk.ml.heads.base import fit_head, get_head, pool_input
+
+    # A head whose fit is not convex (the CNN), warm-started from a model that saw the held-out
+    # fold, remembers those labels after a short training: its folds start from scratch (slower, honest).
+    warm = get_head(head).convex
 
     def predict_fold(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         if cancel is not None and cancel():
             raise EstimateCancelled()
-        # The CNN is not convex: warm-started from a model that saw the held-out fold, a short
-        # training remembers those labels, so its folds start from scratch (slower, honest).
-        start = None if head == "cnn" else init
-        model, _ = train_head(pool, labeled[train], y[train], n_classes, head=head, init=start, calibrate=False)
+        model, _ = fit_head(head, pool, labeled[train], y[train], n_classes, init=init if warm else None, calibrate=False)
         return model.predict_proba(pool_input(model, pool)[labeled[test]]).argmax(1).numpy()
 
     if int(audit.sum()) >= MIN_AUDIT_LABELS:

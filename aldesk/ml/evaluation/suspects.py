@@ -23,7 +23,7 @@ from aldesk.ml.heads import linear as heads
 
 if TYPE_CHECKING:  # workflow imports the embedding stack; the type alone is enough here
     from aldesk.ml.loop.pool import PoolModel
-    from aldesk.ml.loop.workflow import Snapshot
+    from aldesk.ml.loop.snapshot import Snapshot
 
 # self-confidence: 1 - p(given class); margin: p(best other class) - p(given class), in [-1, 1].
 # self-confidence found more of the flipped labels on digits and Fashion-MNIST (docs/benchmarks.md).

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,7 +27,8 @@ from aldesk.core.model_store import ModelRecord
 from aldesk.ml.features import FIT_SAMPLE, Whitening, fit_whitening
 from aldesk.ml.heads.linear import LinearHead
 
-CNN_HEAD = "cnn"  # scratch_cnn.NAME; that module is imported only when such a model is exported
+if TYPE_CHECKING:
+    from aldesk.ml.heads.cnn import CnnHead
 
 
 class LinearOnProjection(nn.Module):
@@ -112,14 +114,22 @@ def rebuild_head_streamed(
 
 def _rebuild(model: ModelRecord, fit_vectors: np.ndarray | None) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
     """The module (app_probs not filled in yet) and the app's own prediction for some vectors."""
-    empty = np.zeros((0, 0), dtype=np.float32)
-    if model.head == CNN_HEAD:
-        from aldesk.ml.heads import cnn as scratch_cnn
+    from aldesk.ml.heads.base import get_head
 
-        cnn = scratch_cnn.CnnHead.from_bytes(model.params)
-        module = CnnOnPixels(cnn.network, scratch_cnn.SIDE, scratch_cnn.CHANNELS)
-        rebuilt = RebuiltHead(module, cnn.active.bool(), float(cnn.temperature), "cnn", None, empty)
-        return rebuilt, lambda vecs: cnn.predict_proba(vecs).numpy()
+    return get_head(model.head).bundle(model, fit_vectors)
+
+
+def cnn_bundle(cnn: "CnnHead") -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
+    """The ``cnn`` head's bundle: its network on the pixel vectors read as images."""
+    from aldesk.ml.heads.cnn import CHANNELS, SIDE
+
+    module = CnnOnPixels(cnn.network, SIDE, CHANNELS)
+    rebuilt = RebuiltHead(module, cnn.active.bool(), float(cnn.temperature), "cnn", None, np.zeros((0, 0), dtype=np.float32))
+    return rebuilt, lambda vecs: cnn.predict_proba(vecs).numpy()
+
+
+def linear_bundle(model: ModelRecord, fit_vectors: np.ndarray | None) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
+    """A linear head's bundle: the projection fitted again as ``PoolModel.build`` does, then the head."""
     head = LinearHead.from_bytes(model.params)
     if fit_vectors is None:
         raise ValueError("a linear head needs the whitening's sample rows")
@@ -130,5 +140,6 @@ def _rebuild(model: ModelRecord, fit_vectors: np.ndarray | None) -> tuple[Rebuil
             f"projection gives {whitening.dim}; retrain, then export."
         )
     module = LinearOnProjection(whitening, head)
+    empty = np.zeros((0, 0), dtype=np.float32)
     rebuilt = RebuiltHead(module, head.active.bool(), float(head.temperature), "linear", whitening.dim, empty)
     return rebuilt, lambda vecs: head.predict_proba(whitening.apply(vecs)).numpy()

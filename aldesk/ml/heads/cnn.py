@@ -39,8 +39,10 @@ from torch import nn
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml.device import is_cuda
+from aldesk.ml.heads.base import fit_metrics, register, require_two_classes
 
 if TYPE_CHECKING:
+    from aldesk.core.model_store import ModelRecord
     from aldesk.ml.loop.pool import PoolModel
 
 NAME = "cnn"
@@ -119,6 +121,7 @@ class CnnHead:
     active: torch.Tensor  # [K] bool
     temperature: float = 1.0
     device: torch.device | None = None  # a CUDA device to score on (a copy of the network goes there)
+    reads = "raw"  # scores the pixel vectors as embedded (a class attribute, not a field)
 
     @property
     def n_classes(self) -> int:
@@ -277,66 +280,47 @@ def fit_cnn(
     return CnnHead(network, active), {"steps": done, "cancelled": done < total, "warm_start": warm}
 
 
-def train_head(
-    pool: "PoolModel",
-    labeled: np.ndarray,
-    y: np.ndarray,
-    n_classes: int,
-    *,
-    init: Any = None,
-    seed: int = 0,
-    cancel: Cancel | None = None,
-) -> tuple[CnnHead, dict[str, Any]]:
-    """The engine's ``train_head`` for this head: reads the pool's raw pixel vectors."""
-    from aldesk.ml.loop.pool import NotEnoughLabels  # here: the engine imports this module
+class CnnHeadKind:
+    """The head registered as ``cnn``; ``default`` on the pixels encoder (see base.get_head)."""
 
-    if len(np.unique(y)) < 2:
-        raise NotEnoughLabels(
-            f"Training needs labels from at least two classes; so far {len(y)} label(s), all of one class."
+    name = NAME
+    reads = "raw"
+    convex = False  # a warm start remembers labels held out of the fit (see audit.py)
+    description = "a small CNN trained from scratch on 32 x 32 thumbnails (the pixels encoder)"
+
+    def fit(
+        self, pool: "PoolModel", labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+        init: Any = None, calibrate: bool = True, cancel: Cancel | None = None, seed: int = 0,
+    ) -> tuple[CnnHead, dict[str, Any]]:
+        """Reads the pool's raw pixel vectors; ``calibrate`` changes nothing (the temperature
+        comes from the training itself: out-of-fold fits would each cost a whole training)."""
+        require_two_classes(y)
+        if pool.raw is None:
+            raise AldeskError(
+                f"The {NAME} head reads {PIXELS_BACKBONE} embeddings ({CHANNELS * SIDE * SIDE} values per item), "
+                f"not {pool.whitening.mean.shape[0]}-d vectors from another backbone; embed the project with "
+                f"--backbone {PIXELS_BACKBONE} or choose another head."
+            )
+        start = time.perf_counter()
+        model, info = fit_cnn(
+            pool.raw[labeled], y, n_classes, init=self.warm_start(init), seed=seed, cancel=cancel,
+            device=pool.fit_device,
         )
-    if pool.raw is None:
-        raise AldeskError(
-            f"The {NAME} head reads {PIXELS_BACKBONE} embeddings ({CHANNELS * SIDE * SIDE} values per item), "
-            f"not {pool.whitening.mean.shape[0]}-d vectors from another backbone; embed the project with "
-            f"--backbone {PIXELS_BACKBONE} or choose another head."
-        )
-    start = time.perf_counter()
-    previous = init if isinstance(init, CnnHead) else None
-    model, info = fit_cnn(
-        pool.raw[labeled], y, n_classes, init=previous, seed=seed, cancel=cancel, device=pool.fit_device
-    )
-    metrics = {
-        "head": NAME,
-        "n_labels": int(len(y)),
-        "classes_with_labels": int(len(np.unique(y))),
-        "temperature": model.temperature,
-        "cv_accuracy": None,  # no out-of-fold fits: each would cost a whole training
-        "train_seconds": time.perf_counter() - start,
-        **info,
-    }
-    return model, metrics
+        return model, {**fit_metrics(NAME, y, model, None, time.perf_counter() - start), **info}
 
+    def can_read(self, vectors: np.ndarray) -> bool:
+        return reads(vectors)
 
-def default_head(backbone: str, head: str) -> str:
-    """The head that ``default`` means on this backbone: the CNN on raw pixels, else unchanged."""
-    return NAME if head == "default" and backbone == PIXELS_BACKBONE else head
+    def warm_start(self, previous: Any) -> CnnHead | None:
+        return previous if isinstance(previous, CnnHead) else None
 
-
-def pool_input(model: Any, pool: "PoolModel") -> np.ndarray | torch.Tensor:
-    """What a head reads for the whole pool: raw pixels for the CNN, whitened vectors otherwise
-    (on a CUDA pool their copy on the GPU, when it fits; the linear head scores them there)."""
-    return pool.raw if isinstance(model, CnnHead) else pool.scoring_z()
-
-
-def head_from_bytes(head: str, data: bytes) -> Any:
-    """A stored model of either kind, by the head name stored with it."""
-    if head == NAME:
+    def load(self, data: bytes) -> CnnHead:
         return CnnHead.from_bytes(data)
-    from aldesk.ml.heads.linear import LinearHead
 
-    return LinearHead.from_bytes(data)
+    def bundle(self, model: "ModelRecord", fit_vectors: np.ndarray | None):  # noqa: ANN201 - see Head.bundle
+        from aldesk.ml.heads.bundle import cnn_bundle
+
+        return cnn_bundle(self.load(model.params))
 
 
-def warm_start_for(head: str, previous: Any) -> Any:
-    """The previous model if it can warm-start ``head`` (same kind of model), else None."""
-    return previous if (head == NAME) == isinstance(previous, CnnHead) else None
+register(CnnHeadKind())

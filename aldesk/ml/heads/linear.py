@@ -21,7 +21,6 @@ import torch.nn.functional as F
 
 from aldesk.ml.device import is_cuda
 
-HEADS = ("default", "plain")
 # Calibrate only with enough labels for the out-of-fold estimate to mean something.
 MIN_LABELS_TO_CALIBRATE = 30
 # Out-of-fold fits (temperature, accuracy estimate): three folds and short fits, as they run on
@@ -60,6 +59,7 @@ class LinearHead:
     # their accuracy (the app head refits them only as the labels grow, see RECALIBRATE_GROWTH).
     calibrated_at: int = 0
     oof_accuracy: float | None = None
+    reads = "whitened"  # scores the whitened pool features (a class attribute, not a field)
 
     @property
     def n_classes(self) -> int:

@@ -84,7 +84,7 @@ class ComputeProcess:
             self._process, self._conn = process, parent_end
             return True
 
-    def run(self, job: str, generation: int, on_message: OnMessage, *, slow_down: float = 0.0) -> None:
+    def run(self, job: str, on_message: OnMessage, *, slow_down: float = 0.0) -> None:
         """Run one job in the child, passing each message to ``on_message`` as it arrives.
 
         Raises ComputeProcessDied when the child ends without finishing the job (killed, out
@@ -95,7 +95,7 @@ class ComputeProcess:
         conn = self._conn
         assert conn is not None
         try:
-            conn.send_bytes(pickle.dumps((job, generation, slow_down)))
+            conn.send_bytes(pickle.dumps((job, slow_down)))
             while True:
                 if not conn.poll(_POLL_SECONDS):
                     if not self.is_alive():
@@ -200,10 +200,10 @@ def serve(conn: Connection, cancel_event, project_path: str, backbone: str | Non
             return
         if message is None:
             return
-        job, generation, slow_down = message
+        job, slow_down = message
         try:
             try:
-                runner.run(job, generation, emit, slow_down)
+                runner.run(job, emit, slow_down)
             except AldeskError as exc:
                 emit("failed", (str(exc), ""))
             except Exception as exc:  # noqa: BLE001 - every failure must reach the person

@@ -1,38 +1,41 @@
-"""The learning loop's two background jobs, embed and refresh, free of Qt and of any thread.
+"""The app's two background jobs, embed and refresh, free of Qt and of any thread.
 
-A ``JobRunner`` reads the project through its own read-only connection and never writes: it
-hands embedding chunks and refresh results to ``emit``; whoever owns the writable connection
-stores them. The runner keeps the backbone and the pool's features between jobs. It runs either
-in a separate process (aldesk/ml/loop/compute_process.py; the app's default, so the training's
-Python code never competes with the window for the interpreter lock) or in a thread.
+Each job is a generator of messages ``(kind, payload)``: kind "progress" ((stage, done, total)),
+"chunk" (EmbedChunk), "embedding_done" (backbone name) or "refreshed" (RefreshOutcome). Between
+two messages is where a job may be cancelled. A ``JobRunner`` reads the project through its own
+read-only connection and never writes: whoever owns the writable connection stores what the
+messages carry. The runner keeps the backbone and the pool's features between jobs. It runs
+either in a separate process (compute_process.py; the app's default, so the training's Python
+code never competes with the window for the interpreter lock) or in a thread.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from aldesk.core.queue import QueuedItem
 from aldesk.core.store import open_project
+from aldesk.ml.loop.round import RoundSettings, TrainResult, round_steps
+from aldesk.ml.loop.snapshot import Snapshot
 
 # The queue handed over is longer than what the person sees at once, so it survives the labels
 # given while the next refresh runs; the fallback ranking is longer still.
 QUEUE_LENGTH = 40
 FALLBACK_LENGTH = 400
 
-# emit(kind, payload): kind is "progress" ((stage, done, total)), "chunk" (EmbedChunk),
-# "embedding_done" (backbone name) or "refreshed" (RefreshOutcome).
+Message = tuple[str, Any]
 Emit = Callable[[str, Any], None]
 
 
 @dataclass
 class EmbedChunk:
-    generation: int
     backbone: str
     identity: str
     dim: int
@@ -43,13 +46,20 @@ class EmbedChunk:
 
 @dataclass
 class RefreshOutcome:
-    generation: int
-    snapshot: Any  # aldesk.ml.loop.workflow.Snapshot without its vectors (the GUI never needs them)
-    train: Any | None  # aldesk.ml.loop.workflow.TrainResult, None before two classes have labels
+    snapshot: Snapshot  # without its vectors (the GUI never needs them)
+    train: TrainResult | None  # None before two classes have labels
     queue: list[QueuedItem]
     fallback: list[QueuedItem]
     metrics: dict[str, Any] = field(default_factory=dict)
     suspects: list | None = None  # aldesk.core.suspects_store.Suspect, most doubtful first
+
+
+def app_round_settings() -> RoundSettings:
+    """The round the app runs after new labels: everything the window shows."""
+    from aldesk.core.suspects_store import MAX_STORED
+
+    return RoundSettings(queue_length=QUEUE_LENGTH, fallback_length=FALLBACK_LENGTH, evaluate=True,
+                         suspects=True, suspects_limit=MAX_STORED)
 
 
 class JobRunner:
@@ -60,65 +70,57 @@ class JobRunner:
         self._backbone = None
         self._pool = None
         self._pool_key: tuple | None = None
+        self._emit: Emit | None = None
 
-    def run(self, job: str, generation: int, emit: Emit, slow_down: float = 0.0) -> None:
+    def run(self, job: str, emit: Emit, slow_down: float = 0.0) -> None:
+        """Run ``job`` to its end (or until cancelled), handing each message to ``emit``."""
         if job == "embed":
-            self.embed(generation, emit)
+            messages = self.embed()
         elif job == "refresh":
-            self.refresh(generation, emit, slow_down)
+            messages = self.refresh(slow_down)
         else:
             raise ValueError(f"unknown background job {job!r}")
+        self._emit = emit
+        for kind, payload in messages:
+            emit(kind, payload)
+            if self.cancelled():
+                messages.close()
+                return
 
-    def _load_backbone(self, emit: Emit):
+    def _load_backbone(self) -> Iterator[Message]:
         if self._backbone is None:
-            from aldesk.ml.encoders import load_backbone
             from aldesk.ml.device import configure_cpu_threads
+            from aldesk.ml.encoders import load_backbone
 
             configure_cpu_threads()
-            emit("progress", ("loading the backbone", 0, 1))
+            yield "progress", ("loading the backbone", 0, 1)
             self._backbone = load_backbone(self.backbone_name)
-        return self._backbone
 
-    def embed(self, generation: int, emit: Emit) -> None:
-        from aldesk.core import vectors
-        from aldesk.core.imageio import load_image
+    def embed(self) -> Iterator[Message]:
         from aldesk.ml.device import describe_device
-        from aldesk.ml.encoders.embed import embed_sources
+        from aldesk.ml.loop.embedding import embedding_chunks, missing_items
 
-        backbone = self._load_backbone(emit)
+        yield from self._load_backbone()
+        backbone = self._backbone
         stage = f"embedding on {describe_device(backbone.device)}"  # e.g. "on cuda:0 (NVIDIA ...)", "on cpu, 2 threads"
         with open_project(self.project_path, write=False, check=False) as project:
-            found = vectors.find_set(project, backbone.identity)
-            # Sorted id arrays, and paths only of the missing items: every app start runs this.
-            todo = [(i, project.resolve(p)) for i, p in vectors.unembedded(project, found.id if found else None)]
-        ids = np.array([i for i, _ in todo], dtype=np.int64)
-        sources = [lambda path=path: load_image(path, max_side=backbone.load_side) for _, path in todo]
-        for chunk in embed_sources(
-            backbone, sources, progress=lambda d, t: emit("progress", (stage, d, t)),
-            cancel=self.cancelled,
-        ):
-            emit("chunk", EmbedChunk(
-                generation, backbone.spec.name, backbone.identity, backbone.spec.dim,
-                ids[chunk.positions], chunk.vectors,
-                [(int(ids[pos]), reason) for pos, reason in chunk.failures],
-            ))
+            todo = missing_items(project, backbone)
+        # Progress comes per batch from inside the embedding, chunks every few batches: the
+        # batches are reported as they finish (straight to emit), not held back to the next chunk.
+        report = self._emit or (lambda _kind, _payload: None)
+        for chunk in embedding_chunks(backbone, todo, progress=lambda d, t: report("progress", (stage, d, t)),
+                                      cancel=self.cancelled):
+            yield "chunk", EmbedChunk(backbone.spec.name, backbone.identity, backbone.spec.dim,
+                                      chunk.item_ids, chunk.vectors, chunk.failures)
         if not self.cancelled():
-            emit("embedding_done", backbone.spec.name)
+            yield "embedding_done", backbone.spec.name
 
-    def refresh(self, generation: int, emit: Emit, slow_down: float = 0.0) -> None:
+    def refresh(self, slow_down: float = 0.0) -> Iterator[Message]:
         from aldesk.core import vectors
-        from aldesk.core.suspects_store import MAX_STORED
-        from aldesk.ml.evaluation.audit import EstimateCancelled
-        from aldesk.ml.loop.pool import NotEnoughLabels
-        from aldesk.ml.strategies import margins
-        from aldesk.ml.evaluation.suspects import MIN_LABELS as MIN_SUSPECT_LABELS
-        from aldesk.ml.evaluation.suspects import suspects_for_snapshot
-        from aldesk.ml.loop.workflow import (
-            build_pool, evaluate_snapshot, pick_queue, pool_key, previous_predictions, take_snapshot,
-            train_snapshot,
-        )
+        from aldesk.ml.loop.pool import build_pool
+        from aldesk.ml.loop.snapshot import pool_key, previous_predictions, take_snapshot
 
-        emit("progress", ("training", 0, 1))
+        yield "progress", ("training", 0, 1)
         with open_project(self.project_path, write=False, check=False) as project:
             if vectors.latest_set(project) is None:
                 return  # nothing embedded yet (e.g. a project without images): nothing to learn
@@ -131,36 +133,25 @@ class JobRunner:
                 self._pool = None  # the old features are freed before the new ones are built
                 self._pool = build_pool(project, snapshot)
                 self._pool_key = key
-        if self.cancelled():
-            return
         _sleep_unless_cancelled(slow_down, self.cancelled)
-        train = None
-        try:
-            train = train_snapshot(snapshot, self._pool, cancel=self.cancelled)
-        except NotEnoughLabels:
-            pass  # the cold start needs no model
-        if self.cancelled():
-            return
-        if train is not None:
-            emit("progress", ("estimating accuracy", 0, 1))
-            try:
-                train.metrics.update(evaluate_snapshot(snapshot, self._pool, train, previous, cancel=self.cancelled))
-            except EstimateCancelled:
+        steps = round_steps(snapshot, self._pool, app_round_settings(), previous_predictions=previous,
+                            cancel=self.cancelled)
+        while True:
+            if self.cancelled():
+                steps.close()
                 return
-        suspects = None
-        if len(snapshot.y) >= MIN_SUSPECT_LABELS and not self.cancelled():
-            emit("progress", ("checking labels", 0, 1))
-            suspects = suspects_for_snapshot(snapshot, self._pool, limit=MAX_STORED)
-        if self.cancelled():
+            try:
+                step = next(steps)
+            except StopIteration as done:
+                result = done.value
+                break
+            if step[0] != "training":  # announced above, before the snapshot
+                yield "progress", step
+        if result is None or self.cancelled():
             return
-        emit("progress", ("scoring", 0, 1))
-        probs = train.probs if train else None
-        version = None  # the owner of the project assigns the version when it stores the model
-        queue = pick_queue(snapshot, self._pool, probs, version, n=QUEUE_LENGTH)
-        fallback = ranking(snapshot, probs, margins, FALLBACK_LENGTH, {q.item_id for q in queue})
         light = dataclasses.replace(snapshot, vectors=None)  # 100k x 1,280 float16 would be 256 MB to send
-        emit("refreshed", RefreshOutcome(generation, light, train, queue, fallback,
-                                         train.metrics if train else {}, suspects))
+        yield "refreshed", RefreshOutcome(light, result.train, result.queue, result.fallback, result.metrics,
+                                          result.suspects)
 
 
 def _sleep_unless_cancelled(seconds: float, cancelled: Callable[[], bool]) -> None:
@@ -168,25 +159,3 @@ def _sleep_unless_cancelled(seconds: float, cancelled: Callable[[], bool]) -> No
     end = time.monotonic() + seconds
     while time.monotonic() < end and not cancelled():
         time.sleep(0.05)
-
-
-def ranking(snapshot, probs, margins, n: int, exclude: set[int]) -> list[QueuedItem]:
-    """The most uncertain eligible items by margin (or a random order before any model)."""
-    eligible = np.flatnonzero(snapshot.eligible)
-    if probs is None:
-        order = np.random.default_rng(0).permutation(eligible)
-        scores = np.zeros(len(order))
-        strategy = "random"
-    else:
-        m = margins(probs[eligible])
-        order = eligible[np.argsort(m, kind="stable")]
-        scores = np.sort(m, kind="stable")
-        strategy = "margin"
-    out = []
-    for pos, score in zip(order, scores):
-        item = int(snapshot.item_ids[pos])
-        if item not in exclude:
-            out.append(QueuedItem(item, len(out) + 1, None, strategy, float(score)))
-        if len(out) == n:
-            break
-    return out

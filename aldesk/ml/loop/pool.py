@@ -1,8 +1,8 @@
-"""One learning step, shared by the CLI, the desktop worker and the simulator.
+"""The pool: what depends only on the embeddings (the whitened features, the k-NN graph and its
+label propagation), built once per embedding set and kept between rounds.
 
-``PoolModel`` holds what depends only on the embeddings (whitening, the k-NN graph) and is built
-once per embedding set. ``refresh`` takes the labels so far and returns a new head, its
-predictions for the whole pool and the next items to ask, without touching any database.
+``build_pool`` makes it from a project's stored vectors (streamed chunk by chunk on large pools,
+and cached on disk: see pool_cache.py); ``PoolModel.build`` from vectors in memory.
 
 A pool has a device (``compute_device()``: CUDA when there is one and ALDESK_DEVICE does not
 say otherwise, else the CPU). On CUDA the pool's projection, the k-NN graph, the head fits and
@@ -14,19 +14,22 @@ fits.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from aldesk.core import vectors as stored_vectors
 from aldesk.core.errors import AldeskError
-from aldesk.ml.heads import linear as heads
-from aldesk.ml.heads import cnn as scratch_cnn
+from aldesk.core.store import Project
+from aldesk.ml.heads import linear
+from aldesk.ml.heads.base import keeps_raw_vectors
 from aldesk.ml.device import MEMORY_FRACTION, compute_device, free_memory, is_cuda, rows_that_fit
 from aldesk.ml.features import Whitening, fit_whitening, knn_graph
-from aldesk.ml.strategies import PoolState, Selection, get_strategy
+
+if TYPE_CHECKING:
+    from aldesk.ml.loop.snapshot import Snapshot
 
 # The label-propagation graph covers at most this many pool items (a fixed random sample on
 # larger pools, plus every labeled item); the linear head then generalises to the rest.
@@ -37,10 +40,6 @@ GRAPH_NEIGHBOURS = 10
 # the search took 10 s of the first refresh and each propagation 0.6 s, while the linear head
 # still learns from every label directly. Pools up to GRAPH_MAX items have no extra nodes.
 GRAPH_EXTRA_MAX = 20_000
-
-
-class NotEnoughLabels(AldeskError):
-    """Training needs labels from at least two classes."""
 
 
 @dataclass
@@ -71,7 +70,7 @@ class PoolModel:
         anchors = np.arange(n) if n <= graph_max else np.sort(rng.choice(n, graph_max, replace=False))
         # Kept only when the cnn head can read them (pixel thumbnails): holding a pretrained
         # backbone's vectors here would keep a second copy alive in the worker on large pools.
-        return cls(whitening, z, anchors, raw=vectors if scratch_cnn.reads(vectors) else None, device=device)
+        return cls(whitening, z, anchors, raw=vectors if keeps_raw_vectors(vectors) else None, device=device)
 
     @property
     def fit_device(self) -> torch.device | None:
@@ -121,7 +120,7 @@ class PoolModel:
             indices = torch.cat([indices, near_indices])
             sims = torch.cat([sims, near_sims])
         seeded = position[labeled] >= 0
-        spread = heads.propagate_labels(
+        spread = linear.propagate_labels(
             indices, sims, torch.from_numpy(position[labeled[seeded]]), torch.from_numpy(y[seeded]), n_classes,
             device=self.fit_device,
         )
@@ -159,141 +158,74 @@ def _fixed_rank(items: np.ndarray) -> np.ndarray:
     return (items.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
 
 
-@dataclass
-class RefreshResult:
-    head: heads.LinearHead | None
-    probs: np.ndarray | None  # [N, K] for the whole pool
-    selection: Selection
-    metrics: dict[str, Any] = field(default_factory=dict)
+# Above this many items the pool is built chunk by chunk from the file (``build_pool``).
+STREAM_POOL_FROM = 100_000
+PROJECT_ROWS = 16_384  # rows projected at once while streaming (42 MB of float16 vectors at 1,280-d)
 
 
-def train_head(
-    pool: PoolModel,
-    labeled: np.ndarray,
-    y: np.ndarray,
-    n_classes: int,
-    *,
-    head: str = "default",
-    init: heads.LinearHead | None = None,
-    calibrate: bool = True,
-) -> tuple[heads.LinearHead, dict[str, Any]]:
-    """Fit a head on the labeled pool items (``labeled``: pool indices, ``y``: class indices)."""
-    if head not in heads.HEADS and head != scratch_cnn.NAME:
-        raise AldeskError(f"Unknown head {head!r}; choose one of: {', '.join(heads.HEADS)}, {scratch_cnn.NAME}.")
-    present = np.unique(y)
-    if len(present) < 2:
-        raise NotEnoughLabels(
-            "Training needs labels from at least two classes; "
-            f"so far {len(y)} label(s), all of one class."
-        )
-    if head == scratch_cnn.NAME:
-        return scratch_cnn.train_head(pool, labeled, y, n_classes, init=init)
-    start = time.perf_counter()
-    z_l = pool.z[torch.from_numpy(labeled)]
-    y_t = torch.from_numpy(y).long()
-    if head == "plain":
-        model = heads.fit_linear(z_l, y_t, n_classes, init=init, device=pool.fit_device)
-    else:
-        model = fit_app_head(pool, labeled, y, n_classes, init=init)
-    oof_accuracy = None
-    if calibrate:
-        # Each head's temperature and accuracy estimate come from out-of-fold fits of that head.
-        if head == "plain":
-            model, oof_accuracy = heads.calibrate(model, z_l, y_t, device=pool.fit_device)
-        elif 0 < getattr(init, "calibrated_at", 0) <= len(y) < init.calibrated_at * (1 + heads.RECALIBRATE_GROWTH):
-            model.temperature, model.calibrated_at = init.temperature, init.calibrated_at
-            model.oof_accuracy = oof_accuracy = init.oof_accuracy
-        else:
-            oof_accuracy = calibrate_app_head(pool, labeled, y, n_classes, model)
-            if oof_accuracy is not None:
-                model.calibrated_at, model.oof_accuracy = len(y), oof_accuracy
-    metrics = {
-        "head": head,
-        "n_labels": int(len(y)),
-        "classes_with_labels": int(len(present)),
-        "temperature": model.temperature,
-        "cv_accuracy": oof_accuracy,
-        "train_seconds": time.perf_counter() - start,
-    }
-    return model, metrics
+def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> PoolModel:
+    """The snapshot's ``PoolModel``, equal to ``PoolModel.build(vectors)``.
+
+    On large pools it never holds all raw vectors at once: the whitening is fitted on the same
+    sample rows ``fit_whitening`` would draw, then each stored chunk is projected into the
+    float32 features as it is read. At a million 1,280-d items that peaks near the 1 GB of
+    features instead of 2.56 GB of vectors plus the features (benchmarks/bench_scale.py).
+    """
+    from aldesk.ml.loop import pool_cache
+    from aldesk.ml.features import FIT_SAMPLE, MAX_COMPONENTS
+
+    if snapshot.vectors is not None:
+        return PoolModel.build(snapshot.vectors, seed=seed)
+    eset = stored_vectors.find_set_by_id(project, snapshot.set_id)
+    layout = stored_vectors.embedding_layout(project, eset)
+    n = len(layout.ids)
+    if not np.array_equal(layout.ids, snapshot.item_ids):
+        raise AldeskError(f"The embeddings in {project.path} changed while being read; try again.")
+    if n <= STREAM_POOL_FROM or keeps_raw_vectors(np.zeros((0, eset.dim), dtype=np.float16)):
+        _, vecs = stored_vectors.load_embeddings(project, eset)  # a head reading raw vectors keeps the raw pixels
+        return PoolModel.build(vecs, seed=seed)
+    # The rows fit_whitening samples from the whole array (same generator, same draw).
+    sample_rows = np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False) if n > FIT_SAMPLE else None
+    if sample_rows is None:
+        _, vecs = stored_vectors.load_embeddings(project, eset)
+        return PoolModel.build(vecs, seed=seed)
+    # Kept on disk between app starts (aldesk/ml/loop/pool_cache.py): the projection below is the
+    # slow part of opening a large project.
+    key = pool_cache.pool_cache_key(project.path, project.meta("created_at"), eset.identity, layout.last_chunk,
+                                    layout.ids, (seed, FIT_SAMPLE, MAX_COMPONENTS, GRAPH_MAX))
+    cached = pool_cache.load(key)
+    if cached is not None:
+        return PoolModel(*cached, raw=None)
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[sample_rows] = np.arange(len(sample_rows))
+    sample = np.empty((len(sample_rows), eset.dim), dtype=np.float16)
+    for rows, vecs in stored_vectors.iter_vectors(project, eset, layout):
+        where = slot[rows]
+        hit = where >= 0
+        sample[where[hit]] = vecs[hit]
+    whitening = fit_whitening(sample, seed=seed)
+    z = torch.empty((n, whitening.dim), dtype=torch.float32)
+    device = compute_device()  # CUDA when there is one: the projection runs there
+    # Chunks are projected in batches of PROJECT_ROWS: one 512-row product per stored chunk ran
+    # the matrix product at a fraction of its speed.
+    rows_buffer, vecs_buffer, buffered = [], [], 0
+    for rows, vecs in stored_vectors.iter_vectors(project, eset, layout):
+        rows_buffer.append(rows)
+        vecs_buffer.append(vecs)
+        buffered += len(rows)
+        if buffered >= PROJECT_ROWS:
+            z[torch.from_numpy(np.concatenate(rows_buffer))] = whitening.apply(np.concatenate(vecs_buffer), device=device)
+            rows_buffer, vecs_buffer, buffered = [], [], 0
+    if rows_buffer:
+        z[torch.from_numpy(np.concatenate(rows_buffer))] = whitening.apply(np.concatenate(vecs_buffer), device=device)
+    anchors = _graph_anchors(n, seed)
+    pool_cache.save(key, whitening, z, anchors)
+    return PoolModel(whitening, z, anchors, raw=None)
 
 
-def fit_app_head(
-    pool: PoolModel,
-    labeled: np.ndarray,
-    y: np.ndarray,
-    n_classes: int,
-    *,
-    init: heads.LinearHead | None = None,
-    exclude: np.ndarray | None = None,
-    max_iter: int = heads.SEMI_MAX_ITER,
-) -> heads.LinearHead:
-    """The app head: the labels spread over the pool's k-NN graph, then the linear head on the
-    labels plus the graph's confident pseudo-labels. ``exclude``: pool items that must not
-    become pseudo-labels (labels held out to calibrate)."""
-    nodes, spread = pool.propagate(labeled, y, n_classes)
-    taken = labeled if exclude is None else np.concatenate([labeled, exclude])
-    unlabeled = ~np.isin(nodes, taken)
-    return heads.fit_semi_supervised(
-        pool.z[torch.from_numpy(labeled)], torch.from_numpy(y).long(),
-        pool.z[torch.from_numpy(nodes[unlabeled])], spread[torch.from_numpy(unlabeled)],
-        n_classes, init=init, max_iter=max_iter, device=pool.fit_device,
-    )
-
-
-def calibrate_app_head(
-    pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, model: heads.LinearHead
-) -> float | None:
-    """Set the app head's temperature from out-of-fold fits of the app head itself; returns
-    their accuracy. Each fold's labels are held out of the graph's seeds, of the pseudo-labels
-    and of the fit (cold start: a warm start from ``model`` would leak them)."""
-    if len(y) < heads.MIN_LABELS_TO_CALIBRATE or len(np.unique(y)) < 2:
-        return None
-    fold_of = heads.stratified_folds(y, heads.OOF_FOLDS)
-    logits = torch.full((len(y), n_classes), float("-inf"))
-    for fold in range(heads.OOF_FOLDS):
-        test = fold_of == fold
-        if not test.any() or len(np.unique(y[~test])) < 2:
-            continue
-        rest = np.flatnonzero(~test)
-        train = rest[heads.capped_per_class(y[rest], heads.oof_train_limit(y), fold)]  # see OOF_MAX_TRAIN_PER_CLASS
-        part = fit_app_head(
-            pool, labeled[train], y[train], n_classes, exclude=labeled[test], max_iter=heads.OOF_MAX_ITER
-        )
-        logits[torch.from_numpy(test)] = part.logits(pool.z[torch.from_numpy(labeled[test])])
-    return heads.calibrate_from_logits(model, logits, torch.from_numpy(y).long())
-
-
-def refresh(
-    pool: PoolModel,
-    labeled: np.ndarray,
-    y: np.ndarray,
-    eligible: np.ndarray,
-    n_classes: int,
-    *,
-    n: int = 20,
-    strategy: str = "default",
-    head: str = "default",
-    init: heads.LinearHead | None = None,
-    rng: np.random.Generator | None = None,
-) -> RefreshResult:
-    """Retrain (when at least two classes have labels), rescore the pool, pick the next ``n``."""
-    rng = rng or np.random.default_rng()
-    model, probs, metrics = None, None, {}
-    if len(np.unique(y)) >= 2:
-        model, metrics = train_head(pool, labeled, y, n_classes, head=head, init=init)
-        start = time.perf_counter()
-        probs = model.predict_proba(scratch_cnn.pool_input(model, pool)).numpy()
-        metrics["score_seconds"] = time.perf_counter() - start
-    start = time.perf_counter()
-    state = PoolState(
-        z=pool.z, eligible=eligible, probs=probs,
-        label_counts=np.bincount(y, minlength=n_classes), rng=rng,
-    )
-    chooser = get_strategy(strategy)
-    if probs is None and strategy not in ("default", "typical", "random"):
-        # Uncertainty needs a model: before the first one, start as the app does.
-        chooser = get_strategy("default")
-    selection = chooser.select(state, n)
-    metrics["select_seconds"] = time.perf_counter() - start
-    return RefreshResult(model, probs, selection, metrics)
+def _graph_anchors(n: int, seed: int) -> np.ndarray:
+    """The k-NN graph's sample of the pool, drawn as ``PoolModel.build`` draws it."""
+    rng = np.random.default_rng(seed)
+    if n <= GRAPH_MAX:
+        return np.arange(n)
+    return np.sort(rng.choice(n, GRAPH_MAX, replace=False))

@@ -8,6 +8,7 @@ sees. Each step asks ``batch`` items, adds their true labels, retrains exactly a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,10 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from aldesk.ml.loop.pool import PoolModel, train_head
-from aldesk.ml.heads.linear import LinearHead, fit_linear
-from aldesk.ml.heads.cnn import CnnHead, pool_input
-from aldesk.ml.strategies import PoolState, get_strategy
+from aldesk.ml.heads.base import Model
+from aldesk.ml.heads.linear import fit_linear
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.loop.round import RoundSettings, run_round
+from aldesk.ml.loop.snapshot import Snapshot
 
 TARGETS = (0.95, 0.98, 0.99)
 AUDIT_EVERY = 10  # the default of the project setting audit_every
@@ -69,7 +71,7 @@ class SimulationResult:
         }
 
 
-def accuracy_of(head: LinearHead | None, z: torch.Tensor, y: np.ndarray, fallback: int) -> float:
+def accuracy_of(head: Model | None, z: torch.Tensor, y: np.ndarray, fallback: int) -> float:
     if head is None:
         return float(np.mean(y == fallback))
     predicted = head.logits(z).argmax(1).numpy()
@@ -127,39 +129,50 @@ def run_one(
     budget: int,
     batch: int,
     head_name: str,
-    test_raw: np.ndarray | None = None,  # the test vectors as embedded (the cnn head reads them)
-    observe: Callable[[np.ndarray, np.ndarray, LinearHead | None, np.ndarray | None], None] | None = None,
+    test_raw: np.ndarray | None = None,  # the test vectors as embedded (a head reading raw vectors scores them)
+    observe: Callable[[np.ndarray, np.ndarray, Model | None, np.ndarray | None], None] | None = None,
 ):
     """One seeded run; yields test accuracy after each batch of new labels.
 
-    ``observe(labeled, audit, model, probs)``, when given, sees each step's state (pool indices
-    of the labels in the order given, which of them are audit items, the model, its pool
-    probabilities): the audit simulation scores its accuracy estimates with it."""
+    Each step is the app's own round (aldesk/ml/loop/round.py) on an in-memory snapshot of the
+    labels so far: train on them, then pick the next batch. ``observe(labeled, audit, model,
+    probs)``, when given, sees each step's state (pool indices of the labels in the order given,
+    which of them are audit items, the model, its pool probabilities): the audit simulation
+    scores its accuracy estimates with it."""
     rng = np.random.default_rng(seed)
-    strategy = get_strategy(strategy_name)
+    # random never reads the model's probabilities: its rounds skip calibrating and rescoring, so
+    # a random run to a budget of thousands (the baseline's denominator) stays cheap.
+    needs_probs = strategy_name != "random" or observe is not None
     # Strategies that need a model start from random picks, as is usual; the app's policy
     # (default) and typical have their own cold start.
-    opener = strategy if strategy_name in ("default", "typical", "random") else get_strategy("random")
+    base = RoundSettings(head=head_name, strategy=strategy_name, cold_start="random",
+                         calibrate=needs_probs, score=needs_probs)
     eligible = np.ones(pool.size, dtype=bool)
     labeled: list[int] = []
     audited: list[bool] = []
-    model: LinearHead | None = None
-    probs = None
-    majority = 0
-    while len(labeled) < budget:
-        state = PoolState(
-            z=pool.z, eligible=eligible, probs=probs,
-            label_counts=np.bincount(y_pool[labeled], minlength=n_classes) if labeled else np.zeros(n_classes, int),
-            rng=rng,
-        )
-        chooser = strategy if probs is not None else opener
+    model: Model | None = None
+    while True:
+        idx = np.array(labeled, dtype=np.int64)
+        y = y_pool[idx]
         n = min(batch, budget - len(labeled))
         # The app's policy mixes one uniformly drawn audit item into every AUDIT_EVERY labels
         # (aldesk/core/session.py); replay that too, so `default` measures the real product.
         # Audits start after the cold start: AUDIT_AFTER_PER_CLASS labels per class, counted in all.
         auditing = strategy_name == "default" and len(labeled) >= AUDIT_AFTER_PER_CLASS * n_classes
         n_audit = (len(labeled) + n) // AUDIT_EVERY - len(labeled) // AUDIT_EVERY if auditing else 0
-        picked = chooser.select(state, n - n_audit).indices
+        snapshot = Snapshot.in_memory(pool.size, idx, y, eligible, n_classes, previous=model)
+        settings = dataclasses.replace(base, queue_length=n - n_audit, train=len(labeled) > 0)
+        result = run_round(snapshot, pool, settings, rng=rng)
+        if result.train is not None:
+            model = result.train.head
+        if labeled:
+            if observe is not None:
+                observe(idx, np.array(audited), model, result.probs)
+            majority = int(np.bincount(y).argmax())
+            yield accuracy_of(model, test_raw if model is not None and model.reads == "raw" else z_test, y_test, majority)
+        if n == 0:
+            return
+        picked = result.selection.indices if result.selection is not None else np.zeros(0, dtype=np.int64)
         chosen = len(picked)
         if n_audit:
             rest = np.flatnonzero(eligible)
@@ -168,15 +181,3 @@ def run_one(
         labeled.extend(int(i) for i in picked)
         audited.extend([False] * chosen + [True] * (len(picked) - chosen))
         eligible[picked] = False
-        idx = np.array(labeled)
-        y = y_pool[idx]
-        majority = int(np.bincount(y).argmax())
-        if len(np.unique(y)) >= 2:
-            # random never reads the model's probabilities: skip calibrating and rescoring, so
-            # a random run to a budget of thousands (the baseline's denominator) stays cheap.
-            needs_probs = strategy_name != "random" or observe is not None
-            model, _ = train_head(pool, idx, y, n_classes, head=head_name, init=model, calibrate=needs_probs)
-            probs = model.predict_proba(pool_input(model, pool)).numpy() if needs_probs else None
-        if observe is not None:
-            observe(idx, np.array(audited), model, probs)
-        yield accuracy_of(model, test_raw if isinstance(model, CnnHead) else z_test, y_test, majority)

@@ -1,0 +1,159 @@
+"""What every head is: the ``Head`` protocol, and the registry that finds one by name.
+
+A head is the trainable part of the model, on top of the frozen encoder's vectors. Each kind of
+head is one module in this package that registers a ``Head`` (the recipe: how to fit, what it
+reads, how a stored model loads and how it is exported) whose ``fit`` returns a ``Model`` (the
+fitted result: probabilities, bytes to store). Nothing outside this package asks which head it
+holds: the round, the audits, the simulation and the model bundle go through the protocol.
+
+Stored models carry the name of the head that made them (``models.head``), which is the key to
+load them again: names are part of the file format and never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+import torch
+
+from aldesk.core.errors import AldeskError
+
+if TYPE_CHECKING:
+    from aldesk.core.model_store import ModelRecord
+    from aldesk.ml.heads.bundle import RebuiltHead
+    from aldesk.ml.loop.pool import PoolModel
+
+Cancel = Callable[[], bool]
+# What a head reads of the pool: the whitened features (``pool.z``) or the vectors as embedded.
+Reads = Literal["whitened", "raw"]
+
+
+class NotEnoughLabels(AldeskError):
+    """Training needs labels from at least two classes."""
+
+
+class Model(Protocol):
+    """A fitted head. Classes without labels when it was trained get probability 0."""
+
+    active: torch.Tensor  # [K] bool
+    temperature: float
+    reads: Reads  # what it scores: the whitened pool features or the vectors as embedded
+
+    def logits(self, x: Any) -> torch.Tensor: ...
+
+    def predict_proba(self, x: Any) -> torch.Tensor: ...
+
+    def to_bytes(self) -> bytes: ...
+
+
+class Head(Protocol):
+    name: str
+    reads: Reads
+    description: str  # one line for --help and the model card
+    convex: bool  # whether a warm start from a model that saw some labels leaks nothing of them
+
+    def fit(
+        self, pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+        init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
+    ) -> tuple[Model, dict[str, Any]]:
+        """Fit on the labeled pool items (``labeled``: pool indices, ``y``: class indices);
+        returns the model and its metrics (head, n_labels, temperature, cv_accuracy, ...)."""
+        ...
+
+    def can_read(self, vectors: np.ndarray) -> bool:
+        """Whether this head can be trained on vectors shaped like these."""
+        ...
+
+    def warm_start(self, previous: Model | None) -> Model | None:
+        """``previous`` if it can warm-start this head's fit (same kind of model), else None."""
+        ...
+
+    def load(self, data: bytes) -> Model:
+        """A model stored by ``Model.to_bytes``."""
+        ...
+
+    def bundle(self, model: ModelRecord, fit_vectors: np.ndarray | None) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
+        """The stored model as a torch module for the model bundle, with the app's own
+        prediction for some float16 vectors (to check the module reproduces it).
+        ``fit_vectors``: the rows the whitening was fitted on (None for a head reading raw vectors)."""
+        ...
+
+
+_HEADS: dict[str, Head] = {}
+# The weight-free encoder whose vectors are 32 x 32 thumbnails: there ``default`` means the CNN.
+PIXELS_ENCODER = "pixels"
+
+
+def register(head: Head) -> Head:
+    _HEADS[head.name] = head
+    return head
+
+
+def _load_all() -> None:
+    # The head modules register themselves on import; importing them here (not at the top)
+    # keeps this module free of their weight and of import cycles.
+    from aldesk.ml.heads import app, cnn, plain  # noqa: F401
+
+
+def names() -> list[str]:
+    _load_all()
+    return sorted(_HEADS)
+
+
+def get_head(name: str, encoder: str | None = None) -> Head:
+    """The head registered as ``name``; ``default`` means the app's head for ``encoder``."""
+    _load_all()
+    if name == "default" and encoder == PIXELS_ENCODER:
+        name = "cnn"
+    try:
+        return _HEADS[name]
+    except KeyError:
+        raise AldeskError(f"Unknown head {name!r}; choose one of: {', '.join(sorted(_HEADS))}.") from None
+
+
+def load_model(head_name: str, data: bytes) -> Model:
+    """A stored model, by the head name stored with it."""
+    return get_head(head_name).load(data)
+
+
+def keeps_raw_vectors(vectors: np.ndarray) -> bool:
+    """Whether some head reads these vectors as embedded (the pool then keeps them)."""
+    _load_all()
+    return any(h.reads == "raw" and h.can_read(vectors) for h in _HEADS.values())
+
+
+def fit_head(
+    name: str, pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+    init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
+) -> tuple[Model, dict[str, Any]]:
+    """Fit the head ``name`` (warm-started from ``init`` when it is the same kind of model)."""
+    head = get_head(name)
+    require_two_classes(y)
+    return head.fit(pool, labeled, y, n_classes, init=head.warm_start(init), calibrate=calibrate, cancel=cancel)
+
+
+def pool_input(model: Model, pool: PoolModel) -> Any:
+    """What ``model`` reads for the whole pool."""
+    return pool.raw if model.reads == "raw" else pool.scoring_z()
+
+
+def fit_metrics(name: str, y: np.ndarray, model: Model, cv_accuracy: float | None, seconds: float) -> dict[str, Any]:
+    """The metrics every head reports (a head may add its own)."""
+    return {
+        "head": name,
+        "n_labels": int(len(y)),
+        "classes_with_labels": int(len(np.unique(y))),
+        "temperature": model.temperature,
+        "cv_accuracy": cv_accuracy,
+        "train_seconds": seconds,
+    }
+
+
+def require_two_classes(y: np.ndarray) -> None:
+    if len(np.unique(y)) < 2:
+        raise NotEnoughLabels(
+            "Training needs labels from at least two classes; "
+            f"so far {len(y)} label(s), all of one class."
+        )
