@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from aldesk.core.errors import AldeskError
-from aldesk.core.store import Project
+from aldesk.core.store import Project, inserted_id
 
 # Keys the labeling view uses for commands; a class may not take them.
 RESERVED_HOTKEYS = {"u": "marks an item unsure"}
@@ -73,6 +73,7 @@ def plan_classes(
     taken_keys = {c.hotkey for c in existing if c.hotkey}
     chosen: list[str | None] = []
     for index, name in enumerate(names):
+        key: str | None
         if hotkeys is not None:
             key = clean_hotkey(hotkeys[index])
             if key in taken_keys:
@@ -94,7 +95,7 @@ def insert_classes(conn: sqlite3.Connection, rows: list[ClassRow]) -> dict[str, 
     ids = {}
     for row in rows:
         cursor = conn.execute("INSERT INTO classes(name, hotkey, position, colour) VALUES (?, ?, ?, ?)", row)
-        ids[row[0]] = int(cursor.lastrowid)
+        ids[row[0]] = inserted_id(cursor)
     return ids
 
 

@@ -24,6 +24,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aldesk import __version__
 from aldesk.core.classes import list_classes
@@ -160,7 +161,7 @@ def _place_one(source: Path, target: Path, link: bool, report: ExportReport) -> 
     return refused
 
 
-def _manifest(project: Project, fmt: str, report: ExportReport) -> dict:
+def _manifest(project: Project, fmt: str, report: ExportReport) -> dict[str, Any]:
     return {
         "format": fmt,
         "project": str(project.path),

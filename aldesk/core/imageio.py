@@ -8,13 +8,13 @@ RGB, and nothing here touches Pillow's global settings (other threads may be dec
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import stat
 import threading
 import warnings
 from collections.abc import Iterator
-from typing import BinaryIO
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -172,7 +172,7 @@ def _open_formats() -> tuple[str, ...]:
     return tuple(name for name in _OPEN_FORMATS if name in Image.OPEN)
 
 
-def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> io.BufferedReader:
     """Open ``path`` for reading if it is a non-empty regular file (symlinks followed).
 
     Anything else (a FIFO, socket, device or folder) is refused with an ImageError naming its

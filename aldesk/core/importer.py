@@ -20,7 +20,7 @@ from aldesk.core import classes as classes_mod
 from aldesk.core import labels as labels_mod
 from aldesk.core.errors import AldeskError, ImageError
 from aldesk.core.imageio import ImageInfo, is_image_name, open_regular, probe_image
-from aldesk.core.store import Project
+from aldesk.core.store import Project, inserted_id
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -299,7 +299,7 @@ def _store_batch(
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (stored, digest, size, info.width, info.height, now),
             )
-            item_id = int(cursor.lastrowid)
+            item_id = inserted_id(cursor)
             added[digest] = stored
             ids.append(item_id)
             if cand.label is not None:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from aldesk.core.errors import AldeskError
-from aldesk.core.store import Project
+from aldesk.core.store import Project, inserted_id
 
 KINDS = ("label", "skip", "unsure")
 _STATUS_OF_KIND = {"label": "labeled", "skip": "skipped", "unsure": "unsure"}
@@ -75,7 +75,7 @@ def record(
             (item_id, kind, class_id, now, shown_ms, source, context.model_version,
              context.strategy, context.score, context.rank),
         )
-        event_id = int(cursor.lastrowid)
+        event_id = inserted_id(cursor)
         _set_item_state(conn, item_id, kind, class_id, now)
     return event_id
 
@@ -124,7 +124,7 @@ def undo(project: Project, event_id: int) -> int:
             " VALUES (?, 'undo', ?, ?, 'human')",
             (item_id, event_id, now),
         )
-        undo_id = int(cursor.lastrowid)
+        undo_id = inserted_id(cursor)
         effective = _effective_event(conn, item_id)
         if effective is None:
             conn.execute(
@@ -144,18 +144,19 @@ def history(project: Project, item_id: int) -> list[LabelEvent]:
     return [LabelEvent(*row) for row in rows]
 
 
-def _effective_event(conn, item_id: int) -> tuple[str, int | None, float] | None:
+def _effective_event(conn: sqlite3.Connection, item_id: int) -> tuple[str, int | None, float] | None:
     """The latest event of an item that no undo reverted, as (kind, class_id, created_at)."""
-    return conn.execute(
+    row: tuple[str, int | None, float] | None = conn.execute(
         "SELECT kind, class_id, created_at FROM label_events e WHERE item_id = ?"
         " AND kind != 'undo'"
         " AND NOT EXISTS (SELECT 1 FROM label_events u WHERE u.undoes = e.id)"
         " ORDER BY id DESC LIMIT 1",
         (item_id,),
     ).fetchone()
+    return row
 
 
-def _set_item_state(conn, item_id: int, kind: str, class_id: int | None, at: float) -> None:
+def _set_item_state(conn: sqlite3.Connection, item_id: int, kind: str, class_id: int | None, at: float) -> None:
     conn.execute(
         "UPDATE items SET status = ?, label_class_id = ?, labeled_at = ? WHERE id = ?",
         (_STATUS_OF_KIND[kind], class_id, at if kind == "label" else None, item_id),

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aldesk.core.disk import disk_full_error
 from aldesk.core.errors import ProjectError
@@ -161,7 +162,7 @@ def _size(path: Path) -> int:
 
 
 def readable_rows(conn: sqlite3.Connection, table: str, columns: list[str],
-                  result: TableResult) -> Iterator[list[tuple]]:
+                  result: TableResult) -> Iterator[list[tuple[Any, ...]]]:
     """Batches of ``table``'s readable rows, in rowid order; unreadable rowids are counted.
 
     Rows are read in rowid order until SQLite reports damage; then the first readable rowid
@@ -177,7 +178,7 @@ def readable_rows(conn: sqlite3.Connection, table: str, columns: list[str],
     if start is None:
         return
     while True:
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
         failed = False
         try:
             for row in conn.execute(select, (start,)):
@@ -257,7 +258,7 @@ def _copy_table(src: sqlite3.Connection, dst: Project, table: str, source_root: 
     return result
 
 
-def _typed(rows: list[tuple], types: list[str], result: TableResult) -> list[tuple]:
+def _typed(rows: list[tuple[Any, ...]], types: list[str], result: TableResult) -> list[tuple[Any, ...]]:
     """Rows whose values have their columns' types. A flipped bit in a record's header can turn
     a text into a blob or a number into text, which no SQLite check notices: a blob in a text
     column is decoded (U+FFFD for damaged bytes), a row with a non-number in a number column is
@@ -291,7 +292,7 @@ def _absolute(stored: object, root: Path) -> str:
     return str(candidate if candidate.is_absolute() else root / candidate)
 
 
-def _insert_rows(dst: Project, insert: str, rows: list[tuple], result: TableResult) -> None:
+def _insert_rows(dst: Project, insert: str, rows: list[tuple[Any, ...]], result: TableResult) -> None:
     """All rows in one transaction; if any is inconsistent, one by one, leaving that one out."""
     try:
         with dst.transaction() as conn:

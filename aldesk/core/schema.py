@@ -184,7 +184,7 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     The connection must be in autocommit mode (isolation_level=None) so that each step's
     BEGIN/COMMIT is ours and a failed step leaves the file at the previous version.
     """
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     for number in range(version + 1, target + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:

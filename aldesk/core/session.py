@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aldesk.core import labels, settings
 from aldesk.core.labels import QueryContext
@@ -21,6 +23,7 @@ FALLBACK_SAMPLE = 200
 AUDIT_SAMPLE = 500
 AUDIT = "audit"  # the strategy recorded for audit items: drawn uniformly, never chosen by a model
 AUDIT_AFTER_PER_CLASS = 3  # audits start after this many labels per class (the cold start's length)
+_Entry = TypeVar("_Entry", QueuedItem, int)  # what upcoming() walks: queue entries or audit item ids
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class LabelingSession:
         # audit labels anyway. Measured: audits from the first label cost digits 4 points of
         # the lead over random at 10-20 labels (docs/benchmarks.md).
         n_classes = project.conn.execute("SELECT count(*) FROM classes").fetchone()[0]
-        self._audit_from = AUDIT_AFTER_PER_CLASS * max(n_classes, 1)
-        self._labeled_before = project.conn.execute(
+        self._audit_from: int = AUDIT_AFTER_PER_CLASS * max(n_classes, 1)
+        self._labeled_before: int = project.conn.execute(
             "SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0]
         self._done: list[Decision] = []  # undo stack
         self._undone: list[Decision] = []  # redo stack
@@ -82,7 +85,7 @@ class LabelingSession:
         since = self._since_audit
         out: list[QueuedItem] = []
 
-        def next_open(entries):
+        def next_open(entries: Iterator[_Entry]) -> _Entry | None:
             return next((e for e in entries if self._key(e) not in shown and self._is_open(self._key(e))), None)
 
         while len(out) < n:

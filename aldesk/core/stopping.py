@@ -24,8 +24,9 @@ def stopping_advice(
     latest = history[-1] if history else {}
     gain = latest.get("gain_per_100")
     kappas = [m.get("kappa_previous") for m in history[-window:]]
-    enough = len(kappas) == window and all(k is not None for k in kappas)
-    mean_kappa = sum(kappas) / window if enough else None
+    known: list[float] = [k for k in kappas if k is not None]
+    enough = len(kappas) == window and len(known) == window
+    mean_kappa = sum(known) / window if enough else None
     advice: dict[str, Any] = {"stop": False, "gain_per_100": gain, "kappa": mean_kappa,
                               "gain_threshold": gain_threshold, "kappa_min": kappa_min}
     if gain is None:

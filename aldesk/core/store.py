@@ -344,3 +344,12 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass  # the transaction may already be gone (e.g. SQLite rolled it back on disk-full)
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row the INSERT just run on ``cursor`` wrote. sqlite3 types ``lastrowid``
+    as ``int | None``: it is None only on a cursor that has run no INSERT yet."""
+    row_id = cursor.lastrowid
+    if row_id is None:
+        raise TypeError("inserted_id() of a cursor that has run no INSERT")  # what int(None) raised
+    return row_id

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from aldesk.core.errors import AldeskError
-from aldesk.core.store import Project
+from aldesk.core.store import Project, inserted_id
 
 # The top of a ranking is what anyone reviews; the rest would only grow the file on large pools.
 MAX_STORED = 5_000
@@ -47,10 +47,10 @@ def save_suspects(
     if ranks != sorted(set(ranks)):
         raise AldeskError("A suspects ranking needs distinct ranks in increasing order.")
     with project.transaction() as conn:
-        run_id = int(conn.execute(
+        run_id = inserted_id(conn.execute(
             "INSERT INTO suspect_runs(created_at, model_version, n_labels, method) VALUES (?, ?, ?, ?)",
             (time.time(), model_version, n_labels, method),
-        ).lastrowid)
+        ))
         conn.executemany(
             "INSERT INTO suspects(run_id, rank, item_id, given_class_id, suggested_class_id, score, p_given)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -98,7 +98,7 @@ def load_suspects(
     else:
         sql += " WHERE s.run_id = ?"
     sql += " ORDER BY s.rank"
-    params: tuple = (run_id,)
+    params: tuple[int, ...] = (run_id,)
     if limit is not None:
         sql += " LIMIT ?"
         params += (limit,)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aldesk.core.errors import AldeskError
-from aldesk.core.store import Project
+from aldesk.core.store import Project, inserted_id
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def get_or_create_set(project: Project, backbone: str, identity: str, dim: int) 
             "INSERT INTO embedding_sets(backbone, identity, dim, created_at) VALUES (?, ?, ?, ?)",
             (backbone, identity, dim, time.time()),
         )
-    return EmbeddingSet(int(cursor.lastrowid), backbone, identity, dim)
+    return EmbeddingSet(inserted_id(cursor), backbone, identity, dim)
 
 
 def find_set(project: Project, identity: str) -> EmbeddingSet | None:
@@ -207,4 +207,5 @@ def _sorted_member(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
     if len(sorted_pool) == 0:
         return np.zeros(len(values), dtype=bool)
     where = np.clip(np.searchsorted(sorted_pool, values), 0, len(sorted_pool) - 1)
-    return sorted_pool[where] == values
+    found: np.ndarray = sorted_pool[where] == values
+    return found

@@ -70,7 +70,8 @@ def test_a_model_row_needs_its_chunks_first(with_set):
 
 def test_a_model_with_a_missing_chunk_has_no_predictions(with_set):
     version = model_store.save_model(with_set, item_ids=np.arange(10), probs=_probs(10), **MODEL)
-    assert model_store.load_predictions(with_set, version) is not None
+    loaded = model_store.load_predictions(with_set, version)
+    assert loaded is not None and loaded[0].tolist() == list(range(10)) and np.allclose(loaded[1], _probs(10), atol=1e-3)
     rows = model_store.PREDICTION_CHUNK_ROWS
     with_set.conn.execute("UPDATE prediction_chunks SET first_row = first_row + ?", (rows,))  # chunk 0 gone
     assert model_store.load_predictions(with_set, version) is None

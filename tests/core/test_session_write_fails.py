@@ -91,7 +91,10 @@ def test_a_redo_that_cannot_be_written_keeps_the_item_and_the_redo_stack(session
         session.redo()
     assert _memory(session) == before and _events(project) == events
     monkeypatch.undo()
-    assert session.redo() is not None
+    redone = session.redo()  # written once space is back
+    assert redone is not None and (redone.item_id, redone.kind, redone.class_id) == (3, "label", 1)
+    assert (history(project, 3)[-1].kind, history(project, 3)[-1].class_id) == ("label", 1)
+    assert session.current == before[0] and not session.can_redo  # the item that was on screen is back
 
 
 def test_a_redo_of_the_item_on_screen_that_fails_keeps_it_redoable(session, project, disk_full, monkeypatch):

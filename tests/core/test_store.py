@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from aldesk import __version__
 from aldesk.core import schema
 from aldesk.core.errors import NewerProjectError, NotAProjectError, ProjectError
 from aldesk.core.store import create_project, open_project
@@ -122,4 +123,4 @@ def test_disk_full_becomes_a_clear_message(project, monkeypatch):
         with project.transaction() as conn:
             conn.execute("INSERT INTO meta(key, value) VALUES ('big', ?)", ("x" * 100_000,))
     assert project.meta("big") is None
-    assert project.meta("created_by") is not None
+    assert project.meta("created_by") == f"aldesk {__version__}"  # what was there before is intact

@@ -44,7 +44,8 @@ def test_damaged_file_is_a_miss(tmp_path):
     path.write_bytes(b"not a jpeg")
     assert cache.get("cd" * 32, 96) is None
     cache.put("cd" * 32, 96, _image(9))
-    assert cache.get("cd" * 32, 96) is not None
+    got = cache.get("cd" * 32, 96)  # the damaged file was replaced by the new thumbnail
+    assert got is not None and got.size == (64, 64) and abs(got.getpixel((5, 5))[0] - 9) <= 3
 
 
 def test_concurrent_writers_of_one_key(tmp_path):
@@ -55,7 +56,10 @@ def test_concurrent_writers_of_one_key(tmp_path):
         try:
             for _ in range(20):
                 cache.put("ef" * 32, 96, _image(value))
-                assert cache.get("ef" * 32, 96) is not None
+                got = cache.get("ef" * 32, 96)  # one writer's whole thumbnail, never a mix or a torn file
+                assert got is not None and got.size == (64, 64)
+                red = {got.getpixel((5, 5))[0], got.getpixel((58, 58))[0]}
+                assert any(all(abs(r - v) <= 3 for r in red) for v in (10, 200)), red
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 

@@ -61,7 +61,11 @@ def test_a_press_updates_counts_and_strips_once_the_next_image_is_shown(qtbot, w
 
 def test_title_and_first_item(window, project_path):
     assert "aldesk" in window.windowTitle() and "gui" in window.windowTitle()
-    assert window.session.current is not None
+    current = window.session.current  # an unlabeled item, and the view names its file
+    assert current is not None and _status(project_path, current.item_id) == ("unlabeled", None)
+    with open_project(project_path, write=False) as project:
+        stored = project.conn.execute("SELECT path FROM items WHERE id = ?", (current.item_id,)).fetchone()[0]
+        assert window.labeling.title.text().startswith(project.resolve(stored).name + " ")
 
 
 def test_keys_label_skip_unsure_undo_redo(qtbot, window, project_path):
