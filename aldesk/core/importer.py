@@ -19,7 +19,8 @@ from pathlib import Path
 from aldesk.core import classes as classes_mod
 from aldesk.core import labels as labels_mod
 from aldesk.core.errors import AldeskError, ImageError
-from aldesk.core.imageio import ImageInfo, is_image_name, open_regular, probe_image
+from aldesk.core.imageio import ImageInfo, open_regular
+from aldesk.core.items import ItemKind, get_kind, kind_of
 from aldesk.core.store import Project, inserted_id
 
 Progress = Callable[[int, int], None]
@@ -94,8 +95,9 @@ def _import(
     workers: int | None,
     report: ImportReport,
 ) -> None:
+    kind = kind_of(project)
     candidates: list[tuple[Candidate, str]] = []
-    for cand in _unique(discover(paths, labels_from_folders, report)):
+    for cand in _unique(discover(paths, labels_from_folders, report, kind=kind)):
         stored = project.stored_path(cand.path)
         problem = _unstorable(stored, cand.path)
         if problem:
@@ -132,14 +134,14 @@ def _import(
     pool = ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2))
     try:
         # One batch ahead: the threads examine batch i+1 while this thread stores batch i.
-        ahead = [pool.submit(_examine, cand) for cand, _ in batches[0]] if batches else []
+        ahead = [pool.submit(_examine, cand, kind) for cand, _ in batches[0]] if batches else []
         for index, batch in enumerate(batches):
             if cancel and cancel():
                 report.cancelled = True
                 break
             current = ahead
             following = batches[index + 1] if index + 1 < len(batches) else []
-            ahead = [pool.submit(_examine, c) for c, _ in following]
+            ahead = [pool.submit(_examine, c, kind) for c, _ in following]
             examined = [future.result() for future in current]
             _store_batch(project, batch, examined, known_hashes, class_ids, report)
             done += len(batch)
@@ -175,13 +177,16 @@ def _bad_utf8(text: str) -> bool:
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]], labels_from_folders: bool, report: ImportReport
+    paths: Iterable[str | os.PathLike[str]], labels_from_folders: bool, report: ImportReport, *,
+    kind: ItemKind | None = None,
 ) -> Iterator[Candidate]:
-    """Expand folders, CSV lists and files into candidates; unusable entries go to the report."""
+    """Expand folders, CSV lists and files into candidates; unusable entries go to the report.
+    From folders only the files ``kind`` takes (default: images)."""
+    kind = kind or get_kind("image")
     for raw in paths:
         path = Path(os.path.abspath(Path(raw).expanduser()))
         if path.is_dir():
-            yield from _walk_folder(path, labels_from_folders)
+            yield from _walk_folder(path, labels_from_folders, kind)
         elif path.suffix.lower() == ".csv" and path.is_file():
             yield from read_csv_list(path, report)
         elif os.path.lexists(path):
@@ -224,12 +229,12 @@ def csv_rows(csv_path: Path) -> Iterator[tuple[int, Path, str | None]]:
         yield number, Path(os.path.abspath(target)), label
 
 
-def _walk_folder(root: Path, labels_from_folders: bool) -> Iterator[Candidate]:
+def _walk_folder(root: Path, labels_from_folders: bool, kind: ItemKind) -> Iterator[Candidate]:
     for folder, dirnames, filenames in os.walk(root):
         # Hidden folders and files (.git, .thumbnails, macOS ._ files) are never images to label.
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.startswith(".") or not is_image_name(name):
+            if name.startswith(".") or not kind.takes(name):
                 continue
             label = Path(folder).name if labels_from_folders and Path(folder) != root else None
             yield Candidate(Path(folder) / name, label)
@@ -255,13 +260,14 @@ def _classes_for(
     return ids
 
 
-def _examine(cand: Candidate) -> tuple[str, int, ImageInfo] | ImageError:
-    """Hash and validate one file; runs in a worker thread."""
+def _examine(cand: Candidate, kind: ItemKind) -> tuple[str, int, ImageInfo] | ImageError:
+    """Hash and validate one file as an item of ``kind``; runs in a worker thread."""
     try:
         with open_regular(cand.path) as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
             size = handle.tell()
-        return digest, size, probe_image(cand.path)
+        info: ImageInfo = kind.examine(cand.path)
+        return digest, size, info
     except ImageError as exc:
         return exc
     except OSError as exc:

@@ -228,10 +228,10 @@ def test_ctrl_c_while_files_are_examined_counts_only_what_was_stored(project, tm
     monkeypatch.setattr(importer, "_BATCH", 2)
     real = importer._examine
 
-    def examine(cand):
+    def examine(cand, kind):
         if cand.path.name == "img3.png":
             raise KeyboardInterrupt  # arrives in the main thread through future.result()
-        return real(cand)
+        return real(cand, kind)
 
     monkeypatch.setattr(importer, "_examine", examine)
     with pytest.raises(importer.ImportInterrupted) as caught:

@@ -7,6 +7,7 @@ command) goes to the network.
 
 from aldesk.ml.encoders.backbone import Backbone
 from aldesk.ml.encoders.registry import (
+    encoders_for,
     default_backbone_name,
     fetch_weights,
     get_spec,
@@ -20,6 +21,7 @@ __all__ = [
     "BackboneSpec",
     "WeightsStatus",
     "default_backbone_name",
+    "encoders_for",
     "fetch_weights",
     "get_spec",
     "list_backbones",

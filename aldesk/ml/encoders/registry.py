@@ -28,6 +28,11 @@ def list_backbones() -> list[BackboneSpec]:
     return list(_SPECS)
 
 
+def encoders_for(kind: str) -> list[BackboneSpec]:
+    """The registered encoders that embed items of ``kind``, in the order of ``list_backbones``."""
+    return [spec for spec in _SPECS if kind in spec.kinds]
+
+
 def get_spec(name: str) -> BackboneSpec:
     """The entry called ``name`` (case and -/_ are forgiven); AldeskError listing names if none."""
     wanted = name.strip().lower()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from aldesk.core import vectors
 from aldesk.core.disk import reserve_error
-from aldesk.core.imageio import load_image
+from aldesk.core.items import ItemKind, kind_of
 from aldesk.core.store import Project
 from aldesk.ml.encoders import Backbone
 from aldesk.ml.encoders.embed import embed_sources
@@ -30,7 +31,7 @@ class EmbeddedChunk:
     failures: list[tuple[int, str]]  # (item id, reason)
 
 
-def missing_items(project: Project, backbone: Backbone) -> list[tuple[int, object]]:
+def missing_items(project: Project, backbone: Backbone) -> list[tuple[int, Path]]:
     """(item id, resolved path) of the items without a vector from ``backbone``, by id."""
     found = vectors.find_set(project, backbone.identity)
     # Sorted id arrays, and paths only of the missing items: every app start runs this.
@@ -38,12 +39,12 @@ def missing_items(project: Project, backbone: Backbone) -> list[tuple[int, objec
 
 
 def embedding_chunks(
-    backbone: Backbone, todo: list[tuple[int, object]], *, batch_size: int | None = None,
+    backbone: Backbone, kind: ItemKind, todo: list[tuple[int, Path]], *, batch_size: int | None = None,
     progress: Progress | None = None, cancel: Cancel | None = None,
 ) -> Iterator[EmbeddedChunk]:
-    """The vectors of the ``todo`` items, a chunk at a time (failures named per item)."""
+    """The vectors of the ``todo`` items of ``kind``, a chunk at a time (failures named per item)."""
     ids = np.array([i for i, _ in todo], dtype=np.int64)
-    sources = [lambda path=path: load_image(path, max_side=backbone.load_side) for _, path in todo]
+    sources = [lambda path=path: kind.load(path, max_side=backbone.load_side) for _, path in todo]
     for chunk in embed_sources(backbone, sources, batch_size=batch_size, progress=progress, cancel=cancel):
         yield EmbeddedChunk(ids[chunk.positions], chunk.vectors,
                             [(int(ids[pos]), reason) for pos, reason in chunk.failures])
@@ -73,7 +74,8 @@ def embed_project(
     total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
     report = EmbedReport(backbone=backbone.spec.name, already=total - len(todo))
     path_of = dict(todo)
-    for chunk in embedding_chunks(backbone, todo, batch_size=batch_size, progress=progress, cancel=cancel):
+    for chunk in embedding_chunks(backbone, kind_of(project), todo, batch_size=batch_size, progress=progress,
+                                  cancel=cancel):
         if len(chunk.item_ids):
             # Embeddings can be computed again, labels cannot: never fill the disk's last 64 MB.
             tight = reserve_error(project.path, incoming=chunk.vectors.nbytes, outcome=(

@@ -97,6 +97,7 @@ class JobRunner:
             self._backbone = load_backbone(self.backbone_name)
 
     def embed(self) -> Iterator[Message]:
+        from aldesk.core.items import kind_of
         from aldesk.ml.device import describe_device
         from aldesk.ml.loop.embedding import embedding_chunks, missing_items
 
@@ -105,10 +106,11 @@ class JobRunner:
         stage = f"embedding on {describe_device(backbone.device)}"  # e.g. "on cuda:0 (NVIDIA ...)", "on cpu, 2 threads"
         with open_project(self.project_path, write=False, check=False) as project:
             todo = missing_items(project, backbone)
+            kind = kind_of(project)
         # Progress comes per batch from inside the embedding, chunks every few batches: the
         # batches are reported as they finish (straight to emit), not held back to the next chunk.
         report = self._emit or (lambda _kind, _payload: None)
-        for chunk in embedding_chunks(backbone, todo, progress=lambda d, t: report("progress", (stage, d, t)),
+        for chunk in embedding_chunks(backbone, kind, todo, progress=lambda d, t: report("progress", (stage, d, t)),
                                       cancel=self.cancelled):
             yield "chunk", EmbedChunk(backbone.spec.name, backbone.identity, backbone.spec.dim,
                                       chunk.item_ids, chunk.vectors, chunk.failures)
