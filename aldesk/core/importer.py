@@ -20,7 +20,7 @@ from aldesk.core import classes as classes_mod
 from aldesk.core import labels as labels_mod
 from aldesk.core.errors import AldeskError, ImageError
 from aldesk.core.imageio import ImageInfo, open_regular
-from aldesk.core.items import ItemKind, get_kind, kind_of
+from aldesk.core.kinds import ItemKind, get_kind, kind_of
 from aldesk.core.store import Project, inserted_id
 
 Progress = Callable[[int, int], None]

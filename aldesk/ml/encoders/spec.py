@@ -24,7 +24,7 @@ class BackboneSpec:
     # Finds the default weights file (None: weight-free). Kept out of equality and repr so a
     # spec compares and prints by what it describes.
     _locate: Callable[[], WeightsStatus] | None = field(default=None, repr=False, compare=False)
-    # The kinds of items it embeds (aldesk/core/items): an encoder for another kind is one more spec.
+    # The kinds of items it embeds (aldesk/core/kinds): an encoder for another kind is one more spec.
     kinds: tuple[str, ...] = ("image",)
 
     def weights_status(self, weights: Path | None = None) -> WeightsStatus:

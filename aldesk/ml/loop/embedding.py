@@ -15,7 +15,7 @@ import numpy as np
 
 from aldesk.core import vectors
 from aldesk.core.disk import reserve_error
-from aldesk.core.items import ItemKind, kind_of
+from aldesk.core.kinds import ItemKind, kind_of
 from aldesk.core.store import Project
 from aldesk.ml.encoders import Backbone
 from aldesk.ml.encoders.embed import embed_sources

@@ -97,7 +97,7 @@ class JobRunner:
             self._backbone = load_backbone(self.backbone_name)
 
     def embed(self) -> Iterator[Message]:
-        from aldesk.core.items import kind_of
+        from aldesk.core.kinds import kind_of
         from aldesk.ml.device import describe_device
         from aldesk.ml.loop.embedding import embedding_chunks, missing_items
 

@@ -39,7 +39,7 @@ def register(kind: ItemKind) -> ItemKind:
 
 
 def _load_all() -> None:
-    from aldesk.core.items import image  # noqa: F401 - each kind registers itself on import
+    from aldesk.core.kinds import image  # noqa: F401 - each kind registers itself on import
 
 
 def kind_names() -> list[str]:

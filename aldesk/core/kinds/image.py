@@ -8,7 +8,7 @@ import os
 from PIL import Image
 
 from aldesk.core import imageio
-from aldesk.core.items.base import register
+from aldesk.core.kinds.base import register
 
 
 class ImageKind:

@@ -5,7 +5,7 @@ import pytest
 from aldesk.core.errors import AldeskError
 from aldesk.core.imageio import ImageInfo
 from aldesk.core.importer import import_paths
-from aldesk.core.items import base, get_kind, kind_of
+from aldesk.core.kinds import base, get_kind, kind_of
 from tests.conftest import write_image
 
 

@@ -8,6 +8,6 @@ strategies never ask: they see item ids and vectors. A project holds one kind, s
 ``meta`` table as ``item_kind``; projects from before kinds existed hold images.
 """
 
-from aldesk.core.items.base import DEFAULT_KIND, ItemKind, get_kind, kind_of, kind_names
+from aldesk.core.kinds.base import DEFAULT_KIND, ItemKind, get_kind, kind_of, kind_names
 
 __all__ = ["DEFAULT_KIND", "ItemKind", "get_kind", "kind_names", "kind_of"]
