@@ -1,5 +1,5 @@
 """The ``aldesk`` command: one module per group of verbs; ``main`` parses and dispatches."""
 
-from aldesk.cli.commands import main
+from aldesk.cli.entry import main
 
 __all__ = ["main"]

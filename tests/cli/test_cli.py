@@ -184,7 +184,7 @@ def test_import_ctrl_c_keeps_what_was_stored_and_exits_130(capsys, tmp_path, mon
             if done:
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr("aldesk.cli.commands.TerminalProgress", CtrlCAfterFirstBatch)
+    monkeypatch.setattr("aldesk.cli.project.TerminalProgress", CtrlCAfterFirstBatch)
     code, out, err = run(capsys, "import", project, tmp_path / "imgs")
     assert code == 130
     assert "imported 2, already present 0" in out

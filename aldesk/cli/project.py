@@ -1,37 +1,23 @@
-"""The ``aldesk`` command: every headless verb lives here and calls into core (and later ml).
-
-Errors a person can act on are printed as one message without a traceback (exit 1); Ctrl-C
-exits 130 after saying that finished work was kept.
-"""
+"""The project verbs of ``aldesk``: new, import, label, classes, info, settings, export,
+relocate, recover, demo. They call into core only (no torch), so they start quickly."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aldesk import __version__
+from aldesk.cli.progress import TerminalProgress
 from aldesk.core import classes as classes_mod
 from aldesk.core.errors import AldeskError, ProjectError
 from aldesk.core.store import PROJECT_SUFFIX, Project, create_project, open_project
-from aldesk.cli.progress import TerminalProgress
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aldesk",
-        description="Active-learning image labeling on your own workstation. "
-        "Run 'aldesk demo' to try it on a built-in sample.",
-    )
-    parser.add_argument("--version", action="version", version=f"aldesk {__version__}")
-    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
-
+def add_project_commands(verbs: argparse._SubParsersAction) -> None:
     new = verbs.add_parser("new", help="create a project file")
     new.add_argument("project", type=Path, help="the project file to create (PROJECT.aldesk)")
     new.add_argument("--classes", default="", help='comma-separated class names, e.g. "cat,dog,bird"')
@@ -103,12 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=None, help="folder for the demo (default: aldesk's data folder)")
     demo.add_argument("--no-gui", action="store_true", help="only build it and print where it is")
     demo.set_defaults(run=cmd_demo)
-
-    from aldesk.cli.learning import add_ml_commands
-
-    add_ml_commands(verbs)
-    parser.set_defaults(verb_names=frozenset(verbs.choices))
-    return parser
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -309,62 +289,3 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from aldesk.gui.app import run_app
 
     return run_app(path)
-
-
-def _open_without_verb(project: Path | None) -> int:
-    """``aldesk`` (start screen) or ``aldesk PROJECT.aldesk``: the desktop window."""
-    from aldesk.core.store import check_project_file
-    from aldesk.gui.app import run_app
-
-    if project is not None:
-        check_project_file(project.absolute())  # a clear message in the terminal, before any window
-    return run_app(project)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    # In a frozen app (PyInstaller) the learning worker's child process starts this same
-    # executable; freeze_support makes it run the child's code instead of the command line.
-    multiprocessing.freeze_support()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args: argparse.Namespace | None = None
-    try:
-        verb_names = parser.get_default("verb_names")
-        if argv and not argv[0].startswith("-") and argv[0] not in verb_names:
-            if len(argv) == 1 and (argv[0].endswith(PROJECT_SUFFIX) or Path(argv[0]).is_file()):
-                return _open_without_verb(Path(argv[0]))
-        args = parser.parse_args(argv)
-        if args.verb is None:
-            return _open_without_verb(None)
-        return int(args.run(args))
-    except AldeskError as exc:
-        print(f"aldesk: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\naldesk: interrupted; everything finished before was saved.", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # Output piped into a command that stopped reading (e.g. head): not an error.
-        sys.stderr.close()
-        return 0
-    except (sqlite3.Error, OSError) as exc:
-        # The last line of defence: an error that no layer below named (a damaged page met
-        # while reading, a failing disk). One line naming the file, never a traceback.
-        print(f"aldesk: {_unexpected_io_error(exc, args)}", file=sys.stderr)
-        return 1
-
-
-def _unexpected_io_error(exc: sqlite3.Error | OSError, args: argparse.Namespace | None) -> str:
-    from aldesk.core.disk import disk_full_error, is_no_space
-    from aldesk.core.sqlite_errors import project_error
-
-    project = getattr(args, "project", None)
-    verb = getattr(args, "verb", None) or "aldesk"
-    if isinstance(exc, sqlite3.Error):
-        if project is None:
-            return f"a database error stopped '{verb}': {' '.join(str(exc).split())}"
-        return str(project_error(Path(project).absolute(), exc, what=f"the result of 'aldesk {verb}'"))
-    if is_no_space(exc):
-        return str(disk_full_error(exc.filename or project or Path.cwd(), what=f"the output of 'aldesk {verb}'"))
-    where = exc.filename or project or "a file"
-    return f"{where}: {exc.strerror or exc}; 'aldesk {verb}' stopped (what was saved before is kept)."
