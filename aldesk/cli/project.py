@@ -248,7 +248,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with open_project(args.project, write=False) as project, reading_what_is_readable(project):
         warn_if_damaged(project)
         if args.format == "model":
-            from aldesk.ml.model_bundle import export_model
+            from aldesk.ml.bundle import export_model
 
             report = export_model(project, args.out, force=args.force, weights=args.weights, progress=progress)
         else:

@@ -3,7 +3,7 @@
 ``csv``/``json``: one row per item (``json`` adds each item's full label history);
 ``predictions``: the latest model's guess for every item without a label; ``imagefolder`` and
 ``hf-imagefolder``: see export_folder.py. ``model`` needs torch and lives in
-aldesk/ml/model_bundle.py (core never imports torch).
+aldesk/ml/bundle/export.py (core never imports torch).
 
 Files are written to a partial file beside the target and renamed into place, so a full disk
 or an interruption never leaves a half-written export under the final name (export_partial.py).
@@ -103,7 +103,7 @@ def export(
     if fmt not in FORMATS:
         raise AldeskError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
     if fmt == "model":
-        raise AldeskError("The model export needs the learning engine: use aldesk.ml.model_bundle.export_model.")
+        raise AldeskError("The model export needs the learning engine: use aldesk.ml.bundle.export_model.")
     if fmt == "imagefolder":
         return export_imagefolder(project, out, link=link, force=force, progress=progress, cancel=cancel)
     if fmt == "hf-imagefolder":

@@ -16,7 +16,7 @@ from aldesk.core.store import create_project
 from aldesk.ml.encoders import load_backbone
 from aldesk.ml.encoders.lite0 import package_weights
 from aldesk.ml.loop.pool import PoolModel
-from aldesk.ml.model_bundle import export_model, input_tensor, model_card
+from aldesk.ml.bundle import export_model, input_tensor, model_card
 from aldesk.ml.loop.embedding import embed_project
 from aldesk.ml.loop.snapshot import save_training, take_snapshot
 from tests.conftest import train_round
@@ -138,7 +138,8 @@ def test_the_card_shows_the_estimated_accuracy_when_there_is_one(exported):
 @pytest.mark.parametrize("head", ["default", "plain"])  # pixels: default = the cnn head, plain = linear
 def test_large_pools_are_read_chunk_by_chunk_and_rebuild_the_same_head(project, tmp_path, monkeypatch, head):
     from aldesk.core import vectors
-    from aldesk.ml import features, model_bundle
+    from aldesk.ml import features
+    from aldesk.ml.bundle import rebuild as model_bundle
 
     # A whitening sample smaller than the pool, as at 1M items, for the app's training and the export.
     from aldesk.ml.heads import bundle as bundle_heads

@@ -60,7 +60,7 @@ class ExportThread(QThread):
         cancel = lambda: self.cancelled  # noqa: E731
         with open_project(self.project_path, write=False) as project:
             if self.fmt == "model":
-                from aldesk.ml.model_bundle import export_model
+                from aldesk.ml.bundle import export_model
 
                 return export_model(project, self.out, force=self.force, progress=progress, cancel=cancel)
             from aldesk.core.export import export

@@ -2,7 +2,7 @@
 propagation), then the linear head on the labels plus the graph's confident pseudo-labels.
 
 Predictions come from the linear head alone, so a model exports as one small program that
-reproduces the app exactly (aldesk/ml/model_bundle.py). Its temperature and accuracy estimate
+reproduces the app exactly (aldesk/ml/bundle/export.py). Its temperature and accuracy estimate
 come from out-of-fold fits of this same head, redone only as the labels grow (RECALIBRATE_GROWTH).
 """
 
