@@ -38,17 +38,11 @@ def register(kind: ItemKind) -> ItemKind:
     return kind
 
 
-def _load_all() -> None:
-    from aldesk.core.kinds import image  # noqa: F401 - each kind registers itself on import
-
-
 def kind_names() -> list[str]:
-    _load_all()
     return sorted(_KINDS)
 
 
 def get_kind(name: str) -> ItemKind:
-    _load_all()
     try:
         return _KINDS[name]
     except KeyError:

@@ -6,6 +6,9 @@ reads, how a stored model loads and how it is exported) whose ``fit`` returns a 
 fitted result: probabilities, bytes to store). Nothing outside this package asks which head it
 holds: the round, the audits, the simulation and the model bundle go through the protocol.
 
+The head modules register themselves when imported, and the package imports them all
+(heads/__init__.py), so the registry is full whenever this module can be reached.
+
 Stored models carry the name of the head that made them (``models.head``), which is the key to
 load them again: names are part of the file format and never change.
 """
@@ -91,20 +94,12 @@ def register(head: Head) -> Head:
     return head
 
 
-def _load_all() -> None:
-    # The head modules register themselves on import; importing them here (not at the top)
-    # keeps this module free of their weight and of import cycles.
-    from aldesk.ml.heads import app, cnn, plain  # noqa: F401
-
-
 def names() -> list[str]:
-    _load_all()
     return sorted(_HEADS)
 
 
 def get_head(name: str, encoder: str | None = None) -> Head:
     """The head registered as ``name``; ``default`` means the app's head for ``encoder``."""
-    _load_all()
     if name == "default" and encoder == PIXELS_ENCODER:
         name = "cnn"
     try:
@@ -120,7 +115,6 @@ def load_model(head_name: str, data: bytes) -> Model:
 
 def keeps_raw_vectors(vectors: np.ndarray) -> bool:
     """Whether some head reads these vectors as embedded (the pool then keeps them)."""
-    _load_all()
     return any(h.reads == "raw" and h.can_read(vectors) for h in _HEADS.values())
 
 
