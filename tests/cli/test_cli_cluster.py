@@ -9,7 +9,7 @@ import pytest
 
 from aldesk.cli import main
 from tests.cli.test_cli_ml import run
-from tests.ml.test_shards import make_project
+from tests.ml.cluster.test_shards import make_project
 
 
 def test_cluster_options_need_the_dask_engine(capsys, tmp_path):

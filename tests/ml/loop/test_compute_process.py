@@ -137,7 +137,7 @@ def test_a_script_without_a_main_guard_is_not_run_again_in_the_child(tmp_path, p
     script = tmp_path / "unguarded.py"
     script.write_text(
         "import os, sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})\n"
         f"open({str(marker)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
         "from aldesk.ml.loop.compute_process import ComputeProcess\n"
         f"p = ComputeProcess({str(project_path)!r}, 'pixels')\n"
@@ -182,7 +182,7 @@ def test_the_child_ends_when_its_parent_is_killed(tmp_path, project_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})\n"
         "from aldesk.ml.loop.compute_process import ComputeProcess\n"
         "if __name__ == '__main__':\n"
         f"    p = ComputeProcess({str(project_path)!r}, 'pixels')\n"

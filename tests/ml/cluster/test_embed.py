@@ -17,7 +17,7 @@ from aldesk.ml.encoders import load_backbone  # noqa: E402
 from aldesk.ml.cluster.embed import default_shard_dir, embed_on_cluster  # noqa: E402
 from aldesk.ml.cluster.shards import list_shards  # noqa: E402
 from aldesk.ml.loop.embedding import embed_project  # noqa: E402
-from tests.ml.test_shards import make_project  # noqa: E402
+from tests.ml.cluster.test_shards import make_project  # noqa: E402
 
 N = 40  # items per generated project; one of them is deleted after import (a failure)
 
