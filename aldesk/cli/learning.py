@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import open_project
-from aldesk.cli.progress import TerminalProgress
+from aldesk.cli.progress import StageProgress, TerminalProgress
 
 
 def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
@@ -115,7 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         require_two_classes(snapshot.y)
         pool = build_pool(project, snapshot)  # streamed from the file on large pools
         settings = RoundSettings(head=args.head, queue_length=0, evaluate=True)
-        result = run_round(snapshot, pool, settings, previous_predictions=previous_predictions(project, snapshot))
+        result = run_round(snapshot, pool, settings, previous_predictions=previous_predictions(project, snapshot),
+                           progress=StageProgress())
         version = save_training(project, snapshot, result.train)
     metrics = result.metrics
     estimate = metrics["estimate"]

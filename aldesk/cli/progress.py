@@ -32,3 +32,17 @@ class TerminalProgress:
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
+
+
+class StageProgress:
+    """Callable as ``progress(stage, done, total)`` (a round's steps): one bar per stage, each
+    labelled with it, on a terminal only."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self._bar: TerminalProgress | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._bar is None or self._bar.label != stage:
+            self._bar = TerminalProgress(stage, self.stream)
+        self._bar(done, total)

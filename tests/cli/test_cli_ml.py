@@ -96,3 +96,22 @@ def test_query_reads_while_another_aldesk_writes_and_stores_only_when_asked(caps
     code, _, _ = run(capsys, "query", project, "-n", "3", "--store", "--seed", "1")
     with open_project(project, write=False) as reader:
         assert code == 0 and len(load_queue(reader)) == 3
+
+
+def test_stage_progress_draws_one_bar_per_stage_on_a_terminal():
+    import io
+
+    from aldesk.cli.progress import StageProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    progress = StageProgress(out)
+    for stage in ("training", "estimating accuracy", "scoring"):
+        progress(stage, 0, 1)
+        progress(stage, 1, 1)
+    lines = out.getvalue().split("\n")
+    assert [line.rsplit("\r", 1)[-1].split(" [")[0] for line in lines if line] == [
+        "training", "estimating accuracy", "scoring"]
