@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TypeGuard
 
 import torch
 
@@ -102,7 +103,9 @@ def describe_device(device: torch.device, threads: int | None = None) -> str:
     return f"{device.type}, {count} thread{'' if count == 1 else 's'}"
 
 
-def is_cuda(device: torch.device | str | None) -> bool:
+# TypeGuard, not TypeIs: False does not mean None (a CPU device is not CUDA either); True means
+# a device is there, so ``torch.device(device)`` type-checks after the test.
+def is_cuda(device: torch.device | str | None) -> TypeGuard[torch.device | str]:
     return device is not None and torch.device(device).type == "cuda"
 
 
