@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TypeGuard, TypeVar
 
 import torch
 
@@ -102,7 +103,12 @@ def describe_device(device: torch.device, threads: int | None = None) -> str:
     return f"{device.type}, {count} thread{'' if count == 1 else 's'}"
 
 
-def is_cuda(device: torch.device | str | None) -> bool:
+_Device = TypeVar("_Device", bound=torch.device | str)
+
+
+# True means a device is there, so ``torch.device(device)`` type-checks after the test (a
+# TypeGuard, not a TypeIs: False does not mean None, as a CPU device is not CUDA either).
+def is_cuda(device: _Device | None) -> TypeGuard[_Device]:
     return device is not None and torch.device(device).type == "cuda"
 
 

@@ -179,7 +179,8 @@ class TypicalStrategy:
         # Uncovered (or least covered) clusters first, largest first.
         coverage = labeled_in / sizes.clamp_min(1) if bounded else labeled_in
         order = np.lexsort((-sizes.numpy(), coverage.numpy()))
-        picks, scores = [], []
+        picks: list[np.intp] = []
+        scores: list[float] = []
         for cluster in order:
             if len(picks) == n:
                 break
@@ -211,7 +212,7 @@ class DefaultStrategy:
         return self.warm.select(state, n)
 
 
-STRATEGIES: dict[str, type] = {
+STRATEGIES: dict[str, type[Strategy]] = {
     s.name: s
     for s in (
         DefaultStrategy, MarginStrategy, MarginDiverseStrategy, LeastConfidenceStrategy,

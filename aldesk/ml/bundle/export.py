@@ -38,7 +38,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -73,6 +73,11 @@ _STEPS = 5
 class BundleModel(nn.Module):
     """images [B, 3, S, S] in 0..1 -> class probabilities [B, K]; see the module docstring."""
 
+    # The buffers registered below (nn.Module's attribute lookup alone types them Tensor | Module).
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
+    inactive: torch.Tensor
+
     def __init__(self, network: nn.Module, transform: SquareTransform, head: RebuiltHead):
         super().__init__()
         self.network = network
@@ -101,7 +106,7 @@ def build_bundle_model(backbone: Backbone, rec: Reconstruction) -> BundleModel:
 
 def input_tensor(backbone: Backbone, path: str | Path) -> torch.Tensor:
     """One image as the bundle expects it ([3, S, S], 0..1), prepared exactly as aldesk does."""
-    transform = backbone.transform
+    transform = cast(SquareTransform, backbone.transform)  # every backbone's is; build_bundle_model checks
     # SquareTransform computes (pixel - 255 mean) / (255 std): with mean 0 and std 1 that is pixel / 255.
     geometry = SquareTransform(transform.side, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     return geometry(load_image(path, max_side=backbone.load_side))
@@ -161,7 +166,7 @@ def export_model(
 
 
 def bundle_spec(backbone: Backbone, rec: Reconstruction, names: list[str], check: dict[str, Any]) -> dict[str, Any]:
-    transform = backbone.transform
+    transform = cast(SquareTransform, backbone.transform)  # build_bundle_model checked it
     side = backbone.spec.input_size
     return {
         "program": PROGRAM,

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,7 +37,9 @@ from aldesk.ml.cluster.ingest import DoneItems, FolderReport, ingest_folder, ing
 from aldesk.ml.cluster.worker import ShardDone, ShardTask
 from aldesk.ml.cluster.shards import ShardError, read_shard
 
-if TYPE_CHECKING:  # torch is imported only by whoever loads the backbone
+if TYPE_CHECKING:  # torch is imported only by whoever loads the backbone; Dask only with --engine dask
+    from distributed import Client, Future
+
     from aldesk.ml.encoders import Backbone
 
 SCHEDULER_ENV = "ALDESK_SCHEDULER"
@@ -101,7 +104,7 @@ def scheduler_address(explicit: str | None) -> str:
     return address
 
 
-def import_distributed():
+def import_distributed() -> ModuleType:
     try:
         import distributed
     except ImportError:
@@ -110,7 +113,7 @@ def import_distributed():
 
 
 @contextmanager
-def connect(address: str, *, timeout: float = 20.0) -> Iterator[object]:
+def connect(address: str, *, timeout: float = 20.0) -> Iterator[Client]:
     """A Dask client for ``address``; ``local`` or ``local:N`` starts N worker processes
     (1 thread each) on this machine for the duration."""
     distributed = import_distributed()
@@ -169,7 +172,7 @@ def plan_shards(project: Project, done: DoneItems, shard_size: int) -> _Plan:
 def embed_on_cluster(
     project: Project,
     backbone: Backbone,
-    client,
+    client: Client,
     *,
     shard_dir: Path | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
@@ -226,7 +229,7 @@ def embed_on_cluster(
 
     numbers: dict[str, int] = {}  # task key -> shard number
 
-    def submit(number: int):
+    def submit(number: int) -> Future[ShardDone]:
         # A fresh key per run, shard and attempt: the scheduler never hands back an older result.
         key = f"aldesk-embed-{run}-{number:06d}-{int(number in redone)}"
         numbers[key] = number
@@ -236,7 +239,7 @@ def embed_on_cluster(
     queue = iter(range(len(plan.shards)))
     window = _in_flight(client)
     pending = distributed.as_completed()
-    futures = {}
+    futures: dict[int, Future[ShardDone]] = {}
     for number in queue:
         futures[number] = submit(number)
         pending.add(futures[number])
@@ -303,17 +306,17 @@ def _folder_name(identity: str) -> str:
     return safe or "backbone"
 
 
-def _in_flight(client) -> int:
+def _in_flight(client: Client) -> int:
     """Tasks submitted at once: two per worker thread keeps every worker busy while the client
     ingests, without handing the scheduler millions of paths (at least 4: workers may join)."""
     try:
-        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        threads: int = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
     except Exception:  # an older or busy scheduler: the minimum is still correct, only slower
         threads = 0
     return max(4, 2 * threads)
 
 
-def _result(future, folder: Path) -> ShardDone:
+def _result(future: Future[ShardDone], folder: Path) -> ShardDone:
     try:
         return future.result()
     except AldeskError:

@@ -25,6 +25,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Shard:
     """A shard file's contents; ``vectors`` are read (and CRC-checked) on first use."""
 
     path: Path
-    meta: dict
+    meta: dict[str, Any]  # the JSON object
     ids: np.ndarray
     paths: list[str]
     embedded: np.ndarray
@@ -93,7 +94,7 @@ def list_shards(folder: Path) -> list[Path]:
 def write_shard(
     path: Path,
     *,
-    meta: dict,
+    meta: dict[str, Any],
     ids: np.ndarray,
     paths: list[str],
     embedded: np.ndarray,
@@ -117,7 +118,8 @@ def write_shard(
     }
     try:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            # mypy matches **arrays against savez's allow_pickle: bool too; the keys are array names.
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -162,7 +164,7 @@ def read_shard(path: Path) -> Shard:
 def _read_vectors(path: Path, n: int, embedded: int, dim: int) -> np.ndarray:
     try:
         with np.load(path, allow_pickle=False) as npz:
-            vectors = npz["vectors"]  # read to the end: zipfile checks the member's CRC-32
+            vectors: np.ndarray = npz["vectors"]  # read to the end: zipfile checks the member's CRC-32
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ShardError(path, f"is truncated or damaged ({_describe(exc)}).") from None
     if vectors.dtype != np.float16 or vectors.shape != (embedded, dim):

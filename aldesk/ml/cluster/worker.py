@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from aldesk import __version__
 from aldesk.core.errors import AldeskError
 from aldesk.core.imageio import load_image
 from aldesk.ml.cluster.shards import shard_name, write_shard
+
+if TYPE_CHECKING:
+    from aldesk.ml.encoders import Backbone
 
 
 @dataclass(frozen=True)
@@ -48,11 +52,11 @@ class ShardDone:
     host: str
 
 
-_cache: dict[tuple, object] = {}
+_cache: dict[tuple[str, str | None, str | None], Backbone] = {}  # (backbone, weights, device)
 _cache_lock = threading.Lock()
 
 
-def _backbone(task: ShardTask):
+def _backbone(task: ShardTask) -> Backbone:
     """The worker process's backbone for this task, loaded on first use."""
     from aldesk.ml.encoders import load_backbone
 
@@ -124,7 +128,7 @@ def run_shard(task: ShardTask) -> ShardDone:
         meta={"backbone": backbone.spec.name, "identity": backbone.identity, "dim": backbone.spec.dim,
               "aldesk": __version__, "host": host, "seconds": round(seconds, 3)},
         ids=np.array(task.ids, dtype=np.int64), paths=list(task.stored), embedded=embedded,
-        vectors=out[embedded], reasons=[reasons[i] for i in np.flatnonzero(~embedded)],
+        vectors=out[embedded], reasons=[reasons[int(i)] for i in np.flatnonzero(~embedded)],
     )
     return ShardDone(name, int(embedded.sum()), n - int(embedded.sum()), seconds, host)
 

@@ -83,6 +83,7 @@ class Backbone:
         side = self.spec.input_size
         if batch.ndim != 4 or tuple(batch.shape[1:]) != (3, side, side):
             raise ValueError(f"{self.spec.name} expects a [B, 3, {side}, {side}] batch, got {list(batch.shape)}")
+        features: torch.Tensor  # declared: the network's call is typed Any
         with torch.inference_mode():
             batch = batch.to(self.device, dtype=torch.float32, non_blocking=True)
             if self._channels_last:

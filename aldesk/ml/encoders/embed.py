@@ -131,7 +131,7 @@ def embed_sources(
             return position, None, f"unreadable: {exc.strerror or exc}"
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future] = deque()
+        pending: deque[Future[tuple[int, torch.Tensor | None, str | None]]] = deque()
         next_position = 0
         lookahead = 2 * batch_size  # enough decoded ahead to keep the backbone busy
         positions: list[int] = []

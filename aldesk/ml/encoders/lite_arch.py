@@ -93,7 +93,7 @@ class MBConv(nn.Module):
         self._residual = stride == 1 and channels_in == channels_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = x
+        out: torch.Tensor = x  # declared: the modules' calls below are typed Any
         if self._has_expand:
             out = F.relu6(self._bn0(self._expand_conv(out)))
         out = F.relu6(self._bn1(self._depthwise_conv(out)))

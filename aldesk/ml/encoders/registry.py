@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from torch import nn
+
 from aldesk.core.errors import AldeskError
 from aldesk.ml.encoders import lite0, pixels, tv
 from aldesk.ml.encoders.backbone import Backbone
@@ -73,6 +75,7 @@ def load_backbone(name: str | None = None, weights: Path | None = None, device: 
         raise AldeskError(status.hint)
     path = Path(status.source)
     state = read_state_dict(path, spec.name)
+    network: nn.Module
     if spec.name == lite0.NAME:
         network, transform = lite0.build(state, path), lite0.TRANSFORM
     else:

@@ -15,7 +15,7 @@ import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -45,7 +45,7 @@ def _drop_attribute(name: str) -> Callable[[nn.Module], None]:
 
 def _drop_convnext_linear(model: nn.Module) -> None:
     # ConvNeXt's classifier is LayerNorm2d, Flatten, Linear: keep the norm, it belongs to the features.
-    model.classifier[2] = nn.Identity()
+    cast(nn.Sequential, model.classifier)[2] = nn.Identity()  # a submodule's type is not known statically
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ def checkpoints_dir() -> Path:
 def _weights_enum(name: str) -> type[WeightsEnum]:
     import torchvision.models
 
-    return torchvision.models.get_model_weights(name)
+    weights: type[WeightsEnum] = torchvision.models.get_model_weights(name)  # torchvision is untyped
+    return weights
 
 
 def _file_name(url: str) -> str:
@@ -152,7 +153,7 @@ def build(name: str, state: StateDict, path: Path) -> nn.Module:
     import torchvision.models
 
     entry = _BY_NAME[name]
-    model = torchvision.models.get_model(name, weights=None)
+    model: nn.Module = torchvision.models.get_model(name, weights=None)  # torchvision is untyped
     entry.strip_head(model)
     state = drop_keys(strip_prefix(state, _FOREIGN_PREFIXES), entry.head_prefixes)
     load_strict(model, state, path, name)

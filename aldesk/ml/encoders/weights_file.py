@@ -90,7 +90,7 @@ def _as_state_dict(loaded: object, path: Path, backbone: str) -> StateDict:
     return {str(name): tensor for name, tensor in loaded.items()}
 
 
-def _all_tensors(mapping: Mapping) -> bool:
+def _all_tensors(mapping: Mapping[object, object]) -> bool:
     return all(isinstance(value, torch.Tensor) for value in mapping.values())
 
 

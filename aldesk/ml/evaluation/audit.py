@@ -16,9 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from aldesk.ml.heads.base import Model
+    from aldesk.ml.loop.pool import PoolModel
 
 LEVEL = 0.90
 MIN_AUDIT_LABELS = 10
@@ -88,7 +92,7 @@ def cohens_kappa(a: np.ndarray, b: np.ndarray, n_classes: int) -> float:
 
 
 def out_of_fold_correct(
-    predict_fold,
+    predict_fold: Callable[[np.ndarray, np.ndarray], np.ndarray],
     labeled: np.ndarray,
     y: np.ndarray,
     audit: np.ndarray,
@@ -126,7 +130,7 @@ def out_of_fold_correct(
 
 
 def evaluate_model(
-    pool,
+    pool: PoolModel,
     labeled: np.ndarray,
     y: np.ndarray,
     audit: np.ndarray,
@@ -134,7 +138,7 @@ def evaluate_model(
     n_classes: int,
     *,
     head: str,
-    init=None,
+    init: Model | None = None,
     probs: np.ndarray | None = None,
     previous_predictions: np.ndarray | None = None,
     cancel: Callable[[], bool] | None = None,

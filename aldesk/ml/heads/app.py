@@ -9,7 +9,7 @@ come from out-of-fold fits of this same head, redone only as the labels grow (RE
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ class AppHead(PlainHead):  # loads, warm-starts and exports as the plain head: b
         init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         start = time.perf_counter()
-        model = fit_app_head(pool, labeled, y, n_classes, init=init)
+        # Callers pass what warm_start let through (Head.fit): a linear head or None.
+        model = fit_app_head(pool, labeled, y, n_classes, init=cast("linear.LinearHead | None", init))
         oof_accuracy = None
         if calibrate:
             if isinstance(init, linear.LinearHead) and not recalibration_due(init, len(y)):

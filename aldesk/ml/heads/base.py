@@ -42,7 +42,12 @@ class Model(Protocol):
 
     active: torch.Tensor  # [K] bool
     temperature: float
-    reads: Reads  # what it scores: the whitened pool features or the vectors as embedded
+
+    # Read-only, so a model may state it once for its class (``reads: ClassVar[Reads] = "raw"``).
+    @property
+    def reads(self) -> Reads:
+        """What it scores: the whitened pool features or the vectors as embedded."""
+        ...
 
     def logits(self, x: Any) -> torch.Tensor: ...
 
@@ -62,7 +67,9 @@ class Head(Protocol):
         init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         """Fit on the labeled pool items (``labeled``: pool indices, ``y``: class indices);
-        returns the model and its metrics (head, n_labels, temperature, cv_accuracy, ...)."""
+        returns the model and its metrics (head, n_labels, temperature, cv_accuracy, ...).
+        ``init``: a model this head's ``warm_start`` let through (callers pass
+        ``head.warm_start(model)``), or None."""
         ...
 
     def can_read(self, vectors: np.ndarray) -> bool:
@@ -90,6 +97,8 @@ PIXELS_ENCODER = "pixels"
 
 
 def register(head: Head) -> Head:
+    """Add ``head`` to the registry (each head module calls this on import). Typed ``Head``, so a
+    head that does not fit the protocol is a mypy error at its ``register`` line."""
     _HEADS[head.name] = head
     return head
 

@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 class LinearOnProjection(nn.Module):
     """features -> (features - mean) @ components / scale -> @ weight + bias (raw logits)."""
 
+    # The buffers registered below (nn.Module's attribute lookup alone types them Tensor | Module).
+    feature_mean: torch.Tensor
+    projection: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(self, whitening: Whitening, head: LinearHead) -> None:
         super().__init__()
         self.register_buffer("feature_mean", torch.from_numpy(np.array(whitening.mean, dtype=np.float32)))
@@ -56,7 +62,8 @@ class CnnOnPixels(nn.Module):
         self.side, self.channels = side, channels
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.network(features.reshape(-1, self.channels, self.side, self.side))
+        logits: torch.Tensor = self.network(features.reshape(-1, self.channels, self.side, self.side))
+        return logits
 
 
 @dataclass

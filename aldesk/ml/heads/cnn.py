@@ -30,7 +30,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -39,10 +39,11 @@ from torch import nn
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml.device import is_cuda
-from aldesk.ml.heads.base import fit_metrics, register, require_two_classes
+from aldesk.ml.heads.base import Model, Reads, fit_metrics, register, require_two_classes
 
 if TYPE_CHECKING:
     from aldesk.core.model_store import ModelRecord
+    from aldesk.ml.heads.bundle import RebuiltHead
     from aldesk.ml.loop.pool import PoolModel
 
 NAME = "cnn"
@@ -90,10 +91,12 @@ class SmallCnn(nn.Module):
         self.classifier = nn.Linear(d, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        out: torch.Tensor = self.body(x)  # a module's __call__ is typed Any
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.body(x))
+        out: torch.Tensor = self.classifier(self.body(x))
+        return out
 
 
 def reads(vectors: np.ndarray | torch.Tensor) -> bool:
@@ -121,7 +124,7 @@ class CnnHead:
     active: torch.Tensor  # [K] bool
     temperature: float = 1.0
     device: torch.device | None = None  # a CUDA device to score on (a copy of the network goes there)
-    reads = "raw"  # scores the pixel vectors as embedded (a class attribute, not a field)
+    reads: ClassVar[Reads] = "raw"  # scores the pixel vectors as embedded (a class attribute, not a field)
 
     @property
     def n_classes(self) -> int:
@@ -242,7 +245,7 @@ def fit_cnn(
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         network = SmallCnn(n_classes)
-        if warm:
+        if warm and init is not None:  # (warm implies init; spelled out for mypy)
             network.load_state_dict(init.network.state_dict())
         if on_gpu:
             network.to(device)
@@ -274,7 +277,7 @@ def fit_cnn(
         else:
             done = total
     network.eval()
-    if on_gpu:
+    if is_cuda(device):  # on_gpu, with device narrowed to not None for mypy
         return CnnHead(network.cpu(), active, device=torch.device(device)), {
             "steps": done, "cancelled": done < total, "warm_start": warm}
     return CnnHead(network, active), {"steps": done, "cancelled": done < total, "warm_start": warm}
@@ -284,13 +287,13 @@ class CnnHeadKind:
     """The head registered as ``cnn``; ``default`` on the pixels encoder (see base.get_head)."""
 
     name = NAME
-    reads = "raw"
+    reads: Reads = "raw"
     convex = False  # a warm start remembers labels held out of the fit (see audit.py)
     description = "a small CNN trained from scratch on 32 x 32 thumbnails (the pixels encoder)"
 
     def fit(
         self, pool: "PoolModel", labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
-        init: Any = None, calibrate: bool = True, cancel: Cancel | None = None, seed: int = 0,
+        init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None, seed: int = 0,
     ) -> tuple[CnnHead, dict[str, Any]]:
         """Reads the pool's raw pixel vectors; ``calibrate`` changes nothing (the temperature
         comes from the training itself: out-of-fold fits would each cost a whole training)."""
@@ -311,13 +314,15 @@ class CnnHeadKind:
     def can_read(self, vectors: np.ndarray) -> bool:
         return reads(vectors)
 
-    def warm_start(self, previous: Any) -> CnnHead | None:
+    def warm_start(self, previous: Model | None) -> CnnHead | None:
         return previous if isinstance(previous, CnnHead) else None
 
     def load(self, data: bytes) -> CnnHead:
         return CnnHead.from_bytes(data)
 
-    def bundle(self, model: "ModelRecord", fit_vectors: np.ndarray | None):  # noqa: ANN201 - see Head.bundle
+    def bundle(
+        self, model: "ModelRecord", fit_vectors: np.ndarray | None
+    ) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
         from aldesk.ml.heads.bundle import cnn_bundle
 
         return cnn_bundle(self.load(model.params))

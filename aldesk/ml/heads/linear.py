@@ -14,12 +14,14 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from aldesk.ml.device import is_cuda
+from aldesk.ml.heads.base import Reads
 
 # Calibrate only with enough labels for the out-of-fold estimate to mean something.
 MIN_LABELS_TO_CALIBRATE = 30
@@ -59,7 +61,7 @@ class LinearHead:
     # their accuracy (the app head refits them only as the labels grow, see RECALIBRATE_GROWTH).
     calibrated_at: int = 0
     oof_accuracy: float | None = None
-    reads = "whitened"  # scores the whitened pool features (a class attribute, not a field)
+    reads: ClassVar[Reads] = "whitened"  # scores the whitened pool features (a class attribute, not a field)
 
     @property
     def n_classes(self) -> int:
@@ -312,8 +314,8 @@ def propagate_labels(
     not swamp a class with few.
     """
     if is_cuda(device):
-        moved = (t.to(device) for t in (indices, sims, seeds, seed_labels))
-        return propagate_labels(*moved, n_classes, alpha=alpha, iterations=iterations).cpu()
+        indices, sims, seeds, seed_labels = (t.to(device) for t in (indices, sims, seeds, seed_labels))
+        return propagate_labels(indices, sims, seeds, seed_labels, n_classes, alpha=alpha, iterations=iterations).cpu()
     n = indices.shape[0]
     s = _normalised_graph(indices, sims)
     seeds_y = torch.zeros((n, n_classes), device=indices.device)

@@ -5,22 +5,24 @@ The baseline the app head is measured against, and what suspects' held-out fits 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 
 from aldesk.ml.heads import linear
-from aldesk.ml.heads.base import Cancel, Model, fit_metrics, register
+from aldesk.ml.heads.base import Cancel, Model, Reads, fit_metrics, register
 
 if TYPE_CHECKING:
     from aldesk.core.model_store import ModelRecord
+    from aldesk.ml.heads.bundle import RebuiltHead
     from aldesk.ml.loop.pool import PoolModel
 
 
 class PlainHead:
     name = "plain"
-    reads = "whitened"
+    reads: Reads = "whitened"
     convex = True  # a warm start leaks nothing of labels held out of the fit
     description = "a linear head on the labels alone"
 
@@ -31,7 +33,8 @@ class PlainHead:
         start = time.perf_counter()
         z_l = pool.z[torch.from_numpy(labeled)]
         y_t = torch.from_numpy(y).long()
-        model = linear.fit_linear(z_l, y_t, n_classes, init=init, device=pool.fit_device)
+        # Callers pass what warm_start let through (Head.fit): a linear head or None.
+        model = linear.fit_linear(z_l, y_t, n_classes, init=cast("linear.LinearHead | None", init), device=pool.fit_device)
         oof_accuracy = None
         if calibrate:  # the temperature and accuracy estimate from out-of-fold fits of this head
             model, oof_accuracy = linear.calibrate(model, z_l, y_t, device=pool.fit_device)
@@ -40,13 +43,15 @@ class PlainHead:
     def can_read(self, vectors: np.ndarray) -> bool:
         return vectors.ndim == 2
 
-    def warm_start(self, previous: Model | None) -> Model | None:
+    def warm_start(self, previous: Model | None) -> linear.LinearHead | None:
         return previous if isinstance(previous, linear.LinearHead) else None
 
-    def load(self, data: bytes) -> Model:
+    def load(self, data: bytes) -> linear.LinearHead:
         return linear.LinearHead.from_bytes(data)
 
-    def bundle(self, model: ModelRecord, fit_vectors: np.ndarray | None):  # noqa: ANN201 - see Head.bundle
+    def bundle(
+        self, model: ModelRecord, fit_vectors: np.ndarray | None
+    ) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
         from aldesk.ml.heads.bundle import linear_bundle
 
         return linear_bundle(model, fit_vectors)

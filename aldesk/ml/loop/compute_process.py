@@ -19,12 +19,16 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from aldesk.core.errors import AldeskError
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
 
 # The child yields the CPU to the window and to image decoding: nice 10 gets about a tenth of
 # a core when the window needs it, and every idle cycle otherwise.
@@ -124,7 +128,7 @@ class ComputeProcess:
         """Cancel and kill the child at once, from any thread; a job waiting on it ends."""
         self._cancel.set()
         with self._lock:
-            if self._alive():
+            if self._process is not None and self._process.is_alive():  # self._alive(), narrowed for mypy
                 self._process.kill()
 
     def stop(self, timeout: float = 1.0) -> None:
@@ -157,7 +161,7 @@ class ComputeProcess:
 
 
 @contextmanager
-def _main_script_hidden():
+def _main_script_hidden() -> Iterator[None]:
     """Keep the child from running the parent's main script.
 
     spawn re-runs a script started as ``python script.py`` in the child (as ``__mp_main__``) so
@@ -167,7 +171,7 @@ def _main_script_hidden():
     """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    if path is None or getattr(main, "__spec__", None) is not None:
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:  # (no main: no path)
         yield
         return
     del main.__file__
@@ -177,7 +181,7 @@ def _main_script_hidden():
         main.__file__ = path
 
 
-def serve(conn: Connection, cancel_event, project_path: str, backbone: str | None, nice: int = CHILD_NICE) -> None:
+def serve(conn: Connection, cancel_event: Event, project_path: str, backbone: str | None, nice: int = CHILD_NICE) -> None:
     """The child's main loop: run each job it is sent until told to stop or the parent is gone."""
     from aldesk.ml.loop.jobs import JobRunner
     from aldesk.ml.device import configure_cpu_threads

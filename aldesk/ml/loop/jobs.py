@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,11 @@ from aldesk.core.queue import QueuedItem
 from aldesk.core.store import open_project
 from aldesk.ml.loop.round import RoundSettings, TrainResult, round_steps
 from aldesk.ml.loop.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from aldesk.core.suspects_store import Suspect
+    from aldesk.ml.encoders import Backbone
+    from aldesk.ml.loop.pool import PoolModel
 
 # The queue handed over is longer than what the person sees at once, so it survives the labels
 # given while the next refresh runs; the fallback ranking is longer still.
@@ -51,7 +56,7 @@ class RefreshOutcome:
     queue: list[QueuedItem]
     fallback: list[QueuedItem]
     metrics: dict[str, Any] = field(default_factory=dict)
-    suspects: list | None = None  # aldesk.core.suspects_store.Suspect, most doubtful first
+    suspects: list[Suspect] | None = None  # most doubtful first
 
 
 def app_round_settings() -> RoundSettings:
@@ -67,9 +72,9 @@ class JobRunner:
         self.project_path = project_path
         self.backbone_name = backbone
         self.cancelled = cancelled
-        self._backbone = None
-        self._pool = None
-        self._pool_key: tuple | None = None
+        self._backbone: Backbone | None = None
+        self._pool: PoolModel | None = None
+        self._pool_key: tuple[int, int, int] | None = None
         self._emit: Emit | None = None
 
     def run(self, job: str, emit: Emit, slow_down: float = 0.0) -> None:
@@ -96,13 +101,14 @@ class JobRunner:
             yield "progress", ("loading the backbone", 0, 1)
             self._backbone = load_backbone(self.backbone_name)
 
-    def embed(self) -> Iterator[Message]:
+    def embed(self) -> Generator[Message, None, None]:
         from aldesk.core.kinds import kind_of
         from aldesk.ml.device import describe_device
         from aldesk.ml.loop.embedding import embedding_chunks, missing_items
 
         yield from self._load_backbone()
         backbone = self._backbone
+        assert backbone is not None  # loaded just above
         stage = f"embedding on {describe_device(backbone.device)}"  # e.g. "on cuda:0 (NVIDIA ...)", "on cpu, 2 threads"
         with open_project(self.project_path, write=False, check=False) as project:
             todo = missing_items(project, backbone)
@@ -117,7 +123,7 @@ class JobRunner:
         if not self.cancelled():
             yield "embedding_done", backbone.spec.name
 
-    def refresh(self, slow_down: float = 0.0) -> Iterator[Message]:
+    def refresh(self, slow_down: float = 0.0) -> Generator[Message, None, None]:
         from aldesk.core import vectors
         from aldesk.ml.loop.pool import build_pool
         from aldesk.ml.loop.snapshot import pool_key, previous_predictions, take_snapshot

@@ -149,6 +149,7 @@ class PoolModel:
             self._near = (torch.cat([old[0], *(t.indices.cpu() for t in tops)]),
                           torch.cat([old[1], *(t.values.cpu() for t in tops)]))
         rows = torch.from_numpy(self._near_row[items])
+        assert self._near is not None  # set above, the first time any item was asked about
         return self._near[0][rows], self._near[1][rows]
 
 

@@ -39,7 +39,7 @@ def default_folder() -> Path:
 
 
 def pool_cache_key(project_path: Path, created_at: str | None, identity: str, last_chunk: int,
-                   item_ids: np.ndarray, settings: tuple) -> str:
+                   item_ids: np.ndarray, settings: tuple[object, ...]) -> str:
     digest = hashlib.sha256()
     for part in (_VERSION, str(Path(project_path).resolve()), created_at or "", identity, str(last_chunk), repr(settings)):
         digest.update(part.encode() + b"\0")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -26,9 +26,13 @@ from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.loop.snapshot import Snapshot
 from aldesk.ml.strategies import PoolState, Selection, get_strategy, margins
 
+if TYPE_CHECKING:
+    from aldesk.core.suspects_store import Suspect
+
 Cancel = Callable[[], bool]
 Step = tuple[str, int, int]  # (stage, done, total), e.g. ("training", 0, 1)
 Steps = Generator[Step, None, "RoundResult | None"]  # returns None when cancelled
+Result = TypeVar("Result")  # what a job generator returns (drive)
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class RoundResult:
     selection: Selection | None
     queue: list[QueuedItem]
     fallback: list[QueuedItem]
-    suspects: list | None = None  # aldesk.core.suspects_store.Suspect, most doubtful first
+    suspects: list[Suspect] | None = None  # most doubtful first
     seconds: dict[str, float] = field(default_factory=dict)  # time per step
 
     @property
@@ -144,8 +148,8 @@ def run_round(
     return drive(steps, progress=progress, cancel=cancel)
 
 
-def drive(steps: Generator[Step, None, Any], *, progress: Callable[[str, int, int], None] | None = None,
-          cancel: Cancel | None = None) -> Any:
+def drive(steps: Generator[Step, None, Result], *, progress: Callable[[str, int, int], None] | None = None,
+          cancel: Cancel | None = None) -> Result | None:
     """Run a job generator to its end: each yield goes to ``progress``, and is where ``cancel``
     is asked; returns what the generator returns, or None when cancelled."""
     while True:

@@ -28,7 +28,7 @@ class Snapshot:
     set_id: int
     backbone: str  # the encoder's name
     item_ids: np.ndarray  # embedded items, sorted
-    vectors: np.ndarray  # [N, d] float16
+    vectors: np.ndarray | None  # [N, d] float16; None when read without them (take_snapshot)
     class_ids: list[int]  # project classes in order; a class index is a position here
     labeled: np.ndarray  # pool indices of labeled items
     y: np.ndarray  # their class indices
@@ -129,6 +129,7 @@ def previous_predictions(project: Project, snapshot: Snapshot) -> np.ndarray | N
 
 def save_training(project: Project, snapshot: Snapshot, result: TrainResult) -> int:
     """Store a trained model and its predictions for the whole pool; returns its version."""
+    assert result.probs is not None, "a model is stored with its predictions: train with RoundSettings.score"
     return model_store.save_model(
         project, set_id=snapshot.set_id, head=result.metrics["head"], n_labels=len(snapshot.y),
         class_ids=snapshot.class_ids, params=result.head.to_bytes(), metrics=result.metrics,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from aldesk.core.stopping import stopping_advice
 from aldesk.ml.evaluation.audit import cohens_kappa, evaluate_model
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.simulation.replay import accuracy_of, run_one
+
+if TYPE_CHECKING:
+    from aldesk.ml.heads.base import Model
 
 Progress = Callable[[int, int], None]
 
@@ -37,7 +40,7 @@ class Checkpoint:
 
     @property
     def covered(self) -> bool | None:
-        if self.value is None:
+        if self.value is None or self.low is None or self.high is None:  # an estimate sets all three or none
             return None
         return self.low <= self.true_accuracy <= self.high
 
@@ -62,7 +65,7 @@ class AuditSimulation:
                     "coverage": float(np.mean([c.covered for c in rows])),
                     "estimate": float(np.mean([c.value for c in rows])),
                     "truth": float(np.mean([c.true_accuracy for c in rows])),
-                    "width": float(np.mean([c.high - c.low for c in rows])),
+                    "width": float(np.mean([c.high - c.low for c in rows if c.high is not None and c.low is not None])),
                     "audit_labels": float(np.mean([c.audit_labels for c in rows])),
                 }
         return out
@@ -106,10 +109,14 @@ def simulate_audit(
         history: list[dict[str, Any]] = []
         state: dict[str, Any] = {"step": 0, "previous": None}
 
-        def observe(labeled, audit, model, probs, seed=seed, history=history, state=state):
+        def observe(
+            labeled: np.ndarray, audit: np.ndarray, model: Model | None, probs: np.ndarray | None,
+            seed: int = seed, history: list[dict[str, Any]] = history, state: dict[str, Any] = state,
+        ) -> None:
             state["step"] += 1
             if model is None:
                 return
+            assert probs is not None  # observing makes every round score the pool (replay.run_one)
             predicted = probs.argmax(1)
             previous = state["previous"]
             state["previous"] = predicted

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,15 +28,18 @@ FASHION_CLASSES = (
 )
 
 
+ImageLoader = Callable[[], Image.Image]  # returns an RGB PIL image
+
+
 @dataclass
 class LabeledImages:
     """Images as a list of zero-argument loaders (so big sets are not all decoded at once)."""
 
     name: str
     class_names: list[str]
-    train_images: list  # callables returning an RGB PIL image
+    train_images: list[ImageLoader]
     train_labels: np.ndarray
-    test_images: list
+    test_images: list[ImageLoader]
     test_labels: np.ndarray
 
 
@@ -56,7 +60,7 @@ def load_dataset(name: str, *, pool_size: int | None = None, test_size: int | No
 def _subsample(data: LabeledImages, pool_size: int | None, test_size: int | None, seed: int) -> LabeledImages:
     rng = np.random.default_rng(seed)
 
-    def pick(images: list, labels: np.ndarray, size: int | None) -> tuple[list, np.ndarray]:
+    def pick(images: list[ImageLoader], labels: np.ndarray, size: int | None) -> tuple[list[ImageLoader], np.ndarray]:
         if size is None or size >= len(labels):
             return images, labels
         chosen = np.sort(rng.choice(len(labels), size, replace=False))
@@ -67,7 +71,7 @@ def _subsample(data: LabeledImages, pool_size: int | None, test_size: int | None
     return data
 
 
-def _array_loader(array: np.ndarray):
+def _array_loader(array: np.ndarray) -> ImageLoader:
     return lambda: Image.fromarray(array).convert("RGB")
 
 

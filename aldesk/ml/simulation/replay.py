@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +35,12 @@ class Curve:
     accuracy: list[list[float]] = field(default_factory=list)  # [seed][checkpoint]
 
     def mean(self) -> np.ndarray:
-        return np.mean(np.array(self.accuracy), axis=0)
+        out: np.ndarray = np.mean(np.array(self.accuracy), axis=0)  # (numpy types it Any)
+        return out
 
     def std(self) -> np.ndarray:
-        return np.std(np.array(self.accuracy), axis=0)
+        out: np.ndarray = np.std(np.array(self.accuracy), axis=0)
+        return out
 
 
 @dataclass
@@ -71,7 +73,8 @@ class SimulationResult:
         }
 
 
-def accuracy_of(head: Model | None, z: torch.Tensor, y: np.ndarray, fallback: int) -> float:
+def accuracy_of(head: Model | None, z: torch.Tensor | np.ndarray, y: np.ndarray, fallback: int) -> float:
+    """``z``: what the head reads (the whitened features, or the raw vectors for the cnn head)."""
     if head is None:
         return float(np.mean(y == fallback))
     predicted = head.logits(z).argmax(1).numpy()
@@ -131,7 +134,7 @@ def run_one(
     head_name: str,
     test_raw: np.ndarray | None = None,  # the test vectors as embedded (a head reading raw vectors scores them)
     observe: Callable[[np.ndarray, np.ndarray, Model | None, np.ndarray | None], None] | None = None,
-):
+) -> Iterator[float]:
     """One seeded run; yields test accuracy after each batch of new labels.
 
     Each step is the app's own round (aldesk/ml/loop/round.py) on an in-memory snapshot of the
@@ -163,13 +166,16 @@ def run_one(
         snapshot = Snapshot.in_memory(pool.size, idx, y, eligible, n_classes, previous=model)
         settings = dataclasses.replace(base, queue_length=n - n_audit, train=len(labeled) > 0)
         result = run_round(snapshot, pool, settings, rng=rng)
+        assert result is not None  # None only when cancelled, and nothing cancels here
         if result.train is not None:
             model = result.train.head
         if labeled:
             if observe is not None:
                 observe(idx, np.array(audited), model, result.probs)
             majority = int(np.bincount(y).argmax())
-            yield accuracy_of(model, test_raw if model is not None and model.reads == "raw" else z_test, y_test, majority)
+            # test_raw is None unless the caller gave it: a head reading raw vectors then cannot be scored.
+            yield accuracy_of(model, test_raw if model is not None and model.reads == "raw" else z_test,  # type: ignore[arg-type]
+                              y_test, majority)
         if n == 0:
             return
         picked = result.selection.indices if result.selection is not None else np.zeros(0, dtype=np.int64)
