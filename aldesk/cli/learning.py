@@ -107,7 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from aldesk.ml.heads.base import require_two_classes
     from aldesk.ml.loop.pool import build_pool
     from aldesk.ml.loop.round import RoundSettings, run_round
-    from aldesk.ml.loop.snapshot import previous_predictions, save_training, take_snapshot
+    from aldesk.ml.loop.snapshot import previous_predictions, take_snapshot
+    from aldesk.ml.loop.store import save_training
 
     configure_cpu_threads()  # as the app's worker does
     with open_project(args.project) as project:

@@ -73,7 +73,7 @@ def fit_whitening(x: np.ndarray, max_components: int = MAX_COMPONENTS, seed: int
 
     Always on the CPU, also for a CUDA pool: the randomised SVD's start comes from the device's
     own random generator, so a GPU fit would give other trailing components than the CPU fit
-    that a model export repeats from the stored embeddings (aldesk/ml/heads/bundle.py), and the
+    that a model export repeats from the stored embeddings (aldesk/ml/heads/linear_export.py), and the
     export would then refuse. It runs once per embedding set on at most 20,000 rows."""
     rng = np.random.default_rng(seed)
     sample = x if len(x) <= FIT_SAMPLE else x[rng.choice(len(x), FIT_SAMPLE, replace=False)]

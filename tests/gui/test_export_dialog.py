@@ -108,7 +108,8 @@ def test_model_export_runs_in_the_thread(qtbot, project_path, tmp_path):
     from aldesk.ml.encoders import load_backbone
     from aldesk.ml.loop.pool import PoolModel
     from aldesk.ml.loop.embedding import embed_project
-    from aldesk.ml.loop.snapshot import save_training, take_snapshot
+    from aldesk.ml.loop.snapshot import take_snapshot
+    from aldesk.ml.loop.store import save_training
     from tests.conftest import train_round
 
     with open_project(project_path) as project:

@@ -14,7 +14,8 @@ from aldesk.ml.heads import cnn as scratch_cnn
 from aldesk.ml.encoders import load_backbone
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.loop.embedding import embed_project
-from aldesk.ml.loop.snapshot import save_training, take_snapshot
+from aldesk.ml.loop.snapshot import take_snapshot
+from aldesk.ml.loop.store import save_training
 from tests.conftest import distinct_colour, train_round, write_image
 
 

@@ -6,7 +6,7 @@ Contents of the bundle folder:
   mapping float32 images ``[B, 3, S, S]`` (RGB, values 0..1; ``S`` in ``bundle.json``) to class
   probabilities ``[B, K]`` in the order of ``classes.json``. Inside: the backbone's normalisation,
   the backbone, the rounding of its features to float16 (aldesk stores embeddings as float16 and
-  its head was trained and scored on those), then the stored head (aldesk/ml/heads/bundle.py):
+  its head was trained and scored on those), then the stored head (``Head.bundle``; aldesk/ml/heads/linear_export.py for the linear heads):
   for the linear heads the projection they work on (``pool.z`` of aldesk/ml/loop/pool.py:
   x -> (x - mean) @ components / scale, fitted on the project's pool) and the linear layer; for
   the ``cnn`` head (pixels backbone) the small CNN on the 32 x 32 thumbnail. Classes that had no
@@ -55,7 +55,7 @@ from aldesk.core.store import Project
 from aldesk.ml.encoders import Backbone, load_backbone
 from aldesk.ml.encoders.preprocess import MAX_ASPECT, SquareTransform
 from aldesk.ml.bundle.rebuild import Reconstruction, reconstruct
-from aldesk.ml.heads.bundle import RebuiltHead
+from aldesk.ml.heads.base import RebuiltHead
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]

@@ -7,21 +7,64 @@ chunk, so the pool's vectors are never all in memory (3 GB at 1M x 1,280-d).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from aldesk.core import model_store, vectors
+from aldesk.core.model_store import ModelRecord
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project
 from aldesk.ml.heads.base import get_head
-from aldesk.ml.heads.bundle import RebuiltHead, rebuild_head, rebuild_head_streamed, whitening_sample_positions
+from aldesk.ml.features import FIT_SAMPLE
+from aldesk.ml.heads.base import RebuiltHead
 
 # Pools above this many items are read chunk by chunk (never all vectors at once; 3 GB at 1M x
 # 1,280-d); below it all vectors are loaded, as before (same bytes, faster on small pools).
 STREAM_FROM = 50_000
 PREDICT_ROWS = 4_096  # rows predicted at once while streaming (10 MB of float16 at 1,280-d)
+
+
+def rebuild_head(model: ModelRecord, pool_vectors: np.ndarray) -> RebuiltHead:
+    """The head of ``model`` as a module, with the app's predictions for ``pool_vectors`` (the
+    stored float16 embeddings of exactly the items the model scored, in the stored order)."""
+    head, predict = _rebuild(model, pool_vectors)
+    head.app_probs = predict(pool_vectors)
+    return head
+
+
+def whitening_sample_positions(n: int, seed: int = 0) -> np.ndarray:
+    """The pool positions ``fit_whitening`` draws its sample from, in its order (all n when the
+    pool is small), so a caller can read just those rows and fit the same projection."""
+    if n <= FIT_SAMPLE:
+        return np.arange(n)
+    return np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False)
+
+
+def rebuild_head_streamed(
+    model: ModelRecord,
+    fit_vectors: np.ndarray | None,
+    chunks: Iterable[tuple[np.ndarray, np.ndarray]],
+    n: int,
+) -> RebuiltHead:
+    """``rebuild_head`` without all pool vectors in memory: ``fit_vectors`` are the rows at
+    ``whitening_sample_positions(n)`` (None for the cnn head, which fits nothing), ``chunks``
+    yields (pool positions, their float16 vectors) covering all n positions."""
+    head, predict = _rebuild(model, fit_vectors)
+    probs: np.ndarray | None = None
+    for positions, vecs in chunks:
+        part = predict(vecs)
+        if probs is None:
+            probs = np.empty((n, part.shape[1]), dtype=np.float32)
+        probs[positions] = part
+    head.app_probs = probs if probs is not None else np.zeros((0, len(head.active)), dtype=np.float32)
+    return head
+
+
+def _rebuild(model: ModelRecord, fit_vectors: np.ndarray | None) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
+    """The module (app_probs not filled in yet) and the app's own prediction for some vectors."""
+    return get_head(model.head).bundle(model, fit_vectors)
 
 
 @dataclass

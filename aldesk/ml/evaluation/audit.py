@@ -22,7 +22,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from aldesk.ml.heads.base import Model
-    from aldesk.ml.loop.pool import PoolModel
+    from aldesk.ml.heads.base import Pool
 
 LEVEL = 0.90
 MIN_AUDIT_LABELS = 10
@@ -130,7 +130,7 @@ def out_of_fold_correct(
 
 
 def evaluate_model(
-    pool: PoolModel,
+    pool: Pool,
     labeled: np.ndarray,
     y: np.ndarray,
     audit: np.ndarray,
@@ -147,7 +147,7 @@ def evaluate_model(
     ``estimate`` (AccuracyEstimate as a dict), ``gain_per_100`` (points, or None) and
     ``kappa_previous`` (agreement with the previous model's pool predictions, or None).
 
-    ``pool`` is a loop.pool.PoolModel; ``previous_predictions`` are the previous model's predicted
+    ``pool`` is a loop.pool.Pool; ``previous_predictions`` are the previous model's predicted
     classes for the same pool items (-1 where unknown). ``cancel`` is checked before each fit;
     when it says stop, EstimateCancelled is raised.
     """

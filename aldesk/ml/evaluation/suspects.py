@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -21,9 +21,17 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.suspects_store import Suspect
 from aldesk.ml.heads import linear as heads
 
-if TYPE_CHECKING:  # workflow imports the embedding stack; the type alone is enough here
-    from aldesk.ml.loop.pool import PoolModel
-    from aldesk.ml.loop.snapshot import Snapshot
+if TYPE_CHECKING:
+    from aldesk.ml.heads.base import Pool
+
+
+class LabelsOfAPool(Protocol):
+    """The labels as a round sees them (aldesk/ml/loop/snapshot.py's Snapshot is one)."""
+
+    item_ids: np.ndarray  # [N] the pool's item ids
+    class_ids: list[int]  # a class index is a position here
+    labeled: np.ndarray  # pool indices of the labeled items
+    y: np.ndarray  # their class indices
 
 # self-confidence: 1 - p(given class); margin: p(best other class) - p(given class), in [-1, 1].
 # self-confidence found more of the flipped labels on digits and Fashion-MNIST (docs/benchmarks.md).
@@ -136,7 +144,7 @@ def _empty(seconds: float) -> SuspectRanking:
 
 
 def suspects_for_snapshot(
-    snapshot: "Snapshot", pool: "PoolModel", *, limit: int | None = None, folds: int = DEFAULT_FOLDS,
+    snapshot: LabelsOfAPool, pool: "Pool", *, limit: int | None = None, folds: int = DEFAULT_FOLDS,
     score: str = DEFAULT_SCORE,
 ) -> list[Suspect]:
     """The project's suspects as stored records (item and class ids, not positions), best first.

@@ -9,7 +9,7 @@ come from out-of-fold fits of this same head, redone only as the labels grow (RE
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from aldesk.ml.heads.base import Cancel, Model, fit_metrics, register
 from aldesk.ml.heads.plain import PlainHead
 
 if TYPE_CHECKING:
-    from aldesk.ml.loop.pool import PoolModel
+    from aldesk.ml.heads.base import Pool
 
 
 class AppHead(PlainHead):  # loads, warm-starts and exports as the plain head: both are linear
@@ -27,17 +27,17 @@ class AppHead(PlainHead):  # loads, warm-starts and exports as the plain head: b
     description = "the app's head: labels spread over the pool's k-NN graph, then a linear head"
 
     def fit(
-        self, pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+        self, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
         init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         start = time.perf_counter()
-        # Callers pass what warm_start let through (Head.fit): a linear head or None.
-        model = fit_app_head(pool, labeled, y, n_classes, init=cast("linear.LinearHead | None", init))
+        previous = self.warm_start(init)
+        model = fit_app_head(pool, labeled, y, n_classes, init=previous)
         oof_accuracy = None
         if calibrate:
-            if isinstance(init, linear.LinearHead) and not recalibration_due(init, len(y)):
-                model.temperature, model.calibrated_at = init.temperature, init.calibrated_at
-                model.oof_accuracy = oof_accuracy = init.oof_accuracy
+            if previous is not None and not recalibration_due(previous, len(y)):
+                model.temperature, model.calibrated_at = previous.temperature, previous.calibrated_at
+                model.oof_accuracy = oof_accuracy = previous.oof_accuracy
             else:
                 oof_accuracy = calibrate_app_head(pool, labeled, y, n_classes, model)
                 if oof_accuracy is not None:
@@ -53,7 +53,7 @@ def recalibration_due(previous: linear.LinearHead, n_labels: int) -> bool:
 
 
 def fit_app_head(
-    pool: PoolModel,
+    pool: Pool,
     labeled: np.ndarray,
     y: np.ndarray,
     n_classes: int,
@@ -76,7 +76,7 @@ def fit_app_head(
 
 
 def calibrate_app_head(
-    pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, model: linear.LinearHead
+    pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, model: linear.LinearHead
 ) -> float | None:
     """Set the app head's temperature from out-of-fold fits of the app head itself; returns
     their accuracy. Each fold's labels are held out of the graph's seeds, of the pseudo-labels

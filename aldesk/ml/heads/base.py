@@ -16,17 +16,18 @@ load them again: names are part of the file format and never change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 
 from aldesk.core.errors import AldeskError
 
 if TYPE_CHECKING:
     from aldesk.core.model_store import ModelRecord
-    from aldesk.ml.heads.bundle import RebuiltHead
-    from aldesk.ml.loop.pool import PoolModel
+    from aldesk.ml.features import Whitening
 
 Cancel = Callable[[], bool]
 # What a head reads of the pool: the whitened features (``pool.z``) or the vectors as embedded.
@@ -35,6 +36,24 @@ Reads = Literal["whitened", "raw"]
 
 class NotEnoughLabels(AldeskError):
     """Training needs labels from at least two classes."""
+
+
+class Pool(Protocol):
+    """What a head reads of the pool it trains on (aldesk/ml/loop/pool.py's Pool is one):
+    heads depend on this, not on how a pool is built or kept."""
+
+    z: torch.Tensor  # [N, r] whitened features
+    raw: np.ndarray | None  # [N, d] the vectors as embedded, kept only when a head reads them
+    whitening: Whitening
+
+    @property
+    def fit_device(self) -> torch.device | None: ...
+
+    def scoring_z(self) -> torch.Tensor: ...
+
+    def propagate(self, labeled: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, torch.Tensor]:
+        """Label propagation over the pool's k-NN graph: (pool indices of its nodes, class distributions)."""
+        ...
 
 
 class Model(Protocol):
@@ -63,7 +82,7 @@ class Head(Protocol):
     convex: bool  # whether a warm start from a model that saw some labels leaks nothing of them
 
     def fit(
-        self, pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+        self, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
         init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         """Fit on the labeled pool items (``labeled``: pool indices, ``y``: class indices);
@@ -89,6 +108,25 @@ class Head(Protocol):
         prediction for some float16 vectors (to check the module reproduces it).
         ``fit_vectors``: the rows the whitening was fitted on (None for a head reading raw vectors)."""
         ...
+
+
+@dataclass
+class RebuiltHead:
+    """A stored model as a torch module for the model bundle (``Head.bundle``)."""
+
+    module: nn.Module  # backbone features (float16-rounded) -> raw logits
+    active: torch.Tensor  # [K] bool: classes that had labels when trained
+    temperature: float
+    kind: str  # "linear" or "cnn"
+    projection_dim: int | None  # linear heads only
+    app_probs: np.ndarray  # the app's own predictions from the stored vectors, float32
+
+    @property
+    def contract(self) -> str:
+        if self.kind == "linear":
+            return ("the linear head on the projected float16 embeddings (what the app shows and "
+                    "queries with; label propagation only chose the app head's training examples)")
+        return "the small CNN trained from scratch on the float16 pixel thumbnails (the app's head on the pixels backbone)"
 
 
 _HEADS: dict[str, Head] = {}
@@ -128,7 +166,7 @@ def keeps_raw_vectors(vectors: np.ndarray) -> bool:
 
 
 def fit_head(
-    name: str, pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+    name: str, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
     init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
 ) -> tuple[Model, dict[str, Any]]:
     """Fit the head ``name`` (warm-started from ``init`` when it is the same kind of model)."""
@@ -137,7 +175,7 @@ def fit_head(
     return head.fit(pool, labeled, y, n_classes, init=head.warm_start(init), calibrate=calibrate, cancel=cancel)
 
 
-def pool_input(model: Model, pool: PoolModel) -> Any:
+def pool_input(model: Model, pool: Pool) -> Any:
     """What ``model`` reads for the whole pool."""
     return pool.raw if model.reads == "raw" else pool.scoring_z()
 

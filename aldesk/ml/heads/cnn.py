@@ -39,12 +39,11 @@ from torch import nn
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml.device import is_cuda
-from aldesk.ml.heads.base import Model, Reads, fit_metrics, register, require_two_classes
+from aldesk.ml.heads.base import RebuiltHead, Model, Reads, fit_metrics, register, require_two_classes
 
 if TYPE_CHECKING:
     from aldesk.core.model_store import ModelRecord
-    from aldesk.ml.heads.bundle import RebuiltHead
-    from aldesk.ml.loop.pool import PoolModel
+    from aldesk.ml.heads.base import Pool
 
 NAME = "cnn"
 # The backbone whose vectors are images this head can read, and for which it is the default.
@@ -283,6 +282,19 @@ def fit_cnn(
     return CnnHead(network, active), {"steps": done, "cancelled": done < total, "warm_start": warm}
 
 
+class CnnOnPixels(nn.Module):
+    """pixels-backbone features [B, 3072] -> the CNN's raw logits, as as_images reads them."""
+
+    def __init__(self, network: nn.Module, side: int, channels: int) -> None:
+        super().__init__()
+        self.network = copy.deepcopy(network).eval()
+        self.side, self.channels = side, channels
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.network(features.reshape(-1, self.channels, self.side, self.side))
+        return logits
+
+
 class CnnHeadKind:
     """The head registered as ``cnn``; ``default`` on the pixels encoder (see base.get_head)."""
 
@@ -292,7 +304,7 @@ class CnnHeadKind:
     description = "a small CNN trained from scratch on 32 x 32 thumbnails (the pixels encoder)"
 
     def fit(
-        self, pool: "PoolModel", labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+        self, pool: "Pool", labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
         init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None, seed: int = 0,
     ) -> tuple[CnnHead, dict[str, Any]]:
         """Reads the pool's raw pixel vectors; ``calibrate`` changes nothing (the temperature
@@ -323,9 +335,10 @@ class CnnHeadKind:
     def bundle(
         self, model: "ModelRecord", fit_vectors: np.ndarray | None
     ) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
-        from aldesk.ml.heads.bundle import cnn_bundle
-
-        return cnn_bundle(self.load(model.params))
+        cnn = self.load(model.params)
+        module = CnnOnPixels(cnn.network, SIDE, CHANNELS)
+        rebuilt = RebuiltHead(module, cnn.active.bool(), float(cnn.temperature), "cnn", None, np.zeros((0, 0), dtype=np.float32))
+        return rebuilt, lambda vecs: cnn.predict_proba(vecs).numpy()
 
 
 register(CnnHeadKind())

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from aldesk.ml.heads import linear
-from aldesk.ml.heads.base import Cancel, Model, Reads, fit_metrics, register
+from aldesk.ml.heads.base import Cancel, Model, Reads, RebuiltHead, fit_metrics, register
 
 if TYPE_CHECKING:
     from aldesk.core.model_store import ModelRecord
-    from aldesk.ml.heads.bundle import RebuiltHead
-    from aldesk.ml.loop.pool import PoolModel
+    from aldesk.ml.heads.base import Pool
 
 
 class PlainHead:
@@ -27,14 +26,13 @@ class PlainHead:
     description = "a linear head on the labels alone"
 
     def fit(
-        self, pool: PoolModel, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
+        self, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
         init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         start = time.perf_counter()
         z_l = pool.z[torch.from_numpy(labeled)]
         y_t = torch.from_numpy(y).long()
-        # Callers pass what warm_start let through (Head.fit): a linear head or None.
-        model = linear.fit_linear(z_l, y_t, n_classes, init=cast("linear.LinearHead | None", init), device=pool.fit_device)
+        model = linear.fit_linear(z_l, y_t, n_classes, init=self.warm_start(init), device=pool.fit_device)
         oof_accuracy = None
         if calibrate:  # the temperature and accuracy estimate from out-of-fold fits of this head
             model, oof_accuracy = linear.calibrate(model, z_l, y_t, device=pool.fit_device)
@@ -52,7 +50,7 @@ class PlainHead:
     def bundle(
         self, model: ModelRecord, fit_vectors: np.ndarray | None
     ) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
-        from aldesk.ml.heads.bundle import linear_bundle
+        from aldesk.ml.heads.linear_export import linear_bundle
 
         return linear_bundle(model, fit_vectors)
 

@@ -1,12 +1,11 @@
-"""A snapshot: what one round needs from a project, read at one moment, and where its model is
-stored back. Reading and writing stay apart from the computing in between, so the app's worker
+"""A snapshot: what one round needs from a project, read at one moment (store.py writes the
+round's model back). Reading and writing stay apart from the computing in between, so the app's worker
 computes on a snapshot in another process while the GUI thread alone writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,8 +16,6 @@ from aldesk.core.labels import audit_items
 from aldesk.core.store import Project
 from aldesk.ml.heads.base import Model, load_model
 
-if TYPE_CHECKING:
-    from aldesk.ml.loop.round import TrainResult
 
 
 @dataclass
@@ -125,13 +122,3 @@ def previous_predictions(project: Project, snapshot: Snapshot) -> np.ndarray | N
     found = snapshot.item_ids[where] == ids
     out[where[found]] = probs[found].argmax(1)
     return out
-
-
-def save_training(project: Project, snapshot: Snapshot, result: TrainResult) -> int:
-    """Store a trained model and its predictions for the whole pool; returns its version."""
-    assert result.probs is not None, "a model is stored with its predictions: train with RoundSettings.score"
-    return model_store.save_model(
-        project, set_id=snapshot.set_id, head=result.metrics["head"], n_labels=len(snapshot.y),
-        class_ids=snapshot.class_ids, params=result.head.to_bytes(), metrics=result.metrics,
-        item_ids=snapshot.item_ids, probs=result.probs,
-    )

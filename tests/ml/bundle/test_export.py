@@ -18,7 +18,8 @@ from aldesk.ml.encoders.lite0 import package_weights
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.bundle import export_model, input_tensor, model_card
 from aldesk.ml.loop.embedding import embed_project
-from aldesk.ml.loop.snapshot import save_training, take_snapshot
+from aldesk.ml.loop.snapshot import take_snapshot
+from aldesk.ml.loop.store import save_training
 from tests.conftest import train_round
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]
@@ -142,9 +143,8 @@ def test_large_pools_are_read_chunk_by_chunk_and_rebuild_the_same_head(project, 
     from aldesk.ml.bundle import rebuild as model_bundle
 
     # A whitening sample smaller than the pool, as at 1M items, for the app's training and the export.
-    from aldesk.ml.heads import bundle as bundle_heads
     monkeypatch.setattr(features, "FIT_SAMPLE", 20)
-    monkeypatch.setattr(bundle_heads, "FIT_SAMPLE", 20)
+    monkeypatch.setattr(model_bundle, "FIT_SAMPLE", 20)
     _trained_project(project, tmp_path, "pixels", head)
     whole = model_bundle.reconstruct(project)
     monkeypatch.setattr(model_bundle, "STREAM_FROM", 0)

@@ -13,7 +13,8 @@ from aldesk.ml.encoders import load_backbone
 from aldesk.ml.loop.embedding import embed_project
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.loop.round import RoundSettings, run_round
-from aldesk.ml.loop.snapshot import previous_predictions, save_training, take_snapshot
+from aldesk.ml.loop.snapshot import previous_predictions, take_snapshot
+from aldesk.ml.loop.store import save_training
 from tests.conftest import train_round
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 40, 220)]

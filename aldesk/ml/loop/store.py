@@ -1,0 +1,20 @@
+"""What a round leaves in the project: its model and the model's predictions (``aldesk train``).
+
+The app's window stores the same in steps between key presses (gui/learning/controller.py)."""
+
+from __future__ import annotations
+
+from aldesk.core import model_store
+from aldesk.core.store import Project
+from aldesk.ml.loop.round import TrainResult
+from aldesk.ml.loop.snapshot import Snapshot
+
+
+def save_training(project: Project, snapshot: Snapshot, result: TrainResult) -> int:
+    """Store a trained model and its predictions for the whole pool; returns its version."""
+    assert result.probs is not None, "a model is stored with its predictions: train with RoundSettings.score"
+    return model_store.save_model(
+        project, set_id=snapshot.set_id, head=result.metrics["head"], n_labels=len(snapshot.y),
+        class_ids=snapshot.class_ids, params=result.head.to_bytes(), metrics=result.metrics,
+        item_ids=snapshot.item_ids, probs=result.probs,
+    )
