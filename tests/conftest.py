@@ -46,12 +46,12 @@ def project(tmp_path: Path) -> Project:
     opened.close()
 
 
-def train_round(snapshot, pool, head: str = "default", *, evaluate: bool = False, previous=None):
+def train_round(snapshot, pool, head: str = "default", *, evaluate: bool = False):
     """The model of one learning round that picks nothing (as ``aldesk train`` runs it)."""
     from aldesk.ml.loop.round import RoundSettings, run_round
 
     settings = RoundSettings(head=head, queue_length=0, evaluate=evaluate)
-    return run_round(snapshot, pool, settings, previous_predictions=previous).train
+    return run_round(snapshot, pool, settings).train
 
 
 def refresh_round(pool, labeled, y, eligible, n_classes: int, *, n: int = 20, head: str = "default",

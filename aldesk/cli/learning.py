@@ -107,17 +107,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from aldesk.ml.heads.base import require_two_classes
     from aldesk.ml.loop.pool import build_pool
     from aldesk.ml.loop.round import RoundSettings, run_round
-    from aldesk.ml.loop.snapshot import previous_predictions, take_snapshot
+    from aldesk.ml.loop.snapshot import take_snapshot
     from aldesk.ml.loop.store import save_training
 
     configure_cpu_threads()  # as the app's worker does
     with open_project(args.project) as project:
-        snapshot = take_snapshot(project, load_vectors=False)
+        snapshot = take_snapshot(project, load_vectors=False, with_predictions=True)
         require_two_classes(snapshot.y)
         pool = build_pool(project, snapshot)  # streamed from the file on large pools
         settings = RoundSettings(head=args.head, queue_length=0, evaluate=True)
-        result = run_round(snapshot, pool, settings, previous_predictions=previous_predictions(project, snapshot),
-                           progress=StageProgress())
+        result = run_round(snapshot, pool, settings, progress=StageProgress())
         version = save_training(project, snapshot, result.train)
     metrics = result.metrics
     estimate = metrics["estimate"]

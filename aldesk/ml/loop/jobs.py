@@ -126,7 +126,7 @@ class JobRunner:
     def refresh(self, slow_down: float = 0.0) -> Generator[Message, None, None]:
         from aldesk.core import vectors
         from aldesk.ml.loop.pool import build_pool
-        from aldesk.ml.loop.snapshot import pool_key, previous_predictions, take_snapshot
+        from aldesk.ml.loop.snapshot import pool_key, take_snapshot
 
         yield "progress", ("training", 0, 1)
         with open_project(self.project_path, write=False, check=False) as project:
@@ -134,16 +134,14 @@ class JobRunner:
                 return  # nothing embedded yet (e.g. a project without images): nothing to learn
             # Only the ids: the pool kept from the last refresh already holds the features, and a
             # new one is built from the file chunk by chunk (1M x 1,280-d: 1.9 GB peak, not 4.6).
-            snapshot = take_snapshot(project, load_vectors=False)
-            previous = previous_predictions(project, snapshot)
+            snapshot = take_snapshot(project, load_vectors=False, with_predictions=True)
             key = pool_key(snapshot)
             if self._pool is None or self._pool_key != key:
                 self._pool = None  # the old features are freed before the new ones are built
                 self._pool = build_pool(project, snapshot)
                 self._pool_key = key
         _sleep_unless_cancelled(slow_down, self.cancelled)
-        steps = round_steps(snapshot, self._pool, app_round_settings(), previous_predictions=previous,
-                            cancel=self.cancelled)
+        steps = round_steps(snapshot, self._pool, app_round_settings(), cancel=self.cancelled)
         while True:
             if self.cancelled():
                 steps.close()
@@ -157,7 +155,8 @@ class JobRunner:
                 yield "progress", step
         if result is None or self.cancelled():
             return
-        light = dataclasses.replace(snapshot, vectors=None)  # 100k x 1,280 float16 would be 256 MB to send
+        # 100k x 1,280 float16 vectors would be 256 MB to send; the window needs neither them nor the old predictions.
+        light = dataclasses.replace(snapshot, vectors=None, previous_predicted=None)
         yield "refreshed", RefreshOutcome(light, result.train, result.queue, result.fallback, result.metrics,
                                           result.suspects)
 

@@ -79,12 +79,10 @@ def round_steps(
     pool: PoolModel,
     settings: RoundSettings,
     *,
-    previous_predictions: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     cancel: Cancel | None = None,
 ) -> Steps:
-    """The round as steps. ``previous_predictions``: the stored model's predicted class per pool
-    item (-1 unknown), for the agreement metric. ``rng`` overrides ``settings.seed`` (the
+    """The round as steps. ``rng`` overrides ``settings.seed`` (the
     simulation threads one generator through all its rounds). ``cancel`` is also checked inside
     long steps (the CNN's training, the audit's fits)."""
     seconds: dict[str, float] = {}
@@ -103,7 +101,7 @@ def round_steps(
 
         start = time.perf_counter()
         try:
-            train.metrics.update(_evaluate(snapshot, pool, train, previous_predictions, cancel))
+            train.metrics.update(_evaluate(snapshot, pool, train, cancel))
         except EstimateCancelled:
             return None
         seconds["evaluate"] = time.perf_counter() - start
@@ -138,13 +136,12 @@ def run_round(
     pool: PoolModel,
     settings: RoundSettings,
     *,
-    previous_predictions: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     cancel: Cancel | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> RoundResult | None:
     """The whole round; None when ``cancel`` stopped it."""
-    steps = round_steps(snapshot, pool, settings, previous_predictions=previous_predictions, rng=rng, cancel=cancel)
+    steps = round_steps(snapshot, pool, settings, rng=rng, cancel=cancel)
     return drive(steps, progress=progress, cancel=cancel)
 
 
@@ -181,7 +178,7 @@ def _train(snapshot: Snapshot, pool: PoolModel, settings: RoundSettings, cancel:
 
 
 def _evaluate(
-    snapshot: Snapshot, pool: PoolModel, train: TrainResult, previous: np.ndarray | None, cancel: Cancel | None
+    snapshot: Snapshot, pool: PoolModel, train: TrainResult, cancel: Cancel | None
 ) -> dict[str, Any]:
     """Accuracy estimate from the audit labels, gain per 100 labels, agreement with the
     previous model (aldesk/ml/evaluation/audit.py explains each)."""
@@ -192,7 +189,7 @@ def _evaluate(
     return evaluate_model(
         pool, snapshot.labeled, snapshot.y, audit, order, len(snapshot.class_ids),
         head=train.metrics.get("head", "default"), init=train.head, probs=train.probs,
-        previous_predictions=previous, cancel=cancel,
+        previous_predictions=snapshot.previous_predicted, cancel=cancel,
     )
 
 

@@ -34,6 +34,9 @@ class Snapshot:
     previous_version: int | None
     audit: np.ndarray | None = None  # [len(labeled)] bool: labels of uniformly drawn audit items
     label_order: np.ndarray | None = None  # [len(labeled)] time rank of each label (0 = oldest)
+    # The stored model's predicted class per pool item (-1 where it made none), to measure how
+    # much a new model changes; None unless asked for (take_snapshot(with_predictions=True)).
+    previous_predicted: np.ndarray | None = None
 
     @classmethod
     def in_memory(
@@ -46,10 +49,11 @@ class Snapshot:
                    np.asarray(y, dtype=np.int64), eligible, previous, None)
 
 
-def take_snapshot(project: Project, *, load_vectors: bool = True) -> Snapshot:
+def take_snapshot(project: Project, *, load_vectors: bool = True, with_predictions: bool = False) -> Snapshot:
     """The pool and its labels as stored now. ``load_vectors=False`` leaves ``vectors`` None:
     a caller that keeps its ``PoolModel`` between refreshes (``pool_key``) needs only the ids,
-    and at a million 1,280-d items the vectors are 2.56 GB read from the file."""
+    and at a million 1,280-d items the vectors are 2.56 GB read from the file.
+    ``with_predictions`` also reads the stored model's predictions (``previous_predicted``)."""
     eset = vectors.latest_set(project)
     if eset is None:
         raise AldeskError(f"{project.path} has no embeddings yet; run: aldesk embed {project.path}")
@@ -85,12 +89,15 @@ def take_snapshot(project: Project, *, load_vectors: bool = True) -> Snapshot:
         previous = load_model(latest.head, latest.params)  # by the head stored with it
     audit_ids = np.array(audit_items(project), dtype=np.int64)
     times = label_time[found]
-    return Snapshot(
+    snapshot = Snapshot(
         eset.id, eset.backbone, item_ids, vecs, class_ids, labeled, y, eligible, previous,
         latest.version if latest else None,
         audit=np.isin(item_ids[labeled], audit_ids),
         label_order=np.argsort(np.argsort(times, kind="stable"), kind="stable"),
     )
+    if with_predictions:
+        snapshot.previous_predicted = previous_predictions(project, snapshot)
+    return snapshot
 
 
 def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -108,8 +108,9 @@ def test_training_estimates_accuracy_from_audit_labels_only(colour_project):
     first = train_round(snapshot, pool, evaluate=True)
     save_training(colour_project, snapshot, first)
     record(colour_project, 30, "label", _truth(30))
-    snapshot = take_snapshot(colour_project)
-    result = train_round(snapshot, pool, evaluate=True, previous=previous_predictions(colour_project, snapshot))
+    snapshot = take_snapshot(colour_project, with_predictions=True)
+    assert snapshot.previous_predicted is not None and len(snapshot.previous_predicted) == len(snapshot.item_ids)
+    result = train_round(snapshot, pool, evaluate=True)
     save_training(colour_project, snapshot, result)
     estimate = project_info(colour_project)["estimated_accuracy"]
     assert estimate["audit_labels"] == 12 and estimate["value"] > 0.9  # noisy solid colours: easy
