@@ -85,35 +85,54 @@ class RandomStrategy:
         return Selection(chosen, np.zeros(len(chosen)), self.name)
 
 
-class MarginStrategy:
+class _Uncertainty:
+    """Ask the eligible items whose ``uncertainty`` ranks them first (lowest value first); the
+    score recorded with each is ``shown(value)``. A new uncertainty measure is one subclass."""
+
+    name = "uncertainty"
+    needs_model = True
+
+    @staticmethod
+    def ranking(probs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def shown(value: np.ndarray) -> np.ndarray:
+        return value
+
+    def select(self, state: PoolState, n: int) -> Selection:
+        value = self.ranking(_needs_model(state, self.name))
+        chosen = _lowest(value, state.eligible, n)
+        return Selection(chosen, self.shown(value[chosen]), self.name)
+
+
+class MarginStrategy(_Uncertainty):
     name = "margin"
-    needs_model = True
-
-    def select(self, state: PoolState, n: int) -> Selection:
-        m = margins(_needs_model(state, self.name))
-        chosen = _lowest(m, state.eligible, n)
-        return Selection(chosen, m[chosen], self.name)
+    ranking = staticmethod(margins)
 
 
-class LeastConfidenceStrategy:
+class LeastConfidenceStrategy(_Uncertainty):
     name = "least-confidence"
-    needs_model = True
 
-    def select(self, state: PoolState, n: int) -> Selection:
-        confidence = _needs_model(state, self.name).max(1)
-        chosen = _lowest(confidence, state.eligible, n)
-        return Selection(chosen, confidence[chosen], self.name)
+    @staticmethod
+    def ranking(probs: np.ndarray) -> np.ndarray:
+        confidence: np.ndarray = probs.max(1)
+        return confidence
 
 
-class EntropyStrategy:
+class EntropyStrategy(_Uncertainty):
+    """Highest entropy first; the score recorded is the entropy itself."""
+
     name = "entropy"
-    needs_model = True
 
-    def select(self, state: PoolState, n: int) -> Selection:
-        p = _needs_model(state, self.name)
-        entropy = -(p * np.log(np.clip(p, 1e-12, 1))).sum(1)
-        chosen = _lowest(-entropy, state.eligible, n)
-        return Selection(chosen, entropy[chosen], self.name)
+    @staticmethod
+    def ranking(probs: np.ndarray) -> np.ndarray:
+        minus_entropy: np.ndarray = (probs * np.log(np.clip(probs, 1e-12, 1))).sum(1)
+        return minus_entropy
+
+    @staticmethod
+    def shown(value: np.ndarray) -> np.ndarray:
+        return -value
 
 
 class MarginDiverseStrategy:
