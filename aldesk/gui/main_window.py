@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.read_only: ReadOnlyProjectError | None = None  # why the open project cannot be written
         self.integrity = BackgroundCheck(self)
         self.integrity.damaged.connect(self._write_access_lost)
+        self.integrity.failed.connect(lambda message: self.banner.show_message(message, retry=False))
         self._after_paint_posted = False  # strips and counts of a key press are still to update
         # Thumbnails arrive one by one from the decoders; one strip update takes several.
         self._strip_timer = QTimer(self)
