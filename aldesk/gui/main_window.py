@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from aldesk.core import items
 from aldesk.core.classes import LabelClass, list_classes
 from aldesk.core.errors import AldeskError, DamagedProjectError, ReadOnlyProjectError
 from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession, unsure_items
@@ -217,7 +218,7 @@ class MainWindow(QMainWindow):
         self.read_only = read_only
         # Counted once: no other process can add items while this window holds the project,
         # and a full count on every key press costs tens of ms on a million items.
-        self._item_total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
+        self._item_total = items.count_items(project)
         self.classes = list_classes(project)
         # The user's keys give way to this project's class hotkeys (e.g. a tenth class takes "0").
         keymap, problems = keymap_for_project({c.hotkey: c.name for c in self.classes if c.hotkey})
@@ -346,8 +347,7 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def _resolve(self, item_id: int) -> Path:
-        row = self.project.conn.execute("SELECT path FROM items WHERE id = ?", (item_id,)).fetchone()
-        return self.project.resolve(row[0]) if row else Path("/nonexistent")
+        return items.item_path(self.project, item_id) or Path("/nonexistent")
 
     # -- labeling ----------------------------------------------------------------------------
 
@@ -465,8 +465,7 @@ class MainWindow(QMainWindow):
     def _update_counts(self) -> None:
         if self.project is None:
             return
-        counts = dict(self.project.conn.execute(
-            "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"))
+        counts = items.labeled_counts(self.project)
         self.labeling.set_counts(counts)
         self.counts_label.setText(f"{sum(counts.values())} / {self._item_total} labeled")
 

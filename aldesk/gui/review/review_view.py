@@ -22,7 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
-from aldesk.core import labels
+from aldesk.core import items, labels
 from aldesk.core.classes import LabelClass, list_classes
 from aldesk.core.errors import AldeskError, ProjectError
 from aldesk.core.labels import QueryContext
@@ -36,7 +36,7 @@ MODES = ("class", "suspects")
 STRATEGY = {"class": "review", "suspects": "suspects"}  # recorded with each relabeling
 DEFAULT_UNDO_KEYS = ("Ctrl+Z",)
 DEFAULT_REDO_KEYS = ("Ctrl+Shift+Z",)
-PATH_WINDOW = 200  # tiles whose paths are read together (under SQLite's 999 parameters)
+PATH_WINDOW = 200  # tiles whose paths are read together
 
 
 @dataclass
@@ -139,10 +139,7 @@ class ReviewModel(QAbstractListModel):
         row = self._row_of.get(item_id)
         near = [t.item_id for t in self.tiles[max(0, row - PATH_WINDOW // 2):row + PATH_WINDOW]] if row is not None else []
         wanted = [i for i in near if i not in self._paths] or [item_id]
-        marks = ",".join("?" * len(wanted))
-        for found_id, path, sha256 in self.project.conn.execute(
-                f"SELECT id, path, sha256 FROM items WHERE id IN ({marks})", wanted):
-            self._paths[found_id] = (path, sha256)
+        self._paths.update(items.stored_paths(self.project, wanted))
 
     def row_of(self, item_id: int) -> int | None:
         return self._row_of.get(item_id)
@@ -277,8 +274,7 @@ class ReviewView(QWidget):
         classes = list_classes(self.project)
         # Counted once per reload (a scan: ~0.1 s at 100,000 items), then kept up to date by
         # each relabeling and undo, so a key press never waits for it.
-        self._counts = counts = dict(self.project.conn.execute(
-            "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"))
+        self._counts = counts = items.labeled_counts(self.project)
         if self._class_id not in {c.id for c in classes}:
             self._class_id = next((c.id for c in classes if counts.get(c.id)), classes[0].id if classes else None)
         self._fill_combos(classes)
@@ -297,10 +293,8 @@ class ReviewView(QWidget):
     def _class_tiles(self) -> list[Tile]:
         if self._class_id is None:
             return []
-        rows = self.project.conn.execute(
-            "SELECT id FROM items WHERE status = 'labeled' AND label_class_id = ? ORDER BY id", (self._class_id,))
         class_id = self._class_id
-        return [Tile(item_id, class_id) for (item_id,) in rows]
+        return [Tile(item_id, class_id) for item_id in items.labeled_as(self.project, class_id)]
 
     def _suspect_tiles(self) -> tuple[list[Tile], str]:
         run = latest_run(self.project)
