@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 from aldesk.core import items
 from aldesk.core.classes import LabelClass, list_classes
 from aldesk.core.errors import AldeskError, DamagedProjectError, ReadOnlyProjectError
-from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession, unsure_items
-from aldesk.core.session import LabelingSession
+from aldesk.core.session import Changes, LabelingSession
 from aldesk.core.sqlite_errors import project_error
 from aldesk.core.store import Project, open_project
+from aldesk.core.walks import SUSPECTS, UNSURE, suspect_items, unsure_items
 from aldesk.gui.banner import Banner
 from aldesk.gui.learning.integrity_check import BackgroundCheck
 from aldesk.gui.learning.controller import LearningController
@@ -32,6 +32,7 @@ from aldesk.gui.keymap import DEFAULT_COMMANDS, apply_keymap, current_keymap, ke
 from aldesk.gui.labeling.labeling_view import THUMB, LabelingView
 from aldesk.gui.labeling.prefetch import ImagePrefetcher
 from aldesk.gui.start_screen import StartScreen
+from aldesk.gui.session_signals import SessionSignals
 from aldesk.gui.theme import readable
 from aldesk.gui.write_guard import WriteGuard
 
@@ -48,7 +49,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("aldesk", "aldesk")
         self.backbone = backbone
         self.project: Project | None = None
-        self.session: LabelingSession | None = None
+        self.signals: SessionSignals | None = None  # the labeling session, seen from Qt
         self.controller: LearningController | None = None
         self.prefetcher: ImagePrefetcher | None = None
         self.thumbs: ImagePrefetcher | None = None
@@ -56,7 +57,6 @@ class MainWindow(QMainWindow):
         self._predictions: tuple[np.ndarray, np.ndarray, list[int]] | None = None  # ids, probs, class ids
         self._model: tuple[int, float] | None = None  # version, created (monotonic)
         self._estimate: dict | None = None  # the latest model's audit estimate
-        self._labeling_session: LabelingSession | None = None  # kept aside during a review
         self.review_view = None  # the review grid, built when first asked for
         self.curve_dock = None  # the learning-curve panel, built when first asked for
         self._item_total = 0
@@ -225,10 +225,10 @@ class MainWindow(QMainWindow):
         apply_keymap(self.actions, keymap)
         if problems:
             self.banner.show_message("\n".join(problems), retry=False, logged=False)
-        self.session = LabelingSession(project)
         # A new queue from the worker leaves the next few items in place: their images are
         # decoded already, so the next key presses never wait for a decode (benchmarks/bench_keypress.py).
-        self.session.keep_next = PREFETCH_KEEP
+        self.signals = SessionSignals(LabelingSession(project, keep_next=PREFETCH_KEEP), self)
+        self.signals.changed.connect(self._session_changed)
         self._build_class_actions()
         self.labeling.set_classes(self.classes)
         side = max(self.screen().availableGeometry().width(), self.screen().availableGeometry().height())
@@ -243,7 +243,6 @@ class MainWindow(QMainWindow):
             self.controller = LearningController(project, self.session, backbone=self.backbone)
             self.controller.state_changed.connect(self._worker_state)
             self.controller.model_updated.connect(self._model_updated)
-            self.controller.queue_updated.connect(self._queue_updated)
             self.controller.error.connect(self._worker_error)
             self.controller.write_failed.connect(self.guard.background)
         self._load_latest_model()
@@ -309,8 +308,10 @@ class MainWindow(QMainWindow):
             self.review_view.deleteLater()
             self.review_view = None
         self.project = None
-        self.session = None
-        self._labeling_session = None
+        if self.signals is not None:
+            self.signals.close()
+            self.signals.deleteLater()
+            self.signals = None
         self._estimate = None
         self.mode_label.setText("")
         self.advice_label.setText("")
@@ -351,31 +352,44 @@ class MainWindow(QMainWindow):
 
     # -- labeling ----------------------------------------------------------------------------
 
+    @property
+    def session(self) -> LabelingSession | None:
+        return self.signals.session if self.signals is not None else None
+
+    # Each key's write; the screen follows from the session's Changes (_session_changed).
     def label(self, class_id: int) -> None:
-        if self._write(lambda: self.session.label(class_id)):
-            self._after_decision()
+        self._write(lambda: self.session.label(class_id))
 
     def skip(self) -> None:
-        if self.session is None:
-            return
-        if isinstance(self.session, ReviewSession):  # a review moves on without writing anything
-            self.session.skip()
-            self.show_current()
-        elif self._write(self.session.skip):
-            self._after_decision()
+        if self.session is not None and self.session.review is not None:
+            self.session.skip()  # a review moves on without writing anything
+        else:
+            self._write(lambda: self.session.skip())
 
     def unsure(self) -> None:
-        if self._write(lambda: self.session.unsure()):
-            self._after_decision()
+        self._write(lambda: self.session.unsure())
 
     def undo(self) -> None:
-        if self._write(lambda: self.session.undo()):
-            self.show_current()
-            self._update_counts()
+        self._write(lambda: self.session.undo())
 
     def redo(self) -> None:
-        if self._write(lambda: self.session.redo()):
-            self._after_decision()
+        self._write(lambda: self.session.redo())
+
+    def _session_changed(self, changes: Changes) -> None:
+        if changes.labels:  # written, so the disk takes writes again; the model is out of date
+            self.guard.succeeded()
+            if self.controller:
+                self.controller.label_recorded()
+        if self.stack.currentWidget() is not self.labeling:
+            if changes.labels:
+                self._update_counts()
+            return  # the grid is on screen; labeling is redrawn when it is back
+        if changes.item:  # a key press's next item is painted first, the rest after it
+            self.show_current(rest_after_paint=changes.labels and not changes.undone)
+        elif changes.upcoming:
+            self._queue_updated()
+        elif changes.labels:
+            self._after_paint()  # e.g. a grid change taken back: strips and counts
 
     def _write(self, write):
         """A key press's write: its result, or None when there is nothing to do or it was refused
@@ -393,10 +407,6 @@ class MainWindow(QMainWindow):
             self.controller.retrain_now()
         elif self.read_only is not None:
             self._refuse_read_only("The model")
-
-    def _after_decision(self) -> None:
-        self.controller.label_recorded()
-        self.show_current(rest_after_paint=True)
 
     def _after_paint(self) -> None:
         """What a key press changes besides the image: posted behind the repaint the press
@@ -420,7 +430,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         current = self.session.current
-        if current is None and isinstance(self.session, ReviewSession):
+        if current is None and self.session.review is not None:
             self.end_review("Review finished: nothing left in it.")
             return
         if current is None:
@@ -586,15 +596,8 @@ class MainWindow(QMainWindow):
             self._start_review(unsure_items(self.project), UNSURE, "unsure items")
 
     def review_suspects(self) -> None:
-        from aldesk.core.queue import QueuedItem
-        from aldesk.core.suspects_store import latest_run, load_suspects
-
-        if self.project is None:
-            return
-        run = latest_run(self.project)
-        items = [QueuedItem(s.item_id, s.rank, run.model_version, SUSPECTS, s.score)
-                 for s in load_suspects(self.project)] if run else []
-        self._start_review(items, SUSPECTS, "suspected wrong labels")
+        if self.project is not None:
+            self._start_review(suspect_items(self.project), SUSPECTS, "suspected wrong labels")
 
     def _start_review(self, items: list, kind: str, what: str) -> None:
         if not items:
@@ -602,11 +605,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"No {what} to review{hint}.", 6000)
             return
         self._show_labeling_view()
-        if self._labeling_session is None:
-            self._labeling_session = self.session
-        self.session = ReviewSession(self.project, items, kind=kind)
         self.mode_label.setText(f"Reviewing {what} ({len(items)}) · Esc returns to labeling")
-        self.show_current()
+        self.session.start_review(kind, items)  # its Changes put the first item on screen
 
     def browse_labels(self) -> None:
         """The review grid: labeled items of one class (or the suspects) as thumbnails."""
@@ -614,12 +614,13 @@ class MainWindow(QMainWindow):
 
         if self.project is None:
             return
+        self.session.end_review()  # Esc from the grid returns to labeling: so does its undo
         if self.review_view is None:
             def keys(name: str) -> tuple[str, ...]:
                 return tuple(k.toString(QKeySequence.SequenceFormat.PortableText) for k in self.actions[name].shortcuts())
 
-            self.review_view = ReviewView(self.project, self, undo_keys=keys("undo"), redo_keys=keys("redo"))
-            self.review_view.labels_changed.connect(self._grid_labels_changed)
+            self.review_view = ReviewView(self.project, self, signals=self.signals,
+                                          undo_keys=keys("undo"), redo_keys=keys("redo"))
             self.review_view.write_failed.connect(self._grid_write_failed)
             self.stack.addWidget(self.review_view)
         else:
@@ -638,12 +639,6 @@ class MainWindow(QMainWindow):
         else:
             self.guard.refused(exc)
 
-    def _grid_labels_changed(self) -> None:
-        self.guard.succeeded()
-        if self.controller:
-            self.controller.label_recorded()
-        self._update_counts()
-
     def _show_labeling_view(self) -> None:
         if self.stack.currentWidget() is not self.labeling:
             self.stack.setCurrentWidget(self.labeling)
@@ -652,12 +647,13 @@ class MainWindow(QMainWindow):
     def end_review(self, message: str = "") -> None:
         """Back to labeling from the grid or a review list; the labeling session resumes."""
         self._show_labeling_view()
-        if self._labeling_session is not None:
-            self.session, self._labeling_session = self._labeling_session, None
         self.mode_label.setText("")
         if message:
             self.statusBar().showMessage(message, 6000)
-        self.show_current()
+        if self.session is not None and self.session.review is not None:
+            self.session.end_review()  # its Changes show the labeling walk's item
+        else:
+            self.show_current()
         self._update_counts()
 
     # -- export ------------------------------------------------------------------------------
