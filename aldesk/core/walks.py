@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Iterable
 
 from aldesk.core import settings
-from aldesk.core.items import label_of
 from aldesk.core.queue import QueuedItem, load_queue
 from aldesk.core.sampling import random_unlabeled
 from aldesk.core.store import Project
@@ -64,8 +63,8 @@ class Walk:
         raise NotImplementedError
 
     def _status_is(self, item_id: int, status: str) -> bool:
-        state = label_of(self.project, item_id)
-        return state is not None and state[0] == status
+        row = self.project.conn.execute("SELECT status FROM items WHERE id = ?", (item_id,)).fetchone()
+        return row is not None and row[0] == status
 
 
 class LabelingWalk(Walk):
@@ -180,7 +179,10 @@ class LabelingWalk(Walk):
         return QueuedItem(first, 0, None, "next unlabeled", None) if first is not None else None
 
     def _is_open(self, item_id: int) -> bool:
-        return self._status_is(item_id, "unlabeled")
+        # Its own query, one call deep: a key press asks this up to hundreds of times (the
+        # fallback is scanned from its start), on the path benchmarks/bench_keypress.py times.
+        row = self.project.conn.execute("SELECT status FROM items WHERE id = ?", (item_id,)).fetchone()
+        return row is not None and row[0] == "unlabeled"
 
 
 class ReviewWalk(Walk):
