@@ -188,9 +188,9 @@ def run(args: argparse.Namespace) -> dict:
         timings.wrap(labels_mod, "record", "label write")
         timings.wrap(window.session, "label", "session.label (write + next item)")
         timings.wrap(window, "show_current", "show_current")
-        timings.wrap(window, "_update_strips", "thumbnail strips")
-        timings.wrap(window, "_update_counts", "counts")
-        timings.wrap(window, "_show_prediction", "prediction text")
+        timings.wrap(window.presenter, "update_strips", "thumbnail strips")
+        timings.wrap(window.presenter, "update_counts", "counts")
+        timings.wrap(window.presenter, "show_prediction", "prediction text")
         timings.wrap(model_store, "save_model", "store model (worker result)")
         timings.wrap(queue_mod, "replace_queue", "store queue (worker result)")
         timings.wrap(window, "_load_latest_model", "reload model (worker result)")
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> dict:
         controller.model_updated.connect(lambda version, _m: models.append((time.perf_counter_ns(), version)))
 
         # -- the baseline window: a prepared pixmap of the same size, repainted on demand --------
-        side = window.prefetcher.max_side
+        side = window.presenter.prefetcher.max_side
         result["side"] = side
         pixmaps = [QPixmap.fromImage(image_to_qimage(load_image(p, max_side=side))) for p in jpegs[:2]]
 
@@ -297,7 +297,7 @@ def run(args: argparse.Namespace) -> dict:
             record = {"t0": t0, "t_handle": time.perf_counter_ns(), "phase": phase,
                       "old_key": view.image.cacheKey() if view.image is not None else 0,
                       "loading": False}
-            wanted = list(window.prefetcher._wanted)
+            wanted = list(window.presenter.prefetcher._wanted)
             timings.current = {}
             record["parts"] = timings.current
             state["open"] = record

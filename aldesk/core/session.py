@@ -1,272 +1,243 @@
-"""A labeling session: what the person sees next, and what each key press does to the project.
+"""The labeling state: what is on screen, what comes next, and one undo/redo history.
 
-Qt-free so it can be tested directly; the desktop window drives it. Every decision is written
-(and committed) before the next item is shown. Undo appends an undo event and steps back to the
-item, so a new key press replaces the old decision; redo applies it again.
+Qt-free so it can be tested directly; the window drives it through a thin Qt adapter
+(aldesk/gui/session_signals.py). One ``LabelingSession`` per open project holds
+
+- the labeling walk (the learning loop's queue, fallback and audit items, aldesk/core/walks.py)
+  and, while one runs, a review walk (unsure items, suspected wrong labels); ``current`` and
+  ``upcoming`` are those of the walk on screen;
+- the one history (aldesk/core/history.py) of every decision: labeling keys, review keys and
+  relabelings in the review grid. Ctrl+Z anywhere takes back the latest of them.
+
+Every decision is written (and committed) first, then memory changes: a write that fails (full
+disk, read-only file) raises and leaves the session as it was, so no acknowledged label is lost
+and none is shown that is not saved. Each operation tells its subscribers what it changed with
+one ``Changes`` (Anki's operation change flags; napari's model events): views redraw from it.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-from aldesk.core import labels, settings
+from aldesk.core import labels
+from aldesk.core.history import Decision, History, Step
+from aldesk.core.items import label_of
 from aldesk.core.labels import QueryContext
-from aldesk.core.queue import QueuedItem, load_queue
-from aldesk.core.sampling import random_unlabeled
+from aldesk.core.queue import QueuedItem
 from aldesk.core.store import Project
+from aldesk.core.walks import AUDIT, LabelingWalk, ReviewWalk, Walk
 
-FALLBACK_SAMPLE = 200
-AUDIT_SAMPLE = 500
-AUDIT = "audit"  # the strategy recorded for audit items: drawn uniformly, never chosen by a model
-AUDIT_AFTER_PER_CLASS = 3  # audits start after this many labels per class (the cold start's length)
-_Entry = TypeVar("_Entry", QueuedItem, int)  # what upcoming() walks: queue entries or audit item ids
+__all__ = ["AUDIT", "Changes", "Decision", "LabelingSession", "Step"]
 
 
 @dataclass(frozen=True)
-class Decision:
-    """One thing the person did to an item, as written to the label history."""
+class Changes:
+    """What one operation changed, so that each view redraws just that."""
 
-    item_id: int
-    kind: str  # label / skip / unsure
-    class_id: int | None
-    event_id: int
-    context: QueryContext
+    step: Step | None = None  # decisions written, or taken back (``undone``)
+    undone: bool = False
+    item: bool = False  # the item on screen is another one, or the same came back
+    upcoming: bool = False  # what comes after it changed
+    mode: bool = False  # a review started or ended
+
+    @property
+    def labels(self) -> bool:
+        """Labels were written: counts, strips and the model are out of date."""
+        return self.step is not None
 
 
 class LabelingSession:
-    keep_next = 0  # upcoming items a new queue leaves in place (the window sets it)
-
-    def __init__(self, project: Project, *, audit_every: int | None = None) -> None:
+    def __init__(self, project: Project, *, audit_every: int | None = None, keep_next: int = 0) -> None:
         self.project = project
-        self._queue: deque[QueuedItem] = deque(self._initial_queue())
-        self._fallback: list[QueuedItem] = self._initial_fallback()
-        # One item in ``audit_every`` is drawn uniformly from the unlabeled items, whatever the
-        # model thinks: the accuracy estimate rests on these alone, because items the model
-        # chose are a biased sample. They look like any other item on screen.
-        self.audit_every = settings.get(project, "audit_every") if audit_every is None else audit_every
-        self._audit_pool: deque[int] = deque()
-        self._since_audit = 0
-        # Not during the cold start (the first AUDIT_AFTER_PER_CLASS labels per class, counted
-        # over all classes): there every pick counts most, and no estimate shows before 10
-        # audit labels anyway. Measured: audits from the first label cost digits 4 points of
-        # the lead over random at 10-20 labels (docs/benchmarks.md).
-        n_classes = project.conn.execute("SELECT count(*) FROM classes").fetchone()[0]
-        self._audit_from: int = AUDIT_AFTER_PER_CLASS * max(n_classes, 1)
-        self._labeled_before: int = project.conn.execute(
-            "SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0]
-        self._done: list[Decision] = []  # undo stack
-        self._undone: list[Decision] = []  # redo stack
-        self._current: QueuedItem | None = None
-        self._shown_at = time.monotonic()
-        self.advance()
+        self.history = History()
+        self.labeling = LabelingWalk(project, audit_every=audit_every)
+        self.labeling.keep_next = keep_next
+        self.review: ReviewWalk | None = None
+        self._listeners: list[Callable[[Changes], None]] = []
 
-    # -- what is on screen -------------------------------------------------------------------
+    # -- subscribers ---------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Changes], None]) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Changes], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self, changes: Changes) -> None:
+        for listener in list(self._listeners):
+            listener(changes)
+
+    # -- what is on screen ---------------------------------------------------------------------
+
+    @property
+    def walk(self) -> Walk:
+        """The walk on screen: the review while one runs, else labeling."""
+        return self.review if self.review is not None else self.labeling
 
     @property
     def current(self) -> QueuedItem | None:
-        return self._current
+        return self.walk.current
 
     def upcoming(self, n: int) -> list[QueuedItem]:
-        """The next ``n`` items after the current one, in the order ``advance`` will show them,
-        audit items included (for the thumbnail strip and prefetch: an item shown without being
-        announced here makes the person wait for its image to decode).
-
-        It replays ``_next_open`` on copies: items shown before are no longer open then.
-        """
-        shown = {self._current.item_id} if self._current else set()
-        auditing = self._auditing()
-        if auditing:
-            self._peek_audit()  # an exhausted audit sample is drawn afresh now, not later
-        pool, queue, fallback = iter(list(self._audit_pool)), iter(list(self._queue)), iter(self._fallback)
-        since = self._since_audit
-        out: list[QueuedItem] = []
-
-        def next_open(entries: Iterator[_Entry]) -> _Entry | None:
-            return next((e for e in entries if self._key(e) not in shown and self._is_open(self._key(e))), None)
-
-        while len(out) < n:
-            entry = None
-            if auditing:
-                since += 1
-                if since >= self.audit_every:
-                    since = 0
-                    audit = next_open(pool)
-                    entry = QueuedItem(audit, 0, None, AUDIT, None) if audit is not None else None
-            entry = entry or next_open(queue) or next_open(fallback)
-            if entry is None:
-                break
-            shown.add(entry.item_id)
-            out.append(entry)
-        return out
-
-    @staticmethod
-    def _key(entry: QueuedItem | int) -> int:
-        return entry if isinstance(entry, int) else entry.item_id
+        return self.walk.upcoming(n)
 
     def recent(self, n: int) -> list[Decision]:
-        return self._done[-n:][::-1]
+        return self.history.recent(n)
 
     def previous_decision(self, item_id: int) -> Decision | None:
-        """The decision undone on this item, if it came back by undo (shown as 'was: ...')."""
-        for decision in reversed(self._undone):
-            if decision.item_id == item_id:
-                return decision
-        return None
+        return self.history.previous_decision(item_id)
 
-    # -- queue management --------------------------------------------------------------------
+    @property
+    def can_undo(self) -> bool:
+        return self.history.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self.history.can_redo
+
+    # -- the learning loop's queue (it always feeds the labeling walk) -------------------------
 
     def set_queue(self, entries: list[QueuedItem]) -> None:
-        """Swap in a new queue; the item on screen stays where it is, and so do the next
-        ``keep_next`` items (the window has decoded their images ahead already)."""
-        current = self._current.item_id if self._current else None
-        kept = [q for q in self.upcoming(self.keep_next) if q.strategy != AUDIT and self._is_open(q.item_id)]
-        skip = {q.item_id for q in kept} | {current}
-        self._queue = deque(kept + [e for e in entries if e.item_id not in skip])
-        if self._current is None:
-            self.advance()
+        self._queue_changed(lambda: self.labeling.set_queue(entries))
 
     def set_fallback(self, entries: list[QueuedItem]) -> None:
-        """Used when the queue runs dry before a new one arrives (last ranking, cold start)."""
-        self._fallback = list(entries)
-        if self._current is None:
-            self.advance()
+        self._queue_changed(lambda: self.labeling.set_fallback(entries))
+
+    def _queue_changed(self, change: Callable[[], None]) -> None:
+        before = self.labeling.current
+        change()
+        if self.review is None:  # a review on screen is not affected
+            self._notify(Changes(item=self.labeling.current != before, upcoming=True))
 
     def advance(self) -> QueuedItem | None:
-        self._current = self._next_open()
-        self._shown_at = time.monotonic()
-        return self._current
+        """Move on without writing anything."""
+        current = self.walk.advance()
+        self._notify(Changes(item=True, upcoming=True))
+        return current
 
-    def _initial_queue(self) -> list[QueuedItem]:
-        return load_queue(self.project)
+    # -- reviews -------------------------------------------------------------------------------
 
-    def _initial_fallback(self) -> list[QueuedItem]:
-        # Until the worker hands over its first queue: a random sample of the unlabeled items,
-        # a fair start (unlike file order, which often follows classes or dates).
-        return [QueuedItem(item_id, rank, None, "random", None)
-                for rank, item_id in enumerate(self._random_unlabeled(FALLBACK_SAMPLE), start=1)]
-
-    def _auditing(self) -> bool:
-        """Whether audit items are mixed in now: on, and past the cold start."""
-        if not self.audit_every:
+    def start_review(self, kind: str, items: list[QueuedItem]) -> bool:
+        """Show ``items`` (a review of that kind) instead of the labeling walk; False if empty."""
+        if not items:
             return False
-        labeled = self._labeled_before + sum(d.kind == "label" for d in self._done)
-        return labeled >= self._audit_from
+        self.review = ReviewWalk(self.project, items, kind=kind)
+        self._notify(Changes(item=True, upcoming=True, mode=True))
+        return True
 
-    def _random_unlabeled(self, n: int) -> list[int]:
-        return random_unlabeled(self.project, n)  # no full scan on a million items
+    def end_review(self) -> None:
+        """Back to the labeling walk, where it was."""
+        if self.review is not None:
+            self.review = None
+            self._notify(Changes(item=True, upcoming=True, mode=True))
 
-    def _next_audit(self) -> QueuedItem | None:
-        item_id = self._peek_audit()
-        if item_id is None:
-            return None
-        self._audit_pool.popleft()
-        return QueuedItem(item_id, 0, None, AUDIT, None)
-
-    def _peek_audit(self) -> int | None:
-        """The audit item to be drawn next (left at the head of the pool), or None."""
-        for _attempt in range(2):  # the second attempt draws a fresh sample
-            while self._audit_pool and not self._is_open(self._audit_pool[0]):
-                self._audit_pool.popleft()
-            if self._audit_pool:
-                return self._audit_pool[0]
-            self._audit_pool = deque(self._random_unlabeled(AUDIT_SAMPLE))
-        return None
-
-    def _next_open(self) -> QueuedItem | None:
-        if self._auditing():
-            self._since_audit += 1
-            if self._since_audit >= self.audit_every:
-                self._since_audit = 0
-                audit = self._next_audit()
-                if audit is not None:
-                    return audit
-        while self._queue:
-            entry = self._queue.popleft()
-            if self._is_open(entry.item_id):
-                return entry
-        for entry in self._fallback:
-            if self._is_open(entry.item_id):
-                return entry
-        row = self.project.conn.execute(
-            "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY id LIMIT 1"
-        ).fetchone()
-        return QueuedItem(row[0], 0, None, "next unlabeled", None) if row else None
-
-    def _is_open(self, item_id: int) -> bool:
-        row = self.project.conn.execute("SELECT status FROM items WHERE id = ?", (item_id,)).fetchone()
-        return row is not None and row[0] == "unlabeled"
-
-    # -- decisions ---------------------------------------------------------------------------
+    # -- decisions -----------------------------------------------------------------------------
 
     def label(self, class_id: int) -> Decision | None:
         return self._decide("label", class_id)
 
     def skip(self) -> Decision | None:
+        """Labeling: record a skip. In a review: move on and write nothing (the item keeps its
+        label, or stays unsure)."""
+        if self.review is not None:
+            self.advance()
+            return None
         return self._decide("skip", None)
 
     def unsure(self) -> Decision | None:
         return self._decide("unsure", None)
 
     def _decide(self, kind: str, class_id: int | None) -> Decision | None:
-        entry = self._current
+        walk, entry = self.walk, self.walk.current
         if entry is None:
             return None
-        shown_ms = int((time.monotonic() - self._shown_at) * 1000)
-        context = entry.context
-        # Written first: a write that fails (full disk, read-only file) leaves memory as it was.
-        event = labels.record(self.project, entry.item_id, kind, class_id, shown_ms=shown_ms, context=context)
-        decision = Decision(entry.item_id, kind, class_id, event, context)
-        self._done.append(decision)
-        self._undone = [d for d in self._undone if d.item_id != entry.item_id]
-        self.advance()
+        decision = self._write(entry.item_id, kind, class_id, entry.context, walk.shown_ms())
+        step = Step((decision,), walk)
+        self.history.push(step)
+        self._count(step, +1)
+        walk.advance()
+        self._notify(Changes(step=step, item=True, upcoming=True))
         return decision
 
-    def undo(self) -> Decision | None:
-        """Revert the latest decision and show its item again."""
-        if not self._done:
-            return None
-        decision = self._done[-1]
-        labels.undo(self.project, decision.event_id)  # first: if it fails, nothing has moved
-        self._done.pop()
-        self._undone.append(decision)
-        if self._current is not None:
-            self._queue.appendleft(self._current)
-        self._current = QueuedItem(decision.item_id, decision.context.rank or 0,
-                                   decision.context.model_version, decision.context.strategy or "undo",
-                                   decision.context.score)
-        self._shown_at = time.monotonic()
-        return decision
+    def relabel(self, targets: Sequence[tuple[int, QueryContext]], class_id: int) -> Step | None:
+        """Label several items (the review grid's selection) as one step, one event each.
 
-    def redo(self) -> Decision | None:
-        """Apply the latest undone decision again (if its item is the one on screen, or open)."""
-        if not self._undone:
-            return None
-        decision = self._undone[-1]
-        if self._current is not None and self._current.item_id == decision.item_id:
-            return self._decide(decision.kind, decision.class_id)  # it leaves the redo stack there
-        if not self._is_open(decision.item_id):
-            self._undone.pop()
-            return None
-        # The item on screen waits at the head of the queue, back on screen if the write fails.
-        shown, queue = self._current, self._queue.copy()
-        if shown is not None:
-            self._queue.appendleft(shown)
-        self._current = QueuedItem(decision.item_id, 0, decision.context.model_version,
-                                   decision.context.strategy or "redo", decision.context.score)
+        A write that fails part-way raises; the items written before it stay labeled and are
+        one step in the history (announced before the error is raised)."""
+        given: list[Decision] = []
         try:
-            return self._decide(decision.kind, decision.class_id)
-        except BaseException:
-            self._current, self._queue = shown, queue
-            raise
+            for item_id, context in targets:
+                given.append(self._write(item_id, "label", class_id, context, None))
+        finally:
+            step = Step(tuple(given)) if given else None
+            if step is not None:
+                self.history.push(step)
+                self._notify(Changes(step=step))
+        return step
 
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._done)
+    def _write(self, item_id: int, kind: str, class_id: int | None, context: QueryContext,
+               shown_ms: int | None) -> Decision:
+        before = label_of(self.project, item_id) or ("unlabeled", None)
+        event = labels.record(self.project, item_id, kind, class_id, shown_ms=shown_ms, context=context)
+        return Decision(item_id, kind, class_id, event, context, before)
 
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._undone)
+    # -- undo and redo -------------------------------------------------------------------------
+
+    def undo(self) -> Step | None:
+        """Take back the latest step, wherever it was made. An item decided in a walk comes
+        back on screen there (at once if that walk is on screen, else when it is again)."""
+        if not self.history.done:
+            return None
+        step, reverted, part = self.history.done[-1], 0, None
+        try:
+            for decision in reversed(step.decisions):
+                labels.undo(self.project, decision.event_id)  # first: if it fails, nothing has moved
+                reverted += 1
+        finally:
+            if reverted:
+                part = self.history.mark_undone(reverted)
+                self._count(part, -1)
+                walk = self._live(part)
+                if walk is not None:
+                    decision = part.decisions[0]
+                    context = decision.context
+                    walk.bring_back(QueuedItem(decision.item_id, context.rank or 0, context.model_version,
+                                               context.strategy or "undo", context.score))
+                shown = walk is not None and walk is self.walk
+                self._notify(Changes(step=part, undone=True, item=shown, upcoming=shown))
+        return part
+
+    def redo(self) -> Step | None:
+        """Give the decisions of the latest undone step again (new events, same context). If
+        its item is the one on screen, the walk moves on as after the key press."""
+        if not self.history.undone:
+            return None
+        step, given, part = self.history.undone[-1], [], None
+        walk = self._live(step)
+        current = walk.current.item_id if walk is not None and walk.current is not None else None
+        try:
+            for decision in step.decisions:
+                shown_ms = walk.shown_ms() if walk is not None and decision.item_id == current else None
+                given.append(self._write(decision.item_id, decision.kind, decision.class_id, decision.context,
+                                         shown_ms))
+        finally:
+            if given:
+                part = self.history.mark_redone(given)
+                self._count(part, +1)
+                moved = walk is not None and current in part.item_ids
+                if walk is not None and moved:
+                    walk.advance()
+                shown = moved and walk is self.walk
+                self._notify(Changes(step=part, item=shown, upcoming=shown))
+        return part
+
+    def _live(self, step: Step) -> Walk | None:
+        """The walk the step's item was decided in, if it is still going (a review may be over)."""
+        return next((w for w in (self.labeling, self.review) if w is not None and step.walk is w), None)
+
+    def _count(self, step: Step, sign: int) -> None:
+        # The audit items wait for the cold start: labels given while labeling, undone ones not.
+        if step.walk is self.labeling:
+            self.labeling.labels_given += sign * sum(d.kind == "label" for d in step.decisions)

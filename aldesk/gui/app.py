@@ -7,23 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-import platformdirs
-
-
-def log_file() -> Path:
-    folder = Path(platformdirs.user_log_dir("aldesk", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "aldesk.log"
-
-
-def setup_logging() -> Path:
-    path = log_file()
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("aldesk")
-    root.setLevel(logging.INFO)
-    root.addHandler(handler)
-    return path
+from aldesk.gui.log_file import setup_logging
 
 
 def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:

@@ -14,6 +14,8 @@ from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QWidget
 
+from aldesk.gui.log_file import log_file
+
 # An amber tint mixed into the theme's own window colour: a warning in both light and dark
 # themes, while the text keeps the theme's own (readable) colour.
 ACCENT = QColor("#e8a317")
@@ -25,8 +27,6 @@ def _mix(base: QColor, accent: QColor, amount: float) -> QColor:
 
 
 def default_log_path() -> Path:
-    from aldesk.gui.app import log_file
-
     return log_file()
 
 

@@ -63,7 +63,7 @@ def test_skip_unsure_undo_redo(session, project):
     session.unsure()  # item 5
     assert (_state(project, 1), _state(project, 5)) == (("skipped", None), ("unsure", None))
     undone = session.undo()
-    assert undone.item_id == 5 and session.current.item_id == 5
+    assert undone.decisions[0].item_id == 5 and session.current.item_id == 5
     assert _state(project, 5) == ("unlabeled", None)
     assert session.previous_decision(5).kind == "unsure"
     session.undo()
@@ -159,4 +159,4 @@ def test_no_audit_items_during_the_cold_start(project):
     assert "audit" not in strategies[:30]  # 3 labels per class for 10 classes
     assert strategies[30:].count("audit") == 1
     # a session opened later counts the labels already given
-    assert LabelingSession(project, audit_every=10)._auditing()
+    assert LabelingSession(project, audit_every=10).labeling._auditing()

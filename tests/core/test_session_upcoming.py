@@ -33,8 +33,7 @@ def test_upcoming_predicts_every_next_item_audit_items_included(project):
 def test_a_new_queue_leaves_the_next_items_in_place(project):
     _items(project, 30)
     replace_queue(project, [QueuedItem(i, r, 1, "margin", 0.1) for r, i in enumerate([3, 4, 5, 6, 7], start=1)])
-    session = LabelingSession(project, audit_every=0)
-    session.keep_next = 2
+    session = LabelingSession(project, audit_every=0, keep_next=2)
     assert session.current.item_id == 3
     session.set_queue([QueuedItem(i, r, 2, "margin", 0.2) for r, i in enumerate([20, 21, 5, 22], start=1)])
     assert session.current.item_id == 3  # the image on screen never changes

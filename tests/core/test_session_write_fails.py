@@ -1,5 +1,5 @@
 """A decision whose write fails (full disk, read-only file) leaves the session as it was: the
-item stays on screen, nothing is recorded in memory, undo and redo stacks are untouched."""
+item stays on screen, nothing is recorded in memory, the undo history is untouched."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def session(project):
 
 
 def _memory(session: LabelingSession) -> tuple:
-    return (session.current, list(session._queue), list(session._fallback), list(session._done),
-            list(session._undone), session._since_audit, list(session._audit_pool))
+    walk = session.labeling
+    return (session.current, list(walk._queue), list(walk._fallback), list(session.history.done),
+            list(session.history.undone), walk._since_audit, list(walk._audit_pool), walk.labels_given)
 
 
 def _events(project) -> int:
@@ -76,7 +77,7 @@ def test_an_undo_that_cannot_be_written_keeps_the_stack(session, project, disk_f
     assert _memory(session) == before and _events(project) == events
     monkeypatch.undo()
     undone = session.undo()  # the same decision is undone once space is back
-    assert undone == before[3][-1] and session.current.item_id == undone.item_id
+    assert undone == before[3][-1] and session.current.item_id == undone.decisions[0].item_id
 
 
 def test_a_redo_that_cannot_be_written_keeps_the_item_and_the_redo_stack(session, project, disk_full, monkeypatch):
@@ -92,7 +93,8 @@ def test_a_redo_that_cannot_be_written_keeps_the_item_and_the_redo_stack(session
     assert _memory(session) == before and _events(project) == events
     monkeypatch.undo()
     redone = session.redo()  # written once space is back
-    assert redone is not None and (redone.item_id, redone.kind, redone.class_id) == (3, "label", 1)
+    decision = redone.decisions[0]
+    assert (decision.item_id, decision.kind, decision.class_id) == (3, "label", 1)
     assert (history(project, 3)[-1].kind, history(project, 3)[-1].class_id) == ("label", 1)
     assert session.current == before[0] and not session.can_redo  # the item that was on screen is back
 
@@ -106,4 +108,4 @@ def test_a_redo_of_the_item_on_screen_that_fails_keeps_it_redoable(session, proj
         session.redo()
     assert _memory(session) == before and _events(project) == events
     monkeypatch.undo()
-    assert session.redo().item_id == 3
+    assert session.redo().decisions[0].item_id == 3

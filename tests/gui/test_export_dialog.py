@@ -44,7 +44,7 @@ def test_csv_export_suggests_a_name_and_reports_the_result(qtbot, project_path):
     _run(qtbot, dialog)
     assert dialog.report.written == 6 and "exported 6 items" in dialog.status.text()
     assert len(list(csv.DictReader(project_path.with_name("p-csv.csv").open()))) == 6
-    assert not dialog.thread.isRunning() and dialog.export_button.isEnabled()
+    assert not dialog.task.is_running() and dialog.export_button.isEnabled()
 
 
 def test_imagefolder_with_links_fills_the_progress_bar(qtbot, project_path, tmp_path):
@@ -100,7 +100,7 @@ def test_closing_while_exporting_cancels_and_waits(qtbot, project_path, monkeypa
     qtbot.addWidget(dialog)
     dialog.start()
     dialog.reject()
-    assert not dialog.thread.isRunning()
+    assert not dialog.task.is_running()
 
 
 def test_model_export_runs_in_the_thread(qtbot, project_path, tmp_path):
@@ -151,7 +151,7 @@ def test_an_existing_file_is_replaced_only_after_yes(qtbot, project_path, monkey
     asked = _answer(monkeypatch, QMessageBox.StandardButton.No)
     dialog.start()
     assert asked == [f"{target} already exists.\n\nReplace it with the export?"]
-    assert dialog.thread is None and target.read_text() == "precious"
+    assert dialog.task is None and target.read_text() == "precious"
     assert f"{target} exists and was kept" in dialog.error
     asked = _answer(monkeypatch, QMessageBox.StandardButton.Yes)
     _run(qtbot, dialog)
@@ -172,7 +172,7 @@ def test_the_projects_files_and_images_are_refused_without_asking(qtbot, project
         for path, why in protected.items():
             dialog.out_edit.setText(str(path))
             dialog.start()
-            assert dialog.thread is None and f"{path} {why}" in dialog.error and "Choose another file" in dialog.error
+            assert dialog.task is None and f"{path} {why}" in dialog.error and "Choose another file" in dialog.error
             assert "Not exported" in dialog.status.text()
     assert asked == []
     assert {path: path.read_bytes() for path in before} == before

@@ -23,7 +23,7 @@ def test_creates_the_project_and_imports_in_the_background(qtbot, tmp_path):
         info = project_info(project)
     assert info["hotkeys"] == {"cat": "c", "dog": "d"}
     assert info["per_class"] == {"cat": 3, "dog": 3}
-    assert not dialog.thread.isRunning()
+    assert not dialog.task.is_running()
 
 
 def test_bad_input_is_refused_before_anything_is_written(qtbot, tmp_path, monkeypatch):
@@ -43,7 +43,7 @@ def test_bad_input_is_refused_before_anything_is_written(qtbot, tmp_path, monkey
     dialog.sources.clear()
     dialog.start()
     assert "at least one image folder" in shown[-1]
-    assert not (tmp_path / "x.aldesk").exists() and dialog.thread is None
+    assert not (tmp_path / "x.aldesk").exists() and dialog.task is None
 
 
 def test_an_unexpected_error_in_the_import_thread_reaches_the_dialog(qtbot, tmp_path, monkeypatch):
@@ -66,4 +66,4 @@ def test_an_unexpected_error_in_the_import_thread_reaches_the_dialog(qtbot, tmp_
     dialog.start()
     qtbot.waitUntil(lambda: bool(shown), timeout=10_000)  # before: the dialog waited forever
     assert str(tmp_path / "x.aldesk") in shown[-1] and "something no one foresaw" in shown[-1]
-    assert not dialog.thread.isRunning()
+    assert not dialog.task.is_running()

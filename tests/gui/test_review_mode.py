@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from aldesk.core.labels import history
-from aldesk.core.review_session import SUSPECTS, UNSURE, ReviewSession
+from aldesk.core.walks import SUSPECTS, UNSURE
 from aldesk.core.store import open_project
 from aldesk.core.suspects_store import Suspect, save_suspects
 from tests.gui.test_main_window import _press, _status, project_path, window  # noqa: F401 - fixtures
@@ -16,9 +16,8 @@ def test_unsure_items_get_their_own_review_and_labeling_resumes_after_it(qtbot, 
     for _ in range(2):
         unsure.append(window.session.current.item_id)
         _press(qtbot, window, Qt.Key.Key_U)
-    labeling = window.session
     _press(qtbot, window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
-    assert isinstance(window.session, ReviewSession) and window.session.kind == UNSURE
+    assert window.session.review is not None and window.session.review.kind == UNSURE
     assert window.session.current.item_id == unsure[0]
     assert "Reviewing unsure items" in window.mode_label.text()
     _press(qtbot, window, Qt.Key.Key_2)
@@ -27,11 +26,11 @@ def test_unsure_items_get_their_own_review_and_labeling_resumes_after_it(qtbot, 
         assert history(project, unsure[0])[-1].strategy == UNSURE
     _press(qtbot, window, Qt.Key.Key_Space)  # the last one stays unsure; the review is over
     assert _status(project_path, unsure[1]) == ("unsure", None)
-    assert window.session is labeling and window.mode_label.text() == ""
+    assert window.session.review is None and window.mode_label.text() == ""
     _press(qtbot, window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
     assert window.session.current.item_id == unsure[1]
     _press(qtbot, window, Qt.Key.Key_Escape)
-    assert window.session is labeling
+    assert window.session.review is None
 
 
 def test_suspects_review_walks_the_stored_ranking(qtbot, window, project_path):  # noqa: F811
@@ -42,19 +41,19 @@ def test_suspects_review_walks_the_stored_ranking(qtbot, window, project_path): 
     save_suspects(window.project, [Suspect(labeled[2], 1, 1, 3, 0.95, 0.05), Suspect(labeled[0], 2, 1, 2, 0.6, 0.4)],
                   model_version=None, n_labels=3, method="test")
     _press(qtbot, window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert window.session.kind == SUSPECTS and window.session.current.item_id == labeled[2]
+    assert window.session.review.kind == SUSPECTS and window.session.current.item_id == labeled[2]
     _press(qtbot, window, Qt.Key.Key_3)
     assert _status(project_path, labeled[2]) == ("labeled", 3)
     assert window.session.current.item_id == labeled[0]
     _press(qtbot, window, Qt.Key.Key_Backspace)  # undo inside the review
     assert _status(project_path, labeled[2]) == ("labeled", 1)
     _press(qtbot, window, Qt.Key.Key_Escape)
-    assert not isinstance(window.session, ReviewSession)
+    assert window.session.review is None
 
 
 def test_no_suspects_yet_says_so(qtbot, window):  # noqa: F811
     _press(qtbot, window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert not isinstance(window.session, ReviewSession)
+    assert window.session.review is None
     assert "No suspected wrong labels" in window.statusBar().currentMessage()
 
 

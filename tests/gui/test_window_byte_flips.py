@@ -30,8 +30,8 @@ def test_a_damaged_file_opens_read_only_or_is_refused_with_a_message(qtbot, tmp_
         qtbot.addWidget(window)
         window.show()
         opened = window.open_project(path)
-        if opened and window.integrity.thread is not None:
-            window.integrity.thread.join(10)
+        if opened:
+            window.integrity.wait(10)
         qtbot.wait(20)
         window.close()
     assert not exceptions, [str(e[1]) for e in exceptions]

@@ -25,7 +25,8 @@ def window(make_window, project_path, monkeypatch):
 
 
 def _memory(session) -> tuple:
-    return (session.current, list(session._queue), list(session._done), list(session._undone))
+    walk = session.walk
+    return (session.current, list(walk._queue), list(session.history.done), list(session.history.undone))
 
 
 def _events(path) -> int:
@@ -127,13 +128,13 @@ def test_the_review_grid_on_a_full_disk_refuses_and_keeps_its_tiles(qtbot, windo
     window.browse_labels()
     grid = window.review_view
     assert grid.item_ids() == [labeled]
-    events = _events(project_path)
+    events, steps = _events(project_path), len(window.session.history.done)
     monkeypatch.setattr(labels, "record", _full(project_path))
     with qtbot.capture_exceptions() as exceptions:
         qtbot.keyClick(grid.grid, Qt.Key.Key_2)
     assert not exceptions
     assert "is full" in window.banner.text and _events(project_path) == events
-    assert grid.model.tiles[0].now_class_id is None and not grid.can_undo
+    assert grid.model.tiles[0].now_class_id is None and len(window.session.history.done) == steps  # nothing to undo
     monkeypatch.undo()
     qtbot.keyClick(grid.grid, Qt.Key.Key_2)
     assert _status(project_path, labeled) == ("labeled", 2) and not window.banner.isVisible()

@@ -9,9 +9,11 @@ Yes/No question naming it; the project's own files and its images are refused wi
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
     QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
@@ -20,6 +22,9 @@ from PySide6.QtWidgets import (
 from aldesk.core.errors import AldeskError
 from aldesk.core.export_report import ExportReport
 from aldesk.core.store import open_project
+from aldesk.gui.background import BackgroundTask
+
+log = logging.getLogger("aldesk.export_dialog")
 
 # (format, label in the combo, suffix of the default output: a file extension or "" for a folder)
 FORMATS = (
@@ -31,42 +36,28 @@ FORMATS = (
     ("model", "Model bundle (torch.export program + model card)", ""),
 )
 IMAGE_FORMATS = ("imagefolder", "hf-imagefolder")
-WAIT_ON_CLOSE_MS = 30_000
+WAIT_ON_CLOSE_S = 30.0
 
 
-class ExportThread(QThread):
-    """Runs one export off the GUI thread; ``cancelled`` is checked between files or steps."""
+def run_export(project_path: Path, fmt: str, out: Path, link: bool, force: bool,
+               task: BackgroundTask) -> ExportReport:
+    """The export thread's work, through its own read-only connection; stops when cancelled."""
+    progress, cancel = task.report, lambda: task.cancelled
+    with open_project(project_path, write=False) as project:
+        if fmt == "model":
+            from aldesk.ml.bundle import export_model
 
-    progress = Signal(int, int)
-    done = Signal(object)  # ExportReport
-    failed = Signal(str)
+            return export_model(project, out, force=force, progress=progress, cancel=cancel)
+        from aldesk.core.export import export
 
-    def __init__(self, project_path: Path, fmt: str, out: Path, link: bool, force: bool) -> None:
-        super().__init__()
-        self.setObjectName("aldesk-export")
-        self.project_path, self.fmt, self.out, self.link, self.force = project_path, fmt, out, link, force
-        self.cancelled = False
+        return export(project, fmt, out, link=link, force=force, progress=progress, cancel=cancel)
 
-    def run(self) -> None:
-        try:
-            self.done.emit(self._export())
-        except AldeskError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # shown to the person, never swallowed
-            self.failed.emit(f"The export failed unexpectedly: {type(exc).__name__}: {exc}")
 
-    def _export(self) -> ExportReport:
-        progress = lambda done, total: self.progress.emit(done, total)  # noqa: E731
-        cancel = lambda: self.cancelled  # noqa: E731
-        with open_project(self.project_path, write=False) as project:
-            if self.fmt == "model":
-                from aldesk.ml.bundle import export_model
-
-                return export_model(project, self.out, force=self.force, progress=progress, cancel=cancel)
-            from aldesk.core.export import export
-
-            return export(project, self.fmt, self.out, link=self.link, force=self.force,
-                          progress=progress, cancel=cancel)
+def failure_message(exc: BaseException) -> str:
+    if isinstance(exc, AldeskError):
+        return str(exc)
+    log.error("an export failed", exc_info=exc)
+    return f"The export failed unexpectedly: {type(exc).__name__}: {exc}"  # shown, never swallowed
 
 
 class ExportDialog(QDialog):
@@ -113,7 +104,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.details, 1)
         layout.addWidget(self.buttons)
-        self.thread: ExportThread | None = None
+        self.task: BackgroundTask | None = None
         self.report: ExportReport | None = None
         self.error: str | None = None
         self._suggested = ""
@@ -169,14 +160,14 @@ class ExportDialog(QDialog):
         self.details.clear()
         self.progress_bar.setRange(0, 0)  # busy until the first report
         self.status.setText("Exporting…")
-        self.thread = ExportThread(
-            self.project_path, self.fmt, out, self.link_box.isChecked() and self.link_box.isEnabled(), force,
-        )
-        self.thread.progress.connect(self._progress)
-        self.thread.done.connect(self._done)
-        self.thread.failed.connect(self._failed)
+        link = self.link_box.isChecked() and self.link_box.isEnabled()
+        work = partial(run_export, self.project_path, self.fmt, out, link, force)
+        self.task = BackgroundTask(work, name="aldesk-export", parent=self)
+        self.task.progress.connect(self._progress)
+        self.task.succeeded.connect(self._done)
+        self.task.failed.connect(lambda exc: self._failed(failure_message(exc)))
         self._set_running(True)
-        self.thread.start()
+        self.task.start()
 
     def _may_write_file(self, out: Path) -> bool | None:
         """Whether the export may replace ``out`` (False: it does not exist); None if refused,
@@ -201,8 +192,8 @@ class ExportDialog(QDialog):
         return True
 
     def cancel_export(self) -> None:
-        if self.thread is not None and self.thread.isRunning():
-            self.thread.cancelled = True
+        if self.task is not None and self.task.is_running():
+            self.task.cancel()
             self.status.setText("Cancelling…")
 
     def _progress(self, done: int, total: int) -> None:
@@ -231,9 +222,7 @@ class ExportDialog(QDialog):
         self.details.setPlainText(message)
 
     def _finish_thread(self) -> None:
-        if self.thread is not None:
-            self.thread.wait()
-        self._set_running(False)
+        self._set_running(False)  # the task's thread has ended when its outcome arrives
 
     def _set_running(self, running: bool) -> None:
         for widget in (self.format_combo, self.out_edit, self.export_button, self.close_button):
@@ -244,9 +233,9 @@ class ExportDialog(QDialog):
 
     def reject(self) -> None:
         # Closing while an export runs cancels it and waits, so no thread outlives the dialog.
-        if self.thread is not None and self.thread.isRunning():
-            self.thread.cancelled = True
-            self.thread.wait(WAIT_ON_CLOSE_MS)
+        if self.task is not None and self.task.is_running():
+            self.task.cancel()
+            self.task.wait(WAIT_ON_CLOSE_S)
         super().reject()
 
 

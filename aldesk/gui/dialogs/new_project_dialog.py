@@ -4,9 +4,10 @@ a background thread with a progress bar and ends with the report of skipped file
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit,
     QListWidget, QMessageBox, QProgressDialog, QPushButton, QVBoxLayout, QWidget,
@@ -16,41 +17,28 @@ from aldesk.core import classes as classes_mod
 from aldesk.core.errors import AldeskError
 from aldesk.core.importer import ImportReport, import_paths
 from aldesk.core.store import PROJECT_SUFFIX, create_project
+from aldesk.gui.background import BackgroundTask
 
 log = logging.getLogger("aldesk.new_project")
 
 
-class ImportThread(QThread):
-    """Creates the project and imports into it, off the GUI thread."""
+def create_and_import(path: Path, sources: list[Path], names: list[str], hotkeys: list[str] | None,
+                      labels_from_folders: bool, task: BackgroundTask) -> ImportReport:
+    """The import thread's work: create the project, add the classes, import (stops when cancelled)."""
+    with create_project(path) as project:
+        if names:
+            classes_mod.add_classes(project, names, hotkeys)
+        return import_paths(project, sources, labels_from_folders=labels_from_folders,
+                            progress=task.report, cancel=lambda: task.cancelled)
 
-    progress = Signal(int, int)
-    done = Signal(object)  # ImportReport
-    failed = Signal(str)
 
-    def __init__(self, path: Path, sources: list[Path], names: list[str], hotkeys: list[str] | None,
-                 labels_from_folders: bool) -> None:
-        super().__init__()
-        self.setObjectName("aldesk-import")
-        self.path, self.sources, self.names, self.hotkeys = path, sources, names, hotkeys
-        self.labels_from_folders = labels_from_folders
-        self.cancelled = False
-
-    def run(self) -> None:
-        try:
-            with create_project(self.path) as project:
-                if self.names:
-                    classes_mod.add_classes(project, self.names, self.hotkeys)
-                report = import_paths(
-                    project, self.sources, labels_from_folders=self.labels_from_folders,
-                    progress=lambda d, t: self.progress.emit(d, t), cancel=lambda: self.cancelled,
-                )
-            self.done.emit(report)
-        except AldeskError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - any error must reach the dialog, or it waits forever
-            log.error("creating %s failed", self.path, exc_info=True)
-            self.failed.emit(f"Creating {self.path} failed ({type(exc).__name__}: {exc}). What was imported "
-                             "before is kept in it; the details are in the log.")
+def failure_message(path: Path, exc: BaseException) -> str:
+    """What the dialog says when the import thread failed, whatever the error."""
+    if isinstance(exc, AldeskError):
+        return str(exc)  # the store's message names the file and what to do
+    log.error("creating %s failed", path, exc_info=exc)
+    return (f"Creating {path} failed ({type(exc).__name__}: {exc}). What was imported "
+            "before is kept in it; the details are in the log.")
 
 
 class NewProjectDialog(QDialog):
@@ -93,7 +81,7 @@ class NewProjectDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
-        self.thread: ImportThread | None = None
+        self.task: BackgroundTask | None = None
         self.report: ImportReport | None = None
         self.resize(620, 420)
 
@@ -133,16 +121,16 @@ class NewProjectDialog(QDialog):
             return
         progress = QProgressDialog("Importing images…", "Stop", 0, 0, self)
         progress.setMinimumDuration(300)
-        self.thread = ImportThread(path, sources, names, hotkeys, self.from_folders.isChecked())
-        self.thread.progress.connect(lambda d, t: (progress.setMaximum(t), progress.setValue(d)))
-        progress.canceled.connect(lambda: setattr(self.thread, "cancelled", True))
-        self.thread.done.connect(lambda report: self._finished(path, report, progress))
-        self.thread.failed.connect(lambda message: self._failed(message, progress))
-        self.thread.start()
+        work = partial(create_and_import, path, sources, names, hotkeys, self.from_folders.isChecked())
+        self.task = task = BackgroundTask(work, name="aldesk-import", parent=self)
+        task.progress.connect(lambda d, t: (progress.setMaximum(t), progress.setValue(d)))
+        progress.canceled.connect(task.cancel)
+        task.succeeded.connect(lambda report: self._finished(path, report, progress))
+        task.failed.connect(lambda exc: self._failed(failure_message(path, exc), progress))
+        task.start()
 
     def _finished(self, path: Path, report: ImportReport, progress: QProgressDialog) -> None:
         progress.close()
-        self.thread.wait()
         self.report = report
         box = QMessageBox(QMessageBox.Icon.Information, "Import finished", report.summary(), parent=self)
         lines = [f"skipped {p}: {r}" for p, r in report.skipped]
@@ -156,5 +144,4 @@ class NewProjectDialog(QDialog):
 
     def _failed(self, message: str, progress: QProgressDialog) -> None:
         progress.close()
-        self.thread.wait()
         QMessageBox.critical(self, "New project", message)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from aldesk.core import settings
 from aldesk.core.model_store import model_history
@@ -122,3 +122,20 @@ class CurveDock(QDockWidget):
 
     def show_project(self, project: Project) -> None:
         self.curve.set_data(curve_data(project))
+
+
+def toggle_curve_dock(window: QMainWindow, dock: CurveDock | None, project: Project, beside_of: QWidget) -> CurveDock:
+    """Show the learning-curve panel (made on first use), or hide it if shown; returns it."""
+    if dock is not None and dock.isVisible():
+        dock.hide()
+        return dock
+    dock = dock or CurveDock(window)
+    # Beside the image where the window has room for it, else below: a panel that made the
+    # window wider than the screen (many class buttons) would end up off screen.
+    spare = window.width() - beside_of.minimumSizeHint().width()
+    beside = spare >= dock.minimumSizeHint().width()
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea if beside else Qt.DockWidgetArea.BottomDockWidgetArea,
+                         dock)
+    dock.show_project(project)
+    dock.show()
+    return dock

@@ -40,6 +40,7 @@ from PySide6.QtGui import QImage
 
 from aldesk.core.errors import ImageError
 from aldesk.core.imageio import load_image
+from aldesk.gui.background import gui_relay, post_to_gui_thread
 
 log = logging.getLogger("aldesk.prefetch")
 
@@ -137,10 +138,7 @@ def _work(jobs: queue.SimpleQueue, deliver: Callable[[_Result], None]) -> None:
     """A worker thread's loop; None on the queue ends it."""
     while (job := jobs.get()) is not None:
         result = _decode(*job)
-        try:
-            deliver(result)
-        except RuntimeError:
-            return  # the prefetcher's C++ object is gone: nobody wants results any more
+        deliver(result)  # to the GUI thread, or dropped there if the prefetcher is gone
 
 
 class _Workers:
@@ -226,8 +224,10 @@ class ImagePrefetcher(QObject):
         self._finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
         # Worker threads never emit on this object: it may be deleted in the GUI thread while a
         # decode finishes, and emitting on a dying QObject from another thread can crash. They
-        # post to a relay that lives as long as the application instead.
-        self._workers = _Workers(workers, partial(_relay().post, weakref.ref(self)))
+        # post to the application-wide relay instead (aldesk/gui/background.py), made here in
+        # the GUI thread; a weak reference, so a pending result keeps no prefetcher alive.
+        gui_relay()
+        self._workers = _Workers(workers, partial(post_to_gui_thread, weakref.ref(self), "_on_finished"))
         # Safety nets for an owner that forgets shutdown(): stop the threads when this object
         # is destroyed (with its parent window) or when the application quits. A plain partial,
         # not a bound method, because it runs when self is already half gone.
@@ -397,41 +397,6 @@ class ImagePrefetcher(QObject):
                 # The wish list is larger than the budget: drop its tail from here on, or
                 # decoding it again would evict another wanted image, forever.
                 self._wanted = self._wanted[: self._wanted.index(item_id)]
-
-
-class _Relay(QObject):
-    """Carries decode results from worker threads to their prefetcher in the GUI thread."""
-
-    _posted = Signal(object)  # (weak reference to the prefetcher, _Result)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._posted.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-
-    def post(self, target: "weakref.ref[ImagePrefetcher]", result: _Result) -> None:
-        self._posted.emit((target, result))  # from any thread
-
-    @staticmethod
-    def _deliver(message: tuple) -> None:
-        target, result = message
-        prefetcher = target()
-        if prefetcher is None:
-            return
-        try:
-            prefetcher._on_finished(result)
-        except RuntimeError:
-            pass  # its C++ side is gone (window closed): nobody wants the result
-
-
-_RELAY: _Relay | None = None
-
-
-def _relay() -> _Relay:
-    """The process-wide relay, created in (and owned by) the GUI thread on first use."""
-    global _RELAY
-    if _RELAY is None:
-        _RELAY = _Relay()
-    return _RELAY
 
 
 def _stop_quietly(workers: _Workers, *_args: object) -> None:

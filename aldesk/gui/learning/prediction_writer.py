@@ -10,7 +10,6 @@ thread, which adds the model's row: readers never see a model without its predic
 from __future__ import annotations
 
 import logging
-import threading
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -18,12 +17,13 @@ from PySide6.QtCore import QObject, Signal
 from aldesk.core import model_store
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project, second_connection
+from aldesk.gui.background import BackgroundTask
 
 log = logging.getLogger("aldesk.prediction_writer")
 
 
 class PredictionWriter(QObject):
-    finished = Signal()  # emitted from the writing thread; queued to the GUI thread's receivers
+    finished = Signal()  # in the GUI thread, once the writing thread has ended
 
     def __init__(self, project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray,
                  n_classes: int, parent: QObject | None = None) -> None:
@@ -33,11 +33,15 @@ class PredictionWriter(QObject):
         self._arrays = (item_ids, probs, n_classes)
         self.error: str | None = None  # what went wrong, said for the person
         self.exception: Exception | None = None  # the same as an AldeskError (a DiskFullError says where)
-        self._thread: threading.Thread | None = None
+        self._task: BackgroundTask | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"aldesk-predictions-{self.version}", daemon=True)
-        self._thread.start()
+        self._task = BackgroundTask(self._run, name=f"aldesk-predictions-{self.version}", parent=self)
+        self._task.failed.connect(self._record)  # what _run did not catch (a BaseException)
+        # ``finished`` always follows, whatever happened: the controller stores nothing else
+        # until it arrives, so a write that ended without it would stop every later result.
+        self._task.finished.connect(self.finished)
+        self._task.start()
 
     def write_here(self) -> None:
         """Write on the calling thread through the project's own connection (at shutdown)."""
@@ -45,14 +49,11 @@ class PredictionWriter(QObject):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the writing thread; True once it has ended (or never started)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        return self._task is None or self._task.wait(timeout)
 
-    def _run(self) -> None:
-        # ``finished`` always follows, whatever happened: the controller stores nothing else
-        # until it arrives, so a thread that ended without it would stop every later result.
+    def _run(self, _task: BackgroundTask) -> None:
+        # Errors are recorded here, in the writing thread: after wait() ``error`` is already
+        # set (the controller's shutdown reads it at once, before any signal could arrive).
         try:
             connection = second_connection(self.project)
             try:
@@ -61,8 +62,6 @@ class PredictionWriter(QObject):
                 connection.close()
         except Exception as exc:  # noqa: BLE001 - opening or closing the connection; reported
             self._record(exc)
-        finally:
-            self.finished.emit()
 
     def _write(self, project: Project) -> None:
         try:
@@ -70,7 +69,7 @@ class PredictionWriter(QObject):
         except Exception as exc:  # noqa: BLE001 - a full disk, a file made read-only, a bug: reported
             self._record(exc)
 
-    def _record(self, exc: Exception) -> None:
+    def _record(self, exc: BaseException) -> None:
         if isinstance(exc, AldeskError):  # named by the store, with what to do
             self.error, self.exception = str(exc), exc
             return

@@ -1,0 +1,56 @@
+"""The dialogs the window's menus open: open, new, demo, export, shortcuts.
+
+Each takes the main window (``window``), asks what it needs and hands the answer back to it
+(``window.open_project``), so the window keeps one-line commands for its menus.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from aldesk.core.errors import AldeskError
+from aldesk.gui.keymap import apply_keymap, current_keymap
+
+
+def choose_project(window) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Open project", str(Path.home()), "aldesk projects (*.aldesk)")
+    if path:
+        window.open_project(Path(path))
+
+
+def open_demo(window) -> None:
+    from aldesk.core.demo import build_demo
+
+    window.statusBar().showMessage("Building the demo project…")
+    try:
+        path = build_demo()
+    except AldeskError as exc:
+        QMessageBox.critical(window, "aldesk", str(exc))
+        return
+    window.open_project(path)
+
+
+def new_project(window) -> None:
+    from aldesk.gui.dialogs.new_project_dialog import NewProjectDialog
+
+    dialog = NewProjectDialog(window)
+    dialog.created.connect(window.open_project)
+    dialog.exec()
+
+
+def export_project(window) -> None:
+    from aldesk.gui.dialogs.export_dialog import run_export_dialog
+
+    if window.project is not None:
+        run_export_dialog(window, window.project.path)
+
+
+def show_shortcuts(window) -> None:
+    from aldesk.gui.dialogs.shortcuts_dialog import ShortcutsDialog
+
+    class_keys = {c.hotkey: c.name for c in window.classes if c.hotkey} if window.project else {}
+    dialog = ShortcutsDialog(window, current_keymap(window.actions), class_keys)
+    dialog.keymap_changed.connect(lambda keymap: apply_keymap(window.actions, keymap))
+    dialog.exec()

@@ -1,0 +1,146 @@
+"""The review grid's data: one row per tile, thumbnails and paths read when first painted.
+
+Model/view only: one QAbstractListModel row per item and thumbnails decoded on demand for the
+tiles being painted, so 100,000 labeled items cost a list of ids, not 100,000 widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from aldesk.core import items
+from aldesk.core.classes import LabelClass
+from aldesk.core.store import Project
+from aldesk.gui.review.thumbnails import ThumbnailLoader
+
+PATH_WINDOW = 200  # tiles whose paths are read together
+
+
+@dataclass
+class Tile:
+    item_id: int
+    label_class_id: int  # the label when the grid was loaded
+    now_class_id: int | None = None  # set once relabeled here
+    now_status: str | None = None  # no longer labeled (a labeling key press taken back): its status
+    rank: int | None = None  # suspects only
+    score: float | None = None
+    suggested_class_id: int | None = None
+
+
+class ReviewModel(QAbstractListModel):
+    """Rows are tiles; the thumbnail of a row is requested when the view first paints it."""
+
+    ItemIdRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, project: Project, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.loader = loader
+        self.tiles: list[Tile] = []
+        self._row_of: dict[int, int] = {}
+        self._paths: dict[int, tuple[str, str]] = {}  # item id -> (stored path, sha256), read on first paint
+        self.classes: dict[int, LabelClass] = {}
+        loader.ready.connect(self._thumbnail_ready)
+
+    def set_tiles(self, tiles: list[Tile], classes: list[LabelClass]) -> None:
+        self.beginResetModel()
+        self.tiles = tiles
+        self.classes = {c.id: c for c in classes}
+        self._row_of = {tile.item_id: row for row, tile in enumerate(tiles)}
+        self._paths = {}
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.tiles)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.tiles):
+            return None
+        tile = self.tiles[index.row()]
+        if role == Qt.ItemDataRole.DecorationRole:
+            pixmap = self.loader.get(tile.item_id)
+            if pixmap is None:
+                self.loader.request(tile.item_id, self.path_of(tile.item_id), self._sha256(tile.item_id))
+                return self.loader.placeholder
+            return pixmap
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.caption(tile)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(tile)
+        if role == Qt.ItemDataRole.ForegroundRole and tile.now_class_id is not None:
+            return QColor(self.classes[tile.now_class_id].colour) if tile.now_class_id in self.classes else None
+        if role == self.ItemIdRole:
+            return tile.item_id
+        return None
+
+    def caption(self, tile: Tile) -> str:
+        if tile.now_status is not None:
+            return f"now: {tile.now_status}"
+        if tile.now_class_id is not None:
+            return f"now: {self._name(tile.now_class_id)}"
+        if tile.rank is not None:
+            # The label it has, the class the other labels suggest; then its place in the ranking.
+            return (f"{self._name(tile.label_class_id)} → {self._name(tile.suggested_class_id)}\n"
+                    f"#{tile.rank}  doubt {tile.score:.2f}")
+        return self._name(tile.label_class_id)
+
+    def _tooltip(self, tile: Tile) -> str:
+        lines = [f"item {tile.item_id}: {self.path_of(tile.item_id)}", f"label: {self._name(tile.label_class_id)}"]
+        if tile.rank is not None:
+            lines.append(f"suspect #{tile.rank}: the other labels suggest {self._name(tile.suggested_class_id)}"
+                         f" (score {tile.score:.3f})")
+        if tile.now_class_id is not None:
+            lines.append(f"relabeled here: {self._name(tile.now_class_id)}")
+        failure = self.loader.failure(tile.item_id)
+        if failure:
+            lines.append(f"cannot show the image: {failure}")
+        return "\n".join(lines)
+
+    def _name(self, class_id: int | None) -> str:
+        label_class = self.classes.get(class_id) if class_id is not None else None
+        return label_class.name if label_class else "?"
+
+    def path_of(self, item_id: int) -> Path:
+        return self.project.resolve(self._stored(item_id)[0])
+
+    def _sha256(self, item_id: int) -> str | None:
+        return self._stored(item_id)[1] or None
+
+    def _stored(self, item_id: int) -> tuple[str, str]:
+        stored = self._paths.get(item_id)
+        if stored is None:
+            self._read_paths_around(item_id)
+            stored = self._paths.setdefault(item_id, ("", ""))
+        return stored
+
+    def _read_paths_around(self, item_id: int) -> None:
+        """One query for the tiles around this one (a screenful is painted at once): a query
+        per tile cost ~3.5 ms per Page Down (benchmarks/bench_review_grid.py)."""
+        row = self._row_of.get(item_id)
+        near = [t.item_id for t in self.tiles[max(0, row - PATH_WINDOW // 2):row + PATH_WINDOW]] if row is not None else []
+        wanted = [i for i in near if i not in self._paths] or [item_id]
+        self._paths.update(items.stored_paths(self.project, wanted))
+
+    def row_of(self, item_id: int) -> int | None:
+        return self._row_of.get(item_id)
+
+    def set_now(self, item_id: int, class_id: int | None, status: str | None = None) -> None:
+        """Show what the tile's item is now: relabeled (``class_id``), back to the label it was
+        loaded with (None), or no longer labeled at all (``status``)."""
+        row = self._row_of.get(item_id)
+        if row is None:
+            return
+        self.tiles[row].now_class_id = class_id
+        self.tiles[row].now_status = status
+        index = self.index(row)
+        self.dataChanged.emit(index, index)
+
+    def _thumbnail_ready(self, item_id: int) -> None:
+        row = self._row_of.get(item_id)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
