@@ -197,9 +197,13 @@ def filesystem(path: Path) -> str:
 # -- repeats, medians, baselines ----------------------------------------------------------------
 
 
-def median(values: Iterable[float]) -> float:
-    """The median of any iterable (a generator too); raises on none, as statistics.median."""
-    return statistics.median(list(values))
+def median(values: Iterable[float], empty: float | None = None) -> float:
+    """The median of any iterable (a generator too); with none, ``empty`` if given, else the
+    error statistics.median raises."""
+    values = list(values)
+    if not values and empty is not None:
+        return empty
+    return statistics.median(values)
 
 
 def ratio(value: float, baseline: float) -> float:
@@ -391,9 +395,11 @@ def update_glance(title: str, rows: dict[str, tuple[str, str]], command_line: st
             if line.startswith(f"| [{metric}](") and len(cells) > 1:
                 section[i] = row(cells[1])
                 break
-        else:
+        else:  # a new row: after the rows of the same section, else at the end of the table
+            siblings = [i for i, line in enumerate(section) if f"](#{slug(title)}) |" in line]
+            at = (siblings[-1] if siblings else table_end) + 1
+            section.insert(at, row("-"))
             table_end += 1
-            section.insert(table_end, row("-"))
     text = text[: match.start()] + "\n".join(section).rstrip() + "\n\n" + text[match.end():]
     path.write_text(text, encoding="utf-8")
 
