@@ -546,7 +546,7 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
     import sqlite3
 
     commit = result.get("commit") or harness.revision()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = harness.load_average()
     vw, vh = result["viewport"]
     ratio = harness.ratio(a["paint"]["p99"], a["base_paint"]["p99"])
     verdict = "met" if a["paint"]["p99"] <= 16 else "NOT met"

@@ -60,10 +60,12 @@ def run(project: str, variant: str, stream_from: int | None = None) -> dict:
 def trained_smoke_project() -> str:
     """A copy of the smoke-sized scale project after ``aldesk train`` (its images stay behind:
     neither training nor the reconstruction reads them)."""
+    from aldesk.cli import main as aldesk  # in this process: a smoke run need not pay a second start-up
+
     copy = harness.scratch("model-export") / "export.aldesk"
     shutil.copy(ensure_scale_project(SMOKE_ITEMS, labels_per_class=SMOKE_LABELS_PER_CLASS), copy)
-    subprocess.run([sys.executable, "-m", "aldesk", "train", str(copy)], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if aldesk(["train", str(copy)]) != 0:
+        raise SystemExit(f"aldesk train {copy} failed")
     return str(copy)
 
 

@@ -44,6 +44,7 @@ from benchmarks.bench_scale_data import SMOKE_ITEMS, project_for, reset_project 
 
 ROOT = harness.ROOT
 TITLE = "A million items (scale)"
+NAN = float("nan")  # the median of no runs (a part whose runs all failed)
 KNOWN_PARTS = ("storage", "open", "refresh", "info", "import")
 
 
@@ -338,12 +339,7 @@ def _cmdline(pid: int) -> str:
 
 def time_command(argv: list[str], repeats: int) -> list[float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return times
+    return harness.repeat(lambda: subprocess.run(argv, env=env, check=True, capture_output=True), repeats)
 
 
 def import_and_embed(sample: int) -> dict:
@@ -458,10 +454,6 @@ def measure_revision(rev: str, modes: tuple[str, ...], project: Path, repeats: i
         return {"rev": commit, **{mode: run_child(mode, project, repeats, code=tree) for mode in modes}}
 
 
-def _median(values) -> float:
-    return harness.median(values, empty=float("nan"))
-
-
 def glance(r: dict, parts: set[str], baseline: dict | None) -> dict[str, tuple[str, str]]:
     """The at-a-glance cells of the ``parts`` measured now, from the saved results ``r``; the
     refresh job against ``baseline``, the other revision measured in this run (None: not)."""
@@ -474,7 +466,7 @@ def glance(r: dict, parts: set[str], baseline: dict | None) -> dict[str, tuple[s
             f"{harness.ratio(old['peak_rss_mib'], new['peak_rss_mib']):.1f}x less peak memory than the old loader")
     if "open" in parts:
         paints = [next(e["t"] for e in run["events"] if e["event"] == "first_paint") for run in r["open"]]
-        rows[f"Scale, {items:,} items: launch to first image painted"] = (f"{_median(paints):.2f} s median", "-")
+        rows[f"Scale, {items:,} items: launch to first image painted"] = (f"{harness.median(paints, empty=NAN):.2f} s median", "-")
         rows[f"Scale, {items:,} items: memory of the app (window + learning process)"] = (
             f"{max(run['memory']['rss_mib'] for run in r['open']) / 1024:.2f} GiB peak RSS "
             f"(PSS {max(run['memory']['pss_mib'] for run in r['open']) / 1024:.2f} GiB)", "-")
@@ -489,10 +481,9 @@ def glance(r: dict, parts: set[str], baseline: dict | None) -> dict[str, tuple[s
             f"{j['job_median']:.2f} s median",
             f"{harness.ratio(j['job_median'], base['job_median']):.2f} of the code at {baseline['rev']}" if base else "-")
     if "info" in parts:
+        info, startup = harness.median(r["info"], empty=NAN), harness.median(r["startup"], empty=NAN)
         rows[f"Scale, {items:,} items: `aldesk info`"] = (
-            f"{_median(r['info']):.2f} s median",
-            f"{harness.ratio(_median(r['info']), _median(r['startup'])):.0f}x `python -m aldesk --version` "
-            f"({_median(r['info']):.2f} / {_median(r['startup']):.2f} s)")
+            f"{info:.2f} s median", f"{harness.ratio(info, startup):.0f}x `python -m aldesk --version` ({info:.2f} / {startup:.2f} s)")
     if "import" in parts:
         i = r["import"]
         rows["Scale: `aldesk import` of small PNGs"] = (f"{i['sample'] / i['import_seconds']:,.0f} files/s", "-")
@@ -544,7 +535,7 @@ def report(r: dict) -> str:
             "### Opening the project in the app (`aldesk PROJECT`, real window under Xvfb)", "",
             f"`benchmarks/bench_scale_app.py` runs `aldesk.gui.app.run_app(PROJECT)` (what `aldesk PROJECT` runs) "
             f"with methods wrapped to print times; {len(runs)} launch(es), the app's own thread setting.", "",
-            f"- **Launch to first image painted: median {_median(paints):.2f} s** (runs: "
+            f"- **Launch to first image painted: median {harness.median(paints, empty=NAN):.2f} s** (runs: "
             + ", ".join(f"{p:.2f}" for p in paints) + " s; goal 2 s). The clock starts before `xvfb-run` starts, "
             "so the X server's start-up is included.",
             "- Refresh results stored by the app, seconds after the first paint, per launch (the first launch "
@@ -554,7 +545,7 @@ def report(r: dict) -> str:
             "includes starting the learning process, reading the pool features and its first job (see \"The app's "
             "whole refresh job\"); the second, the 0.5 s before Ctrl+R and one job. "
             f"The GUI thread's part of storing one result (reserving the model version; after a thread wrote the "
-            f"1M predictions, the model's row, the queue and 5,000 suspects): median {_median(stores) * 1000:.0f} ms, "
+            f"1M predictions, the model's row, the queue and 5,000 suspects): median {harness.median(stores, empty=NAN) * 1000:.0f} ms, "
             f"max {max(stores) * 1000:.0f} ms.",
             f"- **Memory of the app** (the window's process plus its compute child, polled every 0.2 s): peak summed "
             f"RSS **{rss / 1024:.2f} GiB**, PSS {pss / 1024:.2f} GiB (goal 4 GB); peak RSS per process (VmHWM): "
@@ -610,9 +601,9 @@ def report(r: dict) -> str:
         lines.append("")
     if "info" in r:
         lines += ["### `aldesk info` on the million items", "",
-                  f"- `aldesk info PROJECT --json`, whole process: median **{_median(r['info']):.2f} s** "
+                  f"- `aldesk info PROJECT --json`, whole process: median **{harness.median(r['info'], empty=NAN):.2f} s** "
                   f"(runs: {', '.join(f'{t:.2f}' for t in r['info'])}); start-up baseline `python -m aldesk --version` "
-                  f"{_median(r['startup']):.2f} s.", ""]
+                  f"{harness.median(r['startup'], empty=NAN):.2f} s.", ""]
     if "import" in r:
         i = r["import"]
         lines += ["### Import and embedding rates", "",

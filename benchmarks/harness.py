@@ -13,7 +13,7 @@ is another checkout).
 
 ``--smoke`` (every script): tiny data, one repeat, outputs in a temporary folder, ``--write-docs``
 into a copy of docs/ (``ALDESK_BENCH_DOCS``), never into docs/ itself. tests/benchmarks/test_smoke.py
-runs every script so, so that none rots unnoticed.
+runs every script that way, so that none rots unnoticed.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = ROOT / "docs"
-DOCS = DOCS_DIR / "benchmarks.md"
 DOCS_ENV = "ALDESK_BENCH_DOCS"  # a folder standing in for docs/ (smoke runs set it)
 CODE_ENV = "ALDESK_BENCH_CODE"  # a child measuring another revision imports aldesk from there
 # Generated test data kept between runs (large: JPEGs, the million-item project).
