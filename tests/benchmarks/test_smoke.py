@@ -169,6 +169,8 @@ class Zygote:
         read = lambda name: (out / name).read_text(errors="replace")  # noqa: E731
         if code is None:
             pytest.fail(f"{argv[0]} still running after {timeout} s; killed:\n{(read('stdout') + read('stderr'))[-6000:]}")
+        if not code:
+            pytest.fail(f"the zygote ended while {argv[0]} ran (exit {self.proc.poll()})")
         return int(code), read("stdout"), read("stderr")
 
     def close(self) -> None:
