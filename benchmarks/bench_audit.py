@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.ml.simulation.audit_coverage import AuditSimulation, simulate_audit  # noqa: E402
-from aldesk.ml.encoders import load_backbone  # noqa: E402
-from aldesk.ml.simulation.report import embedded_dataset  # noqa: E402
-from benchmarks.docs import machine_summary, replace_section  # noqa: E402
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.simulation.audit_coverage import AuditSimulation, simulate_audit
+from aldesk.ml.simulation.report import embedded_dataset
+from benchmarks import harness
 
 TITLE = "Honest accuracy: audit estimate coverage"
 
@@ -37,7 +34,7 @@ def run(dataset: str, backbone_name: str, args: argparse.Namespace) -> AuditSimu
     # subsampled (seeded) to keep 20 seeds within a session's CPU time.
     pool_size = 10_000 if dataset == "fashion-mnist" else None
     test_size = 2_000 if dataset == "fashion-mnist" else None
-    xp, yp, xt, yt, names = embedded_dataset(dataset, backbone, pool_size=pool_size, test_size=test_size)
+    xp, yp, xt, yt, names = embedded_dataset(harness.dataset(dataset), backbone, pool_size=pool_size, test_size=test_size)
     if dataset == "fashion-mnist" and args.fashion_pool < len(xp):
         keep = np.sort(np.random.default_rng(0).choice(len(xp), args.fashion_pool, replace=False))
         xp, yp = xp[keep], yp[keep]
@@ -59,11 +56,11 @@ def run(dataset: str, backbone_name: str, args: argparse.Namespace) -> AuditSimu
 
 
 def write_docs(dataset: str, result: AuditSimulation, args: argparse.Namespace, seeds_done: int, seconds: float) -> None:
-    command = "PYTHONPATH=. python benchmarks/bench_audit.py " + " ".join(sys.argv[1:])
+    command = harness.command()
     partial = "" if seeds_done == args.seeds else f" **Partial: {seeds_done} of {args.seeds} seeds so far.**"
     body = (
         f"Command: `{command}` ({seconds / 60:.0f} min for this data set).{partial}\n\n"
-        f"{machine_summary()}. The app's loop replayed: `default` policy with one uniform audit "
+        f"{harness.machine_summary()}. The app's loop replayed: `default` policy with one uniform audit "
         f"item per 10 labels, head `{args.head}`, {args.backbone} embeddings, {seeds_done} seeds, "
         f"Fashion-MNIST pool {args.fashion_pool:,} images (digits: 1,198), "
         f"budget {args.budget}, estimate (3-fold out-of-fold on audit labels, Wilson 90% "
@@ -71,7 +68,9 @@ def write_docs(dataset: str, result: AuditSimulation, args: argparse.Namespace, 
         "with the model's accuracy on the held-out test split. Raw checkpoints: "
         f"`{args.out}/`.\n\n" + describe(dataset, result, args.budget)
     )
-    replace_section(f"{TITLE}: {dataset}", body)
+    coverage, judged = result.coverage()
+    harness.write_section(f"{TITLE}: {dataset}", body, command_line=command, rows={
+        f"Audit estimate coverage, {dataset}": (f"{coverage:.1%} of {judged} checkpoints", "-")})
 
 
 def describe(dataset: str, result: AuditSimulation, budget: int) -> str:
@@ -114,7 +113,7 @@ def describe(dataset: str, result: AuditSimulation, budget: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--datasets", default="digits,fashion-mnist")
     parser.add_argument("--backbone", default="efficientnet-lite0")
     parser.add_argument("--head", default="default")
@@ -126,8 +125,9 @@ def main() -> None:
                         help="torch threads; 1 lets two runs share a 2-core machine without "
                         "oversubscription, which slowed small fits 8x in a test here")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/audit"))
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"datasets": harness.TINY, "backbone": "pixels", "seeds": 1, "budget": 110,
+                                        "every": 11})
+    args.out = harness.out_dir(args, args.out, "audit")
     torch.set_num_threads(args.threads)
     for dataset in args.datasets.split(","):
         result = run(dataset, args.backbone, args)

@@ -21,10 +21,7 @@ thread count in the same process (CPU only; decode threads are not affected).
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import os
-import statistics
 import sys
 import tempfile
 import time
@@ -36,15 +33,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.core.errors import AldeskError  # noqa: E402
-from aldesk.core.imageio import load_image  # noqa: E402
-from aldesk.ml.encoders import Backbone, load_backbone  # noqa: E402
-from aldesk.ml.encoders import lite0, tv  # noqa: E402
-from aldesk.ml.device import configure_cpu_threads, describe_device, requested_device  # noqa: E402
-from aldesk.ml.encoders.embed import default_batch_size, embed_sources  # noqa: E402
-from benchmarks.docs import cpu_model, keep_open_problems_last, ram_gib, replace_section  # noqa: E402
+from aldesk.core.errors import AldeskError
+from aldesk.core.imageio import load_image
+from aldesk.ml.device import configure_cpu_threads, describe_device, requested_device
+from aldesk.ml.encoders import Backbone, lite0, load_backbone, tv
+from aldesk.ml.encoders.embed import default_batch_size, embed_sources
+from benchmarks import harness
 
 TITLE = "Embedding speed by backbone"
 DECODE_WORKERS = 4  # what embed_sources uses on machines with 4 or more CPUs (here: min(4, cores))
@@ -206,57 +200,54 @@ def table(results: list[Result]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        ratios = [p / d for p, d in zip(r.pipeline, r.decode)]
+        ratios = [harness.ratio(p, d) for p, d in zip(r.pipeline, r.decode)]
         lines.append(
-            f"| {r.name} ({r.source}) | {r.dim} | {r.side} px | {r.batch} | {statistics.median(r.pipeline):.1f} | "
-            f"{statistics.median(r.decode):.1f} | {statistics.median(ratios):.2f} "
-            f"({', '.join(f'{x:.2f}' for x in ratios)}) | {rate(statistics.median(r.forward))} | "
+            f"| {r.name} ({r.source}) | {r.dim} | {r.side} px | {r.batch} | {harness.median(r.pipeline):.1f} | "
+            f"{harness.median(r.decode):.1f} | {harness.median(ratios):.2f} "
+            f"({harness.runs(ratios)}) | {rate(harness.median(r.forward))} | "
             f"{'n/a' if r.cosine is None else f'{r.cosine:.5f}'} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--images", type=int, default=64, help="generated JPEGs per run (default 64)")
     parser.add_argument("--size", default="1024x768", help="their size, WxH (default 1024x768)")
     parser.add_argument("--runs", type=int, default=3, help="rounds; medians are reported (default 3)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda[:N], mps (default: ALDESK_DEVICE or auto)")
     parser.add_argument("--threads", default=None,
                         help="torch thread counts to run in turn, e.g. 1,2 (default: ALDESK_THREADS or one per core)")
-    parser.add_argument("--write-docs", action="store_true", help=f"write the section '{TITLE}' of docs/benchmarks.md")
-    args = parser.parse_args()
+    parser.add_argument("--backbones", default=None,
+                        help="only these of the available backbones, comma-separated (default: all)")
+    args = harness.parse(parser, smoke={"images": 4, "size": "64x48", "runs": 1, "backbones": "pixels"})
     width, height = (int(v) for v in args.size.lower().split("x"))
     device = requested_device(args.device)
     counts = [int(v) for v in args.threads.split(",")] if args.threads else [configure_cpu_threads()]
-    candidates = available_backbones()
+    candidates = [c for c in available_backbones() if not args.backbones or c.name in args.backbones.split(",")]
     print(f"backbones: {', '.join(c.name for c in candidates)}; device {device}", file=sys.stderr)
-    sections = []
+    sections, glance = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.images, (width, height))
         for count in counts:
             torch.set_num_threads(count)
-            load_before = load_average()
+            load_before = harness.load_average()
             results = measure(candidates, args.device, paths, args.runs)
             text = table(results)
             heading = describe_device(device, count) if device.type == "cpu" else describe_device(device)
-            sections.append(f"**{heading}** (load average before: {load_before}; after: {load_average()})\n\n{text}")
+            sections.append(f"**{heading}** (load average before: {load_before}; after: {harness.load_average()})\n\n{text}")
             print(f"\n{heading}\n{text}")
+            for r in results:
+                if r.name == lite0.NAME:  # the default backbone
+                    glance[f"Embedding speed, {r.name}, {heading}"] = (
+                        f"{harness.median(r.pipeline):.1f} img/s through the pipeline",
+                        f"{harness.median([harness.ratio(p, d) for p, d in zip(r.pipeline, r.decode)]):.2f} "
+                        "of decode + preprocess only")
     if args.write_docs:
-        command = "nice -n 10 env ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_backbones.py " + " ".join(sys.argv[1:])
-        ram = ram_gib()
+        command = harness.command("nice -n 10 env ALDESK_THREADS=1 PYTHONPATH=. python")
         body = (
             f"Command: `{command}`\n\n"
-            f"Machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable CPUs"
-            f"{f', {ram:.0f} GiB RAM' if ram is not None else ''}; device: "
-            f"{device.type if device.type == 'cpu' else describe_device(device)}. "
+            f"{harness.machine_summary(device='device: ' + (device.type if device.type == 'cpu' else describe_device(device)))}. "
             f"{args.images} generated {width}x{height} JPEGs per run, {args.runs} runs, medians; the backbones "
             "alternate within each run. *Pipeline*: the app's embedding path (decode + preprocess in "
             f"{DECODE_WORKERS} threads while the backbone runs) at the batch size the code picks for the "
@@ -269,8 +260,7 @@ def main() -> None:
             "(same layers cast, other kernels)." + (NO_GPU_NOTE if device.type == "cpu" else "")
             + "\n\n" + "\n".join(sections)
         )
-        replace_section(TITLE, body)
-        keep_open_problems_last()
+        harness.write_section(TITLE, body, rows=glance, command_line=command)
 
 
 if __name__ == "__main__":

@@ -19,21 +19,18 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.core.importer import import_paths  # noqa: E402
-from aldesk.core.store import create_project, open_project  # noqa: E402
-from aldesk.ml.encoders import load_backbone  # noqa: E402
-from aldesk.ml.cluster.embed import embed_on_cluster  # noqa: E402
-from aldesk.ml.loop.embedding import embed_project  # noqa: E402
-from benchmarks.bench_embed import make_images  # noqa: E402
-from benchmarks.docs import machine_summary  # noqa: E402
+from aldesk.core.importer import import_paths
+from aldesk.core.store import create_project, open_project
+from aldesk.ml.cluster.embed import embed_on_cluster
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.loop.embedding import embed_project
+from benchmarks import harness
+from benchmarks.bench_embed import make_images
 
 
 def make_project(folder: Path, images: Path, name: str) -> Path:
@@ -56,14 +53,18 @@ def worker_cpu(client) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=240)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--shard-size", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backbone", default=None, help="default: aldesk's default backbone")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"images": 4, "workers": 1, "shard_size": 2, "rounds": 1, "backbone": "pixels"})
+    if args.write_docs:
+        parser.error("the results go to docs/cluster.md by hand: use --json")
+    if args.smoke and args.json:
+        args.json = harness.scratch("cluster") / args.json.name
 
     import distributed
 
@@ -113,24 +114,24 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    local, dask = statistics.median(rates["local"]), statistics.median(rates["dask"])
+    local, dask = harness.median(rates["local"]), harness.median(rates["dask"])
     result = {
         "backbone": backbone.spec.name, "images": args.images, "workers": args.workers,
         "shard_size": args.shard_size, "rounds": args.rounds, "threads": os.environ.get("ALDESK_THREADS"),
         "local_images_per_s": rates["local"], "dask_images_per_s": rates["dask"],
-        "median_local": round(local, 2), "median_dask": round(dask, 2), "ratio": round(dask / local, 3),
+        "median_local": round(local, 2), "median_dask": round(dask, 2), "ratio": round(harness.ratio(dask, local), 3),
         "cluster_startup_s": round(startup, 2), "worker_busy": [round(b, 3) for b in busy],
         "cpu_s_per_image": {k: [round(x, 4) for x in v] for k, v in cpu.items()},
-        "machine": machine_summary(),
+        "machine": harness.machine_summary(),
     }
     print(f"| engine | images/s (median of {args.rounds}) | runs | CPU s per image (median) |\n|---|---|---|---|")
     for name, label in (("local", "local (this process)"), ("dask", f"dask, {args.workers} workers x 1 thread")):
         runs = ", ".join(f"{r:.1f}" for r in rates[name])
-        print(f"| {label} | {statistics.median(rates[name]):.1f} | {runs} | {statistics.median(cpu[name]):.3f} |")
-    print(f"\nworkers busy {statistics.median(busy):.0%} of the wall time (median; the rest: waiting for tasks, "
+        print(f"| {label} | {harness.median(rates[name]):.1f} | {runs} | {harness.median(cpu[name]):.3f} |")
+    print(f"\nworkers busy {harness.median(busy):.0%} of the wall time (median; the rest: waiting for tasks, "
           "the client reading, checking and storing shards)")
-    print(f"ratio dask / local: {dask / local:.2f}; LocalCluster start-up {startup:.1f} s (not in the rates); "
-          f"{backbone.spec.name}, {args.images} images 1600x1200 JPEG, shard size {args.shard_size}; {machine_summary()}")
+    print(f"ratio dask / local: {harness.ratio(dask, local):.2f}; LocalCluster start-up {startup:.1f} s (not in the rates); "
+          f"{backbone.spec.name}, {args.images} images 1600x1200 JPEG, shard size {args.shard_size}; {harness.machine_summary()}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

@@ -12,9 +12,7 @@ makes it unusable beyond (over 60 min at 1M items with 118k labels). Medians of 
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from aldesk.ml import strategies
+from benchmarks import harness
 
-from aldesk.ml import strategies  # noqa: E402
-from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+TITLE = "Typical cold start with many labels"
 
 
 def synthetic_pool(items: int, dim: int = 64, seed: int = 0) -> torch.Tensor:
@@ -40,7 +37,7 @@ def synthetic_pool(items: int, dim: int = 64, seed: int = 0) -> torch.Tensor:
 
 
 def load_module_at(ref: str):
-    source = subprocess.run(["git", "show", f"{ref}:aldesk/ml/strategies.py"], cwd=ROOT, check=True,
+    source = subprocess.run(["git", "show", f"{ref}:aldesk/ml/strategies.py"], cwd=harness.ROOT, check=True,
                             capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "strategies_baseline.py"
     path.write_text(source)
@@ -66,38 +63,46 @@ def time_select(module, z: torch.Tensor, labels: int, batch: int, repeats: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--labels", default="500,2000,118000")
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-ref", default=None)
     parser.add_argument("--baseline-max-labels", type=int, default=2000)
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"items": 3000, "labels": "20,100", "repeats": 1,
+                                        "baseline_ref": "HEAD", "baseline_max_labels": 20})
     torch.set_num_threads(2)
     z = synthetic_pool(args.items)
     baseline = load_module_at(args.baseline_ref) if args.baseline_ref else None
     rows = ["| labels | now: median s (runs) | baseline: median s (runs) |", "| --- | --- | --- |"]
+    medians = {}
     for labels in (int(x) for x in args.labels.split(",")):
         now = time_select(strategies, z, labels, args.batch, args.repeats)
         base = "not run"
+        medians[labels] = (harness.median(now), None)
         if baseline is not None and labels <= args.baseline_max_labels:
             b = time_select(baseline, z, labels, args.batch, args.repeats)
-            base = f"{statistics.median(b):.2f} ({', '.join(f'{t:.2f}' for t in b)})"
-        row = f"| {labels:,} | {statistics.median(now):.2f} ({', '.join(f'{t:.2f}' for t in now)}) | {base} |"
+            base = f"{harness.median(b):.2f} ({harness.runs(b)})"
+            medians[labels] = (harness.median(now), harness.median(b))
+        row = f"| {labels:,} | {harness.median(now):.2f} ({harness.runs(now)}) | {base} |"
         print(row, flush=True)
         rows.append(row)
     if args.write_docs:
-        command = "PYTHONPATH=. python benchmarks/bench_cold_start.py " + " ".join(sys.argv[1:])
+        command = harness.command()
         body = (
-            f"`{command}`\n\n{machine_summary()}. `TypicalStrategy.select(state, {args.batch})` on "
+            f"`{command}`\n\n{harness.machine_summary()}. `TypicalStrategy.select(state, {args.batch})` on "
             f"{args.items:,} x 64 float32 synthetic rows (10-Gaussian mixture), no model; baseline = "
             f"strategies.py at `{args.baseline_ref}` in the same run. k is bounded at "
             f"{strategies.COLD_START_MAX_CLUSTERS} clusters once labels + n exceed it.\n\n" + "\n".join(rows)
         )
-        replace_section("Typical cold start with many labels", body)
-        keep_open_problems_last()
+        most = max(medians)
+        compared = max((n for n, (_now, base) in medians.items() if base is not None), default=None)
+        versus = "-" if compared is None else (
+            f"{harness.ratio(*medians[compared]):.2f} of the code at {args.baseline_ref} at {compared:,} labels "
+            f"({medians[compared][0]:.2f} / {medians[compared][1]:.2f} s)")
+        harness.write_section(TITLE, body, command_line=command, rows={
+            "Typical cold start, many labels": (f"{medians[most][0]:.2f} s at {most:,} labels, {args.items:,} items", versus)})
 
 
 if __name__ == "__main__":

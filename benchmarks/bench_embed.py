@@ -9,9 +9,6 @@ ratio shows whether decoding keeps the backbone fed (goal: pipeline >= 85% of ba
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,21 +17,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from aldesk.core.imageio import load_image
+from aldesk.ml.device import configure_cpu_threads
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.encoders.embed import default_batch_size, embed_sources
+from benchmarks import harness
 
-from aldesk.core.imageio import load_image  # noqa: E402
-from aldesk.ml.encoders import load_backbone  # noqa: E402
-from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.encoders.embed import default_batch_size, embed_sources  # noqa: E402
-from benchmarks.docs import machine_summary, replace_section  # noqa: E402
+TITLE = "Embedding throughput"
 
 
-def make_images(folder: Path, count: int) -> list[Path]:
+def make_images(folder: Path, count: int, size: tuple[int, int] = (1600, 1200)) -> list[Path]:
     rng = np.random.default_rng(0)
     paths = []
     for i in range(count):
         base = rng.integers(0, 255, size=(12, 16, 3), dtype=np.uint8)
-        picture = Image.fromarray(base).resize((1600, 1200), Image.Resampling.BICUBIC)
+        picture = Image.fromarray(base).resize(size, Image.Resampling.BICUBIC)
         path = folder / f"{i:04}.jpg"
         picture.save(path, quality=90)
         paths.append(path)
@@ -63,36 +60,39 @@ def pipeline_rate(backbone, paths: list[Path]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--backbone", default="efficientnet-lite0")
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"backbone": "pixels", "images": 4, "rounds": 1})
     threads = configure_cpu_threads()
     backbone = load_backbone(args.backbone)
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.images)
-        bare, piped = [], []
-        for _ in range(args.rounds):  # alternate, so both see the same machine load
-            bare.append(bare_rate(backbone, args.images))
-            piped.append(pipeline_rate(backbone, paths))
-    ratios = [p / b for p, b in zip(piped, bare)]
+        # alternate, so both see the same machine load
+        rates = harness.interleave({"bare": lambda: bare_rate(backbone, args.images),
+                                    "pipeline": lambda: pipeline_rate(backbone, paths)}, args.rounds)
+    bare, piped = rates["bare"], rates["pipeline"]
+    ratios = [harness.ratio(p, b) for p, b in zip(piped, bare)]
     text = (
         "| backbone | bare forward (img/s, median) | full pipeline (img/s, median) | pipeline / bare (median of rounds) |\n"
         "|---|---|---|---|\n"
-        f"| {args.backbone} | {statistics.median(bare):.1f} | {statistics.median(piped):.1f} | "
-        f"{statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)}) |\n"
+        f"| {args.backbone} | {harness.median(bare):.1f} | {harness.median(piped):.1f} | "
+        f"{harness.median(ratios):.2f} (rounds: {harness.runs(ratios)}) |\n"
     )
     print(text)
     if args.write_docs:
-        command = "PYTHONPATH=. python benchmarks/bench_embed.py " + " ".join(sys.argv[1:])
-        replace_section(
-            "Embedding throughput",
-            f"Command: `{command}`\n\n{machine_summary()}; {threads} torch threads, batch "
+        command = harness.command()
+        harness.write_section(
+            TITLE,
+            f"Command: `{command}`\n\n{harness.machine_summary()}; {threads} torch threads, batch "
             f"{default_batch_size(backbone)}. {args.images} generated 1600x1200 JPEGs per round, decoded "
             "with draft mode and resized in worker threads while the backbone runs; the bare rate is "
             "the same backbone on a ready tensor batch. Goal: pipeline ≥ 0.85 × bare.\n\n" + text,
+            rows={f"Embedding throughput, {args.backbone}": (
+                f"{harness.median(piped):.1f} img/s through the pipeline",
+                f"{harness.median(ratios):.2f} of the bare forward rate")},
+            command_line=command,
         )
 
 

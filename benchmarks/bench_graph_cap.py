@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.ml.loop import pool as engine  # noqa: E402
-from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from benchmarks.bench_suspects import load_pool  # noqa: E402
-from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+from aldesk.ml.device import configure_cpu_threads
+from aldesk.ml.loop import pool as engine
+from aldesk.ml.heads.base import fit_head
+from benchmarks import harness
+from benchmarks.bench_suspects import load_pool
 
 SECTION = "Capped graph seeds (app head at scale)"
 GRAPH_SAMPLE = 2_000
@@ -35,21 +32,21 @@ RATIO = 115_000 / 20_000  # labeled items outside the sample : cap, at the scale
 
 def accuracy(pool: engine.PoolModel, y: np.ndarray, labeled: np.ndarray, cap: int | None) -> float:
     engine.GRAPH_EXTRA_MAX = cap if cap is not None else len(y)
-    model, _ = engine.train_head(pool, labeled, y[labeled], 10, calibrate=False)
+    model, _ = fit_head("default", pool, labeled, y[labeled], 10, calibrate=False)
     rest = np.setdiff1d(np.arange(len(y)), labeled)
     predicted = model.logits(pool.z[torch.from_numpy(rest)]).argmax(1).numpy()
     return float((predicted == y[rest]).mean())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--labels", default="1000,4000")
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"seeds": 1, "labels": "100"})
     configure_cpu_threads()
-    x, y = load_pool("fashion-mnist")
-    pool = engine.PoolModel.build(x, graph_max=GRAPH_SAMPLE)
+    x, y = load_pool("fashion-mnist", args.smoke)
+    # The graph sample keeps the scale benchmark's share of the pool (2,000 of 10,000) in a smoke run.
+    pool = engine.PoolModel.build(x, graph_max=len(x) // 5 if args.smoke else GRAPH_SAMPLE)
     rows = []
     for n_labels in (int(n) for n in args.labels.split(",")):
         full, capped, caps = [], [], []
@@ -60,18 +57,24 @@ def main() -> None:
             caps.append(cap)
             full.append(accuracy(pool, y, labeled, None))
             capped.append(accuracy(pool, y, labeled, cap))
-        rows.append({"labels": n_labels, "cap": statistics.median(caps), "full": full, "capped": capped})
+        rows.append({"labels": n_labels, "cap": harness.median(caps), "full": full, "capped": capped})
         print(n_labels, statistics.mean(full), statistics.mean(capped), flush=True)
     if args.write_docs:
-        replace_section(SECTION, report(rows, args))
-        keep_open_problems_last()
+        last = rows[-1]
+        harness.write_section(SECTION, report(rows, args), command_line=command(args), rows={
+            "Capped graph seeds: app-head accuracy": (
+                f"{statistics.mean(last['capped']):.4f} capped at {last['labels']:,} labels",
+                f"{statistics.mean(c - f for c, f in zip(last['capped'], last['full'])):+.4f} against no cap")})
+
+
+def command(args: argparse.Namespace) -> str:
+    return f"PYTHONPATH=. python benchmarks/bench_graph_cap.py --seeds {args.seeds} --labels {args.labels} --write-docs"
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        "```sh", f"PYTHONPATH=. python benchmarks/bench_graph_cap.py --seeds {args.seeds} --labels {args.labels} "
-        "--write-docs", "```", "",
-        f"{machine_summary()}. Fashion-MNIST pool (10,000 Lite0 embeddings), graph sample of {GRAPH_SAMPLE:,} items, "
+        "```sh", command(args), "```", "",
+        f"{harness.machine_summary()}. Fashion-MNIST pool (10,000 Lite0 embeddings), graph sample of {GRAPH_SAMPLE:,} items, "
         f"random labels; the cap keeps 1 in {RATIO:.2f} of the labeled items outside the sample as seeds, the ratio of "
         f"`engine.GRAPH_EXTRA_MAX` = 20,000 to the ~115,000 outside the sample at the 1M benchmark. App head without "
         f"temperature; accuracy on every unlabeled item; {args.seeds} seeds, mean (min–max); same labels with and "

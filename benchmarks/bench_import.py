@@ -36,13 +36,11 @@ import hashlib
 import json
 import multiprocessing
 import os
-import platform
 import pstats
 import re
 import shlex
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,94 +49,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from benchmarks import harness
 
-from benchmarks.docs import cpu_model, ram_gib  # noqa: E402
-
-DOCS = REPO / "docs" / "benchmarks.md"
+REPO = harness.ROOT
 DATASET_VERSION = 1  # bump when the generated images change, so kept work dirs are regenerated
 IMAGE_SIDE = 32
 INFO_LIMIT_S = 1.0
-
-DOCS_INTRO = """\
-# Benchmarks
-
-What aldesk costs in time and memory on an ordinary workstation, measured by the scripts in
-`benchmarks/`: importing images and `aldesk info` on a large project (below), and further
-sections as the learning engine and the desktop window get theirs (refresh speed, GUI latency).
-
-**Reproducing.** From the repository root, `PYTHONPATH=. python benchmarks/<script>.py ...`;
-each section names its exact command, and `benchmarks/README.md` lists every script with its
-options. With `--write-docs` a script replaces its own section here and leaves the others alone.
-
-**Reading the figures.** Each section names the date, the machine (cores, RAM, CPU, Python,
-Pillow and SQLite versions) and the code it measured. The machines are shared and noisy, so
-figures are medians of several runs where a run is cheap enough to repeat, and each is set
-against a baseline measured in the same run: a ratio travels between machines better than a
-time does. Problems found are kept under "Open problems" at the end, until they are fixed.
-"""
-
-
-# --- machine ---------------------------------------------------------------------------------
-
-
-def machine_info(workdir: Path) -> dict[str, str]:
-    from PIL import __version__ as pillow_version
-
-    cpu = cpu_model()
-    total = ram_gib()
-    ram = f"{total:.1f} GiB" if total is not None else "unknown"
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    return {
-        "cores": f"{usable}" if usable == os.cpu_count() else f"{usable} usable of {os.cpu_count()}",
-        "ram": ram,
-        "cpu": cpu,
-        "gpu": "no GPU used",
-        "os": f"{platform.system()} {platform.release()}",
-        "filesystem": _filesystem(workdir),
-        "python": platform.python_version(),
-        "pillow": pillow_version,
-        "sqlite": sqlite3.sqlite_version,
-        "aldesk": aldesk_revision(),
-    }
-
-
-def _filesystem(path: Path) -> str:
-    """Filesystem type and device holding ``path`` (from /proc/mounts), e.g. 'ext4 on /dev/vda'."""
-    best = ("", "unknown", "?")
-    try:
-        target = str(path.resolve())
-        for line in Path("/proc/mounts").read_text().splitlines():
-            device, mount, fstype = line.split()[:3]
-            if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best[0]):
-                best = (mount, fstype, device)
-    except OSError:
-        pass
-    return f"{best[1]} on {best[2]}"
-
-
-def aldesk_revision() -> str:
-    """The commit the measured code is on, and whether aldesk/ differs from it (read-only git)."""
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "--no-optional-locks", "status",
-                                "--porcelain", "--", "aldesk"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted or untracked files in aldesk/" if dirty else "")
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
+TITLE = "Import and info"
 
 
 # --- generating the images --------------------------------------------------------------------
@@ -346,9 +263,8 @@ def measure_info(project: Path, workdir: Path, repeats: int, res: Results, log) 
     res.info = json.loads(res.info_runs[-1].stdout)
     if res.info["items"] != res.count or res.info["missing"] != 0:
         raise SystemExit(f"aldesk info says items={res.info['items']}, missing={res.info['missing']}")
-    log(f"  aldesk info --json: median {statistics.median(r.wall_s for r in res.info_runs):.3f} s")
+    log(f"  aldesk info --json: median {harness.median(r.wall_s for r in res.info_runs):.3f} s")
 
-    sys.path.insert(0, str(REPO))
     from aldesk.core.info import missing_items, project_info
     from aldesk.core.store import open_project
 
@@ -371,7 +287,7 @@ def measure_info(project: Path, workdir: Path, repeats: int, res: Results, log) 
         res.info_inproc.append((ended - middle, ended_cpu - middle_cpu))
         res.open_info_inproc.append(clock() - started - extra)
     log(f"  project_info() in-process: median "
-        f"{statistics.median(w for w, _ in res.info_inproc):.3f} s")
+        f"{harness.median(w for w, _ in res.info_inproc):.3f} s")
 
 
 def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, float, float]]:
@@ -382,7 +298,6 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
     what remains is discovery, the thread pool's per-file futures, the path handling and the
     SQLite writes. Returns (what, wall s, CPU s) rows.
     """
-    sys.path.insert(0, str(REPO))
     from aldesk.core import importer
     from aldesk.core.imageio import ImageInfo
     from aldesk.core.store import create_project
@@ -410,7 +325,7 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
               lambda: [project.stored_path(c.path) for c in cands + cands])
         real = importer._examine
 
-        def stub(cand):
+        def stub(cand, _kind):
             digest = hashlib.sha256(os.fsencode(cand.path)).hexdigest()
             return digest, 1, ImageInfo(IMAGE_SIDE, IMAGE_SIDE, "PNG")
 
@@ -498,10 +413,6 @@ def _trim_pstats(text: str) -> str:
 # --- the report -----------------------------------------------------------------------------
 
 
-def _median(values) -> float:
-    return statistics.median(list(values))
-
-
 def _mib(value: float) -> str:
     return f"{value:,.0f} MiB"
 
@@ -513,29 +424,29 @@ def report(res: Results, machine: dict[str, str], command: str, started: dt.date
     k = len(rounds)
 
     def rate(runs: list[Run]) -> str:
-        return f"{n / _median(r.wall_s for r in runs):,.0f} files/s"
+        return f"{n / harness.median(r.wall_s for r in runs):,.0f} files/s"
 
     def secs(runs: list[Run]) -> str:
-        return f"{_median(r.wall_s for r in runs):,.1f} s"
+        return f"{harness.median(r.wall_s for r in runs):,.1f} s"
 
     bare = [r.bare for r in rounds]
     probe = [r.probe for r in rounds]
     first = [r.first for r in rounds]
     again = [r.again for r in rounds]
-    ratio_bare = _median(r.first.wall_s / r.bare.wall_s for r in rounds)
-    ratio_probe = _median(r.first.wall_s / r.probe.wall_s for r in rounds)
-    cpu_bare = _median(r.first.cpu_s / r.bare.cpu_s for r in rounds)
-    cpu_probe = _median(r.first.cpu_s / r.probe.cpu_s for r in rounds)
-    rss = _median(r.first.max_rss_mib for r in rounds)
-    rss_probe = _median(r.probe.max_rss_mib for r in rounds)
+    ratio_bare = harness.median(r.first.wall_s / r.bare.wall_s for r in rounds)
+    ratio_probe = harness.median(r.first.wall_s / r.probe.wall_s for r in rounds)
+    cpu_bare = harness.median(r.first.cpu_s / r.bare.cpu_s for r in rounds)
+    cpu_probe = harness.median(r.first.cpu_s / r.probe.cpu_s for r in rounds)
+    rss = harness.median(r.first.max_rss_mib for r in rounds)
+    rss_probe = harness.median(r.probe.max_rss_mib for r in rounds)
     info_walls = [r.wall_s for r in res.info_runs]
-    info_med = _median(info_walls)
+    info_med = harness.median(info_walls)
     verdict = "yes" if info_med < INFO_LIMIT_S else "**NO**"
     jpegs = n // jpeg_every if jpeg_every else 0
     generated = "generated" if res.generated else "reused from an earlier run with --keep"
 
     lines = [
-        f"## Import and info ({n:,} images)",
+        f"## {TITLE} ({n:,} images)",
         "",
         f"Command (from the repository root): `{command}`  ",
         f"Date: {started.strftime('%Y-%m-%d %H:%M UTC')}  ",
@@ -563,21 +474,21 @@ def report(res: Results, machine: dict[str, str], command: str, started: dt.date
         "| what | files/s | wall | CPU (user+sys) | peak RSS |",
         "|---|---:|---:|---:|---:|",
         f"| baseline *bare*: hash + Pillow `open().load()` | {rate(bare)} | {secs(bare)} | "
-        f"{_median(r.cpu_s for r in bare):,.1f} s | {_mib(_median(r.max_rss_mib for r in bare))} |",
+        f"{harness.median(r.cpu_s for r in bare):,.1f} s | {_mib(harness.median(r.max_rss_mib for r in bare))} |",
         f"| baseline *probe*: hash + aldesk `probe_image` | {rate(probe)} | {secs(probe)} | "
-        f"{_median(r.cpu_s for r in probe):,.1f} s | {_mib(rss_probe)} |",
+        f"{harness.median(r.cpu_s for r in probe):,.1f} s | {_mib(rss_probe)} |",
         f"| **`aldesk import`** into a new project | **{rate(first)}** | {secs(first)} | "
-        f"{_median(r.cpu_s for r in first):,.1f} s | **{_mib(rss)}** |",
+        f"{harness.median(r.cpu_s for r in first):,.1f} s | **{_mib(rss)}** |",
         f"| `aldesk import` again (all {n:,} already present) | {rate(again)} | {secs(again)} | "
-        f"{_median(r.cpu_s for r in again):,.1f} s | {_mib(_median(r.max_rss_mib for r in again))} |",
+        f"{harness.median(r.cpu_s for r in again):,.1f} s | {_mib(harness.median(r.max_rss_mib for r in again))} |",
         "",
         f"- Import takes **{ratio_bare:.2f}x** the time of the bare hash+decode baseline and "
         f"**{ratio_probe:.2f}x** that of the probe baseline (same per-file work as the importer's "
         "threads); the part above the probe baseline is the project store and the import's "
         f"bookkeeping. In CPU time (user+sys; also inflated when the machine is busy) "
         f"import costs **{cpu_bare:.2f}x** the bare and **{cpu_probe:.2f}x** the probe baseline; "
-        f"{1e6 * _median(r.first.cpu_s for r in rounds) / n:,.0f} µs of CPU per file. "
-        f"CPU/wall of the import: {_median(r.first.cpu_s / r.first.wall_s for r in rounds):.2f} "
+        f"{1e6 * harness.median(r.first.cpu_s for r in rounds) / n:,.0f} µs of CPU per file. "
+        f"CPU/wall of the import: {harness.median(r.first.cpu_s / r.first.wall_s for r in rounds):.2f} "
         f"(the machine has {os.cpu_count()} cores).",
         "- Per round, import / probe wall time: "
         + ", ".join(f"{r.first.wall_s / r.probe.wall_s:.2f}" for r in rounds)
@@ -594,37 +505,54 @@ def report(res: Results, machine: dict[str, str], command: str, started: dt.date
         "| what | median wall | max wall | median CPU (user+sys) |",
         "|---|---:|---:|---:|",
         f"| **`aldesk info PROJECT --json`** (whole process) | **{info_med:.3f} s** | "
-        f"{max(info_walls):.3f} s | {_median(r.cpu_s for r in res.info_runs):.3f} s |",
-        f"| start-up baseline: `python -c pass` | {_median(r.wall_s for r in res.python_start):.3f} s | "
+        f"{max(info_walls):.3f} s | {harness.median(r.cpu_s for r in res.info_runs):.3f} s |",
+        f"| start-up baseline: `python -c pass` | {harness.median(r.wall_s for r in res.python_start):.3f} s | "
         f"{max(r.wall_s for r in res.python_start):.3f} s | "
-        f"{_median(r.cpu_s for r in res.python_start):.3f} s |",
+        f"{harness.median(r.cpu_s for r in res.python_start):.3f} s |",
         f"| start-up baseline: `python -m aldesk --version` | "
-        f"{_median(r.wall_s for r in res.aldesk_start):.3f} s | "
+        f"{harness.median(r.wall_s for r in res.aldesk_start):.3f} s | "
         f"{max(r.wall_s for r in res.aldesk_start):.3f} s | "
-        f"{_median(r.cpu_s for r in res.aldesk_start):.3f} s |",
+        f"{harness.median(r.cpu_s for r in res.aldesk_start):.3f} s |",
         f"| `project_info()` in-process (open project not counted) | "
-        f"{_median(w for w, _ in res.info_inproc):.3f} s | {max(w for w, _ in res.info_inproc):.3f} s | "
-        f"{_median(c for _, c in res.info_inproc):.3f} s |",
+        f"{harness.median(w for w, _ in res.info_inproc):.3f} s | {max(w for w, _ in res.info_inproc):.3f} s | "
+        f"{harness.median(c for _, c in res.info_inproc):.3f} s |",
         f"| `open_project(write=False)` + `project_info()` + close, in-process | "
-        f"{_median(res.open_info_inproc):.3f} s | {max(res.open_info_inproc):.3f} s | |",
+        f"{harness.median(res.open_info_inproc):.3f} s | {max(res.open_info_inproc):.3f} s | |",
         f"| of which `missing_items()` (the check for moved files), in-process | "
-        f"{_median(w for w, _ in res.missing_inproc):.3f} s | "
+        f"{harness.median(w for w, _ in res.missing_inproc):.3f} s | "
         f"{max(w for w, _ in res.missing_inproc):.3f} s | "
-        f"{_median(c for _, c in res.missing_inproc):.3f} s |",
+        f"{harness.median(c for _, c in res.missing_inproc):.3f} s |",
         f"| baseline: the same missing-file check on plain strings (query, one `os.scandir` per "
-        f"folder, a set lookup per item) | {_median(w for w, _ in res.missing_floor):.3f} s | "
+        f"folder, a set lookup per item) | {harness.median(w for w, _ in res.missing_floor):.3f} s | "
         f"{max(w for w, _ in res.missing_floor):.3f} s | "
-        f"{_median(c for _, c in res.missing_floor):.3f} s |",
+        f"{harness.median(c for _, c in res.missing_floor):.3f} s |",
         "",
         "Single runs of `aldesk info --json`: "
         + ", ".join(f"{w:.3f}" for w in info_walls) + " s.",
         "",
         f"- Under {INFO_LIMIT_S:g} s (median of the whole command): {verdict}. Peak RSS of "
-        f"`aldesk info`: {_mib(_median(r.max_rss_mib for r in res.info_runs))}.",
+        f"`aldesk info`: {_mib(harness.median(r.max_rss_mib for r in res.info_runs))}.",
         f"- `info` reported items={res.info['items']:,}, missing={res.info['missing']}.",
         "",
     ]
     return "\n".join(lines)
+
+
+def glance(res: Results) -> dict[str, tuple[str, str]]:
+    """The at-a-glance cells: the import rate against the probe baseline, aldesk info against
+    Python's start-up with aldesk imported."""
+    n, rounds = res.count, res.rounds
+    info = harness.median(r.wall_s for r in res.info_runs)
+    start = harness.median(r.wall_s for r in res.aldesk_start)
+    return {
+        f"`aldesk import`, {n:,} small images": (
+            f"{n / harness.median(r.first.wall_s for r in rounds):,.0f} files/s",
+            f"{harness.median(r.first.wall_s / r.probe.wall_s for r in rounds):.2f}x the time of hash + probe_image "
+            f"({harness.median(r.first.wall_s / r.bare.wall_s for r in rounds):.2f}x hash + decode)"),
+        f"`aldesk info`, {n:,} items": (
+            f"{info:.3f} s median",
+            f"{harness.ratio(info, start):.1f}x `python -m aldesk --version` ({info:.3f} / {start:.3f} s)"),
+    }
 
 
 def breakdown_lines(res: Results, n: int) -> list[str]:
@@ -645,27 +573,6 @@ def breakdown_lines(res: Results, n: int) -> list[str]:
     return [*lines, ""]
 
 
-def write_docs(section: str, path: Path = DOCS) -> None:
-    """Put ``section`` into the docs, replacing the section with the same heading if present."""
-    heading = section.splitlines()[0]
-    text = path.read_text(encoding="utf-8") if path.exists() else DOCS_INTRO
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
-    new = section.rstrip("\n").splitlines()
-    if start is None:
-        # Keep a trailing "## Open problems" section last.
-        at = next((i for i, line in enumerate(lines) if line.strip().lower() == "## open problems"),
-                  len(lines))
-        while at > 0 and not lines[at - 1].strip():
-            at -= 1
-        lines[at:at] = [""] + new + ([""] if at < len(lines) and lines[at].strip() else [])
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = new + ([""] if end < len(lines) else [])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -677,14 +584,8 @@ def dir_mib(folder: Path) -> float:
     return total / 1024**2
 
 
-def the_command() -> str:
-    script = os.path.relpath(Path(__file__).resolve(), Path.cwd())
-    return "PYTHONPATH=. python " + shlex.join([script, *sys.argv[1:]])
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = harness.parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--count", type=int, default=100_000, help="number of images (default 100000)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="where images and project go (default: a new temporary folder)")
@@ -697,8 +598,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--per-folder", type=int, default=1000, help="images per folder (default 1000)")
     p.add_argument("--jpeg-every", type=int, default=5,
                    help="every Nth image is a JPEG, the rest PNG; 0 for PNG only (default 5)")
-    p.add_argument("--write-docs", action="store_true", help=f"write the results into {DOCS}")
-    p.add_argument("--docs", type=Path, default=DOCS, help=argparse.SUPPRESS)
     p.add_argument("--profile", action="store_true",
                    help="also print cProfile top entries of info and of one more import")
     p.add_argument("--profile-top", type=int, default=15, help=argparse.SUPPRESS)
@@ -709,7 +608,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # Internal: the baseline child processes.
     p.add_argument("--baseline", nargs=2, metavar=("MODE", "DIR"), help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=importer_threads(), help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    args = harness.parse(p, argv, smoke={"count": 20, "repeats": 1, "import_repeats": 1, "per_folder": 10})
     if args.baseline is None and (args.count < 1 or args.repeats < 1 or args.import_repeats < 1
                                   or args.per_folder < 1 or args.jpeg_every < 0):
         p.error("--count, --repeats, --import-repeats and --per-folder must be at least 1")
@@ -728,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    command = the_command()
+    command = harness.command()
     started = dt.datetime.now(dt.timezone.utc)
     own_tmp = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="aldesk-bench-")) if own_tmp else args.workdir.resolve()
@@ -739,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     signature = dataset_signature(args.count, args.per_folder, args.jpeg_every)
     created_images = False
     try:
-        machine = machine_info(workdir)
+        machine = harness.machine(workdir)
         log(f"work dir {workdir}; machine: {machine}")
         kept = json.loads(marker.read_text()) if marker.exists() and images.is_dir() else {}
         if {key: kept.get(key) for key in signature} == signature:
@@ -754,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
             res = Results(args.count, seconds, True)
             log(f"  generated in {seconds:.1f} s")
         res.images_mib = dir_mib(images)
-        load_before = load_average()
+        load_before = harness.load_average()
         for number in range(args.import_repeats):
             log(f"import round {number + 1}/{args.import_repeats}")
             res.rounds.append(measure_import(images, project, workdir, args.count, log))
@@ -764,18 +663,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.breakdown:
             log("breakdown (in-process)")
             res.breakdown = breakdown(images, workdir, args.count, log)
-        load_after = load_average()
+        load_after = harness.load_average()
         section = report(res, machine, command, started, load_before, load_after,
                          importer_threads(), args.jpeg_every, args.per_folder)
         print(section)
         if args.profile:
             print(profile(project, images, workdir, args.profile_top, lambda _m: None))
         if args.write_docs:
-            write_docs(section, args.docs)
-            log(f"wrote {args.docs}")
+            heading, _, body = section.partition("\n")
+            harness.write_section(heading.removeprefix("## "), body, command_line=command, rows=glance(res))
         if args.keep and created_images:
             marker.write_text(json.dumps({**signature, "generate_s": res.generate_s}) + "\n")
-        under = statistics.median(r.wall_s for r in res.info_runs) < INFO_LIMIT_S
+        under = harness.median(r.wall_s for r in res.info_runs) < INFO_LIMIT_S
         log(f"aldesk info median under {INFO_LIMIT_S:g} s: {'yes' if under else 'NO'}")
         return 0 if under else 1
     finally:

@@ -1,6 +1,6 @@
 """Key press -> next image painted, in the real main window, with training in the background.
 
-    python benchmarks/bench_keypress.py [--items 100000] [--presses 500] [--quick] [--write-docs]
+    PYTHONPATH=. python benchmarks/bench_keypress.py [--items 100000] [--presses 500] [--quick] [--write-docs]
 
 A project of ``--items`` items whose images are 12-megapixel JPEGs (``--jpegs`` distinct files,
 cached under ~/.cache/aldesk/bench, reused through hard links; see keypress_data.py) is opened in
@@ -33,7 +33,6 @@ import platform
 import random
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,9 +41,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.keypress_data import CACHE, build_project, ensure_jpegs  # noqa: E402
+from benchmarks import harness
+from benchmarks.harness import summary
+from benchmarks.keypress_data import CACHE, build_project, ensure_jpegs
 
 WINDOW = (1600, 1000)
 # A common screen: the prefetcher decodes for the screen's long side, so a wider virtual screen
@@ -76,24 +75,6 @@ def start_xvfb() -> subprocess.Popen | None:
             time.sleep(0.05)
         proc.kill()
     return None
-
-
-# -- statistics -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100): the value at or below which q% of values lie."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0, "p50": float("nan"), "p90": float("nan"), "p99": float("nan"),
-                "max": float("nan"), "mean": float("nan")}
-    return {"n": len(values), "p50": percentile(values, 50), "p90": percentile(values, 90),
-            "p99": percentile(values, 99), "max": max(values), "mean": statistics.fmean(values)}
 
 
 def ms(ns: int) -> float:
@@ -152,10 +133,10 @@ def run(args: argparse.Namespace) -> dict:
         loop.exec()
 
     log = args.log
-    jpegs = ensure_jpegs(args.jpegs, log=log)
+    jpegs = ensure_jpegs(args.jpegs, size=args.jpeg_size, log=log)
     CACHE.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="keypress-", dir=CACHE))  # same disk as the JPEGs: hard links
-    result: dict = {"workdir": str(workdir), "commit": git_commit()}  # the code measured
+    result: dict = {"workdir": str(workdir), "commit": harness.revision()}  # the code measured
     try:
         project_path, class_of = build_project(workdir, jpegs, args.items, args.labeled,
                                                backbone=args.backbone, log=log)
@@ -266,6 +247,10 @@ def run(args: argparse.Namespace) -> dict:
         baseline.move(1920 - baseline.width(), 1080 - baseline.height())
         baseline.show()
         QTest.qWaitForWindowExposed(baseline)
+        # The presses go to the main window: on Qt's offscreen platform the window shown last (the
+        # baseline) became the active one, and a class key's shortcut then did nothing.
+        window.activateWindow()
+        QTest.qWaitForWindowActive(window, 2000)
         result["viewport"] = (view.viewport().width(), view.viewport().height())
 
         # -- warm-up: the first model trained and the current image on screen -------------------
@@ -555,22 +540,15 @@ def report(args: argparse.Namespace, result: dict, a: dict) -> str:
     return "\n".join(lines)
 
 
-def git_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1]).stdout.strip()
-
-
 def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> str:
     import PIL
     import PySide6
     import sqlite3
 
-    from benchmarks.docs import machine_summary
-
-    commit = result.get("commit") or git_commit()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    commit = result.get("commit") or harness.revision()
+    load = harness.load_average()
     vw, vh = result["viewport"]
-    ratio = a["paint"]["p99"] / a["base_paint"]["p99"] if a["base_paint"]["p99"] else float("nan")
+    ratio = harness.ratio(a["paint"]["p99"], a["base_paint"]["p99"])
     verdict = "met" if a["paint"]["p99"] <= 16 else "NOT met"
     process = result.get("worker_mode", "process") == "process"
     nice = args.worker_nice if args.worker_nice is not None else (10 if process else 5)
@@ -601,14 +579,15 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
             f"{a['burst_misses']} of {a['burst_paint']['n']} presses showed \"Loading…\" first."
         )
     platform_note = "Xvfb, a real X server" if result["platform"] == "xcb" else "no X server"
+    jpeg_size = getattr(args, "jpeg_size", (4000, 3000))  # a --save file from before the option has none
     hits = a["hits"]
     return f"""Command (from the repository root): `{args.command}`  
 Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; aldesk at commit {commit} (plus the working tree of this run)  
-{machine_summary()}; Qt platform `{result['platform']}` ({platform_note}); Python {platform.python_version()}, PySide6 {PySide6.__version__}, Pillow {PIL.__version__}, SQLite {sqlite3.sqlite_version}  
+{harness.machine_summary()}; Qt platform `{result['platform']}` ({platform_note}); Python {platform.python_version()}, PySide6 {PySide6.__version__}, Pillow {PIL.__version__}, SQLite {sqlite3.sqlite_version}  
 Load average (1, 5, 15 min) at the end: {load} (this benchmark's own threads count: the app, its decoders and
 the training worker). Every figure below includes waiting for a CPU and for the GIL; the same-run baseline shows how much.
 
-**Setup.** {args.items:,} items on {args.jpegs} distinct 4000x3000 JPEGs (photo-like, quality 90, ~4 MB, cached
+**Setup.** {args.items:,} items on {args.jpegs} distinct {jpeg_size[0]}x{jpeg_size[1]} JPEGs (photo-like, quality 90, ~4 MB, cached
 under `~/.cache/aldesk/bench`; imported with aldesk's importer, the other items are hard links inserted as item
 rows in bulk, because the importer dedupes by SHA-256 and would refuse copies). Synthetic clustered embeddings
 stored under the default backbone's identity (so the worker trains instead of embedding), {args.labeled} labels
@@ -671,10 +650,12 @@ was ready (n = {hits['n']}): p50 {hits['p50']:.1f} ms, p90 {hits['p90']:.1f} ms,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--presses", type=int, default=500)
     parser.add_argument("--jpegs", type=int, default=300, help="distinct 12 MP JPEGs (cached)")
+    parser.add_argument("--jpeg-size", type=lambda s: tuple(int(x) for x in s.split("x")), default=(4000, 3000),
+                        help="their size, WxH (default 4000x3000)")
     parser.add_argument("--labeled", type=int, default=300, help="labels given before the run")
     parser.add_argument("--pace", type=lambda s: tuple(int(x) for x in s.split("-")), default=(150, 300),
                         help="ms between presses, LOW-HIGH (default 150-300)")
@@ -692,17 +673,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small smoke run, under a minute once the JPEGs are cached")
     parser.add_argument("--offscreen", action="store_true", help="Qt's offscreen platform instead of Xvfb")
     parser.add_argument("--keep", action="store_true", help="keep the project folder")
-    parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--save", type=Path, help="also pickle the raw measurements to this file")
     parser.add_argument("--from-saved", type=Path, help="report (and --write-docs) from a --save file, no run")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"quick": True, "offscreen": True, "items": 60, "presses": 3, "jpegs": 2,
+                                        "jpeg_size": (400, 300), "labeled": 20, "write_samples": 3,
+                                        "backbone": "pixels"})
     if args.quick:
         args.items = min(args.items, 2000)
         args.presses = min(args.presses, 40)
         args.jpegs = min(args.jpegs, 12)
         args.labeled = min(args.labeled, 100)
         args.write_samples = min(args.write_samples, 30)
-    args.command = "python benchmarks/bench_keypress.py " + " ".join(sys.argv[1:])
+    args.command = harness.command()
     args.log = lambda text: print(text, flush=True)
 
     if args.from_saved:
@@ -753,10 +735,10 @@ def finish(args: argparse.Namespace, result: dict) -> None:
     if result["failures"]:
         sys.exit("some presses were never painted: " + "; ".join(result["failures"][:5]))
     if args.write_docs:
-        from benchmarks.docs import DOCS, keep_open_problems_last, replace_section
-
-        replace_section(DOCS_TITLE, docs_body(args, result, a, table))
-        keep_open_problems_last(DOCS)
+        harness.write_section(DOCS_TITLE, docs_body(args, result, a, table), command_line=args.command, rows={
+            "Key press to next image painted": (
+                f"p99 {a['paint']['p99']:.1f} ms, p50 {a['paint']['p50']:.1f} ms ({args.items:,} items)",
+                f"{harness.ratio(a['paint']['p99'], a['base_paint']['p99']):.1f}x the bare-pixmap baseline's p99")})
 
 
 if __name__ == "__main__":

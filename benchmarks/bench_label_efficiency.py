@@ -22,19 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.ml.encoders import load_backbone  # noqa: E402
-from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.simulation.report import embedded_dataset, write_report  # noqa: E402
-from aldesk.ml.loop.pool import PoolModel  # noqa: E402
-from aldesk.ml.simulation.replay import Curve, SimulationResult, full_pool_accuracy, run_one  # noqa: E402
-from benchmarks.docs import machine_summary, replace_section  # noqa: E402
+from aldesk.ml.device import configure_cpu_threads
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.simulation.replay import Curve, SimulationResult, full_pool_accuracy, run_one
+from aldesk.ml.simulation.report import embedded_dataset, write_report
+from benchmarks import harness
 
 STRATEGIES = ["default", "margin", "random"]
 HEADS = ["default", "plain"]
@@ -54,7 +50,7 @@ def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: a
     backbone = load_backbone(backbone_name)
     pool_size = 10_000 if dataset == "fashion-mnist" else None
     test_size = 2_000 if dataset == "fashion-mnist" else None
-    xp, yp, xt, yt, names = embedded_dataset(dataset, backbone, pool_size=pool_size, test_size=test_size)
+    xp, yp, xt, yt, names = embedded_dataset(harness.dataset(dataset), backbone, pool_size=pool_size, test_size=test_size)
     budget = unit_budget(dataset, head, strategy, len(yp), args)
     path = args.out / "runs" / f"{dataset}-{backbone_name}-{head}-{strategy}.json"
     saved = json.loads(path.read_text()) if path.is_file() else None
@@ -101,6 +97,23 @@ def gap_stats(result: SimulationResult) -> tuple[float, float, float]:
     a, b = result.curves["default"].mean(), result.curves["random"].mean()
     gap = a[: min(len(a), len(b))] - b[: min(len(a), len(b))]
     return float(gap.min()), float(gap[0]), float(gap[1])
+
+
+def glance(app: SimulationResult, plain: SimulationResult) -> tuple[str, str]:
+    """The at-a-glance cells: labels the app's loop needs to 98% of full-pool accuracy, and the
+    system gain (those labels / random with the plain head's)."""
+    mine = app.labels_to().get("default", {}).get("98%")
+    theirs = plain.labels_to().get("random", {}).get("98%")
+    limit = max(app.curves["default"].labels) if "default" in app.curves else 0
+    random_limit = max(plain.curves["random"].labels) if "random" in plain.curves else 0
+    figure = f"{mine} labels" if mine is not None else f"not within {limit} labels"
+    if mine is not None and theirs is not None:
+        versus = f"{mine / theirs:.2f} of random + plain head ({mine} / {theirs})"
+    elif mine is not None and random_limit:
+        versus = f"< {mine / random_limit:.2f} (random + plain head not at 98% within {random_limit})"
+    else:
+        versus = "-"
+    return figure, versus
 
 
 def describe(dataset: str, backbone: str, app: SimulationResult, plain: SimulationResult) -> str:
@@ -166,7 +179,7 @@ def describe(dataset: str, backbone: str, app: SimulationResult, plain: Simulati
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--datasets", default="fashion-mnist:efficientnet-lite0,digits:efficientnet-lite0")
     parser.add_argument("--units", default="", help="only these head:strategy runs, e.g. default:default,plain:random")
     parser.add_argument("--seeds", type=int, default=5)
@@ -174,10 +187,10 @@ def main() -> None:
     parser.add_argument("--random-budget", type=int, default=3000, help="random with the plain head (capped at the pool)")
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/label-efficiency"))
-    parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--assemble-only", action="store_true",
                         help="report from the saved runs (up to --seeds each) without running more")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"datasets": f"{harness.TINY}:pixels", "seeds": 1, "budget": 20, "random_budget": 30})
+    args.out = harness.out_dir(args, args.out, "label-efficiency")
     configure_cpu_threads()
     wanted = [tuple(u.split(":")) for u in args.units.split(",")] if args.units else [
         (h, s) for h in HEADS for s in STRATEGIES
@@ -196,18 +209,19 @@ def main() -> None:
         print(text, flush=True)
         if args.write_docs:
             minutes = sum(u["seconds"] for u in units) / 60
+            command = harness.command("ALDESK_THREADS=1 PYTHONPATH=. python")
             body = (
-                f"Command: `ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_label_efficiency.py "
-                f"{' '.join(sys.argv[1:])}` after the runs were made in parallel processes with `--units` "
+                f"Command: `{command}` after the runs were made in parallel processes with `--units` "
                 f"({minutes:.0f} minutes of run time in all for this data set, on a machine shared with "
                 "other jobs).\n\n"
-                f"{machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds unless the table says fewer; batch "
+                f"{harness.machine_summary()}. Strategies {', '.join(STRATEGIES)}; {args.seeds} seeds unless the table says fewer; batch "
                 f"{args.batch}; the budget of each run is in the table. Fashion-MNIST: a 10,000-image pool "
                 "from the train split, 2,000 test images from the test split; digits: 1,198 pool, 599 test "
                 "(stratified). Accuracy is on the held-out split only. Curves, CSVs and plots: "
                 f"`{args.out}/`.\n\n" + text
             )
-            replace_section(f"Label efficiency: {dataset}", body)
+            harness.write_section(f"Label efficiency: {dataset}", body, command_line=command,
+                                  rows={f"Label efficiency, {dataset}: labels to 98% (default, app head)": glance(app, plain)})
 
 
 if __name__ == "__main__":

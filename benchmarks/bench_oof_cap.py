@@ -18,21 +18,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.ml.heads import linear as heads  # noqa: E402
-from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.loop.pool import PoolModel  # noqa: E402
-from aldesk.ml.evaluation.suspects import DEFAULT_FOLDS, rank_from_logits  # noqa: E402
-from benchmarks.bench_suspects import TOP, flip_labels, load_pool  # noqa: E402
-from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+from aldesk.ml.device import configure_cpu_threads
+from aldesk.ml.evaluation.suspects import DEFAULT_FOLDS, rank_from_logits
+from aldesk.ml.heads import linear as heads
+from aldesk.ml.loop.pool import PoolModel
+from benchmarks import harness
+from benchmarks.bench_suspects import TOP, flip_labels, load_pool
 
 SECTION = "Capped out-of-fold fits (suspects and temperature at scale)"
 
@@ -57,15 +53,14 @@ def one_seed(pool: PoolModel, y_pool: np.ndarray, n_labels: int, rate: float, se
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--labels", type=int, default=8_000)
     parser.add_argument("--rate", type=float, default=0.05)
     parser.add_argument("--caps", default="none,140,70", help="labels per class per fold")
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"seeds": 1, "labels": 300, "caps": "none,10"})
     configure_cpu_threads()
-    x, y = load_pool("fashion-mnist")
+    x, y = load_pool("fashion-mnist", args.smoke)
     pool = PoolModel.build(x)
     caps = [None if c == "none" else int(c) for c in args.caps.split(",")]
     rows = []
@@ -75,16 +70,24 @@ def main() -> None:
         rows.append(row)
         print(cap, {k: round(statistics.mean(v), 4) for k, v in row.items() if k != "cap"}, flush=True)
     if args.write_docs:
-        replace_section(SECTION, report(rows, args))
-        keep_open_problems_last()
+        base, capped = rows[0], rows[min(1, len(rows) - 1)]
+        harness.write_section(SECTION, report(rows, args), command_line=command(args), rows={
+            "Capped out-of-fold fits: suspects precision@k": (
+                f"{statistics.mean(capped['pk']):.3f} at a cap of {capped['cap']} per class",
+                f"{statistics.mean(base['pk']):.3f} without a cap; seconds per ranking "
+                f"{harness.ratio(harness.median(capped['seconds']), harness.median(base['seconds'])):.2f}x")})
+
+
+def command(args: argparse.Namespace) -> str:
+    return (f"PYTHONPATH=. python benchmarks/bench_oof_cap.py --seeds {args.seeds} --labels {args.labels} "
+            f"--rate {args.rate} --caps {args.caps} --write-docs")
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     fold_train = args.labels * (DEFAULT_FOLDS - 1) // DEFAULT_FOLDS
     lines = [
-        "```sh", f"PYTHONPATH=. python benchmarks/bench_oof_cap.py --seeds {args.seeds} --labels {args.labels} "
-        f"--rate {args.rate} --caps {args.caps} --write-docs", "```", "",
-        f"{machine_summary()}. Fashion-MNIST pool (10,000 Lite0 embeddings), {args.labels:,} random labels, "
+        "```sh", command(args), "```", "",
+        f"{harness.machine_summary()}. Fashion-MNIST pool (10,000 Lite0 embeddings), {args.labels:,} random labels, "
         f"{args.rate:.0%} flipped, {args.seeds} seeds (same labels and flips for every cap). Each suspects fold "
         f"trains on {fold_train:,} labels ({fold_train // 10} per class) without a cap. Why: at scale the out-of-fold "
         f"heads train on at most `heads.OOF_MAX_TRAIN_PER_CLASS` = {heads.OOF_MAX_TRAIN_PER_CLASS:,} labels per class "
@@ -94,14 +97,14 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
         "| cap per class per fold | suspects precision@k | precision@50 | temperature | out-of-fold accuracy | seconds per ranking | ratio |",
         "|---|---|---|---|---|---|---|",
     ]
-    base = statistics.median(rows[0]["seconds"])
+    base = harness.median(rows[0]["seconds"])
     for r in rows:
         def cell(key: str, digits: int = 3) -> str:
             return f"{statistics.mean(r[key]):.{digits}f} ({min(r[key]):.{digits}f}–{max(r[key]):.{digits}f})"
-        seconds = statistics.median(r["seconds"])
+        seconds = harness.median(r["seconds"])
         cap = "none (baseline)" if r["cap"] is None else f"{r['cap']:,}"
         lines.append(f"| {cap} | {cell('pk')} | {cell('p50', 2)} | {cell('temperature', 2)} | "
-                     f"{cell('oof_accuracy')} | {seconds:.2f} | {seconds / base:.2f} |")
+                     f"{cell('oof_accuracy')} | {seconds:.2f} | {harness.ratio(seconds, base):.2f} |")
     lines += [
         "", "Reading: with few labels per class the cap costs quality (the held-out heads are weaker: fewer "
         "flipped labels found, a lower out-of-fold accuracy, a different temperature). The app's cap starts only above "

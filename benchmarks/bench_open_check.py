@@ -12,27 +12,24 @@ the close is not timed. Modes:
 - ``window``: opening for writing as the window does (the label tables only; the rest is checked
   in a background thread with integrity_check, timed separately as ``background``);
 - ``read``: a read-only open (``info``, ``export``: the label tables);
-- ``baseline``: ``open_project`` of the baseline revision (no check), in a temporary git worktree.
+- ``baseline``: ``open_project`` of the baseline revision (no check), from a copy of that revision's
+  aldesk/ (``git archive``).
 
---write puts the section "Opening checks at a million items" into docs/benchmarks.md.
+--write (or --write-docs) puts the section "Opening checks at a million items" into docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sqlite3
-import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks import harness
+from benchmarks.bench_scale_data import SMOKE_ITEMS, project_for
 
-from benchmarks.bench_scale_data import ensure_scale_project  # noqa: E402
-from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+ROOT = harness.ROOT
 
 TITLE = "Opening checks at a million items"
 CHILD = r"""
@@ -67,29 +64,21 @@ def run_child(mode: str, project: Path, code: Path) -> float:
 
 
 def measure(project: Path, repeats: int, baseline_rev: str) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="aldesk-baseline-") as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), baseline_rev],
-                       check=True)
-        try:
-            run_child("write", project, ROOT)  # one untimed read of the whole file into the cache
-            modes = {"baseline": tree, "write": ROOT, "window": ROOT, "read": ROOT, "background": ROOT}
-            for _ in range(repeats):  # interleaved, so a noisy moment hits every mode alike
-                for mode, code in modes.items():
-                    results.setdefault(mode, []).append(run_child(mode, project, code))
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-    return results
+    with harness.code_at(baseline_rev) as tree:
+        run_child("write", project, ROOT)  # one untimed read of the whole file into the cache
+        modes = {"baseline": tree, "write": ROOT, "window": ROOT, "read": ROOT, "background": ROOT}
+        # interleaved, so a noisy moment hits every mode alike
+        return harness.interleave({mode: lambda mode=mode, code=code: run_child(mode, project, code)
+                                   for mode, code in modes.items()}, repeats)
 
 
 def report(results: dict[str, list[float]], project: Path, items: int, command: str, rev: str) -> str:
-    base = statistics.median(results["baseline"])
+    base = harness.median(results["baseline"])
     size = project.stat().st_size / 1e9
     conn = sqlite3.connect(f"file:{project}?mode=ro", uri=True)
     labeled = conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0]
     conn.close()
-    lines = [f"Command: `{command}`", "", machine_summary() + ".", "",
+    lines = [f"Command: `{command}`", "", harness.machine_summary() + ".", "",
              f"The {items:,}-item benchmark project ({size:.2f} GB: items, 1,280-d float16 embeddings, "
              f"{labeled:,} labels), cached by the OS; seconds of `open_project` alone, median of "
              f"{len(results['baseline'])} fresh processes each, interleaved; the baseline is revision {rev}, "
@@ -100,28 +89,34 @@ def report(results: dict[str, list[float]], project: Path, items: int, command: 
              "background": "the window's background integrity_check of the whole file (off the GUI thread)"}
     for mode, label in names.items():
         values = results[mode]
-        median = statistics.median(values)
+        median = harness.median(values)
         lines.append(f"| {label} | {median:.2f} | {min(values):.2f}–{max(values):.2f} | "
                      f"{median - base:+.2f} s |")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline-rev", default="1551ad2")
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
-    project = ensure_scale_project(args.items)
+    parser.add_argument("--write", dest="write_docs", action="store_true", help="the same as --write-docs")
+    args = harness.parse(parser, smoke={"items": SMOKE_ITEMS, "repeats": 1, "baseline_rev": "HEAD"})
+    project = project_for(args)
     results = measure(project, args.repeats, args.baseline_rev)
     command = "PYTHONPATH=. python benchmarks/bench_open_check.py" + (
         f" --items {args.items}" if args.items != 1_000_000 else "") + " --write"
     text = report(results, project, args.items, command, args.baseline_rev)
     print(text)
-    if args.write:
-        replace_section(TITLE, text)
-        keep_open_problems_last()
+    if args.write_docs:
+        base = harness.median(results["baseline"])
+        harness.write_section(TITLE, text, command_line=command, rows={
+            f"Opening checks, {args.items:,} items: open for writing (command line)": (
+                f"{harness.median(results['write']):.2f} s",
+                f"{harness.median(results['write']) - base:+.2f} s against {args.baseline_rev} (no check)"),
+            f"Opening checks, {args.items:,} items: open in the window": (
+                f"{harness.median(results['window']):.2f} s",
+                f"{harness.median(results['window']) - base:+.2f} s against {args.baseline_rev} (no check)")})
 
 
 if __name__ == "__main__":

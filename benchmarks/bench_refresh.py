@@ -11,22 +11,18 @@ does. The baseline in the same run is the plain supervised head doing the same r
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
-import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.loop.pool import PoolModel, refresh  # noqa: E402
-from benchmarks.docs import machine_summary, replace_section  # noqa: E402
+from aldesk.ml.device import configure_cpu_threads
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.loop.round import RoundResult, RoundSettings, run_round
+from aldesk.ml.loop.snapshot import Snapshot
+from benchmarks import harness
 
 DIM = 1280
 CLASSES = 10
@@ -45,6 +41,15 @@ def synthetic_pool(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def refresh(pool: PoolModel, labeled: np.ndarray, y: np.ndarray, eligible: np.ndarray, n_classes: int, *,
+            n: int = 20, head: str = "default", init=None, rng=None) -> RoundResult:
+    """The app's round on labels held in memory: train, score the pool, pick ``n``."""
+    snapshot = Snapshot.in_memory(pool.size, labeled, y, eligible, n_classes, previous=init)
+    result = run_round(snapshot, pool, RoundSettings(head=head, queue_length=n), rng=rng)
+    assert result is not None and result.train is not None
+    return result
+
+
 def time_refreshes(pool: PoolModel, y_true: np.ndarray, head: str, repeats: int, seed: int = 0) -> list[float]:
     rng = np.random.default_rng(seed)
     labeled = rng.choice(pool.size, 500, replace=False)
@@ -53,7 +58,7 @@ def time_refreshes(pool: PoolModel, y_true: np.ndarray, head: str, repeats: int,
     init = None
     # One untimed refresh: the warm start and the lazily built graph exist from then on.
     result = refresh(pool, labeled, y_true[labeled], eligible, CLASSES, head=head, init=init, rng=rng)
-    init = result.head
+    init = result.train.head
     times = []
     for _ in range(repeats):
         new = rng.choice(np.flatnonzero(eligible), 10, replace=False)
@@ -62,8 +67,8 @@ def time_refreshes(pool: PoolModel, y_true: np.ndarray, head: str, repeats: int,
         start = time.perf_counter()
         result = refresh(pool, labeled, y_true[labeled], eligible, CLASSES, n=20, head=head, init=init, rng=rng)
         times.append(time.perf_counter() - start)
-        init = result.head
-        assert len(result.selection.indices) == 20
+        init = result.train.head
+        assert result.selection is not None and len(result.selection.indices) == 20
     return times
 
 
@@ -75,20 +80,19 @@ def time_recalibrating_refresh(pool: PoolModel, y_true: np.ndarray, seed: int = 
     eligible = np.ones(pool.size, dtype=bool)
     eligible[labeled] = False
     first = refresh(pool, labeled[:500], y_true[labeled[:500]], eligible, CLASSES, rng=rng)
-    first.head.calibrated_at = 1  # as if the last calibration was long ago
+    first.train.head.calibrated_at = 1  # as if the last calibration was long ago
     start = time.perf_counter()
-    result = refresh(pool, labeled, y_true[labeled], eligible, CLASSES, n=20, init=first.head, rng=rng)
+    result = refresh(pool, labeled, y_true[labeled], eligible, CLASSES, n=20, init=first.train.head, rng=rng)
     seconds = time.perf_counter() - start
-    assert result.head.calibrated_at == len(labeled)
+    assert result.train.head.calibrated_at == len(labeled)
     return seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"sizes": "600", "repeats": 1})
     threads = configure_cpu_threads()
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -100,10 +104,11 @@ def main() -> None:
         app = time_refreshes(pool, y, "default", args.repeats)
         plain = time_refreshes(pool, y, "plain", args.repeats)
         recalibrating = time_recalibrating_refresh(pool, y)
-        row = (n, prepare, statistics.median(app), max(app), statistics.median(plain), recalibrating)
+        row = (n, prepare, harness.median(app), max(app), harness.median(plain), recalibrating)
         rows.append(row)
         print(f"{n:>9,} items: prepare {prepare:.1f} s; refresh median {row[2]:.2f} s (max {row[3]:.2f}); "
-              f"plain head {row[4]:.2f} s; ratio {row[2] / row[4]:.2f}; recalibrating {row[5]:.2f} s", flush=True)
+              f"plain head {row[4]:.2f} s; ratio {harness.ratio(row[2], row[4]):.2f}; recalibrating {row[5]:.2f} s",
+              flush=True)
         del pool, x
     table = [
         "| pool | one-off preparation (s) | refresh, app head: median (max) s | refresh, plain head: median s "
@@ -111,14 +116,14 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for n, prepare, median, worst, plain, recal in rows:
-        table.append(f"| {n:,} | {prepare:.1f} | {median:.2f} ({worst:.2f}) | {plain:.2f} | {median / plain:.2f} "
+        table.append(f"| {n:,} | {prepare:.1f} | {median:.2f} ({worst:.2f}) | {plain:.2f} | {harness.ratio(median, plain):.2f} "
                      f"| {recal:.2f} |")
     text = "\n".join(table)
     print(text)
     if args.write_docs:
-        command = "PYTHONPATH=. python benchmarks/bench_refresh.py " + " ".join(sys.argv[1:])
+        command = harness.command()
         body = (
-            f"Command: `{command}`\n\n{machine_summary()}; torch {torch.__version__}, {threads} threads, "
+            f"Command: `{command}`\n\n{harness.machine_summary()}; torch {torch.__version__}, {threads} threads, "
             f"Python {platform.python_version()}.\n\n"
             "Synthetic 1,280-d float16 embeddings (10 clusters), 500 labels, then refreshes of 10 new "
             "labels each: retrain with warm start + calibration, rescore the whole pool, pick 20 "
@@ -130,7 +135,10 @@ def main() -> None:
             f"Load average when the run ended: {os.getloadavg()[0]:.1f} (other jobs on the machine).\n\n"
             + text + "\n"
         )
-        replace_section("Refresh speed (retrain + rescore + pick 20)", body)
+        harness.write_section("Refresh speed (retrain + rescore + pick 20)", body, command_line=command, rows={
+            f"Refresh (retrain + rescore + pick 20), {n:,} items": (
+                f"{median:.2f} s median", f"{harness.ratio(median, plain):.2f}x the plain head's refresh")
+            for n, _prepare, median, _worst, plain, _recal in rows})
 
 
 if __name__ == "__main__":

@@ -17,28 +17,24 @@ under a 16 ms frame.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-from PIL import Image  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from aldesk.core.classes import add_classes
+from aldesk.core.store import create_project, open_project
+from aldesk.core.thumb_cache import ThumbnailDiskCache
+from aldesk.gui.review.review_view import ReviewView
+from aldesk.gui.review.thumbnails import ThumbnailLoader
+from benchmarks import harness
 
-from aldesk.core.classes import add_classes  # noqa: E402
-from aldesk.core.store import create_project, open_project  # noqa: E402
-from aldesk.core.thumb_cache import ThumbnailDiskCache  # noqa: E402
-from aldesk.gui.review.review_view import ReviewView  # noqa: E402
-from aldesk.gui.review.thumbnails import ThumbnailLoader  # noqa: E402
-
-DOCS_TITLE = "## Review grid at scale"
+TITLE = "Review grid at scale"
 
 
 def build(folder: Path, n: int):
@@ -67,10 +63,10 @@ def settle(app: QApplication, seconds: float = 0.0) -> None:
         time.sleep(0.005)
 
 
-def open_scale(items: int):
-    from benchmarks.bench_scale_data import ensure_scale_project
+def open_scale(items: int, smoke: bool = False):
+    from benchmarks.bench_scale_data import SMOKE_LABELS_PER_CLASS, ensure_scale_project
 
-    project = open_project(ensure_scale_project(items))
+    project = open_project(ensure_scale_project(items, **({"labels_per_class": SMOKE_LABELS_PER_CLASS} if smoke else {})))
     big, count = project.conn.execute(
         "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"
         " ORDER BY count(*) DESC LIMIT 1").fetchone()
@@ -103,17 +99,16 @@ def disk_cache_decode(count: int) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = harness.parser(__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--scale", type=int, default=0, help="use bench_scale_data's project of this many items")
     parser.add_argument("--presses", type=int, default=30)
     parser.add_argument("--jpegs", type=int, default=40)
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"items": 200, "presses": 2, "jpegs": 2})
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         if args.scale:
-            project, cat, dog, shown = open_scale(args.scale)
+            project, cat, dog, shown = open_scale(args.scale, args.smoke)
             total = args.scale
         else:
             project, cat, dog = build(Path(tmp), args.items)
@@ -176,7 +171,7 @@ def main() -> None:
         view.shutdown()
         project.close()
     cold, warm = disk_cache_decode(args.jpegs)
-    ms = lambda values: f"{1000 * statistics.median(values):.1f} ms (max {1000 * max(values):.1f})"  # noqa: E731
+    ms = lambda values: f"{1000 * harness.median(values):.1f} ms (max {1000 * max(values):.1f})"  # noqa: E731
     lines = [
         f"- {shown:,} items of one class in a project of {total:,}: open the review view {construct:.2f} s, "
         f"load the class into the grid (query + model reset + layout + paint) {load:.2f} s, "
@@ -188,17 +183,19 @@ def main() -> None:
         + (f"; relabel key (event committed) + repaint: median {ms(relabels)}" if relabels else ""),
         f"- thumbnails decoded and cached in memory during the run: {loaded}",
         f"- thumbnail of a 1600x1200 JPEG, decoded: median {ms(cold)}; read back from the disk cache: "
-        f"median {ms(warm)} ({statistics.median(cold) / statistics.median(warm):.0f}x faster; {len(cold)} files)",
+        f"median {ms(warm)} ({harness.ratio(harness.median(cold), harness.median(warm)):.0f}x faster; {len(cold)} files)",
     ]
     print("\n".join(lines))
     if args.write_docs:
-        from benchmarks.bench_import import write_docs
-        from benchmarks.docs import machine_summary
-
-        command = "QT_QPA_PLATFORM=offscreen PYTHONPATH=. python benchmarks/bench_review_grid.py " + " ".join(sys.argv[1:])
-        write_docs(f"{DOCS_TITLE}\n\nCommand: `{command}`\n\n{machine_summary()}; load average "
-                   f"{os.getloadavg()[0]:.1f} at the end. GUI-thread times, offscreen Qt; a frame is 16 ms.\n\n"
-                   + "\n".join(lines) + "\n")
+        command = harness.command("QT_QPA_PLATFORM=offscreen PYTHONPATH=. python")
+        harness.write_section(
+            TITLE, f"Command: `{command}`\n\n{harness.machine_summary()}; load average "
+            f"{os.getloadavg()[0]:.1f} at the end. GUI-thread times, offscreen Qt; a frame is 16 ms.\n\n"
+            + "\n".join(lines) + "\n", command_line=command, rows={
+                f"Review grid, {shown:,} tiles: Page Down + repaint": (
+                    f"{1000 * harness.median(pages):.1f} ms median (arrow key {1000 * harness.median(arrows):.1f} ms)",
+                    f"thumbnail from the disk cache {harness.ratio(harness.median(cold), harness.median(warm)):.0f}x "
+                    "faster than decoding it")})
 
 
 if __name__ == "__main__":

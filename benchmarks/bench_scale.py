@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,16 +35,16 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# A child measuring a baseline revision imports aldesk from that revision's checkout (--baseline-rev).
-if os.environ.get("ALDESK_BENCH_CODE"):
-    sys.path.insert(0, os.environ["ALDESK_BENCH_CODE"])
+from benchmarks import harness
 
-from benchmarks.bench_scale_data import ensure_scale_project, reset_project  # noqa: E402
-from benchmarks.docs import machine_summary  # noqa: E402
+# A child measuring a baseline revision imports aldesk from that revision's code (--baseline-rev).
+harness.use_code_from_env()
 
-ROOT = Path(__file__).resolve().parents[1]
-TITLE = "## A million items (scale)"
+from benchmarks.bench_scale_data import SMOKE_ITEMS, project_for, reset_project  # noqa: E402
+
+ROOT = harness.ROOT
+TITLE = "A million items (scale)"
+NAN = float("nan")  # the median of no runs (a part whose runs all failed)
 KNOWN_PARTS = ("storage", "open", "refresh", "info", "import")
 
 
@@ -108,7 +107,8 @@ def child_main(mode: str, project_path: str, repeats: int) -> None:
             result["items"] = len(ids)
         elif mode in ("pool-full", "pool-stream", "pool-cached"):
             from aldesk.ml.loop import pool_cache
-            from aldesk.ml.loop.workflow import build_pool, take_snapshot
+            from aldesk.ml.loop.pool import build_pool
+            from aldesk.ml.loop.snapshot import take_snapshot
 
             if mode == "pool-stream":  # computed (and then kept), as at the first start
                 pool_cache.load = lambda *_args, **_kw: None
@@ -160,16 +160,14 @@ def _only_labels(snapshot, keep_ids) -> None:
 
 
 def _time_refreshes(project, repeats: int, limit: int | None = None) -> dict:
-    """The worker's refresh, step by step, through the file; and the engine's in-memory one."""
+    """The worker's round, step by step, through the file; and the round without the accuracy
+    estimate and the fallback (train, score, pick) on the same snapshot as the baseline."""
     import numpy as np
 
-    from aldesk.ml.loop import pool as engine
-    from aldesk.ml.strategies import margins
-    from aldesk.ml.loop.workflow import (
-        build_pool, evaluate_snapshot, pick_queue, pool_key, previous_predictions, take_snapshot,
-        train_snapshot,
-    )
-    from aldesk.ml.loop.jobs import FALLBACK_LENGTH, QUEUE_LENGTH, ranking
+    from aldesk.ml.loop.jobs import FALLBACK_LENGTH, QUEUE_LENGTH
+    from aldesk.ml.loop.pool import build_pool
+    from aldesk.ml.loop.round import RoundSettings, run_round
+    from aldesk.ml.loop.snapshot import pool_key, take_snapshot
 
     from aldesk.ml.loop import pool_cache
 
@@ -191,37 +189,32 @@ def _time_refreshes(project, repeats: int, limit: int | None = None) -> dict:
     for _ in range(repeats + 1):  # the first one warms the head up (the app's first refresh)
         times = {}
         t = time.perf_counter()
-        snapshot = take_snapshot(project, load_vectors=False)
-        previous = previous_predictions(project, snapshot)
+        snapshot = take_snapshot(project, load_vectors=False, with_predictions=True)
         assert pool_key(snapshot) == key
         if keep_ids is not None:
             _only_labels(snapshot, keep_ids)
         times["snapshot"] = time.perf_counter() - t
         if previous_head is not None:
             snapshot.previous = previous_head
-        t = time.perf_counter()
-        train = train_snapshot(snapshot, pool)
-        times["train + rescore"] = time.perf_counter() - t
-        t = time.perf_counter()
-        train.metrics.update(evaluate_snapshot(snapshot, pool, train, previous))
-        times["accuracy estimate"] = time.perf_counter() - t
-        t = time.perf_counter()
-        queue = pick_queue(snapshot, pool, train.probs, None, n=QUEUE_LENGTH)
-        ranking(snapshot, train.probs, margins, FALLBACK_LENGTH, {q.item_id for q in queue})
-        times["queue"] = time.perf_counter() - t
-        previous_head = train.head
+        app = RoundSettings(queue_length=QUEUE_LENGTH, fallback_length=FALLBACK_LENGTH, evaluate=True)
+        result = run_round(snapshot, pool, app)
+        assert result is not None and result.train is not None
+        times["train + rescore"] = result.seconds["train"]
+        times["accuracy estimate"] = result.seconds["evaluate"]
+        times["queue"] = result.seconds["select"]
+        previous_head = result.train.head
         steps.append(times)
         totals.append(sum(times.values()))
+        snapshot.previous = previous_head
         t = time.perf_counter()
-        engine.refresh(pool, snapshot.labeled, snapshot.y, snapshot.eligible, len(snapshot.class_ids),
-                       n=QUEUE_LENGTH, init=previous_head, rng=np.random.default_rng(0))
+        run_round(snapshot, pool, RoundSettings(queue_length=QUEUE_LENGTH), rng=np.random.default_rng(0))
         baseline.append(time.perf_counter() - t)
     steps, totals, baseline = steps[1:], totals[1:], baseline[1:]
     return {
         "prepare_seconds": prepare, "prepare_from_cache": bool(hits and hits[0]), "labels": int(len(snapshot.y)),
-        "refresh_median": statistics.median(totals), "refresh_max": max(totals),
-        "baseline_median": statistics.median(baseline),
-        "steps": {name: statistics.median(s[name] for s in steps) for name in steps[0]},
+        "refresh_median": harness.median(totals), "refresh_max": max(totals),
+        "baseline_median": harness.median(baseline),
+        "steps": {name: harness.median(s[name] for s in steps) for name in steps[0]},
     }
 
 
@@ -230,11 +223,11 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
     the suspects and the previous model's predictions), stage by stage from its progress messages.
     The app stores each result and the next refresh warm-starts from it; here nothing is written
     (the project is shared), so the next snapshot is handed the last head instead."""
-    from aldesk.ml.loop import workflow
+    from aldesk.ml.loop import snapshot as snapshots
     from aldesk.ml.loop.jobs import JobRunner
 
     last_head = []
-    take = workflow.take_snapshot
+    take = snapshots.take_snapshot
 
     def take_as_if_stored(*args, **kwargs):
         snapshot = take(*args, **kwargs)
@@ -242,10 +235,10 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
             snapshot.previous = last_head[-1]
         return snapshot
 
-    workflow.take_snapshot = take_as_if_stored
+    snapshots.take_snapshot = take_as_if_stored
     runner = JobRunner(project.path, None, lambda: False)
     runs = []
-    for generation in range(repeats + 1):  # the first also loads the pool (features from the disk cache)
+    for _ in range(repeats + 1):  # the first also loads the pool (features from the disk cache)
         marks, outcome = [("before", time.perf_counter())], []
 
         def emit(kind, payload):
@@ -254,7 +247,7 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
             elif kind == "refreshed":
                 outcome.append(payload)
 
-        runner.refresh(generation, emit)
+        runner.run("refresh", emit)
         marks.append(("end", time.perf_counter()))
         stages: dict[str, float] = {}
         for (name, t0), (_, t1) in zip(marks, marks[1:]):
@@ -264,15 +257,16 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
         last_head.append(outcome[0].train.head)
     later = runs[1:]
     return {"first": runs[0], "labels": runs[0]["labels"], "suspects": runs[0]["suspects"],
-            "job_median": statistics.median(r["total"] for r in later), "job_max": max(r["total"] for r in later),
-            "stages": {k: statistics.median(r["stages"].get(k, 0.0) for r in later) for k in later[0]["stages"]}}
+            "job_median": harness.median(r["total"] for r in later), "job_max": max(r["total"] for r in later),
+            "stages": {k: harness.median(r["stages"].get(k, 0.0) for r in later) for k in later[0]["stages"]}}
 
 
 def run_child(mode: str, project: Path, repeats: int = 3, code: Path | None = None) -> dict:
     """``mode`` measured in a fresh process; with ``code``, aldesk is imported from that checkout."""
-    env = dict(os.environ, PYTHONPATH=str(code or ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop(harness.CODE_ENV, None)
     if code is not None:
-        env["ALDESK_BENCH_CODE"] = str(code)
+        env[harness.CODE_ENV] = str(code)
     out = subprocess.run([sys.executable, __file__, "--child", mode, "--project", str(project),
                           "--repeats", str(repeats)], capture_output=True, text=True, env=env, check=False)
     for line in out.stdout.splitlines():
@@ -284,24 +278,28 @@ def run_child(mode: str, project: Path, repeats: int = 3, code: Path | None = No
 # -- the app under Xvfb ----------------------------------------------------------------------------
 
 
-def run_app(project: Path, seconds: float, threads: str | None) -> dict:
-    """Launch the real app; returns its events and the polled memory of it and its children."""
+def run_app(project: Path, seconds: float, threads: str | None, offscreen: bool = False) -> dict:
+    """Launch the real app; returns its events and the polled memory of it and its children.
+    Under xvfb-run, or on Qt's offscreen platform with ``offscreen``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), ALDESK_BENCH_T0=repr(time.time()))
     env.pop("QT_QPA_PLATFORM", None)
     if threads:
         env["ALDESK_THREADS"] = threads
+    display = ["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24"]
+    if offscreen:
+        env["QT_QPA_PLATFORM"], display = "offscreen", []
     t0 = time.time()
     env["ALDESK_BENCH_T0"] = repr(t0)
-    proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", sys.executable,
-                             str(ROOT / "benchmarks" / "bench_scale_app.py"), str(project), str(seconds)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen([*display, sys.executable, str(ROOT / "benchmarks" / "bench_scale_app.py"), str(project),
+                             str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     events: list[dict] = []
     memory = {"rss_mib": 0.0, "pss_mib": 0.0, "hwm_mib": {}}
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.is_set():
-            app = [p for p in descendants(proc.pid) if "bench_scale_app" in _cmdline(p)]
+            # Under xvfb-run the app is a descendant; offscreen it is the process started.
+            app = [p for p in ([proc.pid] if offscreen else []) + descendants(proc.pid) if "bench_scale_app" in _cmdline(p)]
             pids = app + [d for a in app for d in descendants(a)]
             rss = sum(status_kib(p, "VmRSS") for p in pids) / 1024
             pss = sum(pss_kib(p) for p in pids) / 1024
@@ -335,12 +333,7 @@ def _cmdline(pid: int) -> str:
 
 def time_command(argv: list[str], repeats: int) -> list[float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return times
+    return harness.repeat(lambda: subprocess.run(argv, env=env, check=True, capture_output=True), repeats)
 
 
 def import_and_embed(sample: int) -> dict:
@@ -351,9 +344,10 @@ def import_and_embed(sample: int) -> dict:
 
     from aldesk.core.store import open_project
     from aldesk.ml.encoders import load_backbone
-    from aldesk.ml.loop.workflow import embed_project
+    from aldesk.ml.loop.embedding import embed_project
 
-    with tempfile.TemporaryDirectory(dir=Path.home() / ".cache") as tmp:
+    harness.CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=harness.CACHE) as tmp:  # on disk, as the images would be (not a tmpfs)
         images = Path(tmp) / "images"
         rng = np.random.default_rng(0)
         for i in range(sample):
@@ -382,7 +376,7 @@ def import_and_embed(sample: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--app-seconds", type=float, default=400.0,
@@ -393,15 +387,16 @@ def main() -> None:
                         help="comma-separated parts to run")
     parser.add_argument("--baseline-rev", default=None,
                         help="also measure the refresh parts with aldesk from this git revision, in the same run")
-    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--offscreen", action="store_true", help="the open part on Qt's offscreen platform, not Xvfb")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--project", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"items": SMOKE_ITEMS, "repeats": 1, "sample": 20, "app_seconds": 60,
+                                        "offscreen": True})
     if args.child:
         child_main(args.child, args.project, args.repeats)
         return
     parts = set(args.only.split(","))
-    project = ensure_scale_project(args.items)
+    project = project_for(args)
     results: dict = {"items": args.items, "project_gb": project.stat().st_size / 1e9, "repeats": args.repeats}
     if "storage" in parts:
         for mode in ("load-concat", "load", "pool-full", "pool-stream", "pool-cached"):
@@ -415,7 +410,7 @@ def main() -> None:
         shutil.rmtree(pool_cache.default_folder(), ignore_errors=True)
         results["open"] = []
         for _ in range(args.repeats):
-            results["open"].append(run_app(project, args.app_seconds, args.app_threads))
+            results["open"].append(run_app(project, args.app_seconds, args.app_threads, args.offscreen))
             reset_project(project)
         for run in results["open"]:
             print("open", json.dumps({k: run[k] for k in ("events", "memory", "code")}), flush=True)
@@ -434,44 +429,68 @@ def main() -> None:
     if "import" in parts:
         results["import"] = import_and_embed(args.sample)
         print("import", results["import"], flush=True)
-    out = ROOT / "benchmarks" / "results" / "scale.json"
+    out = harness.out_dir(args, ROOT / "benchmarks" / "results", "scale") / "scale.json"
     out.parent.mkdir(exist_ok=True)
     previous = json.loads(out.read_text()) if out.exists() else {}
-    command = "PYTHONPATH=. nice -n 10 python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
+    command = harness.command("PYTHONPATH=. nice -n 10 python")
     commands = previous.get("commands", {})
     commands.update({part: command for part in parts if part in KNOWN_PARTS})
     previous.update(results, commands=commands)
     out.write_text(json.dumps(previous, indent=1) + "\n")
     if args.write_docs:
-        from benchmarks.bench_import import write_docs
-
-        write_docs(report(previous))
+        harness.write_section(TITLE, report(previous).partition("\n")[2], command_line=command, rows=glance(previous, parts, results.get("baseline")))
 
 
 def measure_revision(rev: str, modes: tuple[str, ...], project: Path, repeats: int) -> dict:
-    """The same child measurements with aldesk checked out at ``rev`` (a temporary git worktree)."""
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True,
-                            text=True, check=True).stdout.strip()
-    with tempfile.TemporaryDirectory(prefix="aldesk-baseline-") as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), commit], check=True)
-        try:
-            return {"rev": commit, **{mode: run_child(mode, project, repeats, code=tree) for mode in modes}}
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    """The same child measurements with aldesk at ``rev`` (a copy of that revision's code)."""
+    commit = harness.revision(rev)
+    with harness.code_at(commit) as tree:
+        return {"rev": commit, **{mode: run_child(mode, project, repeats, code=tree) for mode in modes}}
 
 
-def _median(values) -> float:
-    return statistics.median(values) if values else float("nan")
+def glance(r: dict, parts: set[str], baseline: dict | None) -> dict[str, tuple[str, str]]:
+    """The at-a-glance cells of the ``parts`` measured now, from the saved results ``r``; the
+    refresh job against ``baseline``, the other revision measured in this run (None: not)."""
+    items, rows = r["items"], {}
+    if "storage" in parts:
+        old, new = r["load-concat"], r["load"]
+        rows[f"Scale, {items:,} items: loading every embedding"] = (
+            f"{new['seconds']:.1f} s, {new['peak_rss_mib'] / 1024:.2f} GiB peak",
+            f"{harness.ratio(old['seconds'], new['seconds']):.1f}x faster, "
+            f"{harness.ratio(old['peak_rss_mib'], new['peak_rss_mib']):.1f}x less peak memory than the old loader")
+    if "open" in parts:
+        paints = [next(e["t"] for e in run["events"] if e["event"] == "first_paint") for run in r["open"]]
+        rows[f"Scale, {items:,} items: launch to first image painted"] = (f"{harness.median(paints, empty=NAN):.2f} s median", "-")
+        rows[f"Scale, {items:,} items: memory of the app (window + learning process)"] = (
+            f"{max(run['memory']['rss_mib'] for run in r['open']) / 1024:.2f} GiB peak RSS "
+            f"(PSS {max(run['memory']['pss_mib'] for run in r['open']) / 1024:.2f} GiB)", "-")
+    if "refresh" in parts:
+        f = r["refresh"]
+        rows[f"Scale, {items:,} items: refresh through the storage path, {f['labels']:,} labels"] = (
+            f"{f['refresh_median']:.2f} s median",
+            f"{harness.ratio(f['refresh_median'], f['baseline_median']):.2f}x the in-memory engine refresh")
+    if "refresh" in parts:
+        j, base = r["job"], (baseline or {}).get("job")
+        rows[f"Scale, {items:,} items: the app's whole refresh job"] = (
+            f"{j['job_median']:.2f} s median",
+            f"{harness.ratio(j['job_median'], base['job_median']):.2f} of the code at {baseline['rev']}" if base else "-")
+    if "info" in parts:
+        info, startup = harness.median(r["info"], empty=NAN), harness.median(r["startup"], empty=NAN)
+        rows[f"Scale, {items:,} items: `aldesk info`"] = (
+            f"{info:.2f} s median", f"{harness.ratio(info, startup):.0f}x `python -m aldesk --version` ({info:.2f} / {startup:.2f} s)")
+    if "import" in parts:
+        i = r["import"]
+        rows["Scale: `aldesk import` of small PNGs"] = (f"{i['sample'] / i['import_seconds']:,.0f} files/s", "-")
+    return rows
 
 
 def report(r: dict) -> str:
     """The docs section from the saved results (every part present in ``r``)."""
     commands = sorted(set(r.get("commands", {}).values()))
-    lines = [TITLE, "", "Commands (parts run one after another; each keeps its results in "
+    lines = [f"## {TITLE}", "", "Commands (parts run one after another; each keeps its results in "
              "`benchmarks/results/scale.json`, and the section is written from all of them):", ""]
     lines += [f"    {c}" for c in commands]
-    lines += ["", f"{machine_summary()}; Python {platform.python_version()}; "
+    lines += ["", f"{harness.machine_summary()}; Python {platform.python_version()}; "
              f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the machine: single figures "
              "swing, the same-run baselines are the steadier comparison).", "",
              f"Project: {r['items']:,} items, {r['project_gb']:.2f} GB file, made by `benchmarks/bench_scale_data.py` "
@@ -510,7 +529,7 @@ def report(r: dict) -> str:
             "### Opening the project in the app (`aldesk PROJECT`, real window under Xvfb)", "",
             f"`benchmarks/bench_scale_app.py` runs `aldesk.gui.app.run_app(PROJECT)` (what `aldesk PROJECT` runs) "
             f"with methods wrapped to print times; {len(runs)} launch(es), the app's own thread setting.", "",
-            f"- **Launch to first image painted: median {_median(paints):.2f} s** (runs: "
+            f"- **Launch to first image painted: median {harness.median(paints, empty=NAN):.2f} s** (runs: "
             + ", ".join(f"{p:.2f}" for p in paints) + " s; goal 2 s). The clock starts before `xvfb-run` starts, "
             "so the X server's start-up is included.",
             "- Refresh results stored by the app, seconds after the first paint, per launch (the first launch "
@@ -520,7 +539,7 @@ def report(r: dict) -> str:
             "includes starting the learning process, reading the pool features and its first job (see \"The app's "
             "whole refresh job\"); the second, the 0.5 s before Ctrl+R and one job. "
             f"The GUI thread's part of storing one result (reserving the model version; after a thread wrote the "
-            f"1M predictions, the model's row, the queue and 5,000 suspects): median {_median(stores) * 1000:.0f} ms, "
+            f"1M predictions, the model's row, the queue and 5,000 suspects): median {harness.median(stores, empty=NAN) * 1000:.0f} ms, "
             f"max {max(stores) * 1000:.0f} ms.",
             f"- **Memory of the app** (the window's process plus its compute child, polled every 0.2 s): peak summed "
             f"RSS **{rss / 1024:.2f} GiB**, PSS {pss / 1024:.2f} GiB (goal 4 GB); peak RSS per process (VmHWM): "
@@ -576,9 +595,9 @@ def report(r: dict) -> str:
         lines.append("")
     if "info" in r:
         lines += ["### `aldesk info` on the million items", "",
-                  f"- `aldesk info PROJECT --json`, whole process: median **{_median(r['info']):.2f} s** "
+                  f"- `aldesk info PROJECT --json`, whole process: median **{harness.median(r['info'], empty=NAN):.2f} s** "
                   f"(runs: {', '.join(f'{t:.2f}' for t in r['info'])}); start-up baseline `python -m aldesk --version` "
-                  f"{_median(r['startup']):.2f} s.", ""]
+                  f"{harness.median(r['startup'], empty=NAN):.2f} s.", ""]
     if "import" in r:
         i = r["import"]
         lines += ["### Import and embedding rates", "",

@@ -1,6 +1,6 @@
 """The real app on a project, instrumented from outside its code (for bench_scale.py).
 
-    ALDESK_BENCH_T0=<time.time() at launch> python benchmarks/bench_scale_app.py PROJECT SECONDS
+    ALDESK_BENCH_T0=<time.time() at launch> PYTHONPATH=. python benchmarks/bench_scale_app.py PROJECT SECONDS
 
 Runs ``aldesk.gui.app.run_app(PROJECT)``, what ``aldesk PROJECT`` runs, after wrapping three
 methods so that it prints, one JSON line each, to stdout:
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import benchmarks.harness  # noqa: F401 - stops a run that would import another checkout's aldesk
 
 T0 = float(os.environ.get("ALDESK_BENCH_T0", time.time()))
 

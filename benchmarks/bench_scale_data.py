@@ -28,33 +28,40 @@ import argparse
 import hashlib
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from aldesk.core import labels, vectors
+from aldesk.core.classes import add_classes
+from aldesk.core.store import create_project, open_project
+from benchmarks import harness
+from benchmarks.harness import CACHE
 
-from aldesk.core import labels, vectors  # noqa: E402
-from aldesk.core.classes import add_classes  # noqa: E402
-from aldesk.core.store import create_project, open_project  # noqa: E402
-
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aldesk" / "bench"
 SOURCES = 300
 CLASSES = 10
 CHUNK = 512
+LABELS_PER_CLASS = 2_000
 DONE = "built.txt"  # written last: a folder without it is a half-built one
+# What the scripts on this project use in a smoke run (--smoke): ~30 items of class0 plus 3 per
+# other class labeled, the rest not, so there is something to train and something to pick.
+SMOKE_ITEMS, SMOKE_LABELS_PER_CLASS = 300, 3
 
 
-def scale_folder(items: int) -> Path:
-    return CACHE / f"scale-{items}"
+def scale_folder(items: int, labels_per_class: int = LABELS_PER_CLASS) -> Path:
+    return CACHE / (f"scale-{items}" if labels_per_class == LABELS_PER_CLASS else f"scale-{items}-{labels_per_class}")
 
 
-def ensure_scale_project(items: int, *, labels_per_class: int = 2_000, seed: int = 0,
+def project_for(args: argparse.Namespace) -> Path:
+    """The cached project of ``args.items`` items, with a smoke run's labels under --smoke."""
+    return ensure_scale_project(args.items, labels_per_class=SMOKE_LABELS_PER_CLASS if args.smoke else LABELS_PER_CLASS)
+
+
+def ensure_scale_project(items: int, *, labels_per_class: int = LABELS_PER_CLASS, seed: int = 0,
                          log=print) -> Path:
     """The cached project's path, building it first when needed."""
-    folder = scale_folder(items)
+    folder = scale_folder(items, labels_per_class)
     path = folder / "scale.aldesk"
     if (folder / DONE).exists():
         reset_project(path)
@@ -163,10 +170,12 @@ def reset_project(path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--labels-per-class", type=int, default=2_000)
-    args = parser.parse_args()
+    parser.add_argument("--labels-per-class", type=int, default=LABELS_PER_CLASS)
+    args = harness.parse(parser, smoke={"items": SMOKE_ITEMS, "labels_per_class": SMOKE_LABELS_PER_CLASS})
+    if args.write_docs:
+        parser.error("this script builds the data of the scale benchmarks; it writes no section")
     path = ensure_scale_project(args.items, labels_per_class=args.labels_per_class)
     print(path, f"{path.stat().st_size / 1e9:.2f} GB")
 

@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.ml.encoders import load_backbone  # noqa: E402
-from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.loop.pool import PoolModel, train_head  # noqa: E402
-from aldesk.ml.heads.cnn import pool_input  # noqa: E402
-from aldesk.ml.simulation.report import embedded_dataset, write_report  # noqa: E402
-from aldesk.ml.simulation.replay import SimulationResult, simulate  # noqa: E402
-from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+from aldesk.ml.device import configure_cpu_threads
+from aldesk.ml.encoders import load_backbone
+from aldesk.ml.heads.base import fit_head, pool_input
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.simulation.replay import SimulationResult, simulate
+from aldesk.ml.simulation.report import embedded_dataset, write_report
+from benchmarks import harness
 
 TITLE = "Weight-free fallback: small CNN from scratch"
 HEADS = ("cnn", "plain")
@@ -38,7 +34,8 @@ POINTS = (10, 20, 50, 100, 200, 300, 400, 600)
 def load(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     pool_size = 10_000 if dataset == "fashion-mnist" else None
     test_size = 2_000 if dataset == "fashion-mnist" else None
-    xp, yp, xt, yt, names = embedded_dataset(dataset, load_backbone("pixels"), pool_size=pool_size, test_size=test_size)
+    xp, yp, xt, yt, names = embedded_dataset(harness.dataset(dataset), load_backbone("pixels"), pool_size=pool_size,
+                                             test_size=test_size)
     return xp, yp, xt, yt, len(names)
 
 
@@ -60,26 +57,27 @@ class Clock:
         self.out.append((time.perf_counter() - self.wall, time.process_time() - self.cpu))
 
 
-def timing(pool: PoolModel, yp: np.ndarray, n_classes: int, repeats: int = 3) -> list[dict]:
+def timing(pool: PoolModel, yp: np.ndarray, n_classes: int, repeats: int = 3,
+           label_counts: tuple[int, ...] = (100, 300)) -> list[dict]:
     """Seconds for training + scoring the whole pool, per head, at a few label counts."""
     rows = []
-    for n in (100, 300):
+    for n in label_counts:
         rng = np.random.default_rng(n)
         first = rng.choice(pool.size, n, replace=False)
         more = np.concatenate([first, rng.choice(np.setdiff1d(np.arange(pool.size), first), 10, replace=False)])
         times: dict[str, list[tuple[float, float]]] = {key: [] for key in TIMED}
         for _ in range(repeats):
             with Clock(times["plain"]):
-                model, _ = train_head(pool, more, yp[more], n_classes, head="plain")
+                model, _ = fit_head("plain", pool, more, yp[more], n_classes)
                 model.predict_proba(pool.z)
             with Clock(times["cnn from scratch"]):
-                cold, _ = train_head(pool, first, yp[first], n_classes, head="cnn")
+                cold, _ = fit_head("cnn", pool, first, yp[first], n_classes)
             with Clock(times["cnn warm"]):
-                warm, _ = train_head(pool, more, yp[more], n_classes, head="cnn", init=cold)
+                warm, _ = fit_head("cnn", pool, more, yp[more], n_classes, init=cold)
                 with Clock(times["cnn scoring"]):
                     warm.predict_proba(pool_input(warm, pool))
         rows.append({"labels": n, **{
-            key: {"wall": statistics.median(w for w, _ in v), "cpu": statistics.median(c for _, c in v)}
+            key: {"wall": harness.median(w for w, _ in v), "cpu": harness.median(c for _, c in v)}
             for key, v in times.items()
         }})
         print(f"timing at {n} labels: {rows[-1]}", flush=True)
@@ -112,7 +110,7 @@ def describe(dataset: str, data, timings: list[dict], results: dict[str, Simulat
     ]
     for row in timings:
         cells = [f"{row[k]['wall']:.2f} / {row[k]['cpu']:.2f}" for k in TIMED]
-        ratio = row["cnn warm"]["cpu"] / max(row["plain"]["cpu"], 1e-9)
+        ratio = row["cnn warm"]["cpu"] / max(row["plain"]["cpu"], 1e-9)  # a CPU time can be 0.0 here
         lines.append(f"| {row['labels']} | " + " | ".join(cells) + f" | {ratio:.1f}x |")
     lines += [
         "",
@@ -141,7 +139,7 @@ def describe(dataset: str, data, timings: list[dict], results: dict[str, Simulat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--datasets", default="digits,fashion-mnist")
     parser.add_argument("--strategies", default="default,random")
     parser.add_argument("--seeds", type=int, default=3)
@@ -149,20 +147,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scratch-cnn"))
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
-    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--timing-labels", default="100,300", help="label counts of the refresh-cost table")
     parser.add_argument("--docs-only", action="store_true", help="only rewrite the docs section from the parts in --out")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"datasets": harness.TINY, "seeds": 1, "budget": 20, "repeats": 1,
+                                        "timing_labels": "20"})
+    args.out = harness.out_dir(args, args.out, "scratch-cnn")
     if args.docs_only:
         write_docs(args.out)
         return
     threads = configure_cpu_threads()
-    command = "ALDESK_THREADS=1 PYTHONPATH=. python benchmarks/bench_scratch_cnn.py " + " ".join(sys.argv[1:])
+    command = harness.command("ALDESK_THREADS=1 PYTHONPATH=. python")
     args.out.mkdir(parents=True, exist_ok=True)
     for dataset in args.datasets.split(","):
         started = time.perf_counter()
         data = load(dataset)
         pool = PoolModel.build(data[0])
-        timings = timing(pool, data[1], data[4], args.repeats)
+        timings = timing(pool, data[1], data[4], args.repeats, tuple(int(n) for n in args.timing_labels.split(",")))
         results = {head: run(dataset, head, data, args) for head in HEADS}
         text = describe(dataset, data, timings, results, args)
         (args.out / f"{dataset}-summary.json").write_text(json.dumps(
@@ -175,13 +175,14 @@ def main() -> None:
         )
         print(text, flush=True)
         if args.write_docs:
-            write_docs(args.out)
+            write_docs(args.out, dataset, results, command)
 
 
-def write_docs(out: Path) -> None:
-    parts = [out / f"{name}-section.md" for name in ("digits", "fashion-mnist")]
+def write_docs(out: Path, dataset: str | None = None, results: dict[str, SimulationResult] | None = None,
+               command: str | None = None) -> None:
+    parts = [out / f"{name}-section.md" for name in ("digits", "fashion-mnist", harness.TINY)]
     body = (
-        f"{machine_summary()}, shared with other jobs (load average well above the core count), so "
+        f"{harness.machine_summary()}, shared with other jobs (load average well above the core count), so "
         "wall seconds are noisy. The `pixels` backbone stores each item as its 32x32 RGB thumbnail; "
         "`cnn` trains the small CNN of `aldesk/ml/heads/cnn.py` on the labeled thumbnails (what the "
         "app and `aldesk train`/`simulate` use on this backbone), `plain` is the class-balanced logistic "
@@ -191,8 +192,15 @@ def write_docs(out: Path) -> None:
         # The reading of the numbers, written by hand after a run.
         + ("\n" + (out / "reading.md").read_text() if (out / "reading.md").is_file() else "")
     )
-    replace_section(TITLE, body)
-    keep_open_problems_last()
+    rows = None
+    if results is not None:
+        cnn = results["cnn"].labels_to().get("default", {}).get("98%")
+        plain = results["plain"].labels_to().get("random", {}).get("98%")
+        limit = max(results["cnn"].curves["default"].labels) if "default" in results["cnn"].curves else 0
+        rows = {f"Weight-free fallback (pixels + cnn), {dataset}: labels to 98%": (
+            f"{cnn} labels" if cnn is not None else f"not within {limit} labels",
+            f"{cnn / plain:.2f} of random + plain head ({cnn} / {plain})" if cnn is not None and plain is not None else "-")}
+    harness.write_section(TITLE, body, rows=rows, command_line=command)
 
 if __name__ == "__main__":
     main()

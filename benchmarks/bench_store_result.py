@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -28,14 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.core import model_store, schema, wal_sync  # noqa: E402
-from aldesk.core.classes import add_classes  # noqa: E402
-from aldesk.core.labels import record  # noqa: E402
-from aldesk.core.store import _connect, create_project, second_connection  # noqa: E402
-from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
-from tests.conftest import add_bare_items  # noqa: E402
+from aldesk.core import model_store, schema, wal_sync
+from aldesk.core.classes import add_classes
+from aldesk.core.labels import record
+from aldesk.core.store import _connect, create_project, second_connection
+from benchmarks import harness
+from tests.conftest import add_bare_items
 
 SECTION = "Storing a refresh result (GUI thread)"
 LABEL_EVERY = 0.02
@@ -147,13 +143,12 @@ def _chunked(path: Path, ids: np.ndarray, probs: np.ndarray, n_classes: int, rep
 
 
 def report(results: dict[int, dict], args: argparse.Namespace) -> str:
-    ms = lambda values: statistics.median(values) * 1000  # noqa: E731
+    ms = lambda values: harness.median(values) * 1000  # noqa: E731
     peak = lambda values: max(values) * 1000  # noqa: E731
     p95 = lambda values: float(np.percentile(values, 95)) * 1000  # noqa: E731
     lines = [
-        "```sh", f"PYTHONPATH=. python benchmarks/bench_store_result.py --items {args.items} --classes {args.classes} "
-        f"--repeats {args.repeats} --write-docs", "```", "",
-        f"{machine_summary()}. Synthetic ids and probabilities, {args.classes} classes, chunks of "
+        "```sh", command(args), "```", "",
+        f"{harness.machine_summary()}. Synthetic ids and probabilities, {args.classes} classes, chunks of "
         f"{model_store.PREDICTION_CHUNK_ROWS:,} items; medians of {args.repeats} (max in brackets), all in one run.", "",
         "| items (MB per model) | | GUI thread per result | written by a thread | label commit while writing: median, p95 "
         "(max) | label commit, no write: median, p95 (max) |",
@@ -172,7 +167,7 @@ def report(results: dict[int, dict], args: argparse.Namespace) -> str:
             f"({peak(r['label_quiet']):.1f}) |",
         ]
     lines += ["", "GUI thread, the app vs before step 6: " + ", ".join(
-        f"{statistics.median(r['gui']) / statistics.median(r['old']):.4f} at {items:,}" for items, r in results.items())
+        f"{harness.ratio(harness.median(r['gui']), harness.median(r['old'])):.4f} at {items:,}" for items, r in results.items())
         + ". The GUI thread's part (reserve a version: one read; add the model's row) does not grow with the pool. "
         "A label that finds a chunk's transaction in progress waits for it in SQLite's busy handler (retries after "
         "1, 3, 8, 18 ms); the writer lets it go before its next chunk (store.Project's foreground flag). "
@@ -181,19 +176,26 @@ def report(results: dict[int, dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def command(args: argparse.Namespace) -> str:
+    return (f"PYTHONPATH=. python benchmarks/bench_store_result.py --items {args.items} --classes {args.classes} "
+            f"--repeats {args.repeats} --write-docs")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--items", default="100000,1000000", help="pool sizes, comma-separated")
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"items": "2000", "classes": 3, "repeats": 1})
     results = {n: run(n, args.classes, args.repeats) for n in (int(v) for v in args.items.split(","))}
     text = report(results, args)
     print(text)
     if args.write_docs:
-        replace_section(SECTION, text)
-        keep_open_problems_last()
+        items, r = max(results.items())
+        gui, old = harness.median(r["gui"]) * 1000, harness.median(r["old"]) * 1000
+        harness.write_section(SECTION, text, command_line=command(args), rows={
+            "Storing a refresh result: GUI thread per result": (
+                f"{gui:.1f} ms at {items:,} items", f"{harness.ratio(gui, old):.4f} of the store before step 6 ({old:.0f} ms)")})
 
 
 if __name__ == "__main__":

@@ -29,23 +29,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.ml.heads import linear as heads  # noqa: E402
-from aldesk.ml.device import configure_cpu_threads  # noqa: E402
-from aldesk.ml.loop.pool import PoolModel  # noqa: E402
-from aldesk.ml.simulation.report import cache_dir  # noqa: E402
-from aldesk.ml.evaluation.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects  # noqa: E402
-from benchmarks.docs import keep_open_problems_last, machine_summary, replace_section  # noqa: E402
+from aldesk.ml.device import configure_cpu_threads
+from aldesk.ml.evaluation.suspects import DEFAULT_FOLDS, DEFAULT_SCORE, rank_suspects
+from aldesk.ml.heads import linear as heads
+from aldesk.ml.loop.pool import PoolModel
+from aldesk.ml.simulation.report import cache_dir
+from benchmarks import harness
 
 SECTION = "Finding wrong labels (suspects)"
 RESULTS = Path(__file__).resolve().parent / "results" / "suspects" / "simulation.json"
 DATASETS = {"digits": "digits-efficientnet-lite0-*-None-None-0.npz",
             "fashion-mnist": "fashion-mnist-efficientnet-lite0-*-10000-2000-0.npz"}
 TOP = 50
+# Smoke runs (--smoke) use harness.tiny_pool instead of the cached embeddings: no download.
+SMOKE_POOLS = {"digits": 300, "fashion-mnist": 400}
 
 
-def load_pool(name: str) -> tuple[np.ndarray, np.ndarray]:
+def load_pool(name: str, smoke: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    if smoke:
+        return harness.tiny_pool(SMOKE_POOLS[name], seed=len(name))
     matches = sorted(cache_dir().glob(DATASETS[name]))
     if not matches:
         sys.exit(f"No cached Lite0 embeddings of {name} in {cache_dir()}; run first: "
@@ -83,10 +85,10 @@ def one_run(pool: PoolModel, y_pool: np.ndarray, n_labels: int, rate: float, see
     }
 
 
-def simulation(seeds: int, sizes: list[int], rate: float, variants: list[tuple[str, int]]) -> list[dict]:
+def simulation(seeds: int, sizes: list[int], rate: float, variants: list[tuple[str, int]], smoke: bool = False) -> list[dict]:
     rows = []
     for name in DATASETS:
-        x, y = load_pool(name)
+        x, y = load_pool(name, smoke)
         pool = PoolModel.build(x)
         for n_labels in sizes:
             if n_labels > len(y):
@@ -104,8 +106,8 @@ def simulation(seeds: int, sizes: list[int], rate: float, variants: list[tuple[s
     return rows
 
 
-def timing(sizes: list[int], repeats: int) -> list[dict]:
-    x, y = load_pool("fashion-mnist")
+def timing(sizes: list[int], repeats: int, smoke: bool = False) -> list[dict]:
+    x, y = load_pool("fashion-mnist", smoke)
     start = time.perf_counter()
     pool = PoolModel.build(x)
     build = time.perf_counter() - start
@@ -119,8 +121,8 @@ def timing(sizes: list[int], repeats: int) -> list[dict]:
             heads.fit_linear(pool.z[torch.from_numpy(labeled)], torch.from_numpy(y[labeled]), 10)
             retrain.append(time.perf_counter() - start)
             suspects.append(rank_suspects(pool.z, labeled, y[labeled], 10).seconds)
-        rows.append({"labels": n_labels, "suspects": statistics.median(suspects),
-                     "retrain": statistics.median(retrain), "build": build, "dim": x.shape[1],
+        rows.append({"labels": n_labels, "suspects": harness.median(suspects),
+                     "retrain": harness.median(retrain), "build": build, "dim": x.shape[1],
                      "projected": pool.z.shape[1]})
         print(f"{n_labels} labels: suspects {rows[-1]['suspects']:.2f} s, one plain fit {rows[-1]['retrain']:.2f} s", flush=True)
     return rows
@@ -136,7 +138,7 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
                   "back from `benchmarks/results/suspects/simulation.json`):", "", "```sh", timing_command(args), "```"]
     lines += [
         "",
-        f"{machine_summary()}; load average {load[0]:.1f} at the start of the run, {load[1]:.1f} at the end "
+        f"{harness.machine_summary()}; load average {load[0]:.1f} at the start of the run, {load[1]:.1f} at the end "
         "(other jobs ran: times are inflated, compare the ratio).",
         "",
         f"Labeled items are ranked by held-out heads (`aldesk/ml/evaluation/suspects.py`: plain class-balanced heads in "
@@ -179,7 +181,8 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
         "|---|---|---|---|",
     ]
     for t in times:
-        lines.append(f"| {t['labels']:,} | {t['suspects']:.2f} s | {t['retrain']:.2f} s | {t['suspects'] / t['retrain']:.1f}x |")
+        lines.append(f"| {t['labels']:,} | {t['suspects']:.2f} s | {t['retrain']:.2f} s | "
+                     f"{harness.ratio(t['suspects'], t['retrain']):.1f}x |")
     lines += ["", f"The pool model (projection + graph, kept by the worker) took {times[0]['build']:.1f} s once and is not "
               "included: the worker already has it."]
     return "\n".join(lines)
@@ -197,7 +200,7 @@ def timing_command(args: argparse.Namespace) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sizes", default="500,1000")
     parser.add_argument("--rate", type=float, default=0.05)
@@ -208,8 +211,8 @@ def main() -> None:
                         help="torch threads (default: as the app, one per physical core)")
     parser.add_argument("--timing-only", action="store_true",
                         help=f"reuse the simulation rows saved in {RESULTS.relative_to(RESULTS.parents[2])} by a full run")
-    parser.add_argument("--write-docs", action="store_true")
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"seeds": 1, "sizes": "100", "time_sizes": "100", "repeats": 1})
+    results = harness.out_dir(args, RESULTS.parent, "suspects") / RESULTS.name
     configure_cpu_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -217,20 +220,29 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
     if args.timing_only:
-        saved = json.loads(RESULTS.read_text())
+        saved = json.loads(results.read_text())
         sim, args.sim_command, args.seeds, args.rate = saved["rows"], saved["command"], saved["seeds"], saved["rate"]
     else:
-        sim = simulation(args.seeds, [int(s) for s in args.sizes.split(",")], args.rate, variants)
+        sim = simulation(args.seeds, [int(s) for s in args.sizes.split(",")], args.rate, variants, args.smoke)
         args.sim_command = sim_command(args)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps(
             {"command": args.sim_command, "seeds": args.seeds, "rate": args.rate, "rows": sim}, indent=1))
-    times = timing([int(s) for s in args.time_sizes.split(",")], args.repeats)
+    times = timing([int(s) for s in args.time_sizes.split(",")], args.repeats, args.smoke)
     text = report(sim, times, args, (load_start, os.getloadavg()[0]))
     print(text)
     if args.write_docs:
-        replace_section(SECTION, text)
-        keep_open_problems_last()
+        best = max((r for r in sim if (r["score"], r["folds"]) == (DEFAULT_SCORE, DEFAULT_FOLDS)),
+                   key=lambda r: (r["dataset"] == "fashion-mnist", r["labels"]), default=None)
+        rows = {}
+        if best is not None:
+            rows["Suspects: precision@50, 5% flipped"] = (
+                f"{best['p50'][0]:.2f} ({best['dataset']}, {best['labels']:,} labels)",
+                f"{best['p50'][0] / args.rate:.0f}x chance ({args.rate:.2f})")
+        slowest = times[-1]
+        rows["Suspects: one ranking"] = (f"{slowest['suspects']:.2f} s at {slowest['labels']:,} labels",
+                                          f"{harness.ratio(slowest['suspects'], slowest['retrain']):.1f}x one plain-head fit")
+        harness.write_section(SECTION, text, rows=rows, command_line=args.sim_command)
 
 
 if __name__ == "__main__":

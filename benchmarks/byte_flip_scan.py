@@ -8,19 +8,16 @@ that escaped the command line (a traceback a person would see).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import shutil
 import sqlite3
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aldesk.cli import main as aldesk  # noqa: E402
-from tests.faults import test_byte_flips as flips  # noqa: E402
+from aldesk.cli import main as aldesk
+from benchmarks import harness
+from tests.faults import test_byte_flips as flips
 
 
 def _ok(path: Path, pragma: str) -> bool:
@@ -35,9 +32,11 @@ def _ok(path: Path, pragma: str) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--seeds", type=int, default=300)
-    args = parser.parse_args()
+    args = harness.parse(parser, smoke={"seeds": 2})
+    if args.write_docs:
+        parser.error("this scan prints its counts; docs/reliability.md quotes them by hand")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
 

@@ -21,35 +21,36 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-CACHE = Path(os.environ.get("ALDESK_BENCH_CACHE", Path.home() / ".cache" / "aldesk" / "bench"))
+from benchmarks.harness import CACHE
+
 WIDTH, HEIGHT = 4000, 3000
 CLASSES = ["cat", "dog", "bird", "fish", "horse"]
 HOTKEYS = ["1", "2", "3", "4", "5"]
 
 
-def _make_jpeg(args: tuple[int, Path]) -> None:
-    seed, path = args
+def _make_jpeg(args: tuple[int, Path, tuple[int, int]]) -> None:
+    seed, path, (width, height) = args
     rng = np.random.default_rng(seed)
     base = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(
-        (WIDTH, HEIGHT), Image.Resampling.BICUBIC)
-    texture = Image.fromarray(rng.integers(0, 256, (HEIGHT // 40, WIDTH // 40, 3), dtype=np.uint8)).resize(
-        (WIDTH, HEIGHT), Image.Resampling.BILINEAR)
+        (width, height), Image.Resampling.BICUBIC)
+    texture = Image.fromarray(rng.integers(0, 256, (height // 40, width // 40, 3), dtype=np.uint8)).resize(
+        (width, height), Image.Resampling.BILINEAR)
     pixels = np.asarray(Image.blend(base, texture, 0.35)).astype(np.int16)
-    pixels += rng.integers(-12, 13, (HEIGHT, WIDTH, 1), dtype=np.int16)  # grain
+    pixels += rng.integers(-12, 13, (height, width, 1), dtype=np.int16)  # grain
     tmp = path.with_suffix(".part")
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(tmp, format="JPEG", quality=90)
     tmp.replace(path)  # a killed run never leaves a half-written JPEG in the cache
 
 
-def ensure_jpegs(count: int, *, processes: int = 2, log=print) -> list[Path]:
-    """``count`` distinct 12 MP JPEGs from the cache, generating the missing ones."""
-    folder = CACHE / f"jpeg-{WIDTH}x{HEIGHT}"
+def ensure_jpegs(count: int, *, size: tuple[int, int] = (WIDTH, HEIGHT), processes: int = 2, log=print) -> list[Path]:
+    """``count`` distinct JPEGs of ``size`` (12 MP unless told) from the cache, generating the missing ones."""
+    folder = CACHE / f"jpeg-{size[0]}x{size[1]}"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"photo-{i:04d}.jpg" for i in range(count)]
-    missing = [(i, p) for i, p in enumerate(paths) if not p.exists()]
+    missing = [(i, p, size) for i, p in enumerate(paths) if not p.exists()]
     if missing:
         start = time.perf_counter()
-        log(f"generating {len(missing)} JPEGs of {WIDTH}x{HEIGHT} into {folder} (once) ...")
+        log(f"generating {len(missing)} JPEGs of {size[0]}x{size[1]} into {folder} (once) ...")
         with ProcessPoolExecutor(processes) as pool:
             list(pool.map(_make_jpeg, missing))
         log(f"  done in {time.perf_counter() - start:.0f} s")
