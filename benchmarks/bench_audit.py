@@ -51,8 +51,20 @@ def run(dataset: str, backbone_name: str, args: argparse.Namespace) -> AuditSimu
         if args.write_docs:
             write_docs(dataset, partial, args, done, time.perf_counter() - started)
 
-    return simulate_audit(xp, yp, xt, yt, len(names), seeds=args.seeds, budget=args.budget,
-                          batch=10, head=args.head, every=args.every, progress=progress, seed_done=seed_done)
+    return simulate_audit(
+        xp,
+        yp,
+        xt,
+        yt,
+        len(names),
+        seeds=args.seeds,
+        budget=args.budget,
+        batch=10,
+        head=args.head,
+        every=args.every,
+        progress=progress,
+        seed_done=seed_done,
+    )
 
 
 def write_docs(dataset: str, result: AuditSimulation, args: argparse.Namespace, seeds_done: int, seconds: float) -> None:
@@ -69,8 +81,12 @@ def write_docs(dataset: str, result: AuditSimulation, args: argparse.Namespace, 
         f"`{args.out}/`.\n\n" + describe(dataset, result, args.budget)
     )
     coverage, judged = result.coverage()
-    harness.write_section(f"{TITLE}: {dataset}", body, command_line=command, rows={
-        f"Audit estimate coverage, {dataset}": (f"{coverage:.1%} of {judged} checkpoints", "-")})
+    harness.write_section(
+        f"{TITLE}: {dataset}",
+        body,
+        command_line=command,
+        rows={f"Audit estimate coverage, {dataset}": (f"{coverage:.1%} of {judged} checkpoints", "-")},
+    )
 
 
 def describe(dataset: str, result: AuditSimulation, budget: int) -> str:
@@ -121,12 +137,15 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=600)
     parser.add_argument("--every", type=int, default=5, help="estimate at every N-th batch of 10 labels")
     parser.add_argument("--fashion-pool", type=int, default=10_000, help="subsample the 10,000-image pool")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads; 1 lets two runs share a 2-core machine without "
-                        "oversubscription, which slowed small fits 8x in a test here")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads; 1 lets two runs share a 2-core machine without "
+        "oversubscription, which slowed small fits 8x in a test here",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/audit"))
-    args = harness.parse(parser, smoke={"datasets": harness.TINY, "backbone": "pixels", "seeds": 1, "budget": 110,
-                                        "every": 11})
+    args = harness.parse(parser, smoke={"datasets": harness.TINY, "backbone": "pixels", "seeds": 1, "budget": 110, "every": 11})
     args.out = harness.out_dir(args, args.out, "audit")
     torch.set_num_threads(args.threads)
     for dataset in args.datasets.split(","):

@@ -113,8 +113,7 @@ def decode_rate(backbone: Backbone, paths: list[Path]) -> float:
 def pipeline_rate(backbone: Backbone, paths: list[Path], batch: int) -> float:
     sources = sources_for(backbone, paths)
     start = time.perf_counter()
-    done = sum(len(chunk.positions) for chunk in embed_sources(backbone, sources, batch_size=batch,
-                                                                workers=DECODE_WORKERS))
+    done = sum(len(chunk.positions) for chunk in embed_sources(backbone, sources, batch_size=batch, workers=DECODE_WORKERS))
     elapsed = time.perf_counter() - start
     if done != len(paths):
         raise RuntimeError(f"{backbone.spec.name}: embedded {done} of {len(paths)} images")
@@ -143,8 +142,15 @@ def float16_cosine(candidate: Candidate, backbone: Backbone, paths: list[Path]) 
         half = backbone
     else:
         reference = backbone
-        half = Backbone(backbone.spec, backbone.network, backbone.device, backbone.identity,
-                        backbone.transform, backbone.load_side, mixed_precision=True)
+        half = Backbone(
+            backbone.spec,
+            backbone.network,
+            backbone.device,
+            backbone.identity,
+            backbone.transform,
+            backbone.load_side,
+            mixed_precision=True,
+        )
     full = torch.cat([reference.embed(batch[i : i + 16]) for i in range(0, len(batch), 16)]).float()
     low = torch.cat([half.embed(batch[i : i + 16]) for i in range(0, len(batch), 16)]).float()
     return float(torch.nn.functional.cosine_similarity(full, low).min())
@@ -173,8 +179,7 @@ def measure(candidates: list[Candidate], device: str | None, paths: list[Path], 
             continue
         backbones.append((candidate, backbone, default_batch_size(backbone)))
         decode_rate(backbone, paths)  # untimed: file cache, lazy imports, thread start-up
-    results = {c.name: Result(c.name, c.source, b.spec.dim, b.spec.input_size, size, [], [], [])
-               for c, b, size in backbones}
+    results = {c.name: Result(c.name, c.source, b.spec.dim, b.spec.input_size, size, [], [], []) for c, b, size in backbones}
     for candidate, backbone, _ in backbones:  # untimed, once: float16 against float32
         results[candidate.name].cosine = float16_cosine(candidate, backbone, paths[:PRECISION_IMAGES])
     for _ in range(runs):  # round-robin: every backbone sees the same stretch of machine load
@@ -183,8 +188,11 @@ def measure(candidates: list[Candidate], device: str | None, paths: list[Path], 
             result.decode.append(decode_rate(backbone, paths))
             result.pipeline.append(pipeline_rate(backbone, paths, size))
             result.forward.append(forward_rate(backbone, size, len(paths)))
-            print(f"  {candidate.name}: pipeline {result.pipeline[-1]:.1f}, decode {result.decode[-1]:.1f}, "
-                  f"forward {result.forward[-1]:.1f} img/s", file=sys.stderr)
+            print(
+                f"  {candidate.name}: pipeline {result.pipeline[-1]:.1f}, decode {result.decode[-1]:.1f}, "
+                f"forward {result.forward[-1]:.1f} img/s",
+                file=sys.stderr,
+            )
     return list(results.values())
 
 
@@ -216,10 +224,10 @@ def main() -> None:
     parser.add_argument("--size", default="1024x768", help="their size, WxH (default 1024x768)")
     parser.add_argument("--runs", type=int, default=3, help="rounds; medians are reported (default 3)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda[:N], mps (default: ALDESK_DEVICE or auto)")
-    parser.add_argument("--threads", default=None,
-                        help="torch thread counts to run in turn, e.g. 1,2 (default: ALDESK_THREADS or one per core)")
-    parser.add_argument("--backbones", default=None,
-                        help="only these of the available backbones, comma-separated (default: all)")
+    parser.add_argument(
+        "--threads", default=None, help="torch thread counts to run in turn, e.g. 1,2 (default: ALDESK_THREADS or one per core)"
+    )
+    parser.add_argument("--backbones", default=None, help="only these of the available backbones, comma-separated (default: all)")
     args = harness.parse(parser, smoke={"images": 4, "size": "64x48", "runs": 1, "backbones": "pixels"})
     width, height = (int(v) for v in args.size.lower().split("x"))
     device = requested_device(args.device)
@@ -242,7 +250,8 @@ def main() -> None:
                     glance[f"Embedding speed, {r.name}, {heading}"] = (
                         f"{harness.median(r.pipeline):.1f} img/s through the pipeline",
                         f"{harness.median([harness.ratio(p, d) for p, d in zip(r.pipeline, r.decode)]):.2f} "
-                        "of decode + preprocess only")
+                        "of decode + preprocess only",
+                    )
     if args.write_docs:
         command = harness.command("nice -n 10 env ALDESK_THREADS=1 PYTHONPATH=. python")
         body = (
@@ -257,8 +266,7 @@ def main() -> None:
             "one torch thread the pipeline still uses both cores. *float16 vs float32*: the smallest "
             f"cosine over {PRECISION_IMAGES} of the images between embeddings under autocast float16 "
             "(what CUDA runs) and float32 on the CPU; without a GPU, CPU autocast float16 stands in "
-            "(same layers cast, other kernels)." + (NO_GPU_NOTE if device.type == "cpu" else "")
-            + "\n\n" + "\n".join(sections)
+            "(same layers cast, other kernels)." + (NO_GPU_NOTE if device.type == "cpu" else "") + "\n\n" + "\n".join(sections)
         )
         harness.write_section(TITLE, body, rows=glance, command_line=command)
 

@@ -81,8 +81,7 @@ def main() -> int:
         warm = make_project(work, warm_images, "warm.aldesk")
 
         start = time.perf_counter()
-        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = distributed.Client(cluster)
         startup = time.perf_counter() - start
         rates: dict[str, list[float]] = {"local": [], "dask": []}
@@ -101,8 +100,12 @@ def main() -> int:
                             rate, _, count = timed(lambda: embed_project(project, backbone).embedded)
                         else:
                             reports = []
-                            rate, wall, count = timed(lambda: reports.append(embed_on_cluster(
-                                project, backbone, client, shard_size=args.shard_size)) or reports[0].embedded)
+                            rate, wall, count = timed(
+                                lambda: (
+                                    reports.append(embed_on_cluster(project, backbone, client, shard_size=args.shard_size))
+                                    or reports[0].embedded
+                                )
+                            )
                             busy.append(reports[0].worker_seconds / (wall * args.workers))
                         used = time.process_time() - cpu_start + worker_cpu(client) - workers_start
                         cpu[engine].append(used / count)
@@ -116,11 +119,19 @@ def main() -> int:
 
     local, dask = harness.median(rates["local"]), harness.median(rates["dask"])
     result = {
-        "backbone": backbone.spec.name, "images": args.images, "workers": args.workers,
-        "shard_size": args.shard_size, "rounds": args.rounds, "threads": os.environ.get("ALDESK_THREADS"),
-        "local_images_per_s": rates["local"], "dask_images_per_s": rates["dask"],
-        "median_local": round(local, 2), "median_dask": round(dask, 2), "ratio": round(harness.ratio(dask, local), 3),
-        "cluster_startup_s": round(startup, 2), "worker_busy": [round(b, 3) for b in busy],
+        "backbone": backbone.spec.name,
+        "images": args.images,
+        "workers": args.workers,
+        "shard_size": args.shard_size,
+        "rounds": args.rounds,
+        "threads": os.environ.get("ALDESK_THREADS"),
+        "local_images_per_s": rates["local"],
+        "dask_images_per_s": rates["dask"],
+        "median_local": round(local, 2),
+        "median_dask": round(dask, 2),
+        "ratio": round(harness.ratio(dask, local), 3),
+        "cluster_startup_s": round(startup, 2),
+        "worker_busy": [round(b, 3) for b in busy],
         "cpu_s_per_image": {k: [round(x, 4) for x in v] for k, v in cpu.items()},
         "machine": harness.machine_summary(),
     }
@@ -128,10 +139,14 @@ def main() -> int:
     for name, label in (("local", "local (this process)"), ("dask", f"dask, {args.workers} workers x 1 thread")):
         runs = ", ".join(f"{r:.1f}" for r in rates[name])
         print(f"| {label} | {harness.median(rates[name]):.1f} | {runs} | {harness.median(cpu[name]):.3f} |")
-    print(f"\nworkers busy {harness.median(busy):.0%} of the wall time (median; the rest: waiting for tasks, "
-          "the client reading, checking and storing shards)")
-    print(f"ratio dask / local: {harness.ratio(dask, local):.2f}; LocalCluster start-up {startup:.1f} s (not in the rates); "
-          f"{backbone.spec.name}, {args.images} images 1600x1200 JPEG, shard size {args.shard_size}; {harness.machine_summary()}")
+    print(
+        f"\nworkers busy {harness.median(busy):.0%} of the wall time (median; the rest: waiting for tasks, "
+        "the client reading, checking and storing shards)"
+    )
+    print(
+        f"ratio dask / local: {harness.ratio(dask, local):.2f}; LocalCluster start-up {startup:.1f} s (not in the rates); "
+        f"{backbone.spec.name}, {args.images} images 1600x1200 JPEG, shard size {args.shard_size}; {harness.machine_summary()}"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

@@ -37,8 +37,9 @@ def synthetic_pool(items: int, dim: int = 64, seed: int = 0) -> torch.Tensor:
 
 
 def load_module_at(ref: str):
-    source = subprocess.run(["git", "show", f"{ref}:aldesk/ml/strategies.py"], cwd=harness.ROOT, check=True,
-                            capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{ref}:aldesk/ml/strategies.py"], cwd=harness.ROOT, check=True, capture_output=True, text=True
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "strategies_baseline.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("strategies_baseline", path)
@@ -70,8 +71,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-ref", default=None)
     parser.add_argument("--baseline-max-labels", type=int, default=2000)
-    args = harness.parse(parser, smoke={"items": 3000, "labels": "20,100", "repeats": 1,
-                                        "baseline_ref": "HEAD", "baseline_max_labels": 20})
+    args = harness.parse(
+        parser, smoke={"items": 3000, "labels": "20,100", "repeats": 1, "baseline_ref": "HEAD", "baseline_max_labels": 20}
+    )
     torch.set_num_threads(2)
     z = synthetic_pool(args.items)
     baseline = load_module_at(args.baseline_ref) if args.baseline_ref else None
@@ -98,11 +100,22 @@ def main() -> None:
         )
         most = max(medians)
         compared = max((n for n, (_now, base) in medians.items() if base is not None), default=None)
-        versus = "-" if compared is None else (
-            f"{harness.ratio(*medians[compared]):.2f} of the code at {args.baseline_ref} at {compared:,} labels "
-            f"({medians[compared][0]:.2f} / {medians[compared][1]:.2f} s)")
-        harness.write_section(TITLE, body, command_line=command, rows={
-            "Typical cold start, many labels": (f"{medians[most][0]:.2f} s at {most:,} labels, {args.items:,} items", versus)})
+        versus = (
+            "-"
+            if compared is None
+            else (
+                f"{harness.ratio(*medians[compared]):.2f} of the code at {args.baseline_ref} at {compared:,} labels "
+                f"({medians[compared][0]:.2f} / {medians[compared][1]:.2f} s)"
+            )
+        )
+        harness.write_section(
+            TITLE,
+            body,
+            command_line=command,
+            rows={
+                "Typical cold start, many labels": (f"{medians[most][0]:.2f} s at {most:,} labels, {args.items:,} items", versus)
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), args.images)
         # alternate, so both see the same machine load
-        rates = harness.interleave({"bare": lambda: bare_rate(backbone, args.images),
-                                    "pipeline": lambda: pipeline_rate(backbone, paths)}, args.rounds)
+        rates = harness.interleave(
+            {"bare": lambda: bare_rate(backbone, args.images), "pipeline": lambda: pipeline_rate(backbone, paths)}, args.rounds
+        )
     bare, piped = rates["bare"], rates["pipeline"]
     ratios = [harness.ratio(p, b) for p, b in zip(piped, bare)]
     text = (
@@ -89,9 +90,12 @@ def main() -> None:
             f"{default_batch_size(backbone)}. {args.images} generated 1600x1200 JPEGs per round, decoded "
             "with draft mode and resized in worker threads while the backbone runs; the bare rate is "
             "the same backbone on a ready tensor batch. Goal: pipeline ≥ 0.85 × bare.\n\n" + text,
-            rows={f"Embedding throughput, {args.backbone}": (
-                f"{harness.median(piped):.1f} img/s through the pipeline",
-                f"{harness.median(ratios):.2f} of the bare forward rate")},
+            rows={
+                f"Embedding throughput, {args.backbone}": (
+                    f"{harness.median(piped):.1f} img/s through the pipeline",
+                    f"{harness.median(ratios):.2f} of the bare forward rate",
+                )
+            },
             command_line=command,
         )
 

@@ -61,10 +61,17 @@ def main() -> None:
         print(n_labels, statistics.mean(full), statistics.mean(capped), flush=True)
     if args.write_docs:
         last = rows[-1]
-        harness.write_section(SECTION, report(rows, args), command_line=command(args), rows={
-            "Capped graph seeds: app-head accuracy": (
-                f"{statistics.mean(last['capped']):.4f} capped at {last['labels']:,} labels",
-                f"{statistics.mean(c - f for c, f in zip(last['capped'], last['full'])):+.4f} against no cap")})
+        harness.write_section(
+            SECTION,
+            report(rows, args),
+            command_line=command(args),
+            rows={
+                "Capped graph seeds: app-head accuracy": (
+                    f"{statistics.mean(last['capped']):.4f} capped at {last['labels']:,} labels",
+                    f"{statistics.mean(c - f for c, f in zip(last['capped'], last['full'])):+.4f} against no cap",
+                )
+            },
+        )
 
 
 def command(args: argparse.Namespace) -> str:
@@ -73,18 +80,24 @@ def command(args: argparse.Namespace) -> str:
 
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        "```sh", command(args), "```", "",
+        "```sh",
+        command(args),
+        "```",
+        "",
         f"{harness.machine_summary()}. Fashion-MNIST pool (10,000 Lite0 embeddings), graph sample of {GRAPH_SAMPLE:,} items, "
         f"random labels; the cap keeps 1 in {RATIO:.2f} of the labeled items outside the sample as seeds, the ratio of "
         f"`engine.GRAPH_EXTRA_MAX` = 20,000 to the ~115,000 outside the sample at the 1M benchmark. App head without "
         f"temperature; accuracy on every unlabeled item; {args.seeds} seeds, mean (min–max); same labels with and "
-        "without the cap.", "",
+        "without the cap.",
+        "",
         "| labels | extra seeds kept (median) | accuracy, all labeled items as seeds (baseline) | accuracy, capped | difference |",
         "|---|---|---|---|---|",
     ]
     for r in rows:
+
         def cell(values: list[float]) -> str:
             return f"{statistics.mean(values):.4f} ({min(values):.4f}–{max(values):.4f})"
+
         diff = statistics.mean(c - f for c, f in zip(r["capped"], r["full"]))
         lines.append(f"| {r['labels']:,} | {r['cap']:,.0f} | {cell(r['full'])} | {cell(r['capped'])} | {diff:+.4f} |")
     return "\n".join(lines)

@@ -94,8 +94,7 @@ def generate_images(images: Path, count: int, per_folder: int, jpeg_every: int) 
 
 
 def dataset_signature(count: int, per_folder: int, jpeg_every: int) -> dict[str, int]:
-    return {"version": DATASET_VERSION, "count": count, "per_folder": per_folder,
-            "jpeg_every": jpeg_every, "side": IMAGE_SIDE}
+    return {"version": DATASET_VERSION, "count": count, "per_folder": per_folder, "jpeg_every": jpeg_every, "side": IMAGE_SIDE}
 
 
 # --- running children -----------------------------------------------------------------------
@@ -179,8 +178,10 @@ def baseline_main(mode: str, folder: Path, threads: int) -> None:
 
 
 def run_baseline(mode: str, images: Path, workdir: Path) -> Run:
-    run = run_child([sys.executable, str(Path(__file__).resolve()), "--baseline", mode,
-                     str(images), "--threads", str(importer_threads())], workdir)
+    run = run_child(
+        [sys.executable, str(Path(__file__).resolve()), "--baseline", mode, str(images), "--threads", str(importer_threads())],
+        workdir,
+    )
     return run
 
 
@@ -232,25 +233,24 @@ def remove_project(project: Path) -> None:
 
 def measure_import(images: Path, project: Path, workdir: Path, count: int, log) -> ImportRound:
     bare = run_baseline("bare", images, workdir)
-    log(f"  baseline bare:   {count / bare.wall_s:8.0f} files/s  ({bare.wall_s:.1f} s, "
-        f"{bare.max_rss_mib:.0f} MiB)")
+    log(f"  baseline bare:   {count / bare.wall_s:8.0f} files/s  ({bare.wall_s:.1f} s, {bare.max_rss_mib:.0f} MiB)")
     probe = run_baseline("probe", images, workdir)
-    log(f"  baseline probe:  {count / probe.wall_s:8.0f} files/s  ({probe.wall_s:.1f} s, "
-        f"{probe.max_rss_mib:.0f} MiB)")
+    log(f"  baseline probe:  {count / probe.wall_s:8.0f} files/s  ({probe.wall_s:.1f} s, {probe.max_rss_mib:.0f} MiB)")
     remove_project(project)
     new = run_child(aldesk("new", project), workdir)
     first = run_child(aldesk("import", project, images), workdir)
     got = import_counts(first)
     if got != (count, 0, 0):
         raise SystemExit(f"import reported {got}, expected ({count}, 0, 0):\n{first.stdout[:2000]}")
-    log(f"  aldesk import:   {count / first.wall_s:8.0f} files/s  ({first.wall_s:.1f} s, "
-        f"{first.max_rss_mib:.0f} MiB, CPU {first.cpu_s:.1f} s)")
+    log(
+        f"  aldesk import:   {count / first.wall_s:8.0f} files/s  ({first.wall_s:.1f} s, "
+        f"{first.max_rss_mib:.0f} MiB, CPU {first.cpu_s:.1f} s)"
+    )
     again = run_child(aldesk("import", project, images), workdir)
     got = import_counts(again)
     if got != (0, count, 0):
         raise SystemExit(f"re-import reported {got}, expected (0, {count}, 0)")
-    log(f"  re-import:       {count / again.wall_s:8.0f} files/s  ({again.wall_s:.1f} s, "
-        f"{again.max_rss_mib:.0f} MiB)")
+    log(f"  re-import:       {count / again.wall_s:8.0f} files/s  ({again.wall_s:.1f} s, {again.max_rss_mib:.0f} MiB)")
     return ImportRound(bare, probe, new, first, again)
 
 
@@ -286,8 +286,7 @@ def measure_info(project: Path, workdir: Path, repeats: int, res: Results, log) 
             extra = clock() - ended  # the two checks above are not part of open + info + close
         res.info_inproc.append((ended - middle, ended_cpu - middle_cpu))
         res.open_info_inproc.append(clock() - started - extra)
-    log(f"  project_info() in-process: median "
-        f"{harness.median(w for w, _ in res.info_inproc):.3f} s")
+    log(f"  project_info() in-process: median {harness.median(w for w, _ in res.info_inproc):.3f} s")
 
 
 def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, float, float]]:
@@ -314,15 +313,19 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
     if not callable(getattr(importer, "_examine", None)):
         log("  breakdown skipped: aldesk.core.importer._examine is gone")
         return rows
-    cands = timed("`discover()` of the folder (os.walk + a Path per file)",
-                  lambda: list(importer.discover([images], False, importer.ImportReport())))
+    cands = timed(
+        "`discover()` of the folder (os.walk + a Path per file)",
+        lambda: list(importer.discover([images], False, importer.ImportReport())),
+    )
     assert len(cands) == count, len(cands)
     stub_project = workdir / "breakdown.aldesk"
     remove_project(stub_project)
     project = create_project(stub_project)
     try:
-        timed("`Project.stored_path()` x 2 per file (as the import calls it)",
-              lambda: [project.stored_path(c.path) for c in cands + cands])
+        timed(
+            "`Project.stored_path()` x 2 per file (as the import calls it)",
+            lambda: [project.stored_path(c.path) for c in cands + cands],
+        )
         real = importer._examine
 
         def stub(cand, _kind):
@@ -331,8 +334,10 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
 
         importer._examine = stub
         try:
-            report = timed("`import_paths()` with the per-file work stubbed out (store, "
-                           "futures, paths)", lambda: importer.import_paths(project, [images]))
+            report = timed(
+                "`import_paths()` with the per-file work stubbed out (store, futures, paths)",
+                lambda: importer.import_paths(project, [images]),
+            )
         finally:
             importer._examine = real
         assert report.imported == count, report.summary()
@@ -344,8 +349,10 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
         remove_project(stub_project)
         project = create_project(stub_project)
         try:
-            report = timed(f"`import_paths(workers={workers})`, the real import in-process",
-                           lambda: importer.import_paths(project, [images], workers=workers))
+            report = timed(
+                f"`import_paths(workers={workers})`, the real import in-process",
+                lambda: importer.import_paths(project, [images], workers=workers),
+            )
             assert report.imported == count, report.summary()
         finally:
             project.close()
@@ -386,8 +393,7 @@ def profile(project: Path, images: Path, workdir: Path, top: int, log) -> str:
             stream = _Capture()
             stats = pstats.Stats(str(out), stream=stream)
             stats.strip_dirs().sort_stats(order).print_stats(top)
-            sections.append(f"### cProfile: {title}, sorted by {order}\n\n```\n"
-                            + _trim_pstats(stream.text) + "```\n")
+            sections.append(f"### cProfile: {title}, sorted by {order}\n\n```\n" + _trim_pstats(stream.text) + "```\n")
         out.unlink(missing_ok=True)
     remove_project(prof_project)
     text = "\n".join(sections)
@@ -405,8 +411,7 @@ class _Capture:
 
 def _trim_pstats(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
-    keep = [line for line in lines if "function calls" in line or line.lstrip().startswith("ncalls")
-            or re.match(r"\s*\d", line)]
+    keep = [line for line in lines if "function calls" in line or line.lstrip().startswith("ncalls") or re.match(r"\s*\d", line)]
     return "\n".join(keep) + "\n"
 
 
@@ -417,8 +422,17 @@ def _mib(value: float) -> str:
     return f"{value:,.0f} MiB"
 
 
-def report(res: Results, machine: dict[str, str], command: str, started: dt.datetime,
-           load_before: str, load_after: str, threads: int, jpeg_every: int, per_folder: int) -> str:
+def report(
+    res: Results,
+    machine: dict[str, str],
+    command: str,
+    started: dt.datetime,
+    load_before: str,
+    load_after: str,
+    threads: int,
+    jpeg_every: int,
+    per_folder: int,
+) -> str:
     n = res.count
     rounds = res.rounds
     k = len(rounds)
@@ -492,12 +506,13 @@ def report(res: Results, machine: dict[str, str], command: str, started: dt.date
         f"(the machine has {os.cpu_count()} cores).",
         "- Per round, import / probe wall time: "
         + ", ".join(f"{r.first.wall_s / r.probe.wall_s:.2f}" for r in rounds)
-        + "; import wall times: " + ", ".join(f"{r.first.wall_s:.1f}" for r in rounds) + " s.",
+        + "; import wall times: "
+        + ", ".join(f"{r.first.wall_s:.1f}" for r in rounds)
+        + " s.",
         f"- Peak RSS of the import: {_mib(rss)}, {rss - rss_probe:+,.0f} MiB against the probe "
         f"baseline's process; that is {1024 * 1024 * (rss - rss_probe) / n:,.0f} bytes per file "
         "held by the import beyond the per-file work.",
-        f"- Project file after import: {res.project_mib:,.1f} MiB "
-        f"({1024 * 1024 * res.project_mib / n:,.0f} bytes per item).",
+        f"- Project file after import: {res.project_mib:,.1f} MiB ({1024 * 1024 * res.project_mib / n:,.0f} bytes per item).",
         "",
         *breakdown_lines(res, n),
         f"### `aldesk info` ({len(info_walls)} runs)",
@@ -527,8 +542,7 @@ def report(res: Results, machine: dict[str, str], command: str, started: dt.date
         f"{max(w for w, _ in res.missing_floor):.3f} s | "
         f"{harness.median(c for _, c in res.missing_floor):.3f} s |",
         "",
-        "Single runs of `aldesk info --json`: "
-        + ", ".join(f"{w:.3f}" for w in info_walls) + " s.",
+        "Single runs of `aldesk info --json`: " + ", ".join(f"{w:.3f}" for w in info_walls) + " s.",
         "",
         f"- Under {INFO_LIMIT_S:g} s (median of the whole command): {verdict}. Peak RSS of "
         f"`aldesk info`: {_mib(harness.median(r.max_rss_mib for r in res.info_runs))}.",
@@ -548,10 +562,12 @@ def glance(res: Results) -> dict[str, tuple[str, str]]:
         f"`aldesk import`, {n:,} small images": (
             f"{n / harness.median(r.first.wall_s for r in rounds):,.0f} files/s",
             f"{harness.median(r.first.wall_s / r.probe.wall_s for r in rounds):.2f}x the time of hash + probe_image "
-            f"({harness.median(r.first.wall_s / r.bare.wall_s for r in rounds):.2f}x hash + decode)"),
+            f"({harness.median(r.first.wall_s / r.bare.wall_s for r in rounds):.2f}x hash + decode)",
+        ),
         f"`aldesk info`, {n:,} items": (
             f"{info:.3f} s median",
-            f"{harness.ratio(info, start):.1f}x `python -m aldesk --version` ({info:.3f} / {start:.3f} s)"),
+            f"{harness.ratio(info, start):.1f}x `python -m aldesk --version` ({info:.3f} / {start:.3f} s)",
+        ),
     }
 
 
@@ -587,30 +603,34 @@ def dir_mib(folder: Path) -> float:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = harness.parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--count", type=int, default=100_000, help="number of images (default 100000)")
-    p.add_argument("--workdir", type=Path, default=None,
-                   help="where images and project go (default: a new temporary folder)")
-    p.add_argument("--keep", action="store_true",
-                   help="keep images and project afterwards (a later run with the same "
-                        "--workdir and data options reuses the images)")
+    p.add_argument("--workdir", type=Path, default=None, help="where images and project go (default: a new temporary folder)")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep images and project afterwards (a later run with the same --workdir and data options reuses the images)",
+    )
     p.add_argument("--repeats", type=int, default=5, help="runs of aldesk info (default 5)")
-    p.add_argument("--import-repeats", type=int, default=3,
-                   help="rounds of baselines + fresh import + re-import (default 3)")
+    p.add_argument("--import-repeats", type=int, default=3, help="rounds of baselines + fresh import + re-import (default 3)")
     p.add_argument("--per-folder", type=int, default=1000, help="images per folder (default 1000)")
-    p.add_argument("--jpeg-every", type=int, default=5,
-                   help="every Nth image is a JPEG, the rest PNG; 0 for PNG only (default 5)")
-    p.add_argument("--profile", action="store_true",
-                   help="also print cProfile top entries of info and of one more import")
+    p.add_argument(
+        "--jpeg-every", type=int, default=5, help="every Nth image is a JPEG, the rest PNG; 0 for PNG only (default 5)"
+    )
+    p.add_argument("--profile", action="store_true", help="also print cProfile top entries of info and of one more import")
     p.add_argument("--profile-top", type=int, default=15, help=argparse.SUPPRESS)
-    p.add_argument("--breakdown", action="store_true",
-                   help="also time, in-process, the import's parts other than the per-file work "
-                        "(the importer's per-file function replaced by a stub) and the real "
-                        "import with 1, 2 and the default number of threads")
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time, in-process, the import's parts other than the per-file work "
+        "(the importer's per-file function replaced by a stub) and the real "
+        "import with 1, 2 and the default number of threads",
+    )
     # Internal: the baseline child processes.
     p.add_argument("--baseline", nargs=2, metavar=("MODE", "DIR"), help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=importer_threads(), help=argparse.SUPPRESS)
     args = harness.parse(p, argv, smoke={"count": 20, "repeats": 1, "import_repeats": 1, "per_folder": 10})
-    if args.baseline is None and (args.count < 1 or args.repeats < 1 or args.import_repeats < 1
-                                  or args.per_folder < 1 or args.jpeg_every < 0):
+    if args.baseline is None and (
+        args.count < 1 or args.repeats < 1 or args.import_repeats < 1 or args.per_folder < 1 or args.jpeg_every < 0
+    ):
         p.error("--count, --repeats, --import-repeats and --per-folder must be at least 1")
     return args
 
@@ -664,8 +684,9 @@ def main(argv: list[str] | None = None) -> int:
             log("breakdown (in-process)")
             res.breakdown = breakdown(images, workdir, args.count, log)
         load_after = harness.load_average()
-        section = report(res, machine, command, started, load_before, load_after,
-                         importer_threads(), args.jpeg_every, args.per_folder)
+        section = report(
+            res, machine, command, started, load_before, load_after, importer_threads(), args.jpeg_every, args.per_folder
+        )
         print(section)
         if args.profile:
             print(profile(project, images, workdir, args.profile_top, lambda _m: None))

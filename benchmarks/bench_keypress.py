@@ -63,8 +63,11 @@ def start_xvfb() -> subprocess.Popen | None:
     for number in range(77, 120):
         if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
             continue
-        proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", SCREEN, "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", SCREEN, "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             if Path(f"/tmp/.X11-unix/X{number}").exists():
                 os.environ["DISPLAY"] = f":{number}"
@@ -138,8 +141,7 @@ def run(args: argparse.Namespace) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="keypress-", dir=CACHE))  # same disk as the JPEGs: hard links
     result: dict = {"workdir": str(workdir), "commit": harness.revision()}  # the code measured
     try:
-        project_path, class_of = build_project(workdir, jpegs, args.items, args.labeled,
-                                               backbone=args.backbone, log=log)
+        project_path, class_of = build_project(workdir, jpegs, args.items, args.labeled, backbone=args.backbone, log=log)
         result["project_bytes"] = project_path.stat().st_size
         app = QApplication.instance() or QApplication(["bench_keypress"])
         result["platform"] = app.platformName()
@@ -236,8 +238,7 @@ def run(args: argparse.Namespace) -> dict:
                 pixmap = pixmaps[self.index]
                 scale = min(self.width() / pixmap.width(), self.height() / pixmap.height())
                 w, h = pixmap.width() * scale, pixmap.height() * scale
-                painter.drawPixmap(QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h),
-                                   pixmap, QRectF(pixmap.rect()))
+                painter.drawPixmap(QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h), pixmap, QRectF(pixmap.rect()))
                 painter.end()
                 self.painted.emit()
 
@@ -279,9 +280,13 @@ def run(args: argparse.Namespace) -> dict:
 
         def on_press(message: tuple) -> None:
             t0, key, phase = message
-            record = {"t0": t0, "t_handle": time.perf_counter_ns(), "phase": phase,
-                      "old_key": view.image.cacheKey() if view.image is not None else 0,
-                      "loading": False}
+            record = {
+                "t0": t0,
+                "t_handle": time.perf_counter_ns(),
+                "phase": phase,
+                "old_key": view.image.cacheKey() if view.image is not None else 0,
+                "loading": False,
+            }
             wanted = list(window.presenter.prefetcher._wanted)
             timings.current = {}
             record["parts"] = timings.current
@@ -328,15 +333,18 @@ def run(args: argparse.Namespace) -> dict:
                 return
             record["t_paint"] = time.perf_counter_ns()
             state["base"] = None
-            QTimer.singleShot(0, lambda: (record.__setitem__("t_frame", time.perf_counter_ns()),
-                                          base_records.append(record), done.set()))
+            QTimer.singleShot(
+                0, lambda: (record.__setitem__("t_frame", time.perf_counter_ns()), base_records.append(record), done.set())
+            )
 
         view.painted.connect(on_view_painted)
         baseline.painted.connect(on_base_painted)
         driver.press.connect(on_press, Qt.ConnectionType.QueuedConnection)
         driver.swap.connect(on_swap, Qt.ConnectionType.QueuedConnection)
-        keys = {cid: getattr(Qt.Key, f"Key_{hotkey}") for cid, hotkey in zip(
-            [c.id for c in window.classes], [c.hotkey for c in window.classes])}
+        keys = {
+            cid: getattr(Qt.Key, f"Key_{hotkey}")
+            for cid, hotkey in zip([c.id for c in window.classes], [c.hotkey for c in window.classes])
+        }
         rng = random.Random(1)
         failures: list[str] = []
 
@@ -369,8 +377,11 @@ def run(args: argparse.Namespace) -> dict:
             finally:
                 state["finished"] = True
 
-        log(f"pressing {args.presses} keys at {args.pace[0]}-{args.pace[1]} ms"
-            + (f", then {args.burst} at {args.burst_pace} ms" if args.burst else "") + " ...")
+        log(
+            f"pressing {args.presses} keys at {args.pace[0]}-{args.pace[1]} ms"
+            + (f", then {args.burst} at {args.burst_pace} ms" if args.burst else "")
+            + " ..."
+        )
         busy_start = time.perf_counter_ns()
         busy["total"] = 0
         if busy["since"] is not None:
@@ -430,8 +441,7 @@ def label_write_costs(path: Path, samples: int) -> dict[str, list[float]]:
 
     out: dict[str, list[float]] = {}
     with open_project(path) as project:
-        open_ids = [r[0] for r in project.conn.execute(
-            "SELECT id FROM items WHERE status = 'unlabeled' LIMIT ?", (2 * samples,))]
+        open_ids = [r[0] for r in project.conn.execute("SELECT id FROM items WHERE status = 'unlabeled' LIMIT ?", (2 * samples,))]
         class_id = project.conn.execute("SELECT min(id) FROM classes").fetchone()[0]
         for mode, ids in (("FULL", open_ids[:samples]), ("NORMAL", open_ids[samples:])):
             project.conn.execute(f"PRAGMA synchronous = {mode}")
@@ -508,11 +518,13 @@ def report(args: argparse.Namespace, result: dict, a: dict) -> str:
         f"| baseline: → frame done | {a['base_frame']['n']} | {fmt(a['base_frame'])} |",
     ]
     if a["burst_paint"]["n"]:
-        lines.append(f"| burst: key press every {args.burst_pace} ms → new image painted "
-                     f"| {a['burst_paint']['n']} | {fmt(a['burst_paint'])} |")
+        lines.append(
+            f"| burst: key press every {args.burst_pace} ms → new image painted "
+            f"| {a['burst_paint']['n']} | {fmt(a['burst_paint'])} |"
+        )
     lines += [
         "",
-        "Where the time of a paced press goes (GUI thread; \"during the press\" is everything the GUI "
+        'Where the time of a paced press goes (GUI thread; "during the press" is everything the GUI '
         "thread ran between the key press and the paint, worker results included):",
         "",
         "| part (ms) | p50 / p90 / p99 / max |",
@@ -524,17 +536,29 @@ def report(args: argparse.Namespace, result: dict, a: dict) -> str:
     for name, s in sorted(a["parts"].items(), key=lambda kv: -kv[1]["p99"]):
         note = "" if s["n"] == a["parts_n"] else f" (in {s['n']} presses)"
         lines.append(f"| during the press: {name}{note} | {fmt(s, 2)} |")
-    lines += ["", "The label write on its own (no window; same project file, same run):", "",
-              "| write (ms) | n | p50 / p90 / p99 / max |", "|---|---:|---|"]
-    names = {"FULL": "`labels.record`, synchronous=FULL (the app's setting before this benchmark)",
-             "NORMAL": "`labels.record`, synchronous=NORMAL (the app's setting now; the WAL fsync runs after, off the GUI thread)",
-             "fsync": "bare `os.fsync` of a 512-byte append, same folder"}
+    lines += [
+        "",
+        "The label write on its own (no window; same project file, same run):",
+        "",
+        "| write (ms) | n | p50 / p90 / p99 / max |",
+        "|---|---:|---|",
+    ]
+    names = {
+        "FULL": "`labels.record`, synchronous=FULL (the app's setting before this benchmark)",
+        "NORMAL": "`labels.record`, synchronous=NORMAL (the app's setting now; the WAL fsync runs after, off the GUI thread)",
+        "fsync": "bare `os.fsync` of a 512-byte append, same folder",
+    }
     for key in ("FULL", "NORMAL", "fsync"):
         s = a["writes"][key]
         lines.append(f"| {names[key]} | {s['n']} | {fmt(s, 2)} |")
     if a["outside"]:
-        lines += ["", "GUI-thread work for worker results, outside key presses (a press arriving "
-                  "meanwhile waits for it):", "", "| part (ms) | n | p50 / p99 / max |", "|---|---:|---|"]
+        lines += [
+            "",
+            "GUI-thread work for worker results, outside key presses (a press arriving meanwhile waits for it):",
+            "",
+            "| part (ms) | n | p50 / p99 / max |",
+            "|---|---:|---|",
+        ]
         for name, s in sorted(a["outside"].items()):
             lines.append(f"| {name} | {s['n']} | {s['p50']:.1f} / {s['p99']:.1f} / {s['max']:.1f} |")
     return "\n".join(lines)
@@ -552,10 +576,19 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
     verdict = "met" if a["paint"]["p99"] <= 16 else "NOT met"
     process = result.get("worker_mode", "process") == "process"
     nice = args.worker_nice if args.worker_nice is not None else (10 if process else 5)
-    nice_note = ("; the app's default is 10, but on this machine full of other jobs a niced worker barely trains, "
-                 "so this run lets it compete on equal terms") if nice == 0 else ""
-    where = (f"in the app's child process (nice {nice}{nice_note}), driven by the worker thread"
-             if process else f"in the worker thread (ALDESK_WORKER=thread, nice {nice}{nice_note})")
+    nice_note = (
+        (
+            "; the app's default is 10, but on this machine full of other jobs a niced worker barely trains, "
+            "so this run lets it compete on equal terms"
+        )
+        if nice == 0
+        else ""
+    )
+    where = (
+        f"in the app's child process (nice {nice}{nice_note}), driven by the worker thread"
+        if process
+        else f"in the worker thread (ALDESK_WORKER=thread, nice {nice}{nice_note})"
+    )
     child_rss = result.get("child_rss_peak_mib")
     child_memory = f"; the learning process's own peak RSS {child_rss:.0f} MiB" if child_rss else ""
     store = a["outside"].get("store model (worker result)")
@@ -576,14 +609,14 @@ def docs_body(args: argparse.Namespace, result: dict, a: dict, table: str) -> st
     if a["burst_paint"]["n"]:
         remains += (
             f" In the burst ({args.burst} presses {args.burst_pace} ms apart) the decoders fell behind: "
-            f"{a['burst_misses']} of {a['burst_paint']['n']} presses showed \"Loading…\" first."
+            f'{a["burst_misses"]} of {a["burst_paint"]["n"]} presses showed "Loading…" first.'
         )
     platform_note = "Xvfb, a real X server" if result["platform"] == "xcb" else "no X server"
     jpeg_size = getattr(args, "jpeg_size", (4000, 3000))  # a --save file from before the option has none
     hits = a["hits"]
     return f"""Command (from the repository root): `{args.command}`  
-Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; aldesk at commit {commit} (plus the working tree of this run)  
-{harness.machine_summary()}; Qt platform `{result['platform']}` ({platform_note}); Python {platform.python_version()}, PySide6 {PySide6.__version__}, Pillow {PIL.__version__}, SQLite {sqlite3.sqlite_version}  
+Date: {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; aldesk at commit {commit} (plus the working tree of this run)  
+{harness.machine_summary()}; Qt platform `{result["platform"]}` ({platform_note}); Python {platform.python_version()}, PySide6 {PySide6.__version__}, Pillow {PIL.__version__}, SQLite {sqlite3.sqlite_version}  
 Load average (1, 5, 15 min) at the end: {load} (this benchmark's own threads count: the app, its decoders and
 the training worker). Every figure below includes waiting for a CPU and for the GIL; the same-run baseline shows how much.
 
@@ -592,30 +625,30 @@ under `~/.cache/aldesk/bench`; imported with aldesk's importer, the other items 
 rows in bulk, because the importer dedupes by SHA-256 and would refuse copies). Synthetic clustered embeddings
 stored under the default backbone's identity (so the worker trains instead of embedding), {args.labeled} labels
 given up front. Window {WINDOW[0]}x{WINDOW[1]}, image view {vw}x{vh}; the prefetcher decodes for the screen's long
-side ({result['side']} px), which for these JPEGs is the 1/2 draft scale (2000x1500) with no resampling.
+side ({result["side"]} px), which for these JPEGs is the 1/2 draft scale (2000x1500) with no resampling.
 **Training in the background: the app's real LearningWorker** (not a stand-in), its controller set to refresh
-after every {args.refresh_every} label(s) so a refresh is always running or pending: busy {result['worker_busy']:.0%}
-of the measured time; {result['models_during']} models were trained {where} and stored by the GUI thread during
+after every {args.refresh_every} label(s) so a refresh is always running or pending: busy {result["worker_busy"]:.0%}
+of the measured time; {result["models_during"]} models were trained {where} and stored by the GUI thread during
 the presses. {args.presses} presses of the item's
 class key, one every {args.pace[0]}-{args.pace[1]} ms (uniform; a fast expert), each after the previous image was
 painted; the baseline swap sits in the pause between presses. Python's GIL switch interval:
-{result.get('switch_interval', 0.005) * 1000:g} ms.
+{result.get("switch_interval", 0.005) * 1000:g} ms.
 **Clock:** `time.perf_counter_ns`, started in a sender thread just before the press is posted to the GUI thread
 (so time the GUI thread is busy elsewhere counts), which delivers it with `QTest.keyClick` on the focus widget
 (shortcut override, shortcut map, QAction: as a key from the X server goes); stopped at the end of the image view's
 `paintEvent` for the new item's image (`ImageView.painted`). "Frame done" adds painting the rest of the window and
 flushing it to the X server. **Baseline** (same run, same load): a separate window of the image view's size swaps
 in an already prepared QPixmap of the same pixel size and repaints it, timed the same way.
-**Memory:** peak RSS of the window's process {result['rss_peak_mib']:.0f} MiB ({result['rss_before_window_mib']:.0f} MiB
+**Memory:** peak RSS of the window's process {result["rss_peak_mib"]:.0f} MiB ({result["rss_before_window_mib"]:.0f} MiB
 before the window opened: torch and the backbone loaded to build the project; then the prefetch cache, up to
 512 MiB of decoded images){child_memory}.
 
-**Goal p99 ≤ 16 ms: {verdict}.** Key press → new image painted: p50 {a['paint']['p50']:.1f} ms, p99
-{a['paint']['p99']:.1f} ms ({ratio:.1f}x the baseline's p99 in the same run). Prefetch misses (the next image not
-decoded yet, "Loading…" painted first): {a['misses']} of {a['paint']['n']} paced presses ({a['misses_unannounced']} of
+**Goal p99 ≤ 16 ms: {verdict}.** Key press → new image painted: p50 {a["paint"]["p50"]:.1f} ms, p99
+{a["paint"]["p99"]:.1f} ms ({ratio:.1f}x the baseline's p99 in the same run). Prefetch misses (the next image not
+decoded yet, "Loading…" painted first): {a["misses"]} of {a["paint"]["n"]} paced presses ({a["misses_unannounced"]} of
 them items the prefetcher had not been told about ahead); decodes in the prefetch threads took p50
-{a['decode']['p50']:.0f} ms, p90 {a['decode']['p90']:.0f} ms, p99 {a['decode']['p99']:.0f} ms here. Presses whose image
-was ready (n = {hits['n']}): p50 {hits['p50']:.1f} ms, p90 {hits['p90']:.1f} ms, p99 {hits['p99']:.1f} ms.
+{a["decode"]["p50"]:.0f} ms, p90 {a["decode"]["p90"]:.0f} ms, p99 {a["decode"]["p99"]:.0f} ms here. Presses whose image
+was ready (n = {hits["n"]}): p50 {hits["p50"]:.1f} ms, p90 {hits["p90"]:.1f} ms, p99 {hits["p99"]:.1f} ms.
 
 {table}
 
@@ -654,19 +687,35 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--presses", type=int, default=500)
     parser.add_argument("--jpegs", type=int, default=300, help="distinct 12 MP JPEGs (cached)")
-    parser.add_argument("--jpeg-size", type=lambda s: tuple(int(x) for x in s.split("x")), default=(4000, 3000),
-                        help="their size, WxH (default 4000x3000)")
+    parser.add_argument(
+        "--jpeg-size",
+        type=lambda s: tuple(int(x) for x in s.split("x")),
+        default=(4000, 3000),
+        help="their size, WxH (default 4000x3000)",
+    )
     parser.add_argument("--labeled", type=int, default=300, help="labels given before the run")
-    parser.add_argument("--pace", type=lambda s: tuple(int(x) for x in s.split("-")), default=(150, 300),
-                        help="ms between presses, LOW-HIGH (default 150-300)")
+    parser.add_argument(
+        "--pace",
+        type=lambda s: tuple(int(x) for x in s.split("-")),
+        default=(150, 300),
+        help="ms between presses, LOW-HIGH (default 150-300)",
+    )
     parser.add_argument("--burst", type=int, default=0, help="presses at --burst-pace after the paced ones")
     parser.add_argument("--burst-pace", type=int, default=60)
     parser.add_argument("--refresh-every", type=int, default=1, help="labels per background refresh")
-    parser.add_argument("--worker-nice", type=int, default=None,
-                        help="niceness of the learning process (default: the app's, 10); 0 makes training compete "
-                             "with the GUI and the decoders on equal terms (a machine full of other jobs starves a niced worker)")
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="sys.setswitchinterval in seconds for this run (Python's default 0.005)")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=None,
+        help="niceness of the learning process (default: the app's, 10); 0 makes training compete "
+        "with the GUI and the decoders on equal terms (a machine full of other jobs starves a niced worker)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval in seconds for this run (Python's default 0.005)",
+    )
     parser.add_argument("--backbone", default=None, help="the worker's backbone (default: the app's default)")
     parser.add_argument("--write-samples", type=int, default=200)
     parser.add_argument("--warmup-timeout", type=float, default=600)
@@ -675,9 +724,20 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the project folder")
     parser.add_argument("--save", type=Path, help="also pickle the raw measurements to this file")
     parser.add_argument("--from-saved", type=Path, help="report (and --write-docs) from a --save file, no run")
-    args = harness.parse(parser, smoke={"quick": True, "offscreen": True, "items": 60, "presses": 3, "jpegs": 2,
-                                        "jpeg_size": (400, 300), "labeled": 20, "write_samples": 3,
-                                        "backbone": "pixels"})
+    args = harness.parse(
+        parser,
+        smoke={
+            "quick": True,
+            "offscreen": True,
+            "items": 60,
+            "presses": 3,
+            "jpegs": 2,
+            "jpeg_size": (400, 300),
+            "labeled": 20,
+            "write_samples": 3,
+            "backbone": "pixels",
+        },
+    )
     if args.quick:
         args.items = min(args.items, 2000)
         args.presses = min(args.presses, 40)
@@ -723,22 +783,33 @@ def finish(args: argparse.Namespace, result: dict) -> None:
     a = analyse(result)
     table = report(args, result, a)
     print(table)
-    print(f"\nprefetch misses {a['misses']}/{a['paint']['n']} ({a['misses_unannounced']} not announced ahead); "
-          f"decode (worker thread) ms p50/p90/p99/max {fmt(a['decode'], 0)} over {a['decode']['n']}; worker busy {result['worker_busy']:.0%}, "
-          f"{result['models_during']} models; peak RSS {result['rss_peak_mib']:.0f} MiB; "
-          f"(before the window {result['rss_before_window_mib']:.0f} MiB); {result['labels_written']} labels; failures: {result['failures'] or 'none'}")
+    print(
+        f"\nprefetch misses {a['misses']}/{a['paint']['n']} ({a['misses_unannounced']} not announced ahead); "
+        f"decode (worker thread) ms p50/p90/p99/max {fmt(a['decode'], 0)} over {a['decode']['n']}; worker busy {result['worker_busy']:.0%}, "
+        f"{result['models_during']} models; peak RSS {result['rss_peak_mib']:.0f} MiB; "
+        f"(before the window {result['rss_before_window_mib']:.0f} MiB); {result['labels_written']} labels; failures: {result['failures'] or 'none'}"
+    )
     for r in a["worst"]:
         parts = ", ".join(f"{k} {ms(v):.1f}" for k, v in sorted(r["parts"].items(), key=lambda kv: -kv[1]))
-        print(f"  slow press: {ms(r['t_paint'] - r['t0']):.1f} ms (wait {ms(r['t_handle'] - r['t0']):.1f}, "
-              f"keys {ms(r['t_key_done'] - r['t_handle']):.1f}, paint {ms(r['t_paint'] - r['t_key_done']):.1f}; "
-              f"loading {r['loading']}, announced at {r['position']}): {parts}")
+        print(
+            f"  slow press: {ms(r['t_paint'] - r['t0']):.1f} ms (wait {ms(r['t_handle'] - r['t0']):.1f}, "
+            f"keys {ms(r['t_key_done'] - r['t_handle']):.1f}, paint {ms(r['t_paint'] - r['t_key_done']):.1f}; "
+            f"loading {r['loading']}, announced at {r['position']}): {parts}"
+        )
     if result["failures"]:
         sys.exit("some presses were never painted: " + "; ".join(result["failures"][:5]))
     if args.write_docs:
-        harness.write_section(DOCS_TITLE, docs_body(args, result, a, table), command_line=args.command, rows={
-            "Key press to next image painted": (
-                f"p99 {a['paint']['p99']:.1f} ms, p50 {a['paint']['p50']:.1f} ms ({args.items:,} items)",
-                f"{harness.ratio(a['paint']['p99'], a['base_paint']['p99']):.1f}x the bare-pixmap baseline's p99")})
+        harness.write_section(
+            DOCS_TITLE,
+            docs_body(args, result, a, table),
+            command_line=args.command,
+            rows={
+                "Key press to next image painted": (
+                    f"p99 {a['paint']['p99']:.1f} ms, p50 {a['paint']['p50']:.1f} ms ({args.items:,} items)",
+                    f"{harness.ratio(a['paint']['p99'], a['base_paint']['p99']):.1f}x the bare-pixmap baseline's p99",
+                )
+            },
+        )
 
 
 if __name__ == "__main__":

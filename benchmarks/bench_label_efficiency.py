@@ -56,8 +56,15 @@ def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: a
     saved = json.loads(path.read_text()) if path.is_file() else None
     if saved is None or saved["budget"] != budget or saved["batch"] != args.batch:
         saved = {
-            "dataset": dataset, "backbone": backbone_name, "head": head, "strategy": strategy,
-            "seeds": 0, "budget": budget, "batch": args.batch, "accuracy": [], "seconds": 0.0,
+            "dataset": dataset,
+            "backbone": backbone_name,
+            "head": head,
+            "strategy": strategy,
+            "seeds": 0,
+            "budget": budget,
+            "batch": args.batch,
+            "accuracy": [],
+            "seconds": 0.0,
         }
     # Seed by seed, saved after each, so an interrupted run keeps (and later resumes from) the
     # seeds it finished.
@@ -67,8 +74,9 @@ def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: a
     while saved["seeds"] < args.seeds:
         start = time.perf_counter()
         curve = []
-        for accuracy in run_one(pool, yp, pool.whitening.apply(xt), yt, len(names), strategy,
-                                saved["seeds"], budget, args.batch, head):
+        for accuracy in run_one(
+            pool, yp, pool.whitening.apply(xt), yt, len(names), strategy, saved["seeds"], budget, args.batch, head
+        ):
             curve.append(accuracy)
         if "full_pool_accuracy" not in saved:
             saved["full_pool_accuracy"] = full_pool_accuracy(pool, yp, pool.whitening.apply(xt), yt, len(names))
@@ -78,8 +86,11 @@ def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: a
         saved["seconds"] += time.perf_counter() - start
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(saved))
-        print(f"{dataset} {backbone_name} head {head} {strategy} seed {saved['seeds'] - 1}: "
-              f"{(time.perf_counter() - start) / 60:.1f} min", flush=True)
+        print(
+            f"{dataset} {backbone_name} head {head} {strategy} seed {saved['seeds'] - 1}: "
+            f"{(time.perf_counter() - start) / 60:.1f} min",
+            flush=True,
+        )
     return saved
 
 
@@ -157,8 +168,11 @@ def describe(dataset: str, backbone: str, app: SimulationResult, plain: Simulati
             if strategy not in result.curves:
                 lines.append(f"| {strategy}, {head_name} | not run | | | | |")
                 continue
-            lines.append(f"| {strategy}, {head_name} | {limit} | {len(result.curves[strategy].accuracy)} | "
-                         + " | ".join(cell(row[k], limit) for k in ("95%", "98%", "99%")) + " |")
+            lines.append(
+                f"| {strategy}, {head_name} | {limit} | {len(result.curves[strategy].accuracy)} | "
+                + " | ".join(cell(row[k], limit) for k in ("95%", "98%", "99%"))
+                + " |"
+            )
     lines += [
         "",
         f"- System gain at 98% (default + app head vs random + plain head; goal ≤ 0.33): "
@@ -187,14 +201,13 @@ def main() -> None:
     parser.add_argument("--random-budget", type=int, default=3000, help="random with the plain head (capped at the pool)")
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/label-efficiency"))
-    parser.add_argument("--assemble-only", action="store_true",
-                        help="report from the saved runs (up to --seeds each) without running more")
+    parser.add_argument(
+        "--assemble-only", action="store_true", help="report from the saved runs (up to --seeds each) without running more"
+    )
     args = harness.parse(parser, smoke={"datasets": f"{harness.TINY}:pixels", "seeds": 1, "budget": 20, "random_budget": 30})
     args.out = harness.out_dir(args, args.out, "label-efficiency")
     configure_cpu_threads()
-    wanted = [tuple(u.split(":")) for u in args.units.split(",")] if args.units else [
-        (h, s) for h in HEADS for s in STRATEGIES
-    ]
+    wanted = [tuple(u.split(":")) for u in args.units.split(",")] if args.units else [(h, s) for h in HEADS for s in STRATEGIES]
     for entry in args.datasets.split(","):
         dataset, backbone = entry.split(":")
         units = [u for u in (run_unit(dataset, backbone, h, s, args) for h, s in wanted) if u is not None]
@@ -204,8 +217,7 @@ def main() -> None:
         for result in (app, plain):
             write_report(result, args.out / f"{dataset}-{backbone}-{result.head}", f"{dataset}, {backbone}, head {result.head}")
         text = describe(dataset, backbone, app, plain)
-        (args.out / f"{dataset}-{backbone}-summary.json").write_text(json.dumps(
-            {"app": app.to_json(), "plain": plain.to_json()}))
+        (args.out / f"{dataset}-{backbone}-summary.json").write_text(json.dumps({"app": app.to_json(), "plain": plain.to_json()}))
         print(text, flush=True)
         if args.write_docs:
             minutes = sum(u["seconds"] for u in units) / 60
@@ -220,8 +232,12 @@ def main() -> None:
                 "(stratified). Accuracy is on the held-out split only. Curves, CSVs and plots: "
                 f"`{args.out}/`.\n\n" + text
             )
-            harness.write_section(f"Label efficiency: {dataset}", body, command_line=command,
-                                  rows={f"Label efficiency, {dataset}: labels to 98% (default, app head)": glance(app, plain)})
+            harness.write_section(
+                f"Label efficiency: {dataset}",
+                body,
+                command_line=command,
+                rows={f"Label efficiency, {dataset}: labels to 98% (default, app head)": glance(app, plain)},
+            )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,14 @@ print(json.dumps({"seconds": seconds, "peak_kib": resource.getrusage(resource.RU
 
 def run(project: str, variant: str, stream_from: int | None = None) -> dict:
     extra = [str(stream_from)] if stream_from is not None else []
-    out = subprocess.run([sys.executable, "-c", CHILD, project, variant, *extra], cwd=ROOT, check=True,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, project, variant, *extra],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -72,20 +78,28 @@ def trained_smoke_project() -> str:
 def main() -> None:
     parser = harness.parser(__doc__)
     parser.add_argument("project", nargs="?", help="a copy of the 1M benchmark project after aldesk train")
-    parser.add_argument("--stream-from", type=int, default=None,
-                        help="stream the vectors from this many items (default: model_bundle.STREAM_FROM)")
+    parser.add_argument(
+        "--stream-from",
+        type=int,
+        default=None,
+        help="stream the vectors from this many items (default: model_bundle.STREAM_FROM)",
+    )
     args = harness.parse(parser, smoke={"stream_from": 100})
     if args.project is None:
         if not args.smoke:
             parser.error("PROJECT is required")
         args.project = trained_smoke_project()
     results = {variant: run(args.project, variant, args.stream_from) for variant in ("streamed", "all")}
-    rows = ["| variant | peak RSS | of which imports (torch, aldesk) | seconds | max diff vs stored |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| variant | peak RSS | of which imports (torch, aldesk) | seconds | max diff vs stored |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for variant, label in (("streamed", "streamed (now)"), ("all", "all vectors at once (before)")):
         r = results[variant]
-        rows.append(f"| {label} | {r['peak_kib'] / 1024 ** 2:.2f} GiB | {r['imports_kib'] / 1024 ** 2:.2f} GiB "
-                    f"| {r['seconds']:.1f} | {r['max_diff']:.2g} |")
+        rows.append(
+            f"| {label} | {r['peak_kib'] / 1024**2:.2f} GiB | {r['imports_kib'] / 1024**2:.2f} GiB "
+            f"| {r['seconds']:.1f} | {r['max_diff']:.2g} |"
+        )
     print("\n".join(rows))
     if args.write_docs:
         r, before = results["streamed"], results["all"]
@@ -97,11 +111,18 @@ def main() -> None:
             f"--what model` does before loading the backbone) in a child process each, peak RSS of "
             f"the child, same run.\n\n" + "\n".join(rows)
         )
-        harness.write_section(TITLE, body, command_line=command, rows={
-            f"Model export, {r['items']:,} items: peak RSS of the reconstruction": (
-                f"{r['peak_kib'] / 1024 ** 2:.2f} GiB streamed",
-                f"{harness.ratio(r['peak_kib'], before['peak_kib']):.2f} of all vectors at once "
-                f"({before['peak_kib'] / 1024 ** 2:.2f} GiB)")})
+        harness.write_section(
+            TITLE,
+            body,
+            command_line=command,
+            rows={
+                f"Model export, {r['items']:,} items: peak RSS of the reconstruction": (
+                    f"{r['peak_kib'] / 1024**2:.2f} GiB streamed",
+                    f"{harness.ratio(r['peak_kib'], before['peak_kib']):.2f} of all vectors at once "
+                    f"({before['peak_kib'] / 1024**2:.2f} GiB)",
+                )
+            },
+        )
 
 
 if __name__ == "__main__":

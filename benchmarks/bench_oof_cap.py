@@ -48,8 +48,13 @@ def one_seed(pool: PoolModel, y_pool: np.ndarray, n_labels: int, rate: float, se
     calibration = heads.out_of_fold_logits(z, torch.from_numpy(clean), 10, seed=seed, max_train=limit)
     head = heads.LinearHead(torch.zeros(1, 10), torch.zeros(10), torch.ones(10, dtype=torch.bool))
     accuracy = heads.calibrate_from_logits(head, calibration, torch.from_numpy(clean))
-    return {"pk": float(hits[:len(flipped)].mean()), "p50": float(hits[:TOP].mean()), "seconds": seconds,
-            "temperature": head.temperature, "oof_accuracy": accuracy}
+    return {
+        "pk": float(hits[: len(flipped)].mean()),
+        "p50": float(hits[:TOP].mean()),
+        "seconds": seconds,
+        "temperature": head.temperature,
+        "oof_accuracy": accuracy,
+    }
 
 
 def main() -> None:
@@ -71,42 +76,60 @@ def main() -> None:
         print(cap, {k: round(statistics.mean(v), 4) for k, v in row.items() if k != "cap"}, flush=True)
     if args.write_docs:
         base, capped = rows[0], rows[min(1, len(rows) - 1)]
-        harness.write_section(SECTION, report(rows, args), command_line=command(args), rows={
-            "Capped out-of-fold fits: suspects precision@k": (
-                f"{statistics.mean(capped['pk']):.3f} at a cap of {capped['cap']} per class",
-                f"{statistics.mean(base['pk']):.3f} without a cap; seconds per ranking "
-                f"{harness.ratio(harness.median(capped['seconds']), harness.median(base['seconds'])):.2f}x")})
+        harness.write_section(
+            SECTION,
+            report(rows, args),
+            command_line=command(args),
+            rows={
+                "Capped out-of-fold fits: suspects precision@k": (
+                    f"{statistics.mean(capped['pk']):.3f} at a cap of {capped['cap']} per class",
+                    f"{statistics.mean(base['pk']):.3f} without a cap; seconds per ranking "
+                    f"{harness.ratio(harness.median(capped['seconds']), harness.median(base['seconds'])):.2f}x",
+                )
+            },
+        )
 
 
 def command(args: argparse.Namespace) -> str:
-    return (f"PYTHONPATH=. python benchmarks/bench_oof_cap.py --seeds {args.seeds} --labels {args.labels} "
-            f"--rate {args.rate} --caps {args.caps} --write-docs")
+    return (
+        f"PYTHONPATH=. python benchmarks/bench_oof_cap.py --seeds {args.seeds} --labels {args.labels} "
+        f"--rate {args.rate} --caps {args.caps} --write-docs"
+    )
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     fold_train = args.labels * (DEFAULT_FOLDS - 1) // DEFAULT_FOLDS
     lines = [
-        "```sh", command(args), "```", "",
+        "```sh",
+        command(args),
+        "```",
+        "",
         f"{harness.machine_summary()}. Fashion-MNIST pool (10,000 Lite0 embeddings), {args.labels:,} random labels, "
         f"{args.rate:.0%} flipped, {args.seeds} seeds (same labels and flips for every cap). Each suspects fold "
         f"trains on {fold_train:,} labels ({fold_train // 10} per class) without a cap. Why: at scale the out-of-fold "
         f"heads train on at most `heads.OOF_MAX_TRAIN_PER_CLASS` = {heads.OOF_MAX_TRAIN_PER_CLASS:,} labels per class "
         "(20,000 of the 94,000 a fold would see at 118,000 labels in 10 classes); the cap of 140 per class here is that "
         "ratio. Mean (min–max) over seeds; temperature and out-of-fold "
-        "accuracy from 3-fold plain heads on the clean labels.", "",
+        "accuracy from 3-fold plain heads on the clean labels.",
+        "",
         "| cap per class per fold | suspects precision@k | precision@50 | temperature | out-of-fold accuracy | seconds per ranking | ratio |",
         "|---|---|---|---|---|---|---|",
     ]
     base = harness.median(rows[0]["seconds"])
     for r in rows:
+
         def cell(key: str, digits: int = 3) -> str:
             return f"{statistics.mean(r[key]):.{digits}f} ({min(r[key]):.{digits}f}–{max(r[key]):.{digits}f})"
+
         seconds = harness.median(r["seconds"])
         cap = "none (baseline)" if r["cap"] is None else f"{r['cap']:,}"
-        lines.append(f"| {cap} | {cell('pk')} | {cell('p50', 2)} | {cell('temperature', 2)} | "
-                     f"{cell('oof_accuracy')} | {seconds:.2f} | {harness.ratio(seconds, base):.2f} |")
+        lines.append(
+            f"| {cap} | {cell('pk')} | {cell('p50', 2)} | {cell('temperature', 2)} | "
+            f"{cell('oof_accuracy')} | {seconds:.2f} | {harness.ratio(seconds, base):.2f} |"
+        )
     lines += [
-        "", "Reading: with few labels per class the cap costs quality (the held-out heads are weaker: fewer "
+        "",
+        "Reading: with few labels per class the cap costs quality (the held-out heads are weaker: fewer "
         "flipped labels found, a lower out-of-fold accuracy, a different temperature). The app's cap starts only above "
         f"{heads.OOF_MAX_TRAIN_PER_CLASS:,} labels per class in a fold, where a linear head's learning curve is usually "
         "flatter; its cost there is not measured (no cached pool here has enough real labels: the 1M benchmark's "

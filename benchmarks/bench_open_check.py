@@ -56,8 +56,13 @@ print(json.dumps(seconds))
 
 
 def run_child(mode: str, project: Path, code: Path) -> float:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(project), mode], cwd=code, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(project), mode],
+        cwd=code,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin"},
+    )
     if done.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
     return float(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -68,8 +73,9 @@ def measure(project: Path, repeats: int, baseline_rev: str) -> dict[str, list[fl
         run_child("write", project, ROOT)  # one untimed read of the whole file into the cache
         modes = {"baseline": tree, "write": ROOT, "window": ROOT, "read": ROOT, "background": ROOT}
         # interleaved, so a noisy moment hits every mode alike
-        return harness.interleave({mode: lambda mode=mode, code=code: run_child(mode, project, code)
-                                   for mode, code in modes.items()}, repeats)
+        return harness.interleave(
+            {mode: lambda mode=mode, code=code: run_child(mode, project, code) for mode, code in modes.items()}, repeats
+        )
 
 
 def report(results: dict[str, list[float]], project: Path, items: int, command: str, rev: str) -> str:
@@ -78,20 +84,30 @@ def report(results: dict[str, list[float]], project: Path, items: int, command: 
     conn = sqlite3.connect(f"file:{project}?mode=ro", uri=True)
     labeled = conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0]
     conn.close()
-    lines = [f"Command: `{command}`", "", harness.machine_summary() + ".", "",
-             f"The {items:,}-item benchmark project ({size:.2f} GB: items, 1,280-d float16 embeddings, "
-             f"{labeled:,} labels), cached by the OS; seconds of `open_project` alone, median of "
-             f"{len(results['baseline'])} fresh processes each, interleaved; the baseline is revision {rev}, "
-             "which checked nothing.", "",
-             "| open | median s | min–max | vs baseline |", "|---|---:|---:|---:|"]
-    names = {"baseline": f"baseline ({rev}, no check)", "write": "for writing, command line (whole-file quick_check above 512 MB)",
-             "window": "for writing, window (label tables only)", "read": "read-only (label tables only)",
-             "background": "the window's background integrity_check of the whole file (off the GUI thread)"}
+    lines = [
+        f"Command: `{command}`",
+        "",
+        harness.machine_summary() + ".",
+        "",
+        f"The {items:,}-item benchmark project ({size:.2f} GB: items, 1,280-d float16 embeddings, "
+        f"{labeled:,} labels), cached by the OS; seconds of `open_project` alone, median of "
+        f"{len(results['baseline'])} fresh processes each, interleaved; the baseline is revision {rev}, "
+        "which checked nothing.",
+        "",
+        "| open | median s | min–max | vs baseline |",
+        "|---|---:|---:|---:|",
+    ]
+    names = {
+        "baseline": f"baseline ({rev}, no check)",
+        "write": "for writing, command line (whole-file quick_check above 512 MB)",
+        "window": "for writing, window (label tables only)",
+        "read": "read-only (label tables only)",
+        "background": "the window's background integrity_check of the whole file (off the GUI thread)",
+    }
     for mode, label in names.items():
         values = results[mode]
         median = harness.median(values)
-        lines.append(f"| {label} | {median:.2f} | {min(values):.2f}–{max(values):.2f} | "
-                     f"{median - base:+.2f} s |")
+        lines.append(f"| {label} | {median:.2f} | {min(values):.2f}–{max(values):.2f} | {median - base:+.2f} s |")
     return "\n".join(lines)
 
 
@@ -104,19 +120,30 @@ def main() -> None:
     args = harness.parse(parser, smoke={"items": SMOKE_ITEMS, "repeats": 1, "baseline_rev": "HEAD"})
     project = project_for(args)
     results = measure(project, args.repeats, args.baseline_rev)
-    command = "PYTHONPATH=. python benchmarks/bench_open_check.py" + (
-        f" --items {args.items}" if args.items != 1_000_000 else "") + " --write"
+    command = (
+        "PYTHONPATH=. python benchmarks/bench_open_check.py"
+        + (f" --items {args.items}" if args.items != 1_000_000 else "")
+        + " --write"
+    )
     text = report(results, project, args.items, command, args.baseline_rev)
     print(text)
     if args.write_docs:
         base = harness.median(results["baseline"])
-        harness.write_section(TITLE, text, command_line=command, rows={
-            f"Opening checks, {args.items:,} items: open for writing (command line)": (
-                f"{harness.median(results['write']):.2f} s",
-                f"{harness.median(results['write']) - base:+.2f} s against {args.baseline_rev} (no check)"),
-            f"Opening checks, {args.items:,} items: open in the window": (
-                f"{harness.median(results['window']):.2f} s",
-                f"{harness.median(results['window']) - base:+.2f} s against {args.baseline_rev} (no check)")})
+        harness.write_section(
+            TITLE,
+            text,
+            command_line=command,
+            rows={
+                f"Opening checks, {args.items:,} items: open for writing (command line)": (
+                    f"{harness.median(results['write']):.2f} s",
+                    f"{harness.median(results['write']) - base:+.2f} s against {args.baseline_rev} (no check)",
+                ),
+                f"Opening checks, {args.items:,} items: open in the window": (
+                    f"{harness.median(results['window']):.2f} s",
+                    f"{harness.median(results['window']) - base:+.2f} s against {args.baseline_rev} (no check)",
+                ),
+            },
+        )
 
 
 if __name__ == "__main__":

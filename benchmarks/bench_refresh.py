@@ -41,8 +41,18 @@ def synthetic_pool(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def refresh(pool: PoolModel, labeled: np.ndarray, y: np.ndarray, eligible: np.ndarray, n_classes: int, *,
-            n: int = 20, head: str = "default", init=None, rng=None) -> RoundResult:
+def refresh(
+    pool: PoolModel,
+    labeled: np.ndarray,
+    y: np.ndarray,
+    eligible: np.ndarray,
+    n_classes: int,
+    *,
+    n: int = 20,
+    head: str = "default",
+    init=None,
+    rng=None,
+) -> RoundResult:
     """The app's round on labels held in memory: train, score the pool, pick ``n``."""
     snapshot = Snapshot.in_memory(pool.size, labeled, y, eligible, n_classes, previous=init)
     result = run_round(snapshot, pool, RoundSettings(head=head, queue_length=n), rng=rng)
@@ -106,9 +116,11 @@ def main() -> None:
         recalibrating = time_recalibrating_refresh(pool, y)
         row = (n, prepare, harness.median(app), max(app), harness.median(plain), recalibrating)
         rows.append(row)
-        print(f"{n:>9,} items: prepare {prepare:.1f} s; refresh median {row[2]:.2f} s (max {row[3]:.2f}); "
-              f"plain head {row[4]:.2f} s; ratio {harness.ratio(row[2], row[4]):.2f}; recalibrating {row[5]:.2f} s",
-              flush=True)
+        print(
+            f"{n:>9,} items: prepare {prepare:.1f} s; refresh median {row[2]:.2f} s (max {row[3]:.2f}); "
+            f"plain head {row[4]:.2f} s; ratio {harness.ratio(row[2], row[4]):.2f}; recalibrating {row[5]:.2f} s",
+            flush=True,
+        )
         del pool, x
     table = [
         "| pool | one-off preparation (s) | refresh, app head: median (max) s | refresh, plain head: median s "
@@ -116,8 +128,10 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for n, prepare, median, worst, plain, recal in rows:
-        table.append(f"| {n:,} | {prepare:.1f} | {median:.2f} ({worst:.2f}) | {plain:.2f} | {harness.ratio(median, plain):.2f} "
-                     f"| {recal:.2f} |")
+        table.append(
+            f"| {n:,} | {prepare:.1f} | {median:.2f} ({worst:.2f}) | {plain:.2f} | {harness.ratio(median, plain):.2f} "
+            f"| {recal:.2f} |"
+        )
     text = "\n".join(table)
     print(text)
     if args.write_docs:
@@ -132,13 +146,20 @@ def main() -> None:
             "kept by the background worker between refreshes. The app head refits its temperature "
             "(three out-of-fold fits of itself) only when the labels have grown by a quarter since the "
             "last time, so most refreshes reuse it; the last column times one that refits it. "
-            f"Load average when the run ended: {os.getloadavg()[0]:.1f} (other jobs on the machine).\n\n"
-            + text + "\n"
+            f"Load average when the run ended: {os.getloadavg()[0]:.1f} (other jobs on the machine).\n\n" + text + "\n"
         )
-        harness.write_section("Refresh speed (retrain + rescore + pick 20)", body, command_line=command, rows={
-            f"Refresh (retrain + rescore + pick 20), {n:,} items": (
-                f"{median:.2f} s median", f"{harness.ratio(median, plain):.2f}x the plain head's refresh")
-            for n, _prepare, median, _worst, plain, _recal in rows})
+        harness.write_section(
+            "Refresh speed (retrain + rescore + pick 20)",
+            body,
+            command_line=command,
+            rows={
+                f"Refresh (retrain + rescore + pick 20), {n:,} items": (
+                    f"{median:.2f} s median",
+                    f"{harness.ratio(median, plain):.2f}x the plain head's refresh",
+                )
+                for n, _prepare, median, _worst, plain, _recal in rows
+            },
+        )
 
 
 if __name__ == "__main__":

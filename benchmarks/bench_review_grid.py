@@ -50,8 +50,11 @@ def build(folder: Path, n: int):
         link.symlink_to(images / f"src{i % 200}.png")
         rows.append((f"imgs/{i}.png", f"h{i}", 1, 28, 28, 0.0, "labeled", cat.id, 0.0))
     with project.transaction() as conn:
-        conn.executemany("INSERT INTO items(path, sha256, bytes, width, height, added_at, status,"
-                         " label_class_id, labeled_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT INTO items(path, sha256, bytes, width, height, added_at, status,"
+            " label_class_id, labeled_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
     return project, cat.id, dog.id
 
 
@@ -69,7 +72,8 @@ def open_scale(items: int, smoke: bool = False):
     project = open_project(ensure_scale_project(items, **({"labels_per_class": SMOKE_LABELS_PER_CLASS} if smoke else {})))
     big, count = project.conn.execute(
         "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"
-        " ORDER BY count(*) DESC LIMIT 1").fetchone()
+        " ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()
     other = project.conn.execute("SELECT id FROM classes WHERE id != ? ORDER BY id LIMIT 1", (big,)).fetchone()[0]
     return project, big, other, count
 
@@ -189,13 +193,20 @@ def main() -> None:
     if args.write_docs:
         command = harness.command("QT_QPA_PLATFORM=offscreen PYTHONPATH=. python")
         harness.write_section(
-            TITLE, f"Command: `{command}`\n\n{harness.machine_summary()}; load average "
+            TITLE,
+            f"Command: `{command}`\n\n{harness.machine_summary()}; load average "
             f"{os.getloadavg()[0]:.1f} at the end. GUI-thread times, offscreen Qt; a frame is 16 ms.\n\n"
-            + "\n".join(lines) + "\n", command_line=command, rows={
+            + "\n".join(lines)
+            + "\n",
+            command_line=command,
+            rows={
                 f"Review grid, {shown:,} tiles: Page Down + repaint": (
                     f"{1000 * harness.median(pages):.1f} ms median (arrow key {1000 * harness.median(arrows):.1f} ms)",
                     f"thumbnail from the disk cache {harness.ratio(harness.median(cold), harness.median(warm)):.0f}x "
-                    "faster than decoding it")})
+                    "faster than decoding it",
+                )
+            },
+        )
 
 
 if __name__ == "__main__":

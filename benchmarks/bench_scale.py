@@ -211,8 +211,11 @@ def _time_refreshes(project, repeats: int, limit: int | None = None) -> dict:
         baseline.append(time.perf_counter() - t)
     steps, totals, baseline = steps[1:], totals[1:], baseline[1:]
     return {
-        "prepare_seconds": prepare, "prepare_from_cache": bool(hits and hits[0]), "labels": int(len(snapshot.y)),
-        "refresh_median": harness.median(totals), "refresh_max": max(totals),
+        "prepare_seconds": prepare,
+        "prepare_from_cache": bool(hits and hits[0]),
+        "labels": int(len(snapshot.y)),
+        "refresh_median": harness.median(totals),
+        "refresh_max": max(totals),
         "baseline_median": harness.median(baseline),
         "steps": {name: harness.median(s[name] for s in steps) for name in steps[0]},
     }
@@ -252,13 +255,24 @@ def _time_refresh_jobs(project, repeats: int) -> dict:
         stages: dict[str, float] = {}
         for (name, t0), (_, t1) in zip(marks, marks[1:]):
             stages[name] = stages.get(name, 0.0) + t1 - t0
-        runs.append({"total": marks[-1][1] - marks[0][1], "stages": stages,
-                     "suspects": len(outcome[0].suspects or []), "labels": int(len(outcome[0].snapshot.y))})
+        runs.append(
+            {
+                "total": marks[-1][1] - marks[0][1],
+                "stages": stages,
+                "suspects": len(outcome[0].suspects or []),
+                "labels": int(len(outcome[0].snapshot.y)),
+            }
+        )
         last_head.append(outcome[0].train.head)
     later = runs[1:]
-    return {"first": runs[0], "labels": runs[0]["labels"], "suspects": runs[0]["suspects"],
-            "job_median": harness.median(r["total"] for r in later), "job_max": max(r["total"] for r in later),
-            "stages": {k: harness.median(r["stages"].get(k, 0.0) for r in later) for k in later[0]["stages"]}}
+    return {
+        "first": runs[0],
+        "labels": runs[0]["labels"],
+        "suspects": runs[0]["suspects"],
+        "job_median": harness.median(r["total"] for r in later),
+        "job_max": max(r["total"] for r in later),
+        "stages": {k: harness.median(r["stages"].get(k, 0.0) for r in later) for k in later[0]["stages"]},
+    }
 
 
 def run_child(mode: str, project: Path, repeats: int = 3, code: Path | None = None) -> dict:
@@ -267,8 +281,13 @@ def run_child(mode: str, project: Path, repeats: int = 3, code: Path | None = No
     env.pop(harness.CODE_ENV, None)
     if code is not None:
         env[harness.CODE_ENV] = str(code)
-    out = subprocess.run([sys.executable, __file__, "--child", mode, "--project", str(project),
-                          "--repeats", str(repeats)], capture_output=True, text=True, env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--project", str(project), "--repeats", str(repeats)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -290,8 +309,13 @@ def run_app(project: Path, seconds: float, threads: str | None, offscreen: bool 
         env["QT_QPA_PLATFORM"], display = "offscreen", []
     t0 = time.time()
     env["ALDESK_BENCH_T0"] = repr(t0)
-    proc = subprocess.Popen([*display, sys.executable, str(ROOT / "benchmarks" / "bench_scale_app.py"), str(project),
-                             str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [*display, sys.executable, str(ROOT / "benchmarks" / "bench_scale_app.py"), str(project), str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     events: list[dict] = []
     memory = {"rss_mib": 0.0, "pss_mib": 0.0, "hwm_mib": {}}
     stop = threading.Event()
@@ -357,19 +381,18 @@ def import_and_embed(sample: int) -> dict:
             Image.fromarray(pixels).resize((64, 64), Image.Resampling.BILINEAR).save(folder / f"{i}.png")
         project = Path(tmp) / "import.aldesk"
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        subprocess.run([sys.executable, "-m", "aldesk", "new", str(project)], env=env, check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "aldesk", "new", str(project)], env=env, check=True, capture_output=True)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "aldesk", "import", str(project), str(images)], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "aldesk", "import", str(project), str(images)], env=env, check=True, capture_output=True
+        )
         import_seconds = time.perf_counter() - start
         backbone = load_backbone("pixels")
         with open_project(project) as opened:
             start = time.perf_counter()
             report = embed_project(opened, backbone)
             embed_seconds = time.perf_counter() - start
-    return {"sample": sample, "import_seconds": import_seconds, "embed_seconds": embed_seconds,
-            "embedded": report.embedded}
+    return {"sample": sample, "import_seconds": import_seconds, "embed_seconds": embed_seconds, "embedded": report.embedded}
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -379,19 +402,19 @@ def main() -> None:
     parser = harness.parser(__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--app-seconds", type=float, default=400.0,
-                        help="how long the app runs after its first paint (its refreshes must fit)")
+    parser.add_argument(
+        "--app-seconds", type=float, default=400.0, help="how long the app runs after its first paint (its refreshes must fit)"
+    )
     parser.add_argument("--app-threads", default=None, help="ALDESK_THREADS for the app (default: its own)")
     parser.add_argument("--sample", type=int, default=5_000, help="images for the import and embedding rates")
-    parser.add_argument("--only", default="storage,open,refresh,info,import",
-                        help="comma-separated parts to run")
-    parser.add_argument("--baseline-rev", default=None,
-                        help="also measure the refresh parts with aldesk from this git revision, in the same run")
+    parser.add_argument("--only", default="storage,open,refresh,info,import", help="comma-separated parts to run")
+    parser.add_argument(
+        "--baseline-rev", default=None, help="also measure the refresh parts with aldesk from this git revision, in the same run"
+    )
     parser.add_argument("--offscreen", action="store_true", help="the open part on Qt's offscreen platform, not Xvfb")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--project", default=None, help=argparse.SUPPRESS)
-    args = harness.parse(parser, smoke={"items": SMOKE_ITEMS, "repeats": 1, "sample": 20, "app_seconds": 60,
-                                        "offscreen": True})
+    args = harness.parse(parser, smoke={"items": SMOKE_ITEMS, "repeats": 1, "sample": 20, "app_seconds": 60, "offscreen": True})
     if args.child:
         child_main(args.child, args.project, args.repeats)
         return
@@ -438,7 +461,12 @@ def main() -> None:
     previous.update(results, commands=commands)
     out.write_text(json.dumps(previous, indent=1) + "\n")
     if args.write_docs:
-        harness.write_section(TITLE, report(previous).partition("\n")[2], command_line=command, rows=glance(previous, parts, results.get("baseline")))
+        harness.write_section(
+            TITLE,
+            report(previous).partition("\n")[2],
+            command_line=command,
+            rows=glance(previous, parts, results.get("baseline")),
+        )
 
 
 def measure_revision(rev: str, modes: tuple[str, ...], project: Path, repeats: int) -> dict:
@@ -457,27 +485,37 @@ def glance(r: dict, parts: set[str], baseline: dict | None) -> dict[str, tuple[s
         rows[f"Scale, {items:,} items: loading every embedding"] = (
             f"{new['seconds']:.1f} s, {new['peak_rss_mib'] / 1024:.2f} GiB peak",
             f"{harness.ratio(old['seconds'], new['seconds']):.1f}x faster, "
-            f"{harness.ratio(old['peak_rss_mib'], new['peak_rss_mib']):.1f}x less peak memory than the old loader")
+            f"{harness.ratio(old['peak_rss_mib'], new['peak_rss_mib']):.1f}x less peak memory than the old loader",
+        )
     if "open" in parts:
         paints = [next(e["t"] for e in run["events"] if e["event"] == "first_paint") for run in r["open"]]
-        rows[f"Scale, {items:,} items: launch to first image painted"] = (f"{harness.median(paints, empty=NAN):.2f} s median", "-")
+        rows[f"Scale, {items:,} items: launch to first image painted"] = (
+            f"{harness.median(paints, empty=NAN):.2f} s median",
+            "-",
+        )
         rows[f"Scale, {items:,} items: memory of the app (window + learning process)"] = (
             f"{max(run['memory']['rss_mib'] for run in r['open']) / 1024:.2f} GiB peak RSS "
-            f"(PSS {max(run['memory']['pss_mib'] for run in r['open']) / 1024:.2f} GiB)", "-")
+            f"(PSS {max(run['memory']['pss_mib'] for run in r['open']) / 1024:.2f} GiB)",
+            "-",
+        )
     if "refresh" in parts:
         f = r["refresh"]
         rows[f"Scale, {items:,} items: refresh through the storage path, {f['labels']:,} labels"] = (
             f"{f['refresh_median']:.2f} s median",
-            f"{harness.ratio(f['refresh_median'], f['baseline_median']):.2f}x the in-memory engine refresh")
+            f"{harness.ratio(f['refresh_median'], f['baseline_median']):.2f}x the in-memory engine refresh",
+        )
     if "refresh" in parts:
         j, base = r["job"], (baseline or {}).get("job")
         rows[f"Scale, {items:,} items: the app's whole refresh job"] = (
             f"{j['job_median']:.2f} s median",
-            f"{harness.ratio(j['job_median'], base['job_median']):.2f} of the code at {baseline['rev']}" if base else "-")
+            f"{harness.ratio(j['job_median'], base['job_median']):.2f} of the code at {baseline['rev']}" if base else "-",
+        )
     if "info" in parts:
         info, startup = harness.median(r["info"], empty=NAN), harness.median(r["startup"], empty=NAN)
         rows[f"Scale, {items:,} items: `aldesk info`"] = (
-            f"{info:.2f} s median", f"{harness.ratio(info, startup):.0f}x `python -m aldesk --version` ({info:.2f} / {startup:.2f} s)")
+            f"{info:.2f} s median",
+            f"{harness.ratio(info, startup):.0f}x `python -m aldesk --version` ({info:.2f} / {startup:.2f} s)",
+        )
     if "import" in parts:
         i = r["import"]
         rows["Scale: `aldesk import` of small PNGs"] = (f"{i['sample'] / i['import_seconds']:,.0f} files/s", "-")
@@ -487,21 +525,33 @@ def glance(r: dict, parts: set[str], baseline: dict | None) -> dict[str, tuple[s
 def report(r: dict) -> str:
     """The docs section from the saved results (every part present in ``r``)."""
     commands = sorted(set(r.get("commands", {}).values()))
-    lines = [f"## {TITLE}", "", "Commands (parts run one after another; each keeps its results in "
-             "`benchmarks/results/scale.json`, and the section is written from all of them):", ""]
+    lines = [
+        f"## {TITLE}",
+        "",
+        "Commands (parts run one after another; each keeps its results in "
+        "`benchmarks/results/scale.json`, and the section is written from all of them):",
+        "",
+    ]
     lines += [f"    {c}" for c in commands]
-    lines += ["", f"{harness.machine_summary()}; Python {platform.python_version()}; "
-             f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the machine: single figures "
-             "swing, the same-run baselines are the steadier comparison).", "",
-             f"Project: {r['items']:,} items, {r['project_gb']:.2f} GB file, made by `benchmarks/bench_scale_data.py` "
-             "(rows written directly, hard links to 300 generated 64x64 PNGs, synthetic 1,280-d float16 embeddings "
-             "from a 10-Gaussian mixture stored with `vectors.add_chunk` in chunks of 512, ~118,000 imported labels: "
-             "every item of one mixture component as class0, 2,000 of each other class).", ""]
+    lines += [
+        "",
+        f"{harness.machine_summary()}; Python {platform.python_version()}; "
+        f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the machine: single figures "
+        "swing, the same-run baselines are the steadier comparison).",
+        "",
+        f"Project: {r['items']:,} items, {r['project_gb']:.2f} GB file, made by `benchmarks/bench_scale_data.py` "
+        "(rows written directly, hard links to 300 generated 64x64 PNGs, synthetic 1,280-d float16 embeddings "
+        "from a 10-Gaussian mixture stored with `vectors.add_chunk` in chunks of 512, ~118,000 imported labels: "
+        "every item of one mixture component as class0, 2,000 of each other class).",
+        "",
+    ]
     if "load" in r:
         old, new, full, stream = r["load-concat"], r["load"], r["pool-full"], r["pool-stream"]
         lines += [
-            "### Embedding storage (each in a fresh process; peak = VmHWM)", "",
-            "| what | time | peak RSS |", "|---|---:|---:|",
+            "### Embedding storage (each in a fresh process; peak = VmHWM)",
+            "",
+            "| what | time | peak RSS |",
+            "|---|---:|---:|",
             f"| baseline: the old loader (all chunk blobs, concatenate, index twice) | {old['seconds']:.1f} s | {old['peak_rss_mib'] / 1024:.2f} GiB |",
             f"| **`load_embeddings`**: chunk by chunk into one array | **{new['seconds']:.1f} s** | **{new['peak_rss_mib'] / 1024:.2f} GiB** |",
             f"| worker pool from all vectors (`load_embeddings` + `PoolModel.build` + k-NN graph) | {full['seconds']:.1f} s | {full['peak_rss_mib'] / 1024:.2f} GiB |",
@@ -516,7 +566,9 @@ def report(r: dict) -> str:
             "256 directions. It is paid once per new embeddings: the features are then kept in the user's cache folder "
             "(`aldesk/ml/loop/pool_cache.py`, 1 GB at 1M items, newest 2 pools kept), and a later start reads them back "
             f"({full['seconds'] / r['pool-cached']['seconds']:.1f}x faster than building from memory). Torch threads in "
-            f"these children: {stream.get('threads', 'torch default')}.", ""]
+            f"these children: {stream.get('threads', 'torch default')}.",
+            "",
+        ]
     if "open" in r:
         runs = r["open"]
         paints = [next(e["t"] for e in run["events"] if e["event"] == "first_paint") for run in runs]
@@ -526,87 +578,118 @@ def report(r: dict) -> str:
         pss = max(run["memory"]["pss_mib"] for run in runs)
         hwm = [sorted((m for m in run["memory"]["hwm_mib"].values() if m > 50), reverse=True) for run in runs]
         lines += [
-            "### Opening the project in the app (`aldesk PROJECT`, real window under Xvfb)", "",
+            "### Opening the project in the app (`aldesk PROJECT`, real window under Xvfb)",
+            "",
             f"`benchmarks/bench_scale_app.py` runs `aldesk.gui.app.run_app(PROJECT)` (what `aldesk PROJECT` runs) "
-            f"with methods wrapped to print times; {len(runs)} launch(es), the app's own thread setting.", "",
+            f"with methods wrapped to print times; {len(runs)} launch(es), the app's own thread setting.",
+            "",
             f"- **Launch to first image painted: median {harness.median(paints, empty=NAN):.2f} s** (runs: "
-            + ", ".join(f"{p:.2f}" for p in paints) + " s; goal 2 s). The clock starts before `xvfb-run` starts, "
+            + ", ".join(f"{p:.2f}" for p in paints)
+            + " s; goal 2 s). The clock starts before `xvfb-run` starts, "
             "so the X server's start-up is included.",
             "- Refresh results stored by the app, seconds after the first paint, per launch (the first launch "
             "without the pool features kept on disk, so its first refresh builds them from the file; the later "
-            "launches read them back; each second refresh is a Ctrl+R retrain with the pool in memory): " + "; ".join(
-                ", ".join(f"{t:.0f} s" for t in run) for run in refreshes) + ". The first refresh of a launch "
+            "launches read them back; each second refresh is a Ctrl+R retrain with the pool in memory): "
+            + "; ".join(", ".join(f"{t:.0f} s" for t in run) for run in refreshes)
+            + ". The first refresh of a launch "
             "includes starting the learning process, reading the pool features and its first job (see \"The app's "
-            "whole refresh job\"); the second, the 0.5 s before Ctrl+R and one job. "
+            'whole refresh job"); the second, the 0.5 s before Ctrl+R and one job. '
             f"The GUI thread's part of storing one result (reserving the model version; after a thread wrote the "
             f"1M predictions, the model's row, the queue and 5,000 suspects): median {harness.median(stores, empty=NAN) * 1000:.0f} ms, "
             f"max {max(stores) * 1000:.0f} ms.",
             f"- **Memory of the app** (the window's process plus its compute child, polled every 0.2 s): peak summed "
             f"RSS **{rss / 1024:.2f} GiB**, PSS {pss / 1024:.2f} GiB (goal 4 GB); peak RSS per process (VmHWM): "
-            + "; ".join(", ".join(f"{m / 1024:.2f}" for m in h) + " GiB" for h in hwm) + ".", ""]
+            + "; ".join(", ".join(f"{m / 1024:.2f}" for m in h) + " GiB" for h in hwm)
+            + ".",
+            "",
+        ]
     refreshes = [(k, r[k]) for k in ("refresh-2000", "refresh") if k in r]
     if refreshes:
         lines += [
-            "### Refresh through the real storage path (one process, pool kept)", "",
+            "### Refresh through the real storage path (one process, pool kept)",
+            "",
             "The refresh job's steps as the worker runs them: snapshot of ids and labels from the file (no "
             "vectors), train + rescore 1M items (app head, warm start), accuracy estimate (out-of-fold), queue of "
             f"40 + fallback ranking of 400. Median of {r.get('repeats', 3)} after one warm-up refresh (the warm-up "
             "also fits the temperature). Baseline in the same process and pool: the engine's in-memory refresh "
-            "(train + rescore + pick; no file reads, no estimate).", "",
+            "(train + rescore + pick; no file reads, no estimate).",
+            "",
             "| labels | torch threads | full refresh: median (max) | steps (medians) | baseline | ratio | pool preparation (once per process) |",
-            "|---:|---:|---:|---|---:|---:|---:|"]
+            "|---:|---:|---:|---|---:|---:|---:|",
+        ]
         for _name, f in refreshes:
             steps = ", ".join(f"{k} {v:.2f} s" for k, v in f["steps"].items())
-            lines.append(f"| {f['labels']:,} | {f.get('threads', '?')} | **{f['refresh_median']:.2f} s** "
-                         f"({f['refresh_max']:.2f}) | {steps} | {f['baseline_median']:.2f} s | "
-                         f"{f['refresh_median'] / f['baseline_median']:.2f} | {f['prepare_seconds']:.1f} s"
-                         f"{' (features from the disk cache)' if f.get('prepare_from_cache') else ''} |")
+            lines.append(
+                f"| {f['labels']:,} | {f.get('threads', '?')} | **{f['refresh_median']:.2f} s** "
+                f"({f['refresh_max']:.2f}) | {steps} | {f['baseline_median']:.2f} s | "
+                f"{f['refresh_median'] / f['baseline_median']:.2f} | {f['prepare_seconds']:.1f} s"
+                f"{' (features from the disk cache)' if f.get('prepare_from_cache') else ''} |"
+            )
         base = r.get("baseline", {}).get("refresh")
         if base:
             steps = ", ".join(f"{k} {v:.2f} s" for k, v in base["steps"].items())
-            lines.append(f"| {base['labels']:,}, code at {r['baseline']['rev']} (same run) | {base.get('threads', '?')} | "
-                         f"{base['refresh_median']:.2f} s ({base['refresh_max']:.2f}) | {steps} | "
-                         f"{base['baseline_median']:.2f} s | {base['refresh_median'] / base['baseline_median']:.2f} | "
-                         f"{base['prepare_seconds']:.1f} s |")
-        lines += ["", "Goal: 5 s on 2 cores. The accuracy estimate is instant here: imported labels are not audit "
-                  "items, and it needs 10 audit labels.", ""]
+            lines.append(
+                f"| {base['labels']:,}, code at {r['baseline']['rev']} (same run) | {base.get('threads', '?')} | "
+                f"{base['refresh_median']:.2f} s ({base['refresh_max']:.2f}) | {steps} | "
+                f"{base['baseline_median']:.2f} s | {base['refresh_median'] / base['baseline_median']:.2f} | "
+                f"{base['prepare_seconds']:.1f} s |"
+            )
+        lines += [
+            "",
+            "Goal: 5 s on 2 cores. The accuracy estimate is instant here: imported labels are not audit "
+            "items, and it needs 10 audit labels.",
+            "",
+        ]
     if "job" in r:
         from aldesk.ml.heads.linear import OOF_MAX_TRAIN_PER_CLASS
 
         j = r["job"]
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in j["stages"].items() if k != "before")
         lines += [
-            "### The app's whole refresh job", "",
+            "### The app's whole refresh job",
+            "",
             f"What the app's learning process runs per refresh (`JobRunner.refresh`): the refresh above plus the "
             f"previous model's predictions (to say how much the new one changed) and the suspect labels ({j['suspects']:,} "
-            f"kept, out-of-fold heads capped at {OOF_MAX_TRAIN_PER_CLASS:,} labels per class, see \"Capped out-of-fold fits\"). "
+            f'kept, out-of-fold heads capped at {OOF_MAX_TRAIN_PER_CLASS:,} labels per class, see "Capped out-of-fold fits"). '
             f"{j['labels']:,} labels; median of {r.get('repeats', 3)} after a first job; each job warm-starts from the "
-            "previous one's head, as the app's stored model does (nothing is written to the shared project).", "",
+            "previous one's head, as the app's stored model does (nothing is written to the shared project).",
+            "",
             f"- **Refresh job: median {j['job_median']:.2f} s** (max {j['job_max']:.2f}); stages (medians, named by "
             f"the progress message that starts them): {stages}.",
             f"- First job after start: {j['first']['total']:.1f} s (it also loads the pool features from the disk cache, "
-            "and refits the temperature when the stored model's is out of date)."]
+            "and refits the temperature when the stored model's is out of date).",
+        ]
         base = r.get("baseline", {}).get("job")
         if base:
             stages = ", ".join(f"{k} {v:.2f} s" for k, v in base["stages"].items() if k != "before")
-            lines.append(f"- Baseline, aldesk at {r['baseline']['rev']} in the same run: median {base['job_median']:.2f} s "
-                         f"(ratio {j['job_median'] / base['job_median']:.2f}); {stages}; first job "
-                         f"{base['first']['total']:.1f} s.")
+            lines.append(
+                f"- Baseline, aldesk at {r['baseline']['rev']} in the same run: median {base['job_median']:.2f} s "
+                f"(ratio {j['job_median'] / base['job_median']:.2f}); {stages}; first job "
+                f"{base['first']['total']:.1f} s."
+            )
         lines.append("")
     if "info" in r:
-        lines += ["### `aldesk info` on the million items", "",
-                  f"- `aldesk info PROJECT --json`, whole process: median **{harness.median(r['info'], empty=NAN):.2f} s** "
-                  f"(runs: {', '.join(f'{t:.2f}' for t in r['info'])}); start-up baseline `python -m aldesk --version` "
-                  f"{harness.median(r['startup'], empty=NAN):.2f} s.", ""]
+        lines += [
+            "### `aldesk info` on the million items",
+            "",
+            f"- `aldesk info PROJECT --json`, whole process: median **{harness.median(r['info'], empty=NAN):.2f} s** "
+            f"(runs: {', '.join(f'{t:.2f}' for t in r['info'])}); start-up baseline `python -m aldesk --version` "
+            f"{harness.median(r['startup'], empty=NAN):.2f} s.",
+            "",
+        ]
     if "import" in r:
         i = r["import"]
-        lines += ["### Import and embedding rates", "",
-                  f"- `aldesk import` of {i['sample']:,} generated 64x64 PNGs (whole process, new project): "
-                  f"**{i['sample'] / i['import_seconds']:,.0f} files/s** ({i['import_seconds']:.1f} s). At that rate a "
-                  f"million such files take {1e6 / (i['sample'] / i['import_seconds']) / 60:.0f} min.",
-                  f"- Embedding them with the weight-free `pixels` backbone (`embed_project`, in-process): "
-                  f"**{i['embedded'] / i['embed_seconds']:,.0f} images/s**. For the pretrained backbones see the "
-                  "embedding benchmark (`benchmarks/bench_embed.py`).", ""]
+        lines += [
+            "### Import and embedding rates",
+            "",
+            f"- `aldesk import` of {i['sample']:,} generated 64x64 PNGs (whole process, new project): "
+            f"**{i['sample'] / i['import_seconds']:,.0f} files/s** ({i['import_seconds']:.1f} s). At that rate a "
+            f"million such files take {1e6 / (i['sample'] / i['import_seconds']) / 60:.0f} min.",
+            f"- Embedding them with the weight-free `pixels` backbone (`embed_project`, in-process): "
+            f"**{i['embedded'] / i['embed_seconds']:,.0f} images/s**. For the pretrained backbones see the "
+            "embedding benchmark (`benchmarks/bench_embed.py`).",
+            "",
+        ]
     return "\n".join(lines)
 
 

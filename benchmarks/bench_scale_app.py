@@ -43,8 +43,8 @@ def instrument(seconds: float) -> None:
 
     from aldesk.gui.learning import controller
 
-
     from aldesk.gui.labeling import image_view
+
     state = {"painted": False, "refreshes": 0}
     paint = image_view.ImageView.paintEvent
 
@@ -77,6 +77,7 @@ def instrument(seconds: float) -> None:
                     state["stored"] = False
                     seconds, state["store"] = state["store"], 0.0
                     done(ctrl, seconds)
+
         return call
 
     def done(ctrl, seconds):

@@ -58,8 +58,7 @@ def project_for(args: argparse.Namespace) -> Path:
     return ensure_scale_project(args.items, labels_per_class=SMOKE_LABELS_PER_CLASS if args.smoke else LABELS_PER_CLASS)
 
 
-def ensure_scale_project(items: int, *, labels_per_class: int = LABELS_PER_CLASS, seed: int = 0,
-                         log=print) -> Path:
+def ensure_scale_project(items: int, *, labels_per_class: int = LABELS_PER_CLASS, seed: int = 0, log=print) -> Path:
     """The cached project's path, building it first when needed."""
     folder = scale_folder(items, labels_per_class)
     path = folder / "scale.aldesk"
@@ -75,8 +74,7 @@ def ensure_scale_project(items: int, *, labels_per_class: int = LABELS_PER_CLASS
     step = time.perf_counter()
     project = create_project(path)
     try:
-        classes = add_classes(project, [f"class{k}" for k in range(CLASSES)],
-                              [str((k + 1) % 10) for k in range(CLASSES)])
+        classes = add_classes(project, [f"class{k}" for k in range(CLASSES)], [str((k + 1) % 10) for k in range(CLASSES)])
         _write_items(project, items)
         log(f"items: {time.perf_counter() - step:.1f} s")
         step = time.perf_counter()
@@ -86,8 +84,9 @@ def ensure_scale_project(items: int, *, labels_per_class: int = LABELS_PER_CLASS
         _write_labels(project, component, [c.id for c in classes], labels_per_class, seed)
         log(f"labels: {time.perf_counter() - step:.1f} s")
         with project.transaction() as conn:
-            conn.execute("INSERT INTO meta(key, value) VALUES ('bench_base_event', "
-                         "(SELECT coalesce(max(id), 0) FROM label_events))")
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('bench_base_event', (SELECT coalesce(max(id), 0) FROM label_events))"
+            )
         project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         project.close()
@@ -112,11 +111,11 @@ def _write_images(folder: Path, items: int) -> None:
 
 def _write_items(project, items: int) -> None:
     now = time.time()
-    rows = ((f"images/{i // 1000:04d}/{i:07d}.png", hashlib.sha256(b"%d" % i).hexdigest(), 200, 64, 64, now)
-            for i in range(items))
+    rows = (
+        (f"images/{i // 1000:04d}/{i:07d}.png", hashlib.sha256(b"%d" % i).hexdigest(), 200, 64, 64, now) for i in range(items)
+    )
     with project.transaction() as conn:
-        conn.executemany("INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?,?,?,?,?,?)",
-                         rows)
+        conn.executemany("INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?,?,?,?,?,?)", rows)
 
 
 def _write_embeddings(project, items: int, seed: int) -> np.ndarray:
@@ -153,17 +152,19 @@ def reset_project(path: Path) -> None:
     project = open_project(path)
     try:
         base = int(project.meta("bench_base_event", "0"))
-        later = [row[0] for row in project.conn.execute(
-            "SELECT DISTINCT item_id FROM label_events WHERE id > ?", (base,))]
+        later = [row[0] for row in project.conn.execute("SELECT DISTINCT item_id FROM label_events WHERE id > ?", (base,))]
         with project.transaction() as conn:
             for table in ("suspect_runs", "queue", "prediction_chunks", "models"):
                 conn.execute(f"DELETE FROM {table}")
             conn.execute("DELETE FROM label_events WHERE id > ?", (base,))
             for item in later:  # back to the item's state from the build's labels
-                row = conn.execute("SELECT class_id, created_at FROM label_events WHERE item_id = ?"
-                                   " ORDER BY id DESC LIMIT 1", (item,)).fetchone()
-                conn.execute("UPDATE items SET status = ?, label_class_id = ?, labeled_at = ? WHERE id = ?",
-                             ("labeled", row[0], row[1], item) if row else ("unlabeled", None, None, item))
+                row = conn.execute(
+                    "SELECT class_id, created_at FROM label_events WHERE item_id = ? ORDER BY id DESC LIMIT 1", (item,)
+                ).fetchone()
+                conn.execute(
+                    "UPDATE items SET status = ?, label_class_id = ?, labeled_at = ? WHERE id = ?",
+                    ("labeled", row[0], row[1], item) if row else ("unlabeled", None, None, item),
+                )
         project.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         project.close()

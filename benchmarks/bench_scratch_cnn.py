@@ -34,8 +34,9 @@ POINTS = (10, 20, 50, 100, 200, 300, 400, 600)
 def load(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     pool_size = 10_000 if dataset == "fashion-mnist" else None
     test_size = 2_000 if dataset == "fashion-mnist" else None
-    xp, yp, xt, yt, names = embedded_dataset(harness.dataset(dataset), load_backbone("pixels"), pool_size=pool_size,
-                                             test_size=test_size)
+    xp, yp, xt, yt, names = embedded_dataset(
+        harness.dataset(dataset), load_backbone("pixels"), pool_size=pool_size, test_size=test_size
+    )
     return xp, yp, xt, yt, len(names)
 
 
@@ -57,8 +58,9 @@ class Clock:
         self.out.append((time.perf_counter() - self.wall, time.process_time() - self.cpu))
 
 
-def timing(pool: PoolModel, yp: np.ndarray, n_classes: int, repeats: int = 3,
-           label_counts: tuple[int, ...] = (100, 300)) -> list[dict]:
+def timing(
+    pool: PoolModel, yp: np.ndarray, n_classes: int, repeats: int = 3, label_counts: tuple[int, ...] = (100, 300)
+) -> list[dict]:
     """Seconds for training + scoring the whole pool, per head, at a few label counts."""
     rows = []
     for n in label_counts:
@@ -76,10 +78,15 @@ def timing(pool: PoolModel, yp: np.ndarray, n_classes: int, repeats: int = 3,
                 warm, _ = fit_head("cnn", pool, more, yp[more], n_classes, init=cold)
                 with Clock(times["cnn scoring"]):
                     warm.predict_proba(pool_input(warm, pool))
-        rows.append({"labels": n, **{
-            key: {"wall": harness.median(w for w, _ in v), "cpu": harness.median(c for _, c in v)}
-            for key, v in times.items()
-        }})
+        rows.append(
+            {
+                "labels": n,
+                **{
+                    key: {"wall": harness.median(w for w, _ in v), "cpu": harness.median(c for _, c in v)}
+                    for key, v in times.items()
+                },
+            }
+        )
         print(f"timing at {n} labels: {rows[-1]}", flush=True)
     return rows
 
@@ -87,8 +94,18 @@ def timing(pool: PoolModel, yp: np.ndarray, n_classes: int, repeats: int = 3,
 def run(dataset: str, head: str, data, args: argparse.Namespace) -> SimulationResult:
     xp, yp, xt, yt, n_classes = data
     start = time.perf_counter()
-    result = simulate(xp, yp, xt, yt, n_classes, strategies=args.strategies.split(","), seeds=args.seeds,
-                      budget=args.budget, batch=args.batch, head=head)
+    result = simulate(
+        xp,
+        yp,
+        xt,
+        yt,
+        n_classes,
+        strategies=args.strategies.split(","),
+        seeds=args.seeds,
+        budget=args.budget,
+        batch=args.batch,
+        head=head,
+    )
     write_report(result, args.out / f"{dataset}-pixels-{head}", f"{dataset}, pixels, head {head}")
     print(f"{dataset} {head}: {time.perf_counter() - start:.0f} s, labels_to {result.labels_to()}", flush=True)
     return result
@@ -114,8 +131,7 @@ def describe(dataset: str, data, timings: list[dict], results: dict[str, Simulat
         lines.append(f"| {row['labels']} | " + " | ".join(cells) + f" | {ratio:.1f}x |")
     lines += [
         "",
-        f"Test accuracy, mean ± std over {args.seeds} seeds (full-pool plain head: "
-        f"{any_result.full_pool_accuracy:.4f}):",
+        f"Test accuracy, mean ± std over {args.seeds} seeds (full-pool plain head: {any_result.full_pool_accuracy:.4f}):",
         "",
         "| head, strategy | " + " | ".join(str(p) for p in points) + " | labels to 95% / 98% of full pool |",
         "|---|" + "---|" * (len(points) + 1),
@@ -149,8 +165,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     parser.add_argument("--timing-labels", default="100,300", help="label counts of the refresh-cost table")
     parser.add_argument("--docs-only", action="store_true", help="only rewrite the docs section from the parts in --out")
-    args = harness.parse(parser, smoke={"datasets": harness.TINY, "seeds": 1, "budget": 20, "repeats": 1,
-                                        "timing_labels": "20"})
+    args = harness.parse(parser, smoke={"datasets": harness.TINY, "seeds": 1, "budget": 20, "repeats": 1, "timing_labels": "20"})
     args.out = harness.out_dir(args, args.out, "scratch-cnn")
     if args.docs_only:
         write_docs(args.out)
@@ -165,21 +180,27 @@ def main() -> None:
         timings = timing(pool, data[1], data[4], args.repeats, tuple(int(n) for n in args.timing_labels.split(",")))
         results = {head: run(dataset, head, data, args) for head in HEADS}
         text = describe(dataset, data, timings, results, args)
-        (args.out / f"{dataset}-summary.json").write_text(json.dumps(
-            {"timings": timings, **{h: r.to_json() for h, r in results.items()}}))
+        (args.out / f"{dataset}-summary.json").write_text(
+            json.dumps({"timings": timings, **{h: r.to_json() for h, r in results.items()}})
+        )
         minutes = (time.perf_counter() - started) / 60
         # Each data set's part keeps the command that made it; the docs section joins the parts.
         (args.out / f"{dataset}-section.md").write_text(
-            text.replace("\n", f"\n\nCommand: `{command}` ({minutes:.0f} min; torch on {threads} thread(s)); "
-                         f"strategies {args.strategies}, {args.seeds} seeds, budget {args.budget}, batch {args.batch}.\n", 1)
+            text.replace(
+                "\n",
+                f"\n\nCommand: `{command}` ({minutes:.0f} min; torch on {threads} thread(s)); "
+                f"strategies {args.strategies}, {args.seeds} seeds, budget {args.budget}, batch {args.batch}.\n",
+                1,
+            )
         )
         print(text, flush=True)
         if args.write_docs:
             write_docs(args.out, dataset, results, command)
 
 
-def write_docs(out: Path, dataset: str | None = None, results: dict[str, SimulationResult] | None = None,
-               command: str | None = None) -> None:
+def write_docs(
+    out: Path, dataset: str | None = None, results: dict[str, SimulationResult] | None = None, command: str | None = None
+) -> None:
     parts = [out / f"{name}-section.md" for name in ("digits", "fashion-mnist", harness.TINY)]
     body = (
         f"{harness.machine_summary()}, shared with other jobs (load average well above the core count), so "
@@ -197,10 +218,14 @@ def write_docs(out: Path, dataset: str | None = None, results: dict[str, Simulat
         cnn = results["cnn"].labels_to().get("default", {}).get("98%")
         plain = results["plain"].labels_to().get("random", {}).get("98%")
         limit = max(results["cnn"].curves["default"].labels) if "default" in results["cnn"].curves else 0
-        rows = {f"Weight-free fallback (pixels + cnn), {dataset}: labels to 98%": (
-            f"{cnn} labels" if cnn is not None else f"not within {limit} labels",
-            f"{cnn / plain:.2f} of random + plain head ({cnn} / {plain})" if cnn is not None and plain is not None else "-")}
+        rows = {
+            f"Weight-free fallback (pixels + cnn), {dataset}: labels to 98%": (
+                f"{cnn} labels" if cnn is not None else f"not within {limit} labels",
+                f"{cnn / plain:.2f} of random + plain head ({cnn} / {plain})" if cnn is not None and plain is not None else "-",
+            )
+        }
     harness.write_section(TITLE, body, rows=rows, command_line=command)
+
 
 if __name__ == "__main__":
     main()

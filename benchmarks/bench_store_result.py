@@ -38,8 +38,14 @@ LABEL_EVERY = 0.02
 
 
 def _model(n_classes: int) -> dict:
-    return dict(set_id=1, head="default", n_labels=100, class_ids=list(range(1, n_classes + 1)), params=b"x" * 2000,
-                metrics={"head": "default"})
+    return dict(
+        set_id=1,
+        head="default",
+        n_labels=100,
+        class_ids=list(range(1, n_classes + 1)),
+        params=b"x" * 2000,
+        metrics={"head": "default"},
+    )
 
 
 def _label_while(project, items, class_id, busy: threading.Event | None) -> list[float]:
@@ -71,13 +77,24 @@ def old_single_row(folder: Path, ids: np.ndarray, probs: np.ndarray, repeats: in
         conn.execute("BEGIN IMMEDIATE")
         version = conn.execute(
             "INSERT INTO models(created_at, set_id, head, n_labels, class_ids, params, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), 1, model["head"], model["n_labels"], json.dumps(model["class_ids"]), model["params"],
-             json.dumps(model["metrics"]))).lastrowid
-        conn.execute("INSERT INTO predictions(model_version, item_ids, probs) VALUES (?, ?, ?)",
-                     (version, ids.tobytes(), p16.tobytes()))
-        conn.execute("DELETE FROM predictions WHERE model_version NOT IN"
-                     " (SELECT model_version FROM predictions ORDER BY model_version DESC LIMIT ?)",
-                     (model_store.KEEP_PREDICTIONS,))
+            (
+                time.time(),
+                1,
+                model["head"],
+                model["n_labels"],
+                json.dumps(model["class_ids"]),
+                model["params"],
+                json.dumps(model["metrics"]),
+            ),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO predictions(model_version, item_ids, probs) VALUES (?, ?, ?)", (version, ids.tobytes(), p16.tobytes())
+        )
+        conn.execute(
+            "DELETE FROM predictions WHERE model_version NOT IN"
+            " (SELECT model_version FROM predictions ORDER BY model_version DESC LIMIT ?)",
+            (model_store.KEEP_PREDICTIONS,),
+        )
         conn.execute("COMMIT")
         times.append(time.perf_counter() - start)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -147,9 +164,13 @@ def report(results: dict[int, dict], args: argparse.Namespace) -> str:
     peak = lambda values: max(values) * 1000  # noqa: E731
     p95 = lambda values: float(np.percentile(values, 95)) * 1000  # noqa: E731
     lines = [
-        "```sh", command(args), "```", "",
+        "```sh",
+        command(args),
+        "```",
+        "",
         f"{harness.machine_summary()}. Synthetic ids and probabilities, {args.classes} classes, chunks of "
-        f"{model_store.PREDICTION_CHUNK_ROWS:,} items; medians of {args.repeats} (max in brackets), all in one run.", "",
+        f"{model_store.PREDICTION_CHUNK_ROWS:,} items; medians of {args.repeats} (max in brackets), all in one run.",
+        "",
         "| items (MB per model) | | GUI thread per result | written by a thread | label commit while writing: median, p95 "
         "(max) | label commit, no write: median, p95 (max) |",
         "|---|---|---|---|---|---|",
@@ -166,19 +187,27 @@ def report(results: dict[int, dict], args: argparse.Namespace) -> str:
             f"({peak(r['label_during']):.1f}) | {ms(r['label_quiet']):.1f}, {p95(r['label_quiet']):.1f} ms "
             f"({peak(r['label_quiet']):.1f}) |",
         ]
-    lines += ["", "GUI thread, the app vs before step 6: " + ", ".join(
-        f"{harness.ratio(harness.median(r['gui']), harness.median(r['old'])):.4f} at {items:,}" for items, r in results.items())
+    lines += [
+        "",
+        "GUI thread, the app vs before step 6: "
+        + ", ".join(
+            f"{harness.ratio(harness.median(r['gui']), harness.median(r['old'])):.4f} at {items:,}"
+            for items, r in results.items()
+        )
         + ". The GUI thread's part (reserve a version: one read; add the model's row) does not grow with the pool. "
         "A label that finds a chunk's transaction in progress waits for it in SQLite's busy handler (retries after "
         "1, 3, 8, 18 ms); the writer lets it go before its next chunk (store.Project's foreground flag). "
         "In the app the GUI thread also replaces the queue and stores the suspects (sizes fixed by the result, "
-        "not the pool); not timed here."]
+        "not the pool); not timed here.",
+    ]
     return "\n".join(lines)
 
 
 def command(args: argparse.Namespace) -> str:
-    return (f"PYTHONPATH=. python benchmarks/bench_store_result.py --items {args.items} --classes {args.classes} "
-            f"--repeats {args.repeats} --write-docs")
+    return (
+        f"PYTHONPATH=. python benchmarks/bench_store_result.py --items {args.items} --classes {args.classes} "
+        f"--repeats {args.repeats} --write-docs"
+    )
 
 
 def main() -> None:
@@ -193,9 +222,17 @@ def main() -> None:
     if args.write_docs:
         items, r = max(results.items())
         gui, old = harness.median(r["gui"]) * 1000, harness.median(r["old"]) * 1000
-        harness.write_section(SECTION, text, command_line=command(args), rows={
-            "Storing a refresh result: GUI thread per result": (
-                f"{gui:.1f} ms at {items:,} items", f"{harness.ratio(gui, old):.4f} of the store before step 6 ({old:.0f} ms)")})
+        harness.write_section(
+            SECTION,
+            text,
+            command_line=command(args),
+            rows={
+                "Storing a refresh result: GUI thread per result": (
+                    f"{gui:.1f} ms at {items:,} items",
+                    f"{harness.ratio(gui, old):.4f} of the store before step 6 ({old:.0f} ms)",
+                )
+            },
+        )
 
 
 if __name__ == "__main__":

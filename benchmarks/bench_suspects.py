@@ -38,8 +38,10 @@ from benchmarks import harness
 
 SECTION = "Finding wrong labels (suspects)"
 RESULTS = Path(__file__).resolve().parent / "results" / "suspects" / "simulation.json"
-DATASETS = {"digits": "digits-efficientnet-lite0-*-None-None-0.npz",
-            "fashion-mnist": "fashion-mnist-efficientnet-lite0-*-10000-2000-0.npz"}
+DATASETS = {
+    "digits": "digits-efficientnet-lite0-*-None-None-0.npz",
+    "fashion-mnist": "fashion-mnist-efficientnet-lite0-*-10000-2000-0.npz",
+}
 TOP = 50
 # Smoke runs (--smoke) use harness.tiny_pool instead of the cached embeddings: no download.
 SMOKE_POOLS = {"digits": 300, "fashion-mnist": 400}
@@ -50,8 +52,10 @@ def load_pool(name: str, smoke: bool = False) -> tuple[np.ndarray, np.ndarray]:
         return harness.tiny_pool(SMOKE_POOLS[name], seed=len(name))
     matches = sorted(cache_dir().glob(DATASETS[name]))
     if not matches:
-        sys.exit(f"No cached Lite0 embeddings of {name} in {cache_dir()}; run first: "
-                 f"aldesk simulate --dataset {name} --backbone efficientnet-lite0 --seeds 1 --budget 20 --out /tmp/sim")
+        sys.exit(
+            f"No cached Lite0 embeddings of {name} in {cache_dir()}; run first: "
+            f"aldesk simulate --dataset {name} --backbone efficientnet-lite0 --seeds 1 --budget 20 --out /tmp/sim"
+        )
     with np.load(matches[-1], allow_pickle=False) as cached:
         return cached["xp"], cached["yp"].astype(np.int64)
 
@@ -63,8 +67,9 @@ def flip_labels(y: np.ndarray, n_classes: int, rate: float, rng: np.random.Gener
     return noisy, flipped
 
 
-def one_run(pool: PoolModel, y_pool: np.ndarray, n_labels: int, rate: float, seed: int,
-            score: str, folds: int) -> dict[str, float]:
+def one_run(
+    pool: PoolModel, y_pool: np.ndarray, n_labels: int, rate: float, seed: int, score: str, folds: int
+) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     n_classes = int(y_pool.max()) + 1
     labeled = np.sort(rng.choice(len(y_pool), n_labels, replace=False))
@@ -95,14 +100,23 @@ def simulation(seeds: int, sizes: list[int], rate: float, variants: list[tuple[s
                 continue
             for score, folds in variants:
                 runs = [one_run(pool, y, n_labels, rate, seed, score, folds) for seed in range(seeds)]
-                row = {"dataset": name, "pool": len(y), "labels": n_labels, "flipped": int(round(rate * n_labels)),
-                       "score": score, "folds": folds}
+                row = {
+                    "dataset": name,
+                    "pool": len(y),
+                    "labels": n_labels,
+                    "flipped": int(round(rate * n_labels)),
+                    "score": score,
+                    "folds": folds,
+                }
                 for key in ("p50", "recall50", "pk", "suggest_right", "seconds"):
                     values = [r[key] for r in runs]
                     row[key] = (statistics.mean(values), statistics.pstdev(values), min(values), max(values))
                 rows.append(row)
-                print(f"{name} {n_labels} {score} {folds} folds: p@50 {row['p50'][0]:.3f} ± {row['p50'][1]:.3f}"
-                      f" (min {row['p50'][2]:.2f}), p@k {row['pk'][0]:.3f}", flush=True)
+                print(
+                    f"{name} {n_labels} {score} {folds} folds: p@50 {row['p50'][0]:.3f} ± {row['p50'][1]:.3f}"
+                    f" (min {row['p50'][2]:.2f}), p@k {row['pk'][0]:.3f}",
+                    flush=True,
+                )
     return rows
 
 
@@ -121,9 +135,16 @@ def timing(sizes: list[int], repeats: int, smoke: bool = False) -> list[dict]:
             heads.fit_linear(pool.z[torch.from_numpy(labeled)], torch.from_numpy(y[labeled]), 10)
             retrain.append(time.perf_counter() - start)
             suspects.append(rank_suspects(pool.z, labeled, y[labeled], 10).seconds)
-        rows.append({"labels": n_labels, "suspects": harness.median(suspects),
-                     "retrain": harness.median(retrain), "build": build, "dim": x.shape[1],
-                     "projected": pool.z.shape[1]})
+        rows.append(
+            {
+                "labels": n_labels,
+                "suspects": harness.median(suspects),
+                "retrain": harness.median(retrain),
+                "build": build,
+                "dim": x.shape[1],
+                "projected": pool.z.shape[1],
+            }
+        )
         print(f"{n_labels} labels: suspects {rows[-1]['suspects']:.2f} s, one plain fit {rows[-1]['retrain']:.2f} s", flush=True)
     return rows
 
@@ -134,8 +155,15 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
 
     lines = ["```sh", args.sim_command, "```"]
     if args.timing_only:
-        lines += ["", "The timing table was measured again afterwards on its own (the simulation rows are read "
-                  "back from `benchmarks/results/suspects/simulation.json`):", "", "```sh", timing_command(args), "```"]
+        lines += [
+            "",
+            "The timing table was measured again afterwards on its own (the simulation rows are read "
+            "back from `benchmarks/results/suspects/simulation.json`):",
+            "",
+            "```sh",
+            timing_command(args),
+            "```",
+        ]
     lines += [
         "",
         f"{harness.machine_summary()}; load average {load[0]:.1f} at the start of the run, {load[1]:.1f} at the end "
@@ -157,7 +185,7 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
         )
     lines += [
         "",
-        "\"Suggested class right\": among the flipped items in the top 50, how often the suggested class is the true one.",
+        '"Suggested class right": among the flipped items in the top 50, how often the suggested class is the true one.',
         "",
         f"The default ({DEFAULT_SCORE}, {DEFAULT_FOLDS} folds) against chance ({args.rate:.2f}) and against the margin score:",
         "",
@@ -165,11 +193,19 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
     for r in sim:
         if (r["score"], r["folds"]) != (DEFAULT_SCORE, DEFAULT_FOLDS):
             continue
-        other = next((o for o in sim if (o["dataset"], o["labels"], o["score"], o["folds"])
-                      == (r["dataset"], r["labels"], "margin", DEFAULT_FOLDS)), None)
+        other = next(
+            (
+                o
+                for o in sim
+                if (o["dataset"], o["labels"], o["score"], o["folds"]) == (r["dataset"], r["labels"], "margin", DEFAULT_FOLDS)
+            ),
+            None,
+        )
         versus = f"; margin {other['p50'][0]:.2f}" if other else ""
-        lines.append(f"- {r['dataset']}, {r['labels']:,} labels: precision@50 {r['p50'][0]:.2f} = "
-                     f"{r['p50'][0] / args.rate:.0f}x chance (at most {min(1.0, r['flipped'] / TOP):.2f}){versus}")
+        lines.append(
+            f"- {r['dataset']}, {r['labels']:,} labels: precision@50 {r['p50'][0]:.2f} = "
+            f"{r['p50'][0] / args.rate:.0f}x chance (at most {min(1.0, r['flipped'] / TOP):.2f}){versus}"
+        )
     lines += [
         "",
         f"Time for one ranking (the default: {DEFAULT_SCORE}, {DEFAULT_FOLDS} folds) on the Fashion-MNIST pool, "
@@ -181,22 +217,31 @@ def report(sim: list[dict], times: list[dict], args: argparse.Namespace, load: t
         "|---|---|---|---|",
     ]
     for t in times:
-        lines.append(f"| {t['labels']:,} | {t['suspects']:.2f} s | {t['retrain']:.2f} s | "
-                     f"{harness.ratio(t['suspects'], t['retrain']):.1f}x |")
-    lines += ["", f"The pool model (projection + graph, kept by the worker) took {times[0]['build']:.1f} s once and is not "
-              "included: the worker already has it."]
+        lines.append(
+            f"| {t['labels']:,} | {t['suspects']:.2f} s | {t['retrain']:.2f} s | "
+            f"{harness.ratio(t['suspects'], t['retrain']):.1f}x |"
+        )
+    lines += [
+        "",
+        f"The pool model (projection + graph, kept by the worker) took {times[0]['build']:.1f} s once and is not "
+        "included: the worker already has it.",
+    ]
     return "\n".join(lines)
 
 
 def sim_command(args: argparse.Namespace) -> str:
-    return (f"PYTHONPATH=. python benchmarks/bench_suspects.py --seeds {args.seeds} --sizes {args.sizes} "
-            f"--rate {args.rate} --variants {args.variants} --time-sizes {args.time_sizes} --repeats {args.repeats}"
-            f"{f' --threads {args.threads}' if args.threads else ''} --write-docs")
+    return (
+        f"PYTHONPATH=. python benchmarks/bench_suspects.py --seeds {args.seeds} --sizes {args.sizes} "
+        f"--rate {args.rate} --variants {args.variants} --time-sizes {args.time_sizes} --repeats {args.repeats}"
+        f"{f' --threads {args.threads}' if args.threads else ''} --write-docs"
+    )
 
 
 def timing_command(args: argparse.Namespace) -> str:
-    return (f"PYTHONPATH=. python benchmarks/bench_suspects.py --timing-only --time-sizes {args.time_sizes} "
-            f"--repeats {args.repeats}{f' --threads {args.threads}' if args.threads else ''} --write-docs")
+    return (
+        f"PYTHONPATH=. python benchmarks/bench_suspects.py --timing-only --time-sizes {args.time_sizes} "
+        f"--repeats {args.repeats}{f' --threads {args.threads}' if args.threads else ''} --write-docs"
+    )
 
 
 def main() -> None:
@@ -207,10 +252,12 @@ def main() -> None:
     parser.add_argument("--time-sizes", default="1000,5000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variants", default="self-confidence:5,margin:5,self-confidence:3")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: as the app, one per physical core)")
-    parser.add_argument("--timing-only", action="store_true",
-                        help=f"reuse the simulation rows saved in {RESULTS.relative_to(RESULTS.parents[2])} by a full run")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as the app, one per physical core)")
+    parser.add_argument(
+        "--timing-only",
+        action="store_true",
+        help=f"reuse the simulation rows saved in {RESULTS.relative_to(RESULTS.parents[2])} by a full run",
+    )
     args = harness.parse(parser, smoke={"seeds": 1, "sizes": "100", "time_sizes": "100", "repeats": 1})
     results = harness.out_dir(args, RESULTS.parent, "suspects") / RESULTS.name
     configure_cpu_threads()
@@ -226,22 +273,29 @@ def main() -> None:
         sim = simulation(args.seeds, [int(s) for s in args.sizes.split(",")], args.rate, variants, args.smoke)
         args.sim_command = sim_command(args)
         results.parent.mkdir(parents=True, exist_ok=True)
-        results.write_text(json.dumps(
-            {"command": args.sim_command, "seeds": args.seeds, "rate": args.rate, "rows": sim}, indent=1))
+        results.write_text(
+            json.dumps({"command": args.sim_command, "seeds": args.seeds, "rate": args.rate, "rows": sim}, indent=1)
+        )
     times = timing([int(s) for s in args.time_sizes.split(",")], args.repeats, args.smoke)
     text = report(sim, times, args, (load_start, os.getloadavg()[0]))
     print(text)
     if args.write_docs:
-        best = max((r for r in sim if (r["score"], r["folds"]) == (DEFAULT_SCORE, DEFAULT_FOLDS)),
-                   key=lambda r: (r["dataset"] == "fashion-mnist", r["labels"]), default=None)
+        best = max(
+            (r for r in sim if (r["score"], r["folds"]) == (DEFAULT_SCORE, DEFAULT_FOLDS)),
+            key=lambda r: (r["dataset"] == "fashion-mnist", r["labels"]),
+            default=None,
+        )
         rows = {}
         if best is not None:
             rows["Suspects: precision@50, 5% flipped"] = (
                 f"{best['p50'][0]:.2f} ({best['dataset']}, {best['labels']:,} labels)",
-                f"{best['p50'][0] / args.rate:.0f}x chance ({args.rate:.2f})")
+                f"{best['p50'][0] / args.rate:.0f}x chance ({args.rate:.2f})",
+            )
         slowest = times[-1]
-        rows["Suspects: one ranking"] = (f"{slowest['suspects']:.2f} s at {slowest['labels']:,} labels",
-                                          f"{harness.ratio(slowest['suspects'], slowest['retrain']):.1f}x one plain-head fit")
+        rows["Suspects: one ranking"] = (
+            f"{slowest['suspects']:.2f} s at {slowest['labels']:,} labels",
+            f"{harness.ratio(slowest['suspects'], slowest['retrain']):.1f}x one plain-head fit",
+        )
         harness.write_section(SECTION, text, rows=rows, command_line=args.sim_command)
 
 

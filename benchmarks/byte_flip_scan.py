@@ -55,17 +55,23 @@ def main() -> None:
             flips._flip(path, seed)
             quick_bad += not _ok(path, "quick_check")
             integrity_bad += not _ok(path, "integrity_check")
-            for command in (["info", str(path), "--json"], ["label", str(path), "--csv", str(work / "labels.csv")],
-                            ["export", str(path), "--format", "json", "--out", str(work / "o.json")],
-                            ["recover", str(path), "--out", str(work / "n.aldesk")], ["suspects", str(path)]):
+            for command in (
+                ["info", str(path), "--json"],
+                ["label", str(path), "--csv", str(work / "labels.csv")],
+                ["export", str(path), "--format", "json", "--out", str(work / "o.json")],
+                ["recover", str(path), "--out", str(work / "n.aldesk")],
+                ["suspects", str(path)],
+            ):
                 try:
                     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
                         aldesk(command)
                 except BaseException as exc:  # noqa: BLE001 - counting what escapes is the point
                     escaped.append((seed, command[0], repr(exc)[:200]))
             shutil.rmtree(work)
-    print(f"{args.seeds} seeds: quick_check finds damage in {quick_bad}, integrity_check in {integrity_bad}; "
-          f"exceptions escaping the command line: {len(escaped)}")
+    print(
+        f"{args.seeds} seeds: quick_check finds damage in {quick_bad}, integrity_check in {integrity_bad}; "
+        f"exceptions escaping the command line: {len(escaped)}"
+    )
     for seed, command, text in escaped[:20]:
         print(f"  seed {seed} aldesk {command}: {text}")
 

@@ -43,8 +43,9 @@ DOCS_DIR = ROOT / "docs"
 DOCS_ENV = "ALDESK_BENCH_DOCS"  # a folder standing in for docs/ (smoke runs set it)
 CODE_ENV = "ALDESK_BENCH_CODE"  # a child measuring another revision imports aldesk from there
 # Generated test data kept between runs (large: JPEGs, the million-item project).
-CACHE = Path(os.environ.get("ALDESK_BENCH_CACHE")
-             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aldesk" / "bench")
+CACHE = Path(
+    os.environ.get("ALDESK_BENCH_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aldesk" / "bench"
+)
 GLANCE = "At a glance"
 
 
@@ -55,15 +56,19 @@ def _check_checkout() -> None:
     """Stop when the script, this module or aldesk would come from different checkouts."""
     main = getattr(sys.modules.get("__main__"), "__file__", None)
     if main and Path(main).resolve().parent.name == "benchmarks" and Path(main).resolve().parent != ROOT / "benchmarks":
-        sys.exit(f"{main} imported the benchmarks of {ROOT}; run it from its repository root with "
-                 f"PYTHONPATH=. (or as python -m benchmarks.{Path(main).stem})")
+        sys.exit(
+            f"{main} imported the benchmarks of {ROOT}; run it from its repository root with "
+            f"PYTHONPATH=. (or as python -m benchmarks.{Path(main).stem})"
+        )
     if os.environ.get(CODE_ENV):
         return
     spec = importlib.util.find_spec("aldesk")
     origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
     if origin is not None and ROOT not in origin.parents:
-        sys.exit(f"aldesk would be imported from {origin.parent}, not from this checkout ({ROOT}); run from "
-                 "the repository root with PYTHONPATH=. (or as python -m benchmarks.NAME)")
+        sys.exit(
+            f"aldesk would be imported from {origin.parent}, not from this checkout ({ROOT}); run from "
+            "the repository root with PYTHONPATH=. (or as python -m benchmarks.NAME)"
+        )
 
 
 _check_checkout()
@@ -84,10 +89,14 @@ def code_at(rev: str, paths: tuple[str, ...] = ("aldesk", "resources")) -> Itera
     worktree registered), removed afterwards; put it on PYTHONPATH to run that revision's aldesk."""
     with tempfile.TemporaryDirectory(prefix="aldesk-baseline-") as folder:
         tree = Path(folder) / "tree"
-        present = [p for p in paths if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:{p}"],
-                                                    capture_output=True).returncode == 0]
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, *present],
-                                 capture_output=True, check=True).stdout
+        present = [
+            p
+            for p in paths
+            if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:{p}"], capture_output=True).returncode == 0
+        ]
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", rev, *present], capture_output=True, check=True
+        ).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
                 tar.extractall(tree, filter="data")
@@ -105,10 +114,15 @@ def revision(rev: str = "HEAD") -> str:
 def code_revision() -> str:
     """The commit measured, and whether aldesk/ differs from it (read-only git)."""
     try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "--no-optional-locks", "status", "--porcelain", "--", "aldesk"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "--no-optional-locks", "status", "--porcelain", "--", "aldesk"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return f"commit {head}" + (" with uncommitted or untracked files in aldesk/" if dirty else "")
@@ -131,7 +145,7 @@ def cpu_model() -> str:
 def ram_gib() -> float | None:
     """Total RAM in GiB from /proc/meminfo, or None where it cannot be read."""
     try:
-        return int(Path("/proc/meminfo").read_text().split()[1]) / 1024 ** 2
+        return int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2
     except (OSError, ValueError, IndexError):
         return None
 
@@ -225,10 +239,15 @@ def percentile(values: list[float], q: float) -> float:
 def summary(values: list[float]) -> dict[str, float]:
     """n, p50, p90, p99, max and mean (NaN when there are none)."""
     if not values:
-        return {"n": 0, "p50": float("nan"), "p90": float("nan"), "p99": float("nan"),
-                "max": float("nan"), "mean": float("nan")}
-    return {"n": len(values), "p50": percentile(values, 50), "p90": percentile(values, 90),
-            "p99": percentile(values, 99), "max": max(values), "mean": statistics.fmean(values)}
+        return {"n": 0, "p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "max": float("nan"), "mean": float("nan")}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
 
 
 def repeat(fn: Callable[[], object], n: int, *, warmup: int = 0) -> list[float]:
@@ -263,9 +282,12 @@ def parser(doc: str | None = None, **kwargs) -> argparse.ArgumentParser:
         kwargs["description"] = doc.strip().splitlines()[0]
     p = argparse.ArgumentParser(**kwargs)
     p.add_argument("--write-docs", action="store_true", help="write this script's section of docs/benchmarks.md")
-    p.add_argument("--smoke", action="store_true",
-                   help="a tiny run to check the script works: tiny data, one repeat, outputs in a temporary "
-                        f"folder, --write-docs into a copy of docs/ (${DOCS_ENV}); the figures mean nothing")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run to check the script works: tiny data, one repeat, outputs in a temporary "
+        f"folder, --write-docs into a copy of docs/ (${DOCS_ENV}); the figures mean nothing",
+    )
     return p
 
 
@@ -348,13 +370,19 @@ def keep_open_problems_last(path: Path | None = None) -> None:
     path = path or docs_path()
     text = path.read_text(encoding="utf-8")
     match = re.search(r"^## Open problems\n.*?(?=^## |\Z)", text, re.S | re.M)
-    if match and text[match.end():].strip():
-        rest = (text[: match.start()] + text[match.end():]).rstrip()
+    if match and text[match.end() :].strip():
+        rest = (text[: match.start()] + text[match.end() :]).rstrip()
         path.write_text(rest + "\n\n" + match.group(0).rstrip() + "\n", encoding="utf-8")
 
 
-def write_section(title: str, body: str, *, rows: dict[str, tuple[str, str]] | None = None,
-                  command_line: str | None = None, path: Path | None = None) -> Path:
+def write_section(
+    title: str,
+    body: str,
+    *,
+    rows: dict[str, tuple[str, str]] | None = None,
+    command_line: str | None = None,
+    path: Path | None = None,
+) -> Path:
     """Replace the section ``## title`` (Open problems stays last) and, for each ``rows`` entry
     ``metric: (latest figure, ratio to its baseline)``, that row of the at-a-glance table with
     today's date and ``command_line`` (a metric not in the table yet gets a new row: fill in its
@@ -386,6 +414,7 @@ def update_glance(title: str, rows: dict[str, tuple[str, str]], command_line: st
     today = dt.date.today().isoformat()
     cell = command_line.replace("|", "\\|")
     for metric, (figure, versus) in rows.items():
+
         def row(goal: str) -> str:
             return f"| [{metric}](#{slug(title)}) | {goal} | {figure} | {versus} | {today} | `{cell}` |"
 
@@ -399,7 +428,7 @@ def update_glance(title: str, rows: dict[str, tuple[str, str]], command_line: st
             at = (siblings[-1] if siblings else table_end) + 1
             section.insert(at, row("-"))
             table_end += 1
-    text = text[: match.start()] + "\n".join(section).rstrip() + "\n\n" + text[match.end():]
+    text = text[: match.start()] + "\n".join(section).rstrip() + "\n\n" + text[match.end() :]
     path.write_text(text, encoding="utf-8")
 
 

@@ -31,10 +31,10 @@ HOTKEYS = ["1", "2", "3", "4", "5"]
 def _make_jpeg(args: tuple[int, Path, tuple[int, int]]) -> None:
     seed, path, (width, height) = args
     rng = np.random.default_rng(seed)
-    base = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(
-        (width, height), Image.Resampling.BICUBIC)
+    base = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((width, height), Image.Resampling.BICUBIC)
     texture = Image.fromarray(rng.integers(0, 256, (height // 40, width // 40, 3), dtype=np.uint8)).resize(
-        (width, height), Image.Resampling.BILINEAR)
+        (width, height), Image.Resampling.BILINEAR
+    )
     pixels = np.asarray(Image.blend(base, texture, 0.35)).astype(np.int16)
     pixels += rng.integers(-12, 13, (height, width, 1), dtype=np.int16)  # grain
     tmp = path.with_suffix(".part")
@@ -63,8 +63,9 @@ if __name__ == "__main__":
     ensure_jpegs(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
 
 
-def build_project(folder: Path, jpegs: list[Path], items: int, labeled: int, *, backbone: str | None,
-                  seed: int = 0, log=print) -> tuple[Path, dict[int, int]]:
+def build_project(
+    folder: Path, jpegs: list[Path], items: int, labeled: int, *, backbone: str | None, seed: int = 0, log=print
+) -> tuple[Path, dict[int, int]]:
     """A project of ``items`` items over ``jpegs``; returns its path and each item's true class.
 
     ``labeled`` items get their true label up front (source 'import'), so the worker trains a
@@ -96,8 +97,7 @@ def build_project(folder: Path, jpegs: list[Path], items: int, labeled: int, *, 
             os.link(project.resolve(stored), target)  # a hard link: a regular file, same page cache
             rows.append((project.stored_path(target), f"bench-copy-{n:08d}", size, width, height, now))
         with project.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
         ids = np.array([r[0] for r in project.conn.execute("SELECT id FROM items ORDER BY id")], dtype=np.int64)
 
         # Clustered synthetic embeddings under the identity the worker's backbone will have.

@@ -54,8 +54,19 @@ def train_round(snapshot, pool, head: str = "default", *, evaluate: bool = False
     return run_round(snapshot, pool, settings).train
 
 
-def refresh_round(pool, labeled, y, eligible, n_classes: int, *, n: int = 20, head: str = "default",
-                  strategy: str = "default", init=None, rng=None):
+def refresh_round(
+    pool,
+    labeled,
+    y,
+    eligible,
+    n_classes: int,
+    *,
+    n: int = 20,
+    head: str = "default",
+    strategy: str = "default",
+    init=None,
+    rng=None,
+):
     """One learning round on labels held in memory: train, score, pick ``n`` (a RoundResult)."""
     from aldesk.ml.loop.round import RoundSettings, run_round
     from aldesk.ml.loop.snapshot import Snapshot

@@ -18,20 +18,39 @@ _DASK_ONLY = ("scheduler", "shard_dir", "path_map", "keep_shards")
 
 def add_cluster_options(embed: argparse.ArgumentParser) -> None:
     group = embed.add_argument_group("cluster (docs/cluster.md)")
-    group.add_argument("--engine", default="local", choices=("local", "dask"),
-                       help="local: this machine (default); dask: the workers of a Dask cluster")
-    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="the Dask scheduler, e.g. tcp://host:8786 (or ALDESK_SCHEDULER); "
-                            "local:N starts N worker processes here")
-    group.add_argument("--shard-size", type=int, default=None, metavar="N",
-                       help="items per cluster task and shard file (default 5000)")
-    group.add_argument("--shard-dir", type=Path, default=None, metavar="DIR",
-                       help="where workers write shards; must be shared with them (default PROJECT.aldesk-shards)")
-    group.add_argument("--path-map", action="append", default=None, metavar="OLD=NEW",
-                       help="rewrite a path prefix for the workers (repeatable)")
+    group.add_argument(
+        "--engine",
+        default="local",
+        choices=("local", "dask"),
+        help="local: this machine (default); dask: the workers of a Dask cluster",
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="the Dask scheduler, e.g. tcp://host:8786 (or ALDESK_SCHEDULER); local:N starts N worker processes here",
+    )
+    group.add_argument(
+        "--shard-size", type=int, default=None, metavar="N", help="items per cluster task and shard file (default 5000)"
+    )
+    group.add_argument(
+        "--shard-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where workers write shards; must be shared with them (default PROJECT.aldesk-shards)",
+    )
+    group.add_argument(
+        "--path-map", action="append", default=None, metavar="OLD=NEW", help="rewrite a path prefix for the workers (repeatable)"
+    )
     group.add_argument("--keep-shards", action="store_true", help="keep shard files after ingesting them")
-    group.add_argument("--ingest-shards", type=Path, default=None, metavar="DIR",
-                       help="only ingest shard files made elsewhere (no embedding; files kept)")
+    group.add_argument(
+        "--ingest-shards",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only ingest shard files made elsewhere (no embedding; files kept)",
+    )
 
 
 def wants_cluster(args: argparse.Namespace) -> bool:
@@ -63,14 +82,22 @@ def cmd_cluster_embed(args: argparse.Namespace, load_backbone) -> int:
         print(f"scheduler: {address}", file=sys.stderr)
         with ce.connect(address) as client:
             report = ce.embed_on_cluster(
-                project, backbone, client, shard_dir=args.shard_dir,
-                shard_size=args.shard_size or ce.DEFAULT_SHARD_SIZE, path_map=path_map,
-                weights=args.weights, device=None if args.device == "auto" else args.device,
-                batch_size=args.batch_size, keep_shards=args.keep_shards,
+                project,
+                backbone,
+                client,
+                shard_dir=args.shard_dir,
+                shard_size=args.shard_size or ce.DEFAULT_SHARD_SIZE,
+                path_map=path_map,
+                weights=args.weights,
+                device=None if args.device == "auto" else args.device,
+                batch_size=args.batch_size,
+                keep_shards=args.keep_shards,
                 progress=TerminalProgress("embedding on the cluster"),
             )
-    print(f"embedded {report.embedded}, from earlier shards {report.resumed}, already embedded "
-          f"{report.already}, failed {len(report.failed)} ({report.shards} of {report.planned} shards)")
+    print(
+        f"embedded {report.embedded}, from earlier shards {report.resumed}, already embedded "
+        f"{report.already}, failed {len(report.failed)} ({report.shards} of {report.planned} shards)"
+    )
     for path, reason in report.failed:
         print(f"failed {path}: {reason}")
     return 0
@@ -81,8 +108,10 @@ def _ingest(args: argparse.Namespace) -> int:
 
     with open_project(args.project) as project:
         report = ingest_shards(project, args.ingest_shards)
-    print(f"ingested {report.added} vectors from {report.shards} shards; already embedded {report.already}, "
-          f"no longer in the project {report.gone}, failed {len(report.failures)}")
+    print(
+        f"ingested {report.added} vectors from {report.shards} shards; already embedded {report.already}, "
+        f"no longer in the project {report.gone}, failed {len(report.failures)}"
+    )
     for path, reason in report.failures:
         print(f"failed {path}: {reason}")
     for exc in report.bad:

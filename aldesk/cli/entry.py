@@ -23,8 +23,7 @@ from aldesk.core.store import PROJECT_SUFFIX
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aldesk",
-        description="Active-learning image labeling on your own workstation. "
-        "Run 'aldesk demo' to try it on a built-in sample.",
+        description="Active-learning image labeling on your own workstation. Run 'aldesk demo' to try it on a built-in sample.",
     )
     parser.add_argument("--version", action="version", version=f"aldesk {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")

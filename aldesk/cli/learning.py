@@ -27,8 +27,12 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
 
     train = verbs.add_parser("train", help="train a model version and store its predictions")
     train.add_argument("project", type=Path)
-    train.add_argument("--head", default="default", choices=("default", "plain", "cnn"),
-                       help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)")
+    train.add_argument(
+        "--head",
+        default="default",
+        choices=("default", "plain", "cnn"),
+        help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)",
+    )
     train.set_defaults(run=cmd_train)
 
     query = verbs.add_parser("query", help="print the next items to label")
@@ -37,15 +41,20 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
     query.add_argument("--strategy", default="default")
     query.add_argument("--seed", type=int, default=None, help="fix the random choices (for scripts)")
     query.add_argument("--json", action="store_true")
-    query.add_argument("--store", action="store_true",
-                       help="also store them as the project's queue (needs the project not open elsewhere)")
+    query.add_argument(
+        "--store", action="store_true", help="also store them as the project's queue (needs the project not open elsewhere)"
+    )
     query.set_defaults(run=cmd_query)
 
     sim = verbs.add_parser("simulate", help="replay labeling with known labels; learning curves")
     sim.add_argument("--dataset", required=True, help="fashion-mnist, digits, or an ImageFolder folder")
     _backbone_options(sim)
-    sim.add_argument("--head", default="default", choices=("default", "plain", "cnn"),
-                     help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)")
+    sim.add_argument(
+        "--head",
+        default="default",
+        choices=("default", "plain", "cnn"),
+        help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)",
+    )
     sim.add_argument("--strategies", default="default,margin,random")
     sim.add_argument("--seeds", type=int, default=5)
     sim.add_argument("--budget", type=int, default=600)
@@ -69,8 +78,12 @@ def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
 def _backbone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=None, help="backbone name (see: aldesk weights list)")
     parser.add_argument("--weights", type=Path, default=None, help="a weights file for the backbone")
-    parser.add_argument("--device", default=None, metavar="{auto,cpu,cuda,cuda:N,mps}",
-                        help="where the backbone runs (default: ALDESK_DEVICE, else auto: CUDA, MPS, CPU)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        metavar="{auto,cpu,cuda,cuda:N,mps}",
+        help="where the backbone runs (default: ALDESK_DEVICE, else auto: CUDA, MPS, CPU)",
+    )
 
 
 def _load_backbone(args: argparse.Namespace):
@@ -79,8 +92,7 @@ def _load_backbone(args: argparse.Namespace):
 
     configure_cpu_threads()
     backbone = load_backbone(args.backbone, weights=args.weights, device=args.device)
-    print(f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {describe_device(backbone.device)}",
-          file=sys.stderr)
+    print(f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {describe_device(backbone.device)}", file=sys.stderr)
     return backbone
 
 
@@ -93,9 +105,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     with open_project(args.project) as project:
         backbone = _load_backbone(args)
-        report = embed_project(
-            project, backbone, batch_size=args.batch_size, progress=TerminalProgress("embedding")
-        )
+        report = embed_project(project, backbone, batch_size=args.batch_size, progress=TerminalProgress("embedding"))
     print(f"embedded {report.embedded}, already embedded {report.already}, failed {len(report.failed)}")
     for path, reason in report.failed:
         print(f"failed {path}: {reason}")
@@ -128,8 +138,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if estimate["value"] is None:
         print(f"accuracy not estimated yet: {estimate['audit_labels']} audit labels, 10 needed")
     else:
-        print(f"estimated accuracy {estimate['value']:.1%} (90% interval {estimate['low']:.1%} to "
-              f"{estimate['high']:.1%}, from {estimate['audit_labels']} audit labels)")
+        print(
+            f"estimated accuracy {estimate['value']:.1%} (90% interval {estimate['low']:.1%} to "
+            f"{estimate['high']:.1%}, from {estimate['audit_labels']} audit labels)"
+        )
     if metrics["classes_with_labels"] < len(snapshot.class_ids):
         print("classes without labels get no predictions until they have some")
     return 0
@@ -149,8 +161,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         snapshot = take_snapshot(project, load_vectors=False)
         pool = build_pool(project, snapshot)  # streamed from the file on large pools
         # No training: the queue comes from the latest stored model (aldesk train makes one).
-        settings = RoundSettings(strategy=args.strategy, cold_start=None, queue_length=args.n, train=False,
-                                 seed=args.seed)
+        settings = RoundSettings(strategy=args.strategy, cold_start=None, queue_length=args.n, train=False, seed=args.seed)
         result = run_round(snapshot, pool, settings)
         queue, probs = result.queue, result.probs
         if args.store:
@@ -160,9 +171,16 @@ def cmd_query(args: argparse.Namespace) -> int:
         index_of = {int(item): pos for pos, item in enumerate(snapshot.item_ids)}
         rows = []
         for entry in queue:
-            row = {"id": entry.item_id, "path": str(project.resolve(paths[entry.item_id])),
-                   "predicted": None, "confidence": None, "score": entry.score,
-                   "rank": entry.rank, "strategy": entry.strategy, "model_version": entry.model_version}
+            row = {
+                "id": entry.item_id,
+                "path": str(project.resolve(paths[entry.item_id])),
+                "predicted": None,
+                "confidence": None,
+                "score": entry.score,
+                "rank": entry.rank,
+                "strategy": entry.strategy,
+                "model_version": entry.model_version,
+            }
             if probs is not None:
                 p = probs[index_of[entry.item_id]]
                 row["predicted"] = names[snapshot.class_ids[int(p.argmax())]]
@@ -191,14 +209,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     pool_size = args.pool_size if args.pool_size is not None else (10_000 if args.dataset == "fashion-mnist" else None)
     backbone = _load_backbone(args)
     xp, yp, xt, yt, class_names = embedded_dataset(
-        args.dataset, backbone, pool_size=pool_size, test_size=args.test_size,
+        args.dataset,
+        backbone,
+        pool_size=pool_size,
+        test_size=args.test_size,
         progress=TerminalProgress("embedding the data set"),
     )
     bar = TerminalProgress("simulating")
     head = get_head(args.head, backbone.spec.name).name  # what the app would train on this backbone
     result = simulate(
-        xp, yp, xt, yt, len(class_names), strategies=strategies, seeds=args.seeds,
-        budget=args.budget, batch=args.batch, head=head, progress=lambda _s, d, t: bar(d, t),
+        xp,
+        yp,
+        xt,
+        yt,
+        len(class_names),
+        strategies=strategies,
+        seeds=args.seeds,
+        budget=args.budget,
+        batch=args.batch,
+        head=head,
+        progress=lambda _s, d, t: bar(d, t),
     )
     title = f"{Path(args.dataset).name}, {backbone.spec.name}, head {head}"
     written = write_report(result, args.out, title)

@@ -27,8 +27,9 @@ def add_project_commands(verbs: argparse._SubParsersAction) -> None:
     imp = verbs.add_parser("import", help="add images: folders (recursive), image files, CSV lists")
     imp.add_argument("project", type=Path)
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, image or CSV (path[,label])")
-    imp.add_argument("--labels-from-folders", action="store_true",
-                     help="label each image with its parent folder's name (ImageFolder layout)")
+    imp.add_argument(
+        "--labels-from-folders", action="store_true", help="label each image with its parent folder's name (ImageFolder layout)"
+    )
     imp.set_defaults(run=cmd_import)
 
     lab = verbs.add_parser("label", help="apply labels from a CSV (path,label) to imported items")
@@ -51,21 +52,36 @@ def add_project_commands(verbs: argparse._SubParsersAction) -> None:
 
     exp = verbs.add_parser("export", help="write labels, labeled images, predictions or the model")
     exp.add_argument("project", type=Path)
-    exp.add_argument("--format", required=True,
-                     choices=("csv", "json", "imagefolder", "hf-imagefolder", "predictions", "model"),
-                     help="csv/json: every item and its label (json with the label history); "
-                     "imagefolder: OUT/<class>/<image>; hf-imagefolder: images + metadata.csv for "
-                     "Hugging Face datasets; predictions: CSV of the latest model's guesses for "
-                     "unlabeled items; model: a folder with the model as a torch.export program")
-    exp.add_argument("--out", required=True, type=Path,
-                     help="file (csv, json, predictions) or new/empty folder (imagefolder, hf-imagefolder, model)")
-    exp.add_argument("--link", action="store_true",
-                     help="hard-link images instead of copying them (copies where linking is refused)")
-    exp.add_argument("--force", action="store_true",
-                     help="replace an existing OUT file, or an OUT folder holding an earlier aldesk export "
-                     "(never another folder, the project's own files or its images)")
-    exp.add_argument("--weights", type=Path, default=None,
-                     help="model: the backbone weights file the embeddings were made with, if not the default")
+    exp.add_argument(
+        "--format",
+        required=True,
+        choices=("csv", "json", "imagefolder", "hf-imagefolder", "predictions", "model"),
+        help="csv/json: every item and its label (json with the label history); "
+        "imagefolder: OUT/<class>/<image>; hf-imagefolder: images + metadata.csv for "
+        "Hugging Face datasets; predictions: CSV of the latest model's guesses for "
+        "unlabeled items; model: a folder with the model as a torch.export program",
+    )
+    exp.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="file (csv, json, predictions) or new/empty folder (imagefolder, hf-imagefolder, model)",
+    )
+    exp.add_argument(
+        "--link", action="store_true", help="hard-link images instead of copying them (copies where linking is refused)"
+    )
+    exp.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing OUT file, or an OUT folder holding an earlier aldesk export "
+        "(never another folder, the project's own files or its images)",
+    )
+    exp.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="model: the backbone weights file the embeddings were made with, if not the default",
+    )
     exp.set_defaults(run=cmd_export)
 
     cfg = verbs.add_parser("settings", help="show or change the project's settings (audit rate, stopping rule)")
@@ -122,7 +138,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         with open_project(args.project) as project:
             report = import_paths(
-                project, args.paths, labels_from_folders=args.labels_from_folders,
+                project,
+                args.paths,
+                labels_from_folders=args.labels_from_folders,
                 progress=TerminalProgress("importing"),
             )
     except ImportInterrupted as stop:  # Ctrl+C: the finished batches are committed
@@ -137,8 +155,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}")
     if stopped:
-        print(f"\naldesk: interrupted: {report.imported} images imported before the stop were kept; "
-              "run the same import again to continue.", file=sys.stderr)
+        print(
+            f"\naldesk: interrupted: {report.imported} images imported before the stop were kept; "
+            "run the same import again to continue.",
+            file=sys.stderr,
+        )
         return 130
     return 0
 
@@ -240,8 +261,10 @@ def cmd_settings(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from aldesk.core.export import export
 
-    for option, value, formats in (("--link", args.link, ("imagefolder", "hf-imagefolder")),
-                                   ("--weights", args.weights, ("model",))):
+    for option, value, formats in (
+        ("--link", args.link, ("imagefolder", "hf-imagefolder")),
+        ("--weights", args.weights, ("model",)),
+    ):
         if value and args.format not in formats:
             raise AldeskError(f"{option} applies to --format {' or '.join(formats)} only, not {args.format}.")
     progress = TerminalProgress(f"exporting {args.format}")

@@ -38,8 +38,7 @@ def compute_and_store(project: Project) -> int:
     configure_cpu_threads()
     snapshot = take_snapshot(project, load_vectors=False)
     suspects = suspects_for_snapshot(snapshot, build_pool(project, snapshot))  # streamed on large pools
-    return save_suspects(project, suspects, model_version=snapshot.previous_version,
-                         n_labels=len(snapshot.y), method=METHOD)
+    return save_suspects(project, suspects, model_version=snapshot.previous_version, n_labels=len(snapshot.y), method=METHOD)
 
 
 def cmd_suspects(args: argparse.Namespace) -> int:
@@ -62,11 +61,12 @@ def cmd_suspects(args: argparse.Namespace) -> int:
     model = f"model version {run.model_version}" if run.model_version is not None else "no stored model"
     print(f"ranking of {age} ({model}, {run.n_labels} labels then, {labeled} now; {run.method})", file=sys.stderr)
     if not rows:
-        print("no suspects: too few labels to rank (20 needed), or every suspect was relabeled; "
-              "try --recompute", file=sys.stderr)
+        print("no suspects: too few labels to rank (20 needed), or every suspect was relabeled; try --recompute", file=sys.stderr)
     for row in rows:
-        print(f"{row['rank']:>4}  {row['id']:>7}  {row['label']:<16} -> {row['suggested']:<16} "
-              f"{row['score']:.3f}  p={row['p_label']:.3f}  {row['path']}")
+        print(
+            f"{row['rank']:>4}  {row['id']:>7}  {row['label']:<16} -> {row['suggested']:<16} "
+            f"{row['score']:.3f}  p={row['p_label']:.3f}  {row['path']}"
+        )
     return 0
 
 
@@ -74,8 +74,14 @@ def _rows(project: Project, suspects: list[Suspect]) -> list[dict]:
     names = {c.id: c.name for c in list_classes(project)}
     paths = dict(project.conn.execute("SELECT id, path FROM items"))
     return [
-        {"rank": s.rank, "id": s.item_id, "path": str(project.resolve(paths[s.item_id])),
-         "label": names[s.given_class_id], "suggested": names[s.suggested_class_id],
-         "score": s.score, "p_label": s.p_given}
+        {
+            "rank": s.rank,
+            "id": s.item_id,
+            "path": str(project.resolve(paths[s.item_id])),
+            "label": names[s.given_class_id],
+            "suggested": names[s.suggested_class_id],
+            "score": s.score,
+            "p_label": s.p_given,
+        }
         for s in suspects
     ]

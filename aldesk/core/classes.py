@@ -13,13 +13,19 @@ from aldesk.core.store import Project, inserted_id
 # Keys the labeling view uses for commands; a class may not take them.
 RESERVED_HOTKEYS = {"u": "marks an item unsure"}
 # Default hotkeys in class order: 1-9, 0, then letters (skipping reserved ones).
-DEFAULT_HOTKEYS = tuple("1234567890") + tuple(
-    c for c in string.ascii_lowercase if c not in RESERVED_HOTKEYS
-)
+DEFAULT_HOTKEYS = tuple("1234567890") + tuple(c for c in string.ascii_lowercase if c not in RESERVED_HOTKEYS)
 # Tableau 10: distinct, colour-blind-friendly, readable on light and dark backgrounds.
 PALETTE = (
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
 )
 MAX_NAME_LENGTH = 200
 
@@ -34,22 +40,16 @@ class LabelClass:
 
 
 def list_classes(project: Project) -> list[LabelClass]:
-    rows = project.conn.execute(
-        "SELECT id, name, hotkey, position, colour FROM classes ORDER BY position, id"
-    ).fetchall()
+    rows = project.conn.execute("SELECT id, name, hotkey, position, colour FROM classes ORDER BY position, id").fetchall()
     return [LabelClass(*row) for row in rows]
 
 
 def find_class(project: Project, name: str) -> LabelClass | None:
-    row = project.conn.execute(
-        "SELECT id, name, hotkey, position, colour FROM classes WHERE name = ?", (name,)
-    ).fetchone()
+    row = project.conn.execute("SELECT id, name, hotkey, position, colour FROM classes WHERE name = ?", (name,)).fetchone()
     return LabelClass(*row) if row else None
 
 
-def add_classes(
-    project: Project, names: list[str], hotkeys: list[str] | None = None
-) -> list[LabelClass]:
+def add_classes(project: Project, names: list[str], hotkeys: list[str] | None = None) -> list[LabelClass]:
     """Add classes in order; hotkeys are given one per name or chosen from the defaults."""
     rows = plan_classes(project, names, hotkeys)
     with project.transaction() as conn:
@@ -60,16 +60,12 @@ def add_classes(
 ClassRow = tuple[str, str | None, int, str]  # name, hotkey, position, colour
 
 
-def plan_classes(
-    project: Project, names: list[str], hotkeys: list[str] | None = None
-) -> list[ClassRow]:
+def plan_classes(project: Project, names: list[str], hotkeys: list[str] | None = None) -> list[ClassRow]:
     """Validate new classes and choose their hotkeys, positions and colours; writes nothing."""
     existing = list_classes(project)
     names = check_new_names(names, [c.name for c in existing])
     if hotkeys is not None and len(hotkeys) != len(names):
-        raise AldeskError(
-            f"{len(names)} classes but {len(hotkeys)} hotkeys: give one hotkey per class, in order."
-        )
+        raise AldeskError(f"{len(names)} classes but {len(hotkeys)} hotkeys: give one hotkey per class, in order.")
     taken_keys = {c.hotkey for c in existing if c.hotkey}
     chosen: list[str | None] = []
     for index, name in enumerate(names):
@@ -112,8 +108,7 @@ def check_new_names(names: list[str], existing: list[str]) -> list[str]:
             raise AldeskError(f"Class {name!r} already exists.")
         if key in taken:
             raise AldeskError(
-                f"Class name {name!r} differs only by case from the existing class {taken[key]!r}; "
-                f"use {taken[key]!r}."
+                f"Class name {name!r} differs only by case from the existing class {taken[key]!r}; use {taken[key]!r}."
             )
         if key in given:
             if given[key] == name:
@@ -160,9 +155,7 @@ def clean_hotkey(key: str) -> str:
     if len(cleaned) != 1 or cleaned not in string.digits + string.ascii_lowercase:
         raise AldeskError(f"Hotkey {key!r} is not a single letter or digit.")
     if cleaned in RESERVED_HOTKEYS:
-        raise AldeskError(
-            f"Hotkey {cleaned!r} is reserved ({RESERVED_HOTKEYS[cleaned]}); choose another."
-        )
+        raise AldeskError(f"Hotkey {cleaned!r} is reserved ({RESERVED_HOTKEYS[cleaned]}); choose another.")
     return cleaned
 
 
@@ -178,7 +171,5 @@ def split_names(text: str) -> list[str]:
     parts = text.split(",")
     for number, part in enumerate(parts, start=1):
         if not part.strip():
-            raise AldeskError(
-                f"Class name {part!r} (entry {number} of {text!r}) is empty or only whitespace."
-            )
+            raise AldeskError(f"Class name {part!r} (entry {number} of {text!r}) is empty or only whitespace.")
     return [part.strip() for part in parts]

@@ -70,9 +70,15 @@ def is_no_space(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
 
 
-def disk_full_error(path: str | os.PathLike[str], *, what: str = "the last change",
-                    needed: int = MIN_FREE_BYTES, limit: bool = False,
-                    outcome: str | None = None, nearly: bool = False) -> DiskFullError:
+def disk_full_error(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "the last change",
+    needed: int = MIN_FREE_BYTES,
+    limit: bool = False,
+    outcome: str | None = None,
+    nearly: bool = False,
+) -> DiskFullError:
     """The error for a write to ``path`` that found no room. ``what`` names what was not saved
     ("the last label", "the export"), or ``outcome`` says what happened instead; ``limit`` is
     set when a file-size limit, not the disk, stopped it."""
@@ -80,15 +86,19 @@ def disk_full_error(path: str | os.PathLike[str], *, what: str = "the last chang
     needed = max(needed, MIN_FREE_BYTES)
     outcome = outcome or f"{what} was not saved"
     if limit:
-        message = (f"{path} reached this process's file-size limit (ulimit -f); {outcome}. "
-                   "Raise the limit and try again; everything saved before is intact.")
+        message = (
+            f"{path} reached this process's file-size limit (ulimit -f); {outcome}. "
+            "Raise the limit and try again; everything saved before is intact."
+        )
     else:
         free = free_bytes(folder)
         disk = mount_point(folder)
         free_text = f"{human_bytes(free)} free" if free is not None else "free space unknown"
-        message = (f"The disk holding {path} ({disk}, {free_text}) is {'nearly ' if nearly else ''}full; {outcome}. "
-                   f"Free at least {human_bytes(needed)} there and try again; everything saved "
-                   "before is intact.")
+        message = (
+            f"The disk holding {path} ({disk}, {free_text}) is {'nearly ' if nearly else ''}full; {outcome}. "
+            f"Free at least {human_bytes(needed)} there and try again; everything saved "
+            "before is intact."
+        )
     return DiskFullError(message, folder, needed)
 
 
@@ -100,4 +110,3 @@ def reserve_error(path: str | os.PathLike[str], *, outcome: str, incoming: int) 
     if free is None or free - incoming >= LABEL_RESERVE_BYTES:
         return None
     return disk_full_error(path, outcome=outcome, needed=LABEL_RESERVE_BYTES + incoming, nearly=True)
-

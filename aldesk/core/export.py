@@ -70,20 +70,22 @@ def label_histories(project: Project) -> dict[int, list[dict[str, Any]]]:
     undone = {row[4] for row in events if row[4] is not None}
     histories: dict[int, list[dict[str, Any]]] = {}
     for event_id, item, kind, class_id, undoes, created, shown_ms, source, version, strategy, score, rank in events:
-        histories.setdefault(item, []).append({
-            "event": event_id,
-            "kind": kind,
-            "class": names.get(class_id) if class_id is not None else None,
-            "time": _iso(created),
-            "source": source,
-            "shown_ms": shown_ms,
-            "model_version": version,
-            "strategy": strategy,
-            "score": score,
-            "rank": rank,
-            "undoes": undoes,
-            "undone": event_id in undone,
-        })
+        histories.setdefault(item, []).append(
+            {
+                "event": event_id,
+                "kind": kind,
+                "class": names.get(class_id) if class_id is not None else None,
+                "time": _iso(created),
+                "source": source,
+                "shown_ms": shown_ms,
+                "model_version": version,
+                "strategy": strategy,
+                "score": score,
+                "rank": rank,
+                "undoes": undoes,
+                "undone": event_id in undone,
+            }
+        )
     return histories
 
 
@@ -138,18 +140,21 @@ def export_predictions(project: Project, out: str | Path, *, force: bool = False
     model_classes = [names.get(cid, f"class {cid}") for cid in model.class_ids]
     position = {int(item): pos for pos, item in enumerate(item_ids)}
     rows, without = [], 0
-    for item_id, path, status in project.conn.execute(
-        "SELECT id, path, status FROM items WHERE status != 'labeled' ORDER BY id"
-    ):
+    for item_id, path, status in project.conn.execute("SELECT id, path, status FROM items WHERE status != 'labeled' ORDER BY id"):
         pos = position.get(item_id)
         if pos is None:
             without += 1  # imported or embedded after this model was trained
             continue
         best = int(probs[pos].argmax())
-        rows.append({
-            "path": str(project.resolve(path)), "status": status, "predicted": model_classes[best],
-            "confidence": f"{float(probs[pos, best]):.4f}", "model_version": model.version,
-        })
+        rows.append(
+            {
+                "path": str(project.resolve(path)),
+                "status": status,
+                "predicted": model_classes[best],
+                "confidence": f"{float(probs[pos, best]):.4f}",
+                "model_version": model.version,
+            }
+        )
     write_text_atomically(target, _csv_text(PREDICTION_COLUMNS, rows))
     report = ExportReport("predictions", target, written=len(rows), unit="predictions")
     if without:
@@ -214,7 +219,7 @@ def write_text_atomically(target: Path, text: str) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _iso(timestamp: float | None) -> str:

@@ -47,15 +47,18 @@ def labeled_items(project: Project) -> list[tuple[Path, str]]:
     names = {c.id: c.name for c in list_classes(project)}
     return [
         (project.resolve(path), names[class_id])
-        for path, class_id in project.conn.execute(
-            "SELECT path, label_class_id FROM items WHERE status = 'labeled' ORDER BY id"
-        )
+        for path, class_id in project.conn.execute("SELECT path, label_class_id FROM items WHERE status = 'labeled' ORDER BY id")
     ]
 
 
 def export_imagefolder(
-    project: Project, out: str | Path, *, link: bool = False, force: bool = False,
-    progress: Progress | None = None, cancel: Cancel | None = None,
+    project: Project,
+    out: str | Path,
+    *,
+    link: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
 ) -> ExportReport:
     items = labeled_items(project)
     folders = class_folders([c.name for c in list_classes(project)], reserved=[MARKER])
@@ -76,8 +79,13 @@ def export_imagefolder(
 
 
 def export_hf_imagefolder(
-    project: Project, out: str | Path, *, link: bool = False, force: bool = False,
-    progress: Progress | None = None, cancel: Cancel | None = None,
+    project: Project,
+    out: str | Path,
+    *,
+    link: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
 ) -> ExportReport:
     items = labeled_items(project)
     with StagedFolder(out, project, force=force) as stage:
@@ -125,9 +133,7 @@ def _copy_all(
         if progress is not None:
             progress(done + 1, len(items))
     if link_failure is not None:
-        report.notes.append(
-            f"hard links were refused ({link_failure}); {report.copied} images were copied instead"
-        )
+        report.notes.append(f"hard links were refused ({link_failure}); {report.copied} images were copied instead")
     if progress is not None and not items:
         progress(0, 0)
     return True

@@ -18,9 +18,13 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project
 
 # The project's own files beside PROJECT, and what each is, for the message.
-_SIDECARS = (("", "the project file itself"), ("-wal", "the project's write-ahead log"),
-             ("-shm", "the project's shared-memory file"), ("-journal", "the project's journal"),
-             ("-lock", "the project's lock file"))
+_SIDECARS = (
+    ("", "the project file itself"),
+    ("-wal", "the project's write-ahead log"),
+    ("-shm", "the project's shared-memory file"),
+    ("-journal", "the project's journal"),
+    ("-lock", "the project's lock file"),
+)
 
 
 class ProtectedFileError(AldeskError):
@@ -33,8 +37,7 @@ def check_not_project_file(project: Project, target: Path) -> None:
         own = project.path.with_name(project.path.name + suffix)
         if _same(target, own):
             raise ProtectedFileError(
-                f"{target} is {what} ({own}); exporting there would destroy the project. "
-                "Choose another --out."
+                f"{target} is {what} ({own}); exporting there would destroy the project. Choose another --out."
             )
 
 
@@ -61,8 +64,7 @@ def check_folder_holds_nothing_of(project: Project, folder: Path) -> None:
     inside = _Inside((info.st_dev, info.st_ino))
     if inside(str(project.path.parent)):
         raise ProtectedFileError(
-            f"{folder} holds the project {project.path}; replacing it would delete the project. "
-            "Choose another --out."
+            f"{folder} holds the project {project.path}; replacing it would delete the project. Choose another --out."
         )
     seen: set[str] = set()
     for item_id, stored in project.conn.execute("SELECT id, path FROM items"):
@@ -135,8 +137,10 @@ def _source_at(project: Project, target: Path) -> tuple[int, Path] | None:
         return None
     # Another spelling of an existing file (hard link, symlinked folder, other case): its bytes
     # were hashed at import, so only a file of an item's size needs hashing, and then one lookup.
-    if not os.path.isfile(target) or conn.execute(
-            "SELECT 1 FROM items WHERE bytes = ? LIMIT 1", (info.st_size,)).fetchone() is None:
+    if (
+        not os.path.isfile(target)
+        or conn.execute("SELECT 1 FROM items WHERE bytes = ? LIMIT 1", (info.st_size,)).fetchone() is None
+    ):
         return None
     with open(target, "rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()

@@ -30,8 +30,10 @@ STALE_AFTER_S = 2 * 24 * 3600
 
 # .<name>.partial-<host>-<pid>-<8 hex>, or .<name>.partial-<8 hex> (folders of older versions).
 # A partial project (aldesk recover) has SQLite's and aldesk's files beside it: -wal, -shm, -lock.
-_PARTIAL = re.compile(r"^\..+\.partial-(?:(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-)?[0-9a-f]{8}"
-                      r"(?:-wal|-shm|-lock|-journal)?$")
+_PARTIAL = re.compile(
+    r"^\..+\.partial-(?:(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-)?[0-9a-f]{8}"
+    r"(?:-wal|-shm|-lock|-journal)?$"
+)
 
 
 def _host() -> str:

@@ -114,12 +114,8 @@ def _check_target(out: Path, force: bool) -> bool:
         raise AldeskError(f"Cannot export into {out}: the folder {out.parent} does not exist.")
     if out.is_dir() and any(out.iterdir()):
         if not (out / MARKER).is_file():
-            raise AldeskError(
-                f"{out} is not empty and is not an earlier aldesk export; choose a new or empty folder."
-            )
+            raise AldeskError(f"{out} is not empty and is not an earlier aldesk export; choose a new or empty folder.")
         if not force:
-            raise AldeskError(
-                f"{out} holds an earlier aldesk export; choose another folder, or replace it with --force."
-            )
+            raise AldeskError(f"{out} holds an earlier aldesk export; choose another folder, or replace it with --force.")
         return True
     return False

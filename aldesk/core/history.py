@@ -80,7 +80,7 @@ class History:
     def mark_redone(self, given: list[Decision]) -> Step:
         """The first decisions of the latest undone step were written again, as ``given``."""
         step = self.undone.pop()
-        rest = step.decisions[len(given):]
+        rest = step.decisions[len(given) :]
         if rest:
             self.undone.append(dataclasses.replace(step, decisions=rest))
         part = dataclasses.replace(step, decisions=tuple(given))

@@ -50,10 +50,7 @@ class ImportReport:
     cancelled: bool = False
 
     def summary(self) -> str:
-        return (
-            f"imported {self.imported}, already present {self.already_present}, "
-            f"skipped {len(self.skipped)}"
-        )
+        return f"imported {self.imported}, already present {self.already_present}, skipped {len(self.skipped)}"
 
 
 class ImportInterrupted(KeyboardInterrupt):
@@ -105,8 +102,7 @@ def _import(
         else:
             candidates.append((cand, stored))
     known_paths = {
-        path: (item_id, status)
-        for path, item_id, status in project.conn.execute("SELECT path, id, status FROM items")
+        path: (item_id, status) for path, item_id, status in project.conn.execute("SELECT path, id, status FROM items")
     }
     known_hashes = dict(project.conn.execute("SELECT sha256, path FROM items"))
     class_ids = _classes_for(project, [cand for cand, _ in candidates], report)
@@ -177,7 +173,10 @@ def _bad_utf8(text: str) -> bool:
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]], labels_from_folders: bool, report: ImportReport, *,
+    paths: Iterable[str | os.PathLike[str]],
+    labels_from_folders: bool,
+    report: ImportReport,
+    *,
     kind: ItemKind | None = None,
 ) -> Iterator[Candidate]:
     """Expand folders, CSV lists and files into candidates; unusable entries go to the report.
@@ -248,9 +247,7 @@ def _unique(candidates: Iterable[Candidate]) -> Iterator[Candidate]:
             yield cand
 
 
-def _classes_for(
-    project: Project, candidates: list[Candidate], report: ImportReport
-) -> dict[str, int]:
+def _classes_for(project: Project, candidates: list[Candidate], report: ImportReport) -> dict[str, int]:
     names = sorted({c.label for c in candidates if c.label is not None})
     if not names:
         return {}
@@ -301,8 +298,7 @@ def _store_batch(
                 duplicates.append((shown(cand.path), shown(project.resolve(same))))
                 continue
             cursor = conn.execute(
-                "INSERT INTO items(path, sha256, bytes, width, height, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (stored, digest, size, info.width, info.height, now),
             )
             item_id = inserted_id(cursor)

@@ -22,12 +22,7 @@ def project_info(project: Project) -> dict[str, Any]:
     total = sum(status_counts.values())
     labeled = status_counts.get("labeled", 0)
     classes = list_classes(project)
-    counts = dict(
-        conn.execute(
-            "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled'"
-            " GROUP BY label_class_id"
-        )
-    )
+    counts = dict(conn.execute("SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"))
     missing = missing_items(project, (row[0] for row in conn.execute("SELECT path FROM items")))
     return {
         "project": str(project.path),
@@ -133,5 +128,7 @@ def format_info(info: dict[str, Any]) -> str:
 def _format_estimate(estimate: dict[str, Any]) -> str:
     if estimate["value"] is None:
         return f"not estimated yet ({estimate['audit_labels']} audit labels; needs 10)"
-    return (f"{estimate['value']:.1%} (90% interval {estimate['low']:.1%} to {estimate['high']:.1%},"
-            f" from {estimate['audit_labels']} audit labels)")
+    return (
+        f"{estimate['value']:.1%} (90% interval {estimate['low']:.1%} to {estimate['high']:.1%},"
+        f" from {estimate['audit_labels']} audit labels)"
+    )

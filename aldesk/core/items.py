@@ -29,24 +29,23 @@ def stored_paths(project: Project, item_ids: Sequence[int]) -> dict[int, tuple[s
     """For each of these items that exists: (its path as stored, its content's sha256)."""
     found: dict[int, tuple[str, str]] = {}
     for start in range(0, len(item_ids), CHUNK):
-        chunk = list(item_ids[start:start + CHUNK])
+        chunk = list(item_ids[start : start + CHUNK])
         marks = ",".join("?" * len(chunk))
-        for item_id, path, sha256 in project.conn.execute(
-                f"SELECT id, path, sha256 FROM items WHERE id IN ({marks})", chunk):
+        for item_id, path, sha256 in project.conn.execute(f"SELECT id, path, sha256 FROM items WHERE id IN ({marks})", chunk):
             found[item_id] = (path, sha256)
     return found
 
 
 def labeled_counts(project: Project) -> dict[int, int]:
     """Labeled items per class id (classes without any are left out). A scan: ~0.1 s at 100,000."""
-    return dict(project.conn.execute(
-        "SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"))
+    return dict(
+        project.conn.execute("SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id")
+    )
 
 
 def labeled_as(project: Project, class_id: int) -> list[int]:
     """The items whose current label is this class, by id."""
-    rows = project.conn.execute(
-        "SELECT id FROM items WHERE status = 'labeled' AND label_class_id = ? ORDER BY id", (class_id,))
+    rows = project.conn.execute("SELECT id FROM items WHERE status = 'labeled' AND label_class_id = ? ORDER BY id", (class_id,))
     return [item_id for (item_id,) in rows]
 
 

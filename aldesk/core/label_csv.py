@@ -71,13 +71,17 @@ def apply_label_csv(
     ]
     refusals = []
     if conflicts and not overwrite:
-        refusals.append((f"{len(conflicts)} rows would replace a label a person gave "
-                         "(add --overwrite to replace them):", conflicts))
+        refusals.append(
+            (f"{len(conflicts)} rows would replace a label a person gave (add --overwrite to replace them):", conflicts)
+        )
     if new_names and not add_classes:
         counts = [(name, sum(row.label == name for row in rows)) for name in new_names]
-        refusals.append((f"{len(new_names)} class names are not classes of the project "
-                         "(add --add-classes to create them):",
-                         [f"{name!r} ({n} row{'s' if n != 1 else ''})" for name, n in counts]))
+        refusals.append(
+            (
+                f"{len(new_names)} class names are not classes of the project (add --add-classes to create them):",
+                [f"{name!r} ({n} row{'s' if n != 1 else ''})" for name, n in counts],
+            )
+        )
     if refusals:
         raise LabelCsvRefused(_refusal(csv_path, refusals))
 

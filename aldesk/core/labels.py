@@ -43,10 +43,7 @@ class LabelEvent:
     rank: int | None
 
 
-_EVENT_COLUMNS = (
-    "id, item_id, kind, class_id, undoes, created_at, shown_ms, source, "
-    "model_version, strategy, score, rank"
-)
+_EVENT_COLUMNS = "id, item_id, kind, class_id, undoes, created_at, shown_ms, source, model_version, strategy, score, rank"
 
 
 def record(
@@ -72,31 +69,36 @@ def record(
         cursor = conn.execute(
             "INSERT INTO label_events(item_id, kind, class_id, created_at, shown_ms, source,"
             " model_version, strategy, score, rank) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (item_id, kind, class_id, now, shown_ms, source, context.model_version,
-             context.strategy, context.score, context.rank),
+            (
+                item_id,
+                kind,
+                class_id,
+                now,
+                shown_ms,
+                source,
+                context.model_version,
+                context.strategy,
+                context.score,
+                context.rank,
+            ),
         )
         event_id = inserted_id(cursor)
         _set_item_state(conn, item_id, kind, class_id, now)
     return event_id
 
 
-def record_many(
-    project: Project, labels: list[tuple[int, int]], *, source: str = "import"
-) -> int:
+def record_many(project: Project, labels: list[tuple[int, int]], *, source: str = "import") -> int:
     """Label many (item_id, class_id) pairs in one transaction; returns how many were written."""
     with project.transaction() as conn:
         insert_labels(conn, labels, source=source, at=time.time())
     return len(labels)
 
 
-def insert_labels(
-    conn: sqlite3.Connection, labels: list[tuple[int, int]], *, source: str, at: float
-) -> None:
+def insert_labels(conn: sqlite3.Connection, labels: list[tuple[int, int]], *, source: str, at: float) -> None:
     """record_many's writes inside a transaction the caller holds (so they commit with its own)."""
     for item_id, class_id in labels:
         conn.execute(
-            "INSERT INTO label_events(item_id, kind, class_id, created_at, source)"
-            " VALUES (?, 'label', ?, ?, ?)",
+            "INSERT INTO label_events(item_id, kind, class_id, created_at, source) VALUES (?, 'label', ?, ?, ?)",
             (item_id, class_id, at, source),
         )
         _set_item_state(conn, item_id, "label", class_id, at)
@@ -104,9 +106,7 @@ def insert_labels(
 
 def undo(project: Project, event_id: int) -> int:
     """Revert an event by appending an ``undo`` event; the item returns to its previous state."""
-    row = project.conn.execute(
-        "SELECT item_id, kind FROM label_events WHERE id = ?", (event_id,)
-    ).fetchone()
+    row = project.conn.execute("SELECT item_id, kind FROM label_events WHERE id = ?", (event_id,)).fetchone()
     if row is None:
         raise AldeskError(f"No label event {event_id} to undo.")
     item_id, kind = row
@@ -114,22 +114,18 @@ def undo(project: Project, event_id: int) -> int:
         raise AldeskError(f"Event {event_id} is itself an undo; record the label again instead.")
     now = time.time()
     with project.transaction() as conn:
-        already = conn.execute(
-            "SELECT 1 FROM label_events WHERE undoes = ?", (event_id,)
-        ).fetchone()
+        already = conn.execute("SELECT 1 FROM label_events WHERE undoes = ?", (event_id,)).fetchone()
         if already:
             raise AldeskError(f"Label event {event_id} was already undone.")
         cursor = conn.execute(
-            "INSERT INTO label_events(item_id, kind, undoes, created_at, source)"
-            " VALUES (?, 'undo', ?, ?, 'human')",
+            "INSERT INTO label_events(item_id, kind, undoes, created_at, source) VALUES (?, 'undo', ?, ?, 'human')",
             (item_id, event_id, now),
         )
         undo_id = inserted_id(cursor)
         effective = _effective_event(conn, item_id)
         if effective is None:
             conn.execute(
-                "UPDATE items SET status = 'unlabeled', label_class_id = NULL, labeled_at = NULL"
-                " WHERE id = ?",
+                "UPDATE items SET status = 'unlabeled', label_class_id = NULL, labeled_at = NULL WHERE id = ?",
                 (item_id,),
             )
         else:
@@ -138,9 +134,7 @@ def undo(project: Project, event_id: int) -> int:
 
 
 def history(project: Project, item_id: int) -> list[LabelEvent]:
-    rows = project.conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM label_events WHERE item_id = ? ORDER BY id", (item_id,)
-    ).fetchall()
+    rows = project.conn.execute(f"SELECT {_EVENT_COLUMNS} FROM label_events WHERE item_id = ? ORDER BY id", (item_id,)).fetchall()
     return [LabelEvent(*row) for row in rows]
 
 
@@ -184,9 +178,14 @@ def audit_items(project: Project) -> list[int]:
     makes it an audit item is how it was chosen, and its current label is the one that counts.
     """
     # Undone events are collected once: a NOT EXISTS per event would scan the history each time.
-    undone = {row[0] for row in project.conn.execute(
-        "SELECT undoes FROM label_events WHERE undoes IS NOT NULL")}
-    return sorted({item for event, item in project.conn.execute(
-        "SELECT e.id, e.item_id FROM label_events e JOIN items i ON i.id = e.item_id"
-        " WHERE e.strategy = 'audit' AND e.kind = 'label' AND i.status = 'labeled'"
-    ) if event not in undone})
+    undone = {row[0] for row in project.conn.execute("SELECT undoes FROM label_events WHERE undoes IS NOT NULL")}
+    return sorted(
+        {
+            item
+            for event, item in project.conn.execute(
+                "SELECT e.id, e.item_id FROM label_events e JOIN items i ON i.id = e.item_id"
+                " WHERE e.strategy = 'audit' AND e.kind = 'label' AND i.status = 'labeled'"
+            )
+            if event not in undone
+        }
+    )

@@ -102,8 +102,10 @@ def _lock_file_error(project: Path, lock_file: Path, exc: OSError) -> ProjectErr
         from aldesk.core.disk import disk_full_error
 
         return disk_full_error(lock_file, outcome="the project was not opened for writing")
-    return ProjectError(f"{project} cannot be opened for writing: its lock file {lock_file.name} cannot "
-                        f"be made ({exc.strerror or exc}). Check that its folder is writable.")
+    return ProjectError(
+        f"{project} cannot be opened for writing: its lock file {lock_file.name} cannot "
+        f"be made ({exc.strerror or exc}). Check that its folder is writable."
+    )
 
 
 def _describe(owner: str) -> str:

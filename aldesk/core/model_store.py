@@ -57,8 +57,9 @@ def save_model(
     first, in chunk rows, and the model's row last: a reader never sees a model without them."""
     version = reserve_version(project)
     write_predictions(project, version, item_ids, probs, len(class_ids))
-    return commit_model(project, version, set_id=set_id, head=head, n_labels=n_labels, class_ids=class_ids,
-                        params=params, metrics=metrics)
+    return commit_model(
+        project, version, set_id=set_id, head=head, n_labels=n_labels, class_ids=class_ids, params=params, metrics=metrics
+    )
 
 
 def reserve_version(project: Project) -> int:
@@ -69,13 +70,19 @@ def reserve_version(project: Project) -> int:
     result after the other."""
     row = project.conn.execute(
         "SELECT max(coalesce((SELECT max(version) FROM models), 0),"
-        " coalesce((SELECT max(model_version) FROM prediction_chunks), 0))").fetchone()
+        " coalesce((SELECT max(model_version) FROM prediction_chunks), 0))"
+    ).fetchone()
     return int(row[0]) + 1
 
 
 def write_predictions(
-    project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray, n_classes: int,
-    *, rows: int = PREDICTION_CHUNK_ROWS,
+    project: Project,
+    version: int,
+    item_ids: np.ndarray,
+    probs: np.ndarray,
+    n_classes: int,
+    *,
+    rows: int = PREDICTION_CHUNK_ROWS,
 ) -> None:
     """The predictions of model ``version`` (from ``reserve_version``, no row yet), one
     transaction per ``rows`` items, after removing orphan chunks and ``prune_predictions``.
@@ -84,16 +91,20 @@ def write_predictions(
     p = np.ascontiguousarray(probs, dtype=np.float16)
     if p.shape != (len(ids), n_classes):
         raise ValueError(f"predictions of shape {p.shape} for {len(ids)} items, {n_classes} classes")
-    _delete_chunks(project, project.conn.execute(
-        "SELECT model_version, first_row FROM prediction_chunks WHERE model_version <> ?"
-        " AND model_version NOT IN (SELECT version FROM models) ORDER BY model_version, first_row",
-        (version,)).fetchall())
+    _delete_chunks(
+        project,
+        project.conn.execute(
+            "SELECT model_version, first_row FROM prediction_chunks WHERE model_version <> ?"
+            " AND model_version NOT IN (SELECT version FROM models) ORDER BY model_version, first_row",
+            (version,),
+        ).fetchall(),
+    )
     prune_predictions(project)
     for first in range(0, max(len(ids), 1), rows):  # an empty pool still gets its (empty) row
         with project.transaction() as conn:
             conn.execute(
                 "INSERT INTO prediction_chunks(model_version, first_row, item_ids, probs) VALUES (?, ?, ?, ?)",
-                (version, first, ids[first:first + rows].tobytes(), p[first:first + rows].tobytes()),
+                (version, first, ids[first : first + rows].tobytes(), p[first : first + rows].tobytes()),
             )
 
 
@@ -101,10 +112,15 @@ def prune_predictions(project: Project, keep: int = KEEP_PREDICTIONS - 1) -> Non
     """Drop the predictions of all but the newest ``keep`` models, one chunk row per transaction
     (a background writer does this before writing a new model's, so adding the model's row
     later has nothing left to delete on the GUI thread)."""
-    _delete_chunks(project, project.conn.execute(
-        "SELECT model_version, first_row FROM prediction_chunks WHERE model_version IN"
-        " (SELECT version FROM models ORDER BY version DESC LIMIT -1 OFFSET ?)"
-        " ORDER BY model_version, first_row", (keep,)).fetchall())
+    _delete_chunks(
+        project,
+        project.conn.execute(
+            "SELECT model_version, first_row FROM prediction_chunks WHERE model_version IN"
+            " (SELECT version FROM models ORDER BY version DESC LIMIT -1 OFFSET ?)"
+            " ORDER BY model_version, first_row",
+            (keep,),
+        ).fetchall(),
+    )
 
 
 def _delete_chunks(project: Project, chunks: list[tuple[int, int]]) -> None:
@@ -137,8 +153,7 @@ def commit_model(
             (version, time.time(), set_id, head, n_labels, json.dumps(class_ids), params, json.dumps(metrics)),
         )
         conn.execute(
-            "DELETE FROM prediction_chunks WHERE model_version NOT IN"
-            " (SELECT version FROM models ORDER BY version DESC LIMIT ?)",
+            "DELETE FROM prediction_chunks WHERE model_version NOT IN (SELECT version FROM models ORDER BY version DESC LIMIT ?)",
             (KEEP_PREDICTIONS,),
         )
     return version
@@ -148,8 +163,7 @@ def latest_model(project: Project) -> ModelRecord | None:
     if not project.has_table("models"):
         return None
     row = project.conn.execute(
-        "SELECT version, created_at, set_id, head, n_labels, class_ids, params, metrics"
-        " FROM models ORDER BY version DESC LIMIT 1"
+        "SELECT version, created_at, set_id, head, n_labels, class_ids, params, metrics FROM models ORDER BY version DESC LIMIT 1"
     ).fetchone()
     if row is None:
         return None
@@ -183,7 +197,7 @@ def load_predictions(project: Project, version: int) -> tuple[np.ndarray, np.nda
     done = 0
     for _, blob, _ in chunks:
         part = np.frombuffer(blob, dtype=np.float16).reshape(-1, n_classes)
-        probs[done:done + len(part)] = part
+        probs[done : done + len(part)] = part
         done += len(part)
     return ids, probs
 
@@ -194,9 +208,7 @@ def model_history(project: Project) -> list[tuple[int, float, int, dict[str, Any
         return []
     return [
         (v, c, n, json.loads(m))
-        for v, c, n, m in project.conn.execute(
-            "SELECT version, created_at, n_labels, metrics FROM models ORDER BY version"
-        )
+        for v, c, n, m in project.conn.execute("SELECT version, created_at, n_labels, metrics FROM models ORDER BY version")
     ]
 
 

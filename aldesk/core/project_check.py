@@ -22,8 +22,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 # model predictions; gigabytes at a million items) are recomputable and skipped here: checking
 # them would cost seconds per open (docs/reliability.md); damage there surfaces when they are
 # read, and marks the project damaged then.
-PRECIOUS_TABLES = ("meta", "classes", "items", "label_events", "item_truth", "queue",
-                   "suspect_runs", "suspects", "models")
+PRECIOUS_TABLES = ("meta", "classes", "items", "label_events", "item_truth", "queue", "suspect_runs", "suspects", "models")
 MAX_PROBLEMS = 20
 # Up to this size the whole-file check is integrity_check (about 2 s per GB here, cached), above
 # it quick_check (0.3-0.4 s per GB): docs/reliability.md.
@@ -64,9 +63,7 @@ def check_project_file(path: Path) -> int:
             ) from exc
         raise project_error(path, exc, what="reading it", reading=True) from exc
     if app_id != schema.APPLICATION_ID:
-        raise NotAProjectError(
-            f"{path} is a SQLite database but not an aldesk project; aldesk leaves it untouched."
-        )
+        raise NotAProjectError(f"{path} is a SQLite database but not an aldesk project; aldesk leaves it untouched.")
     if version > schema.SCHEMA_VERSION:
         raise NewerProjectError(
             f"{path} was written by a newer aldesk (project schema version {version}); this is "
@@ -91,8 +88,7 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 def _connect_uri(path: Path, params: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{quote(str(path))}?{params}", uri=True, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(f"file:{quote(str(path))}?{params}", uri=True, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
 
@@ -157,8 +153,7 @@ def _quick_check(conn: sqlite3.Connection, pragma: str, what: str) -> list[str]:
     except UnicodeDecodeError:  # the report itself quotes damaged bytes (a table's name)
         return [f"{what}: damaged beyond a readable report"]
     # A check of the whole file heads its first problem with "*** in database main ***\n".
-    problems = [" ".join(re.sub(r"^\*\*\* in database \w+ \*\*\*\s*", "", str(r[0])).split())
-                for r in rows if r[0] != "ok"]
+    problems = [" ".join(re.sub(r"^\*\*\* in database \w+ \*\*\*\s*", "", str(r[0])).split()) for r in rows if r[0] != "ok"]
     return [p or "damage" for p in problems]
 
 

@@ -33,9 +33,14 @@ def checkpoint(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     except sqlite3.Error as exc:
         # Everything committed is still in the WAL, which SQLite replays on the next open.
-        log.warning("note: the latest changes to %s are still only in %s-wal beside it (%s). Keep that file "
-                    "with the project (copy both); aldesk moves them into the project the next time it "
-                    "opens it with space free.", path, path.name, " ".join(str(exc).split()))
+        log.warning(
+            "note: the latest changes to %s are still only in %s-wal beside it (%s). Keep that file "
+            "with the project (copy both); aldesk moves them into the project the next time it "
+            "opens it with space free.",
+            path,
+            path.name,
+            " ".join(str(exc).split()),
+        )
 
 
 def remove_idle_wal(path: Path) -> None:

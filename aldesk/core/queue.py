@@ -27,8 +27,7 @@ def replace_queue(project: Project, entries: list[QueuedItem]) -> None:
     with project.transaction() as conn:
         conn.execute("DELETE FROM queue")
         conn.executemany(
-            "INSERT INTO queue(item_id, rank, model_version, strategy, score, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO queue(item_id, rank, model_version, strategy, score, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [(e.item_id, e.rank, e.model_version, e.strategy, e.score, now) for e in entries],
         )
 

@@ -66,8 +66,11 @@ class RecoverReport:
 
     @property
     def anything_lost(self) -> bool:
-        return (any(r.unreadable or r.rejected or r.incomplete for r in self.tables.values())
-                or bool(self.lost_classes) or bool(self.garbled_texts))
+        return (
+            any(r.unreadable or r.rejected or r.incomplete for r in self.tables.values())
+            or bool(self.lost_classes)
+            or bool(self.garbled_texts)
+        )
 
     def lines(self) -> list[str]:
         out = [f"recovered {self.source} into {self.target}"]
@@ -83,16 +86,23 @@ class RecoverReport:
                 line += f", every row from row id {r.unreadable_from} on unreadable"
             out.append(line)
         if self.lost_classes:
-            out.append(f"  {len(self.lost_classes)} class names were unreadable: their labels are kept under "
-                       "'lost class N'; rename them with 'aldesk classes'")
+            out.append(
+                f"  {len(self.lost_classes)} class names were unreadable: their labels are kept under "
+                "'lost class N'; rename them with 'aldesk classes'"
+            )
         if self.restored_states:
-            out.append(f"  {self.restored_states} items keep their current label although part of its "
-                       f"history was lost (marked '{RECOVERED}' in the history)")
+            out.append(
+                f"  {self.restored_states} items keep their current label although part of its "
+                f"history was lost (marked '{RECOVERED}' in the history)"
+            )
         if self.garbled_texts:
             out.append(f"  {self.garbled_texts} texts (paths, names) had damaged characters, kept as \ufffd")
         out.append(f"  not copied: {NOT_COPIED}")
-        out.append("  nothing readable was lost" if not self.anything_lost else
-                   "  compare the new project with your last backup for what could not be read")
+        out.append(
+            "  nothing readable was lost"
+            if not self.anything_lost
+            else "  compare the new project with your last backup for what could not be read"
+        )
         return out
 
 
@@ -112,7 +122,8 @@ def recover(source: str | Path, target: str | Path, progress: Progress | None = 
         detail = "its text is unreadable" if isinstance(exc, UnicodeDecodeError) else one_line(exc)
         raise ProjectError(
             f"{source} is damaged where SQLite keeps the list of its tables ({detail}); nothing can be "
-            "recovered from it automatically. Restore it from a backup.") from exc
+            "recovered from it automatically. Restore it from a backup."
+        ) from exc
     report = RecoverReport(source, target)
     src.text_factory = report.decode
     # Built under a partial name and renamed when complete: a killed recovery never leaves a
@@ -135,8 +146,9 @@ def recover(source: str | Path, target: str | Path, progress: Progress | None = 
             if progress:
                 progress(len(TABLES), len(TABLES))
         if _size(Path(f"{partial}-wal")):  # the checkpoint at close failed: not all in the one file
-            raise disk_full_error(target, outcome="the recovered project could not be completed (nothing was "
-                                  "changed in the damaged one)")
+            raise disk_full_error(
+                target, outcome="the recovered project could not be completed (nothing was changed in the damaged one)"
+            )
         if target.exists():  # made meanwhile by someone else: keep theirs
             raise ProjectError(f"{target} appeared while recovering; it was left as it is.")
         os.replace(partial, target)  # closed and checkpointed: the one file is the project
@@ -161,8 +173,9 @@ def _size(path: Path) -> int:
 # -- reading what can be read --------------------------------------------------------------------
 
 
-def readable_rows(conn: sqlite3.Connection, table: str, columns: list[str],
-                  result: TableResult) -> Iterator[list[tuple[Any, ...]]]:
+def readable_rows(
+    conn: sqlite3.Connection, table: str, columns: list[str], result: TableResult
+) -> Iterator[list[tuple[Any, ...]]]:
     """Batches of ``table``'s readable rows, in rowid order; unreadable rowids are counted.
 
     Rows are read in rowid order until SQLite reports damage; then the first readable rowid
@@ -239,8 +252,7 @@ def _copy_table(src: sqlite3.Connection, dst: Project, table: str, source_root: 
     columns = [c for c in _columns(dst.conn, table) if c in set(_columns(src, table))]
     if table == "meta":
         columns = ["key", "value"]
-    insert = (f"INSERT OR REPLACE INTO {table}({', '.join(columns)}) "
-              f"VALUES ({', '.join('?' * len(columns))})")
+    insert = f"INSERT OR REPLACE INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     if table != "meta":
         insert = insert.replace("INSERT OR REPLACE", "INSERT")
     path_at = columns.index("path") if table == "items" else -1
@@ -249,11 +261,11 @@ def _copy_table(src: sqlite3.Connection, dst: Project, table: str, source_root: 
     for rows in readable_rows(src, table, columns, result):
         rows = _typed(rows, types, result)
         if table == "meta":
-            rows = [r for r in rows if r[0] not in ("created_at", "created_by")] + \
-                   [r for r in rows if r[0] == "created_at"]  # keep when the work began
+            rows = [r for r in rows if r[0] not in ("created_at", "created_by")] + [
+                r for r in rows if r[0] == "created_at"
+            ]  # keep when the work began
         if path_at >= 0:  # relative paths are relative to the project's folder: re-anchor them
-            rows = [r[:path_at] + (dst.stored_path(_absolute(r[path_at], source_root)),) + r[path_at + 1:]
-                    for r in rows]
+            rows = [r[:path_at] + (dst.stored_path(_absolute(r[path_at], source_root)),) + r[path_at + 1 :] for r in rows]
         _insert_rows(dst, insert, rows, result)
     return result
 
@@ -326,8 +338,10 @@ def _placeholder_classes(src: sqlite3.Connection, dst: Project) -> list[int]:
         position = dst.conn.execute("SELECT coalesce(max(position), -1) FROM classes").fetchone()[0]
         with dst.transaction() as conn:
             for offset, class_id in enumerate(missing, start=1):
-                conn.execute("INSERT INTO classes(id, name, hotkey, position, colour) VALUES (?, ?, NULL, ?, ?)",
-                             (class_id, f"lost class {class_id}", position + offset, "#888888"))
+                conn.execute(
+                    "INSERT INTO classes(id, name, hotkey, position, colour) VALUES (?, ?, NULL, ?, ?)",
+                    (class_id, f"lost class {class_id}", position + offset, "#888888"),
+                )
     return missing
 
 
@@ -337,7 +351,8 @@ def _effective_events(conn: sqlite3.Connection) -> dict[int, list[tuple[int, str
     undone = {r[0] for r in conn.execute("SELECT undoes FROM label_events WHERE undoes IS NOT NULL")}
     effective: dict[int, list[tuple[int, str, int | None]]] = {}
     for event_id, item_id, kind, class_id in conn.execute(
-            "SELECT id, item_id, kind, class_id FROM label_events WHERE kind != 'undo' ORDER BY id"):
+        "SELECT id, item_id, kind, class_id FROM label_events WHERE kind != 'undo' ORDER BY id"
+    ):
         if event_id not in undone:
             effective.setdefault(item_id, []).append((event_id, kind, class_id))
     return effective
@@ -361,10 +376,14 @@ def _restore_item_states(dst: Project) -> int:
             restored += 1
             if want is None:  # unlabeled, but the surviving history says otherwise: undo it all
                 for event_id, _kind, _class in reversed(events):
-                    conn.execute("INSERT INTO label_events(item_id, kind, undoes, created_at, source, strategy) "
-                                 "VALUES (?, 'undo', ?, ?, 'human', ?)", (item_id, event_id, now, RECOVERED))
+                    conn.execute(
+                        "INSERT INTO label_events(item_id, kind, undoes, created_at, source, strategy) "
+                        "VALUES (?, 'undo', ?, ?, 'human', ?)",
+                        (item_id, event_id, now, RECOVERED),
+                    )
                 continue
-            conn.execute("INSERT INTO label_events(item_id, kind, class_id, created_at, source, strategy) "
-                         "VALUES (?, ?, ?, ?, 'human', ?)",
-                         (item_id, want, class_id if want == "label" else None, now, RECOVERED))
+            conn.execute(
+                "INSERT INTO label_events(item_id, kind, class_id, created_at, source, strategy) VALUES (?, ?, ?, ?, 'human', ?)",
+                (item_id, want, class_id if want == "label" else None, now, RECOVERED),
+            )
     return restored

@@ -33,18 +33,20 @@ def random_unlabeled(project: Project, n: int, rng: random.Random | None = None)
         draw = list({rng.randint(low, high) for _ in range(min(4 * wanted + 16, high - low + 1))})
         rng.shuffle(draw)
         for start in range(0, len(draw), _SQL_VARIABLES):
-            part = draw[start:start + _SQL_VARIABLES]
+            part = draw[start : start + _SQL_VARIABLES]
             marks = ",".join("?" * len(part))
             # Status tested here, not in SQL: with it in the WHERE clause SQLite walked the
             # status index over every unlabeled row (0.14 s per query at a million items).
-            hits = {item for item, status in project.conn.execute(
-                f"SELECT id, status FROM items WHERE id IN ({marks})", part) if status == "unlabeled"}
+            hits = {
+                item
+                for item, status in project.conn.execute(f"SELECT id, status FROM items WHERE id IN ({marks})", part)
+                if status == "unlabeled"
+            }
             for item in part:
                 if item in hits and item not in found:
                     found[item] = None
         if len(found) >= n:
             return list(found)[:n]
     # Mostly labeled (or sparse ids): the unlabeled rows are few, so scanning them is cheap.
-    rows = project.conn.execute(
-        "SELECT id FROM items WHERE status = 'unlabeled' ORDER BY random() LIMIT ?", (n,)).fetchall()
+    rows = project.conn.execute("SELECT id FROM items WHERE status = 'unlabeled' ORDER BY random() LIMIT ?", (n,)).fetchall()
     return [row[0] for row in rows]

@@ -177,8 +177,7 @@ class LabelingSession:
                 self._notify(Changes(step=step))
         return step
 
-    def _write(self, item_id: int, kind: str, class_id: int | None, context: QueryContext,
-               shown_ms: int | None) -> Decision:
+    def _write(self, item_id: int, kind: str, class_id: int | None, context: QueryContext, shown_ms: int | None) -> Decision:
         before = label_of(self.project, item_id) or ("unlabeled", None)
         event = labels.record(self.project, item_id, kind, class_id, shown_ms=shown_ms, context=context)
         return Decision(item_id, kind, class_id, event, context, before)
@@ -203,8 +202,11 @@ class LabelingSession:
                 if walk is not None:
                     decision = part.decisions[0]
                     context = decision.context
-                    walk.bring_back(QueuedItem(decision.item_id, context.rank or 0, context.model_version,
-                                               context.strategy or "undo", context.score))
+                    walk.bring_back(
+                        QueuedItem(
+                            decision.item_id, context.rank or 0, context.model_version, context.strategy or "undo", context.score
+                        )
+                    )
                 shown = walk is not None and walk is self.walk
                 self._notify(Changes(step=part, undone=True, item=shown, upcoming=shown))
         return part
@@ -220,8 +222,7 @@ class LabelingSession:
         try:
             for decision in step.decisions:
                 shown_ms = walk.shown_ms() if walk is not None and decision.item_id == current else None
-                given.append(self._write(decision.item_id, decision.kind, decision.class_id, decision.context,
-                                         shown_ms))
+                given.append(self._write(decision.item_id, decision.kind, decision.class_id, decision.context, shown_ms))
         finally:
             if given:
                 part = self.history.mark_redone(given)

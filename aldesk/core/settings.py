@@ -30,15 +30,27 @@ SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting(
-            "audit_every", int, 10, lambda v: v == 0 or 2 <= v <= 1000, "0 (off) or 2..1000",
+            "audit_every",
+            int,
+            10,
+            lambda v: v == 0 or 2 <= v <= 1000,
+            "0 (off) or 2..1000",
             "one item in this many is a uniformly random audit item (the accuracy estimate rests on them)",
         ),
         Setting(
-            "stop_gain_points", float, 0.5, lambda v: 0.0 <= v <= 100.0, "0..100",
+            "stop_gain_points",
+            float,
+            0.5,
+            lambda v: 0.0 <= v <= 100.0,
+            "0..100",
             "advise stopping when the estimated accuracy gain per 100 labels is below this many points",
         ),
         Setting(
-            "stop_kappa", float, 0.99, lambda v: 0.0 < v <= 1.0, "above 0, at most 1",
+            "stop_kappa",
+            float,
+            0.99,
+            lambda v: 0.0 < v <= 1.0,
+            "above 0, at most 1",
             "... and when successive models agree on the pool's predictions at least this well (Cohen's kappa)",
         ),
     )

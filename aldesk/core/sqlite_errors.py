@@ -56,13 +56,14 @@ def file_size_limited(path: Path) -> bool:
 
 
 def damaged_message(path: Path, detail: str) -> str:
-    return (f"{path} is damaged ({detail}); aldesk will not write into it. What is readable can "
-            f"still be viewed and exported, and 'aldesk recover {path.name} --out NEW.aldesk' "
-            "copies every readable row into a new project and lists what was lost.")
+    return (
+        f"{path} is damaged ({detail}); aldesk will not write into it. What is readable can "
+        f"still be viewed and exported, and 'aldesk recover {path.name} --out NEW.aldesk' "
+        "copies every readable row into a new project and lists what was lost."
+    )
 
 
-def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last change",
-                  reading: bool = False) -> ProjectError:
+def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last change", reading: bool = False) -> ProjectError:
     """The error to show for ``exc``, raised while writing the project at ``path`` (``what``: the
     change not saved) or, with ``reading``, while reading it (``what``: what was being done)."""
     name = error_name(exc)
@@ -76,7 +77,9 @@ def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last chang
     if name.startswith(_READONLY) or "readonly" in detail or "read-only" in detail:
         return ReadOnlyProjectError(
             f"{path} cannot be written ({detail}); {what} was not saved. It may have been "
-            "made read-only or its disk remounted read-only; reading still works.", reason=detail)
+            "made read-only or its disk remounted read-only; reading still works.",
+            reason=detail,
+        )
     if name.startswith(_BUSY) or "locked" in detail:
         return ProjectError(f"{path} is busy in another program ({detail}); {what} was not saved. Try again.")
     if name.startswith(_IOERR):
@@ -87,10 +90,10 @@ def project_error(path: Path, exc: sqlite3.Error, *, what: str = "the last chang
             return _no_space(path, what)
         return ProjectError(
             f"The disk holding {path} reported an I/O error ({detail}); {what} was not saved. "
-            "Check the disk and its connection, then try again; what was saved before is intact.")
+            "Check the disk and its connection, then try again; what was saved before is intact."
+        )
     if name.startswith(_CANTOPEN):
-        return ProjectError(f"{path} could not be opened ({detail}): check that it and its folder "
-                            "exist and can be read.")
+        return ProjectError(f"{path} could not be opened ({detail}): check that it and its folder exist and can be read.")
     return ProjectError(f"{path}: {what} failed: {detail}")
 
 
@@ -102,13 +105,15 @@ def _read_error(path: Path, exc: sqlite3.Error, doing: str) -> ProjectError:
         free = free_bytes(path.parent)
         if name == _FULL or file_size_limited(path) or (free is not None and free < MIN_FREE_BYTES):
             # Even reading a project writes its WAL index (-shm) beside it.
-            return disk_full_error(path, outcome=f"it could not be opened ({detail} while {doing})",
-                                   limit=file_size_limited(path))
-        return ProjectError(f"The disk holding {path} reported an I/O error ({detail}) while {doing}. "
-                            "Check the disk and its connection, then try again.")
+            return disk_full_error(
+                path, outcome=f"it could not be opened ({detail} while {doing})", limit=file_size_limited(path)
+            )
+        return ProjectError(
+            f"The disk holding {path} reported an I/O error ({detail}) while {doing}. "
+            "Check the disk and its connection, then try again."
+        )
     if name.startswith(_CANTOPEN):
-        return ProjectError(f"{path} could not be opened ({detail}): check that it and its folder "
-                            "exist and can be read.")
+        return ProjectError(f"{path} could not be opened ({detail}): check that it and its folder exist and can be read.")
     return ProjectError(f"{path}: {doing} failed: {detail}")
 
 

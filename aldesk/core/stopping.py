@@ -27,8 +27,13 @@ def stopping_advice(
     known: list[float] = [k for k in kappas if k is not None]
     enough = len(kappas) == window and len(known) == window
     mean_kappa = sum(known) / window if enough else None
-    advice: dict[str, Any] = {"stop": False, "gain_per_100": gain, "kappa": mean_kappa,
-                              "gain_threshold": gain_threshold, "kappa_min": kappa_min}
+    advice: dict[str, Any] = {
+        "stop": False,
+        "gain_per_100": gain,
+        "kappa": mean_kappa,
+        "gain_threshold": gain_threshold,
+        "kappa_min": kappa_min,
+    }
     if gain is None:
         advice["reason"] = "not enough audit labels yet to estimate the gain from more labels"
     elif gain >= gain_threshold:
@@ -39,8 +44,10 @@ def stopping_advice(
         advice["reason"] = f"predictions still change between models (kappa {mean_kappa:.3f} < {kappa_min})"
     else:
         advice["stop"] = True
-        advice["reason"] = (f"about {gain:+.1f} points per 100 labels and stable predictions "
-                            f"(kappa {mean_kappa:.3f}): more labels are unlikely to help much")
+        advice["reason"] = (
+            f"about {gain:+.1f} points per 100 labels and stable predictions "
+            f"(kappa {mean_kappa:.3f}): more labels are unlikely to help much"
+        )
     return advice
 
 

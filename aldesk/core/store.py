@@ -32,8 +32,7 @@ from aldesk.core.project_files import checkpoint, discard_new_file, remove_idle_
 from aldesk.core.sqlite_errors import project_error
 from aldesk.core.wal_sync import WalSyncer
 
-__all__ = ["PROJECT_SUFFIX", "Project", "check_project_file", "create_project", "open_project",
-           "second_connection"]
+__all__ = ["PROJECT_SUFFIX", "Project", "check_project_file", "create_project", "open_project", "second_connection"]
 
 log = logging.getLogger("aldesk.store")
 
@@ -43,8 +42,15 @@ PROJECT_SUFFIX = ".aldesk"
 class Project:
     """An open project. Writable projects hold the one-writer lock until ``close``."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: ProjectLock | None, *,
-                 borrowed_lock: bool = False, foreground_writing: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        lock: ProjectLock | None,
+        *,
+        borrowed_lock: bool = False,
+        foreground_writing: threading.Event | None = None,
+    ) -> None:
         self.path = path
         # Set while the project's own connection (the GUI thread's) wants to write or writes. A
         # second connection's transaction waits for it to clear: a back-to-back background
@@ -122,7 +128,9 @@ class Project:
             raise ReadOnlyProjectError(
                 f"{self.path} was opened read-only"
                 + (f" because {self.read_only_reason}" if self.read_only_reason else "")
-                + "; the change was not saved.", reason=self.read_only_reason or "opened read-only")
+                + "; the change was not saved.",
+                reason=self.read_only_reason or "opened read-only",
+            )
         if self._borrowed_lock:
             self._let_foreground_write_first()
         else:
@@ -196,9 +204,7 @@ class Project:
         return row[0] if row else default
 
     def has_table(self, name: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
+        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
         return row is not None
 
     # -- paths ------------------------------------------------------------------------------
@@ -255,8 +261,7 @@ def create_project(path: str | os.PathLike[str]) -> Project:
     return project
 
 
-def open_project(path: str | os.PathLike[str], *, write: bool = True, check: bool = True,
-                 full_check: bool = True) -> Project:
+def open_project(path: str | os.PathLike[str], *, write: bool = True, check: bool = True, full_check: bool = True) -> Project:
     """Open an existing project, upgrading an older schema when opened for writing.
 
     For writing, a project that cannot be written here raises ReadOnlyProjectError and a
@@ -282,7 +287,9 @@ def open_project(path: str | os.PathLike[str], *, write: bool = True, check: boo
     if reason is not None:
         raise ReadOnlyProjectError(
             f"{path} cannot be written here: {reason}. It can be opened read-only (browse, "
-            "review, export); to label or change it, copy it to a writable folder.", reason=reason)
+            "review, export); to label or change it, copy it to a writable folder.",
+            reason=reason,
+        )
     lock = ProjectLock(path)
     lock.acquire()
     try:
@@ -320,8 +327,13 @@ def second_connection(project: Project) -> Project:
     before the project."""
     if not project.writable:
         raise ProjectError(f"{project.path} was opened read-only")
-    return Project(project.path, _connect(project.path, read_only=False), None, borrowed_lock=True,
-                   foreground_writing=project._foreground_writing)
+    return Project(
+        project.path,
+        _connect(project.path, read_only=False),
+        None,
+        borrowed_lock=True,
+        foreground_writing=project._foreground_writing,
+    )
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:

@@ -38,24 +38,26 @@ class SuspectRun:
     method: str
 
 
-def save_suspects(
-    project: Project, suspects: list[Suspect], *, model_version: int | None, n_labels: int, method: str
-) -> int:
+def save_suspects(project: Project, suspects: list[Suspect], *, model_version: int | None, n_labels: int, method: str) -> int:
     """Store a ranking (its first ``MAX_STORED`` entries) in one transaction; returns the run id.
     Older runs beyond the last ``KEEP_RUNS`` are deleted."""
     ranks = [s.rank for s in suspects]
     if ranks != sorted(set(ranks)):
         raise AldeskError("A suspects ranking needs distinct ranks in increasing order.")
     with project.transaction() as conn:
-        run_id = inserted_id(conn.execute(
-            "INSERT INTO suspect_runs(created_at, model_version, n_labels, method) VALUES (?, ?, ?, ?)",
-            (time.time(), model_version, n_labels, method),
-        ))
+        run_id = inserted_id(
+            conn.execute(
+                "INSERT INTO suspect_runs(created_at, model_version, n_labels, method) VALUES (?, ?, ?, ?)",
+                (time.time(), model_version, n_labels, method),
+            )
+        )
         conn.executemany(
             "INSERT INTO suspects(run_id, rank, item_id, given_class_id, suggested_class_id, score, p_given)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, s.rank, s.item_id, s.given_class_id, s.suggested_class_id, s.score, s.p_given)
-             for s in suspects[:MAX_STORED]],
+            [
+                (run_id, s.rank, s.item_id, s.given_class_id, s.suggested_class_id, s.score, s.p_given)
+                for s in suspects[:MAX_STORED]
+            ],
         )
         conn.execute(
             "DELETE FROM suspect_runs WHERE id NOT IN (SELECT id FROM suspect_runs ORDER BY id DESC LIMIT ?)",
@@ -88,13 +90,14 @@ def load_suspects(
         if run is None:
             return []
         run_id = run.id
-    sql = ("SELECT s.item_id, s.rank, s.given_class_id, s.suggested_class_id, s.score, s.p_given"
-           " FROM suspects s")
+    sql = "SELECT s.item_id, s.rank, s.given_class_id, s.suggested_class_id, s.score, s.p_given FROM suspects s"
     if still_open:
-        sql += (" JOIN items i ON i.id = s.item_id"
-                " JOIN suspect_runs r ON r.id = s.run_id"
-                " WHERE s.run_id = ? AND i.status = 'labeled' AND i.label_class_id = s.given_class_id"
-                " AND i.labeled_at <= r.created_at")
+        sql += (
+            " JOIN items i ON i.id = s.item_id"
+            " JOIN suspect_runs r ON r.id = s.run_id"
+            " WHERE s.run_id = ? AND i.status = 'labeled' AND i.label_class_id = s.given_class_id"
+            " AND i.labeled_at <= r.created_at"
+        )
     else:
         sql += " WHERE s.run_id = ?"
     sql += " ORDER BY s.rank"

@@ -24,7 +24,7 @@ from PIL import Image
 
 log = logging.getLogger("aldesk.thumb_cache")
 
-DEFAULT_MAX_BYTES = 512 * 1024 ** 2
+DEFAULT_MAX_BYTES = 512 * 1024**2
 PRUNE_TO = 0.8  # a prune leaves the folder at this fraction of max_bytes
 JPEG_QUALITY = 90
 

@@ -46,9 +46,7 @@ def find_set(project: Project, identity: str) -> EmbeddingSet | None:
 
 
 def find_set_by_id(project: Project, set_id: int) -> EmbeddingSet:
-    row = project.conn.execute(
-        "SELECT id, backbone, identity, dim FROM embedding_sets WHERE id = ?", (set_id,)
-    ).fetchone()
+    row = project.conn.execute("SELECT id, backbone, identity, dim FROM embedding_sets WHERE id = ?", (set_id,)).fetchone()
     if row is None:
         raise AldeskError(f"{project.path} has no embedding set {set_id} (deleted meanwhile?); try again.")
     return EmbeddingSet(*row)
@@ -82,9 +80,7 @@ def add_chunk(project: Project, set_id: int, item_ids: np.ndarray, vectors: np.n
 def embedded_ids(project: Project, set_id: int) -> np.ndarray:
     parts = [
         np.frombuffer(blob, dtype=np.int64)
-        for (blob,) in project.conn.execute(
-            "SELECT item_ids FROM embedding_chunks WHERE set_id = ? ORDER BY id", (set_id,)
-        )
+        for (blob,) in project.conn.execute("SELECT item_ids FROM embedding_chunks WHERE set_id = ? ORDER BY id", (set_id,))
     ]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
@@ -101,8 +97,7 @@ def all_item_ids(project: Project) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if high - low + 1 == count:
         return np.arange(low, high + 1, dtype=np.int64)
-    return np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")),
-                       dtype=np.int64)
+    return np.fromiter((row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")), dtype=np.int64)
 
 
 def unembedded(project: Project, set_id: int | None) -> list[tuple[int, str]]:
@@ -122,9 +117,10 @@ def unembedded(project: Project, set_id: int | None) -> list[tuple[int, str]]:
         return [(i, p) for i, p in project.conn.execute("SELECT id, path FROM items ORDER BY id") if i in wanted]
     out: list[tuple[int, str]] = []
     for start in range(0, len(missing), 900):  # under SQLite's oldest limit of 999 parameters
-        part = missing[start:start + 900].tolist()
-        out.extend(project.conn.execute(
-            f"SELECT id, path FROM items WHERE id IN ({','.join('?' * len(part))}) ORDER BY id", part))
+        part = missing[start : start + 900].tolist()
+        out.extend(
+            project.conn.execute(f"SELECT id, path FROM items WHERE id IN ({','.join('?' * len(part))}) ORDER BY id", part)
+        )
     return out
 
 
@@ -164,9 +160,7 @@ def embedding_layout(project: Project, embedding_set: EmbeddingSet) -> Layout:
     return Layout(ids[keep], dest, last_chunk)
 
 
-def iter_vectors(
-    project: Project, embedding_set: EmbeddingSet, layout: Layout
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_vectors(project: Project, embedding_set: EmbeddingSet, layout: Layout) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(pool rows, float16 vectors) chunk by chunk: one chunk's blob in memory at a time."""
     offset = 0
     for blob in _vector_blobs(project, embedding_set, layout.last_chunk):

@@ -79,7 +79,8 @@ class LabelingWalk(Walk):
         # a fair start (unlike file order, which often follows classes or dates).
         self._fallback: list[QueuedItem] = [
             QueuedItem(item_id, rank, None, "random", None)
-            for rank, item_id in enumerate(random_unlabeled(project, FALLBACK_SAMPLE), start=1)]
+            for rank, item_id in enumerate(random_unlabeled(project, FALLBACK_SAMPLE), start=1)
+        ]
         # One item in ``audit_every`` is drawn uniformly from the unlabeled items, whatever the
         # model thinks: the accuracy estimate rests on these alone, because items the model
         # chose are a biased sample. They look like any other item on screen.
@@ -197,8 +198,7 @@ class ReviewWalk(Walk):
         super().__init__(project)
         self.kind = kind
         # Each decision records the review's name as the strategy: the history says why it was shown.
-        self._queue = deque(QueuedItem(q.item_id, rank, q.model_version, kind, q.score)
-                            for rank, q in enumerate(items, start=1))
+        self._queue = deque(QueuedItem(q.item_id, rank, q.model_version, kind, q.score) for rank, q in enumerate(items, start=1))
         self.advance()
 
     def upcoming(self, n: int) -> list[QueuedItem]:
@@ -242,7 +242,8 @@ def unsure_items(project: Project) -> list[QueuedItem]:
     """Every unsure item, in the order they were marked unsure."""
     rows = project.conn.execute(
         "SELECT i.id FROM items i WHERE i.status = 'unsure'"
-        " ORDER BY (SELECT max(e.id) FROM label_events e WHERE e.item_id = i.id)").fetchall()
+        " ORDER BY (SELECT max(e.id) FROM label_events e WHERE e.item_id = i.id)"
+    ).fetchall()
     return [QueuedItem(item_id, rank, None, UNSURE, None) for rank, (item_id,) in enumerate(rows, start=1)]
 
 

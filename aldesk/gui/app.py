@@ -27,8 +27,7 @@ def run_app(project: Path | None = None, *, backbone: str | None = None) -> int:
     app.setWindowIcon(app_icon())
     app.setDesktopFileName("aldesk")  # Wayland shells match the window to aldesk.desktop by this name
     how = apply_color_scheme(app, scheme)
-    logging.getLogger("aldesk.theme").info(
-        "colour scheme: %s (%s)", app.styleHints().colorScheme().name, how)
+    logging.getLogger("aldesk.theme").info("colour scheme: %s (%s)", app.styleHints().colorScheme().name, how)
     window = MainWindow(backbone=backbone)
     from aldesk.gui.dialogs.file_open import FileOpenHandler
 

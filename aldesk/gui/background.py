@@ -68,8 +68,7 @@ class BackgroundTask(QObject):
     failed = Signal(object)  # the exception ``work`` raised, whatever its type
     finished = Signal()  # after succeeded or failed
 
-    def __init__(self, work: Callable[[BackgroundTask], object], *, name: str,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, work: Callable[[BackgroundTask], object], *, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._work = work
         self._name = name

@@ -85,9 +85,7 @@ def load_keymap(path: Path | None = None, reserved: dict[str, str] | None = None
     return merge_keymap(read_overrides(path), reserved or {}, source=str(path))
 
 
-def keymap_for_project(
-    reserved: dict[str, str], path: Path | None = None
-) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+def keymap_for_project(reserved: dict[str, str], path: Path | None = None) -> tuple[dict[str, tuple[str, ...]], list[str]]:
     """The keymap to use with a project whose classes hold the ``reserved`` keys, and what had to
     give way. The file is shared by all projects, so a user key that one project's class hotkey
     needs is dropped for that project only (and said so); a broken file gives the defaults."""
@@ -103,8 +101,10 @@ def keymap_for_project(
         keys = (value,) if isinstance(value, str) else tuple(value)
         clashes = [k for k in keys if normalise(k) in class_keys]
         for key in clashes:
-            notes.append(f"Key {key} of \"{command_title(name)}\" is the hotkey of class "
-                         f"{class_keys[normalise(key)]!r} in this project, so the class keeps it.")
+            notes.append(
+                f'Key {key} of "{command_title(name)}" is the hotkey of class '
+                f"{class_keys[normalise(key)]!r} in this project, so the class keeps it."
+            )
         kept[name] = [k for k in keys if normalise(k) not in class_keys]
     return merge_keymap(kept, reserved, source=str(path)), notes
 
@@ -114,17 +114,15 @@ def command_title(name: str) -> str:
     return COMMANDS[name].text.replace("&", "").rstrip("…")
 
 
-def find_conflict(
-    keymap: dict[str, tuple[str, ...]], reserved: dict[str, str], name: str, key: str
-) -> str | None:
+def find_conflict(keymap: dict[str, tuple[str, ...]], reserved: dict[str, str], name: str, key: str) -> str | None:
     """Who else uses ``key`` if ``name`` took it: 'the command "Quit"', 'the class "cat"', or None."""
     wanted = normalise(key)
     for hotkey, class_name in reserved.items():
         if normalise(hotkey) == wanted:
-            return f"the class \"{class_name}\" (its hotkey)"
+            return f'the class "{class_name}" (its hotkey)'
     for other, keys in keymap.items():
         if other != name and any(normalise(k) == wanted for k in keys):
-            return f"the command \"{command_title(other)}\""
+            return f'the command "{command_title(other)}"'
     return None
 
 
@@ -154,9 +152,7 @@ def apply_keymap(actions: dict[str, QAction], keymap: dict[str, tuple[str, ...]]
             action.setShortcuts([QKeySequence(k) for k in keymap[name]])
 
 
-def merge_keymap(
-    overrides: dict[str, object], reserved: dict[str, str], source: str = "keymap"
-) -> dict[str, tuple[str, ...]]:
+def merge_keymap(overrides: dict[str, object], reserved: dict[str, str], source: str = "keymap") -> dict[str, tuple[str, ...]]:
     """Defaults, minus default keys a class hotkey needs (e.g. "0" for the tenth class: fit then
     stays on Ctrl+0), overridden by the user's keys, which may not clash with anything."""
     class_keys = {normalise(k): f"class {v!r}" for k, v in reserved.items()}
@@ -166,7 +162,7 @@ def merge_keymap(
             raise KeymapError(f"{source}: unknown command {name!r}; known: {', '.join(COMMANDS)}.")
         keys = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else None
         if keys is None or not all(isinstance(k, str) and normalise(k) for k in keys):
-            raise KeymapError(f"{source}: {name!r} needs a key such as \"Ctrl+K\" or a list of them.")
+            raise KeymapError(f'{source}: {name!r} needs a key such as "Ctrl+K" or a list of them.')
         keymap[name] = tuple(k.strip() for k in keys)
     owners = dict(class_keys)
     for name, keys in keymap.items():

@@ -104,14 +104,27 @@ class MainWindow(QMainWindow):
     def _handlers(self) -> dict:
         view = self.labeling.image_view
         return {
-            "new_project": self.new_project, "open_project": self.choose_project,
-            "open_demo": self.open_demo, "close_project": self.close_project, "quit": self.close,
-            "skip": self.skip, "unsure": self.unsure, "undo": self.undo, "redo": self.redo,
-            "retrain": self.retrain, "zoom_in": view.zoom_in, "zoom_out": view.zoom_out, "zoom_fit": view.fit,
-            "full_screen": self.toggle_full_screen, "show_curve": self.show_curve,
-            "shortcuts": self.show_shortcuts, "export": self.export_project,
-            "review_unsure": self.review_unsure, "review_suspects": self.review_suspects,
-            "review_grid": self.browse_labels, "end_review": self.end_review,
+            "new_project": self.new_project,
+            "open_project": self.choose_project,
+            "open_demo": self.open_demo,
+            "close_project": self.close_project,
+            "quit": self.close,
+            "skip": self.skip,
+            "unsure": self.unsure,
+            "undo": self.undo,
+            "redo": self.redo,
+            "retrain": self.retrain,
+            "zoom_in": view.zoom_in,
+            "zoom_out": view.zoom_out,
+            "zoom_fit": view.fit,
+            "full_screen": self.toggle_full_screen,
+            "show_curve": self.show_curve,
+            "shortcuts": self.show_shortcuts,
+            "export": self.export_project,
+            "review_unsure": self.review_unsure,
+            "review_suspects": self.review_suspects,
+            "review_grid": self.browse_labels,
+            "end_review": self.end_review,
         }
 
     @property
@@ -173,8 +186,16 @@ class MainWindow(QMainWindow):
         geometry = self.screen().availableGeometry()
         side = int(max(geometry.width(), geometry.height()) * self.devicePixelRatioF())
         thumb_side = max(96, round(THUMB * self.devicePixelRatioF()))  # sharp strips on high-DPI screens
-        self.presenter = LabelingPresenter(self.labeling, project, self.session, self.classes, image_side=side,
-                                           thumb_side=thumb_side, prediction=self.learning.prediction, parent=self)
+        self.presenter = LabelingPresenter(
+            self.labeling,
+            project,
+            self.session,
+            self.classes,
+            image_side=side,
+            thumb_side=thumb_side,
+            prediction=self.learning.prediction,
+            parent=self,
+        )
         self.presenter.review_finished.connect(lambda: self.end_review("Review finished: nothing left in it."))
         self.presenter.counted.connect(lambda n: self.counts_label.setText(f"{n} / {self._item_total} labeled"))
         if read_only is None:  # the learning loop stores what it learns: only where it may write
@@ -196,8 +217,7 @@ class MainWindow(QMainWindow):
         self.show_current()
 
     def _show_read_only(self, exc: ReadOnlyProjectError, *, now: bool = False) -> None:
-        self.banner.show_message(project_access.read_only_banner(exc, now=now), retry=False, logged=False,
-                                 closable=False)
+        self.banner.show_message(project_access.read_only_banner(exc, now=now), retry=False, logged=False, closable=False)
         self.learning.not_learning()
 
     def _write_access_lost(self, exc: ReadOnlyProjectError) -> None:

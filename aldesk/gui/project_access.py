@@ -28,15 +28,18 @@ def reading_failed(project: Project, exc: Exception) -> str | None:
     None when it is no such thing: on an intact file it is a bug and must be seen."""
     if not isinstance(exc, sqlite3.DatabaseError) and not project.damage:
         return None
-    error = project_error(project.path, exc, what="reading it", reading=True) if isinstance(
-        exc, sqlite3.DatabaseError) else exc
-    return (f"{error}\n\nIf it says the file is damaged: 'aldesk recover {project.path.name} --out NEW.aldesk'"
-            " copies what is readable into a new project.")
+    error = project_error(project.path, exc, what="reading it", reading=True) if isinstance(exc, sqlite3.DatabaseError) else exc
+    return (
+        f"{error}\n\nIf it says the file is damaged: 'aldesk recover {project.path.name} --out NEW.aldesk'"
+        " copies what is readable into a new project."
+    )
 
 
 def read_only_banner(exc: ReadOnlyProjectError, *, now: bool = False) -> str:
-    return (f"{exc}\n{'Now' if now else 'Opened'} read-only: the labeling keys are refused and the model is not"
-            " retrained; browsing labels (Review menu) and export (File menu) work.")
+    return (
+        f"{exc}\n{'Now' if now else 'Opened'} read-only: the labeling keys are refused and the model is not"
+        " retrained; browsing labels (Review menu) and export (File menu) work."
+    )
 
 
 def refusal(project: Project, read_only: ReadOnlyProjectError | None, what: str = "Labels") -> str:

@@ -13,7 +13,13 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QPalette
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 MISSING_NOTE = "not found — moved, renamed or on a drive that is not connected"
@@ -28,8 +34,9 @@ class StartScreen(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        title = QLabel("<h1>aldesk</h1><p>Label images with one key press while a model "
-                       "learns which ones to ask about next.</p>", self)
+        title = QLabel(
+            "<h1>aldesk</h1><p>Label images with one key press while a model learns which ones to ask about next.</p>", self
+        )
         title.setWordWrap(True)
         self.reopen_button = QPushButton(self)
         self.reopen_button.setDefault(True)
@@ -107,8 +114,7 @@ class StartScreen(QWidget):
             self.recent.addItem(item)
         self._grey_missing()
         if not paths:
-            hint = QListWidgetItem("No recent projects yet. Open the demo to try aldesk on 3,000 "
-                                   "Fashion-MNIST images.")
+            hint = QListWidgetItem("No recent projects yet. Open the demo to try aldesk on 3,000 Fashion-MNIST images.")
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
             self.recent.addItem(hint)
         last = self.last_project()
@@ -147,8 +153,9 @@ class StartScreen(QWidget):
         if path.exists():
             self.open_recent.emit(path)
         else:
-            self.note.setText(f"{path} was not found. If it was moved, open it with Open project…; "
-                              "Delete removes it from this list.")
+            self.note.setText(
+                f"{path} was not found. If it was moved, open it with Open project…; Delete removes it from this list."
+            )
 
     def current_path(self) -> Path | None:
         item = self.recent.currentItem()

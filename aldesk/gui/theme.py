@@ -53,12 +53,25 @@ def dark_palette() -> QPalette:
     """The dark palette of Qt's Fusion style (the colours Qt itself uses in dark mode)."""
     roles = QPalette.ColorRole
     active = {
-        roles.Window: "#323232", roles.WindowText: "#f0f0f0", roles.Base: "#242424",
-        roles.AlternateBase: "#2b2b2b", roles.Text: "#f0f0f0", roles.Button: "#323232",
-        roles.ButtonText: "#f0f0f0", roles.BrightText: "#4b4b4b", roles.Light: "#4b4b4b",
-        roles.Midlight: "#2a2a2a", roles.Mid: "#262626", roles.Dark: "#212121", roles.Shadow: "#191919",
-        roles.Highlight: "#308cc6", roles.HighlightedText: "#f0f0f0", roles.Link: "#308cc6",
-        roles.LinkVisited: "#ff00ff", roles.ToolTipBase: "#ffffdc", roles.ToolTipText: "#000000",
+        roles.Window: "#323232",
+        roles.WindowText: "#f0f0f0",
+        roles.Base: "#242424",
+        roles.AlternateBase: "#2b2b2b",
+        roles.Text: "#f0f0f0",
+        roles.Button: "#323232",
+        roles.ButtonText: "#f0f0f0",
+        roles.BrightText: "#4b4b4b",
+        roles.Light: "#4b4b4b",
+        roles.Midlight: "#2a2a2a",
+        roles.Mid: "#262626",
+        roles.Dark: "#212121",
+        roles.Shadow: "#191919",
+        roles.Highlight: "#308cc6",
+        roles.HighlightedText: "#f0f0f0",
+        roles.Link: "#308cc6",
+        roles.LinkVisited: "#ff00ff",
+        roles.ToolTipBase: "#ffffdc",
+        roles.ToolTipText: "#000000",
         roles.Accent: "#308cc6",
     }
     palette = QPalette()

@@ -16,9 +16,23 @@ from aldesk.core.classes import LabelClass
 from aldesk.gui.keymap import DEFAULT_COMMANDS
 
 # The commands that need an open project on the labeling view (the grid has its own keys).
-LABELING_COMMANDS = ("close_project", "skip", "unsure", "undo", "redo", "retrain", "zoom_in", "zoom_out",
-                     "zoom_fit", "show_curve", "export", "review_unsure", "review_suspects", "review_grid",
-                     "end_review")
+LABELING_COMMANDS = (
+    "close_project",
+    "skip",
+    "unsure",
+    "undo",
+    "redo",
+    "retrain",
+    "zoom_in",
+    "zoom_out",
+    "zoom_fit",
+    "show_curve",
+    "export",
+    "review_unsure",
+    "review_suspects",
+    "review_grid",
+    "end_review",
+)
 GRID_COMMANDS = ("close_project", "end_review", "review_grid", "export", "show_curve")
 
 
@@ -32,8 +46,9 @@ def make_action(window: QMainWindow, text: str, keys: tuple[str, ...], handler: 
 
 
 class WindowActions:
-    def __init__(self, window: QMainWindow, keymap: dict[str, tuple[str, ...]],
-                 handlers: dict[str, Callable[[], object]]) -> None:
+    def __init__(
+        self, window: QMainWindow, keymap: dict[str, tuple[str, ...]], handlers: dict[str, Callable[[], object]]
+    ) -> None:
         self.window = window
         self.actions: dict[str, QAction] = {}
         self.class_actions: list[QAction] = []

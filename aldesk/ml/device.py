@@ -73,8 +73,7 @@ def requested_device(explicit: str | None = None) -> torch.device:
         if explicit is not None and explicit.strip():
             raise
         raise AldeskError(
-            f"{DEVICE_ENV}={preference!r} is set in the environment: {exc} "
-            f"(or unset {DEVICE_ENV} to let aldesk choose)."
+            f"{DEVICE_ENV}={preference!r} is set in the environment: {exc} (or unset {DEVICE_ENV} to let aldesk choose)."
         ) from None
 
 
@@ -143,8 +142,13 @@ MEMORY_FRACTION = 0.5
 
 
 def rows_that_fit(
-    bytes_per_row: float, free_bytes: int, *, fraction: float = MEMORY_FRACTION, minimum: int = 1,
-    maximum: int | None = None, multiple: int = 1,
+    bytes_per_row: float,
+    free_bytes: int,
+    *,
+    fraction: float = MEMORY_FRACTION,
+    minimum: int = 1,
+    maximum: int | None = None,
+    multiple: int = 1,
 ) -> int:
     """How many rows of ``bytes_per_row`` fit in ``fraction`` of ``free_bytes``: at least
     ``minimum``, at most ``maximum``, rounded down to a ``multiple`` when above it. Pure: the

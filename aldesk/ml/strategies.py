@@ -234,8 +234,13 @@ class DefaultStrategy:
 STRATEGIES: dict[str, type[Strategy]] = {
     s.name: s
     for s in (
-        DefaultStrategy, MarginStrategy, MarginDiverseStrategy, LeastConfidenceStrategy,
-        EntropyStrategy, RandomStrategy, TypicalStrategy,
+        DefaultStrategy,
+        MarginStrategy,
+        MarginDiverseStrategy,
+        LeastConfidenceStrategy,
+        EntropyStrategy,
+        RandomStrategy,
+        TypicalStrategy,
     )
 }
 

@@ -104,16 +104,11 @@ def read_idx(path: Path) -> np.ndarray:
     header_end = 4 + 4 * ndim
     if len(data) < header_end:
         raise ValueError(f"{path}: truncated IDX header")
-    shape = tuple(
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(IDX_DTYPES[type_code])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) - header_end != expected:
-        raise ValueError(
-            f"{path}: header says {shape} ({expected} bytes of data), "
-            f"file has {len(data) - header_end}"
-        )
+        raise ValueError(f"{path}: header says {shape} ({expected} bytes of data), file has {len(data) - header_end}")
     array = np.frombuffer(data, dtype=dtype, offset=header_end).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
@@ -124,8 +119,7 @@ def find_idx(source: Path, stem: str) -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(
-        f"{stem}(.gz) not found in {source}; install the Debian package "
-        "dataset-fashion-mnist or pass --source DIR"
+        f"{stem}(.gz) not found in {source}; install the Debian package dataset-fashion-mnist or pass --source DIR"
     )
 
 
@@ -157,10 +151,7 @@ def choose_sample(labels: np.ndarray, count: int, seed: int) -> list[int]:
     for label in range(n_classes):
         members = [int(i) for i in np.flatnonzero(labels == label)]
         if len(members) < per_class:
-            raise ValueError(
-                f"class {CLASS_NAMES[label]} has {len(members)} images, "
-                f"fewer than {per_class}"
-            )
+            raise ValueError(f"class {CLASS_NAMES[label]} has {len(members)} images, fewer than {per_class}")
         members.sort(key=lambda i: rank_key(seed, "select", i))
         chosen.extend(members[:per_class])
     chosen.sort(key=lambda i: rank_key(seed, "order", i))
@@ -170,9 +161,7 @@ def choose_sample(labels: np.ndarray, count: int, seed: int) -> list[int]:
 def encode_png(image: np.ndarray) -> bytes:
     """Encode a 2-D uint8 array as an optimised 8-bit grayscale PNG."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(
-        buffer, format="PNG", optimize=True
-    )
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
@@ -185,9 +174,7 @@ def zip_entry(name: str, compress: bool) -> zipfile.ZipInfo:
     return info
 
 
-def build_entries(
-    images: np.ndarray, labels: np.ndarray, indices: list[int], license_text: bytes
-) -> dict[str, bytes]:
+def build_entries(images: np.ndarray, labels: np.ndarray, indices: list[int], license_text: bytes) -> dict[str, bytes]:
     """All zip members, by name."""
     entries: dict[str, bytes] = {LICENSE_NAME: license_text}
     rows = ["file,label"]
@@ -219,12 +206,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help=f"folder of the IDX files (default: {DEFAULT_SOURCE})",
     )
-    parser.add_argument(
-        "--count", type=int, default=3000, metavar="N", help="images, a multiple of 10"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="selection and order seed"
-    )
+    parser.add_argument("--count", type=int, default=3000, metavar="N", help="images, a multiple of 10")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="selection and order seed")
     parser.add_argument(
         "--output",
         type=Path,

@@ -51,40 +51,105 @@ class Smoke:
 
 
 SMOKE = [
-    Smoke("bench_audit.py", r"Coverage of the 90% interval: \*\*\d", ("--write-docs",),
-          "Honest accuracy: audit estimate coverage: tiny", glance=True),
-    Smoke("bench_backbones.py", r"\| pixels \(none \(32x32 thumbnail\)\) \| 3072 \|", ("--write-docs",),
-          "Embedding speed by backbone"),
+    Smoke(
+        "bench_audit.py",
+        r"Coverage of the 90% interval: \*\*\d",
+        ("--write-docs",),
+        "Honest accuracy: audit estimate coverage: tiny",
+        glance=True,
+    ),
+    Smoke(
+        "bench_backbones.py",
+        r"\| pixels \(none \(32x32 thumbnail\)\) \| 3072 \|",
+        ("--write-docs",),
+        "Embedding speed by backbone",
+    ),
     Smoke("bench_cluster_embed.py", r"ratio dask / local: \d", ("--json", "cluster_embed.json"), needs=("distributed",)),
-    Smoke("bench_cold_start.py", r"(?m)^\| 20 \| \d+\.\d\d \(", ("--write-docs",),
-          "Typical cold start with many labels", glance=True),
+    Smoke(
+        "bench_cold_start.py",
+        r"(?m)^\| 20 \| \d+\.\d\d \(",
+        ("--write-docs",),
+        "Typical cold start with many labels",
+        glance=True,
+    ),
     Smoke("bench_embed.py", r"\| pixels \| \d+\.\d \|", ("--write-docs",), "Embedding throughput", glance=True),
-    Smoke("bench_graph_cap.py", r"(?m)^100 [\d.]+ [\d.]+$", ("--write-docs",),
-          "Capped graph seeds (app head at scale)", glance=True),
-    Smoke("bench_import.py", r"\*\*`aldesk import`\*\* into a new project \| \*\*[\d,]+ files/s",
-          ("--write-docs", "--breakdown", "--profile"), "Import and info (20 images)", glance=True),
-    Smoke("bench_keypress.py", r"\*\*key press → new image painted\*\* \(image view's paintEvent done\) \| 3 \|",
-          ("--write-docs",), "Key press to next image painted", glance=True),
+    Smoke(
+        "bench_graph_cap.py", r"(?m)^100 [\d.]+ [\d.]+$", ("--write-docs",), "Capped graph seeds (app head at scale)", glance=True
+    ),
+    Smoke(
+        "bench_import.py",
+        r"\*\*`aldesk import`\*\* into a new project \| \*\*[\d,]+ files/s",
+        ("--write-docs", "--breakdown", "--profile"),
+        "Import and info (20 images)",
+        glance=True,
+    ),
+    Smoke(
+        "bench_keypress.py",
+        r"\*\*key press → new image painted\*\* \(image view's paintEvent done\) \| 3 \|",
+        ("--write-docs",),
+        "Key press to next image painted",
+        glance=True,
+    ),
     Smoke("bench_label_efficiency.py", r"System gain at 98%", ("--write-docs",), "Label efficiency: tiny", glance=True),
-    Smoke("bench_model_export.py", r"\| streamed \(now\) \| \d+\.\d\d GiB", ("--write-docs",),
-          "Model export at a million items", glance=True),
-    Smoke("bench_oof_cap.py", r"(?m)^None \{'pk': ", ("--write-docs",),
-          "Capped out-of-fold fits (suspects and temperature at scale)", glance=True),
-    Smoke("bench_open_check.py", r"\| baseline \(HEAD, no check\) \| \d", ("--write",),
-          "Opening checks at a million items", glance=True),
-    Smoke("bench_refresh.py", r"600 items: prepare \d", ("--write-docs",),
-          "Refresh speed (retrain + rescore + pick 20)", glance=True),
+    Smoke(
+        "bench_model_export.py",
+        r"\| streamed \(now\) \| \d+\.\d\d GiB",
+        ("--write-docs",),
+        "Model export at a million items",
+        glance=True,
+    ),
+    Smoke(
+        "bench_oof_cap.py",
+        r"(?m)^None \{'pk': ",
+        ("--write-docs",),
+        "Capped out-of-fold fits (suspects and temperature at scale)",
+        glance=True,
+    ),
+    Smoke(
+        "bench_open_check.py",
+        r"\| baseline \(HEAD, no check\) \| \d",
+        ("--write",),
+        "Opening checks at a million items",
+        glance=True,
+    ),
+    Smoke(
+        "bench_refresh.py",
+        r"600 items: prepare \d",
+        ("--write-docs",),
+        "Refresh speed (retrain + rescore + pick 20)",
+        glance=True,
+    ),
     Smoke("bench_review_grid.py", r"Page Down \+ repaint.*: median \d", ("--write-docs",), "Review grid at scale", glance=True),
     Smoke("bench_review_grid.py", r"arrow key \+ repaint: median \d", ("--scale", "300")),
-    Smoke("bench_scale.py", r"(?m)^baseline \{'rev': '\w+', 'refresh': ", ("--write-docs", "--baseline-rev", "HEAD"),
-          "A million items (scale)", glance=True),
+    Smoke(
+        "bench_scale.py",
+        r"(?m)^baseline \{'rev': '\w+', 'refresh': ",
+        ("--write-docs", "--baseline-rev", "HEAD"),
+        "A million items (scale)",
+        glance=True,
+    ),
     Smoke("bench_scale_data.py", r"scale\.aldesk 0\.\d\d GB"),
-    Smoke("bench_scratch_cnn.py", r"(?m)^\| cnn, default \| \d", ("--write-docs",),
-          "Weight-free fallback: small CNN from scratch", glance=True),
-    Smoke("bench_store_result.py", r"the app: predictions by a thread, model row by the GUI thread \| \*\*\d",
-          ("--write-docs",), "Storing a refresh result (GUI thread)", glance=True),
-    Smoke("bench_suspects.py", r"(?m)^\| 100 \| \d+\.\d\d s \| \d+\.\d\d s \|", ("--write-docs",),
-          "Finding wrong labels (suspects)", glance=True),
+    Smoke(
+        "bench_scratch_cnn.py",
+        r"(?m)^\| cnn, default \| \d",
+        ("--write-docs",),
+        "Weight-free fallback: small CNN from scratch",
+        glance=True,
+    ),
+    Smoke(
+        "bench_store_result.py",
+        r"the app: predictions by a thread, model row by the GUI thread \| \*\*\d",
+        ("--write-docs",),
+        "Storing a refresh result (GUI thread)",
+        glance=True,
+    ),
+    Smoke(
+        "bench_suspects.py",
+        r"(?m)^\| 100 \| \d+\.\d\d s \| \d+\.\d\d s \|",
+        ("--write-docs",),
+        "Finding wrong labels (suspects)",
+        glance=True,
+    ),
     Smoke("byte_flip_scan.py", r"(?m)^2 seeds: quick_check finds damage in \d+, integrity_check in \d+"),
     Smoke("fault_table.py", r"\| \*\*all\*\* \| \| \*\*[1-9]\d*\*\* \|", ("--write",)),
 ]
@@ -150,8 +215,9 @@ class Zygote:
     """The process the smoke runs are forked from (see the module's docstring)."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE], cwd=ROOT, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE], cwd=ROOT, env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
 
     def _line(self, timeout: float) -> str | None:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -180,8 +246,12 @@ class Zygote:
 
 
 def _fingerprint(*folders: Path) -> dict[str, str]:
-    return {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -206,9 +276,15 @@ def zygote(home: Path):
 def _env(home: Path, docs: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALDESK_", "QT_"))}
     env.update(
-        PYTHONPATH=str(ROOT), ALDESK_THREADS="1", QT_QPA_PLATFORM="offscreen", ALDESK_BENCH_DOCS=str(docs),
-        XDG_CACHE_HOME=str(home / "cache"), XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"),
-        ALDESK_BENCH_CACHE=str(home / "cache" / "aldesk" / "bench"), TMPDIR=str(home / "tmp"),
+        PYTHONPATH=str(ROOT),
+        ALDESK_THREADS="1",
+        QT_QPA_PLATFORM="offscreen",
+        ALDESK_BENCH_DOCS=str(docs),
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
+        ALDESK_BENCH_CACHE=str(home / "cache" / "aldesk" / "bench"),
+        TMPDIR=str(home / "tmp"),
     )
     env.pop("DISPLAY", None)
     return env
@@ -236,8 +312,9 @@ def test_script_runs_at_a_tiny_size(smoke: Smoke, home: Path, zygote: Zygote | N
     argv = [str(Path("benchmarks") / smoke.script), "--smoke", *smoke.args]
     started = time.monotonic()
     if zygote is None:
-        done = subprocess.run([sys.executable, *argv], cwd=ROOT, env=_env(home, docs), capture_output=True, text=True,
-                              timeout=TIMEOUT)
+        done = subprocess.run(
+            [sys.executable, *argv], cwd=ROOT, env=_env(home, docs), capture_output=True, text=True, timeout=TIMEOUT
+        )
         code, stdout, stderr = done.returncode, done.stdout, done.stderr
     else:
         code, stdout, stderr = zygote.run(argv, _env(home, docs), tmp_path, TIMEOUT)

@@ -193,11 +193,14 @@ def test_import_ctrl_c_keeps_what_was_stored_and_exits_130(capsys, tmp_path, mon
     assert info_json(capsys, project)["items"] == 2
 
 
-@pytest.mark.parametrize("classes, message", [
-    ("Cat,cat", "'Cat' and 'cat' differ only by case"),
-    ("cat, ,dog", "Class name ' ' (entry 2 of 'cat, ,dog') is empty or only whitespace"),
-    ("cat,a\nb", r"Class name 'a\nb' contains a control character"),
-])
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        ("Cat,cat", "'Cat' and 'cat' differ only by case"),
+        ("cat, ,dog", "Class name ' ' (entry 2 of 'cat, ,dog') is empty or only whitespace"),
+        ("cat,a\nb", r"Class name 'a\nb' contains a control character"),
+    ],
+)
 def test_new_refuses_bad_class_names_and_leaves_no_file(capsys, tmp_path, classes, message):
     path = tmp_path / "x.aldesk"
     code, _, err = run(capsys, "new", path, "--classes", classes)

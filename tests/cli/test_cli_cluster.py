@@ -42,8 +42,22 @@ def test_embed_on_a_local_cluster_then_ingest_its_shards_elsewhere(capsys, tmp_p
     copy = tmp_path / "copy.aldesk"
     shutil.copy(project, copy)
     shards = tmp_path / "out"
-    code, out, err = run(capsys, "embed", project, "--backbone", "pixels", "--engine", "dask", "--scheduler",
-                         "local:1", "--shard-size", "10", "--shard-dir", shards, "--keep-shards")
+    code, out, err = run(
+        capsys,
+        "embed",
+        project,
+        "--backbone",
+        "pixels",
+        "--engine",
+        "dask",
+        "--scheduler",
+        "local:1",
+        "--shard-size",
+        "10",
+        "--shard-dir",
+        shards,
+        "--keep-shards",
+    )
     assert code == 0, err
     assert "embedded 25, from earlier shards 0, already embedded 0, failed 0 (3 of 3 shards)" in out
     code, out, _ = run(capsys, "embed", copy, "--ingest-shards", shards)

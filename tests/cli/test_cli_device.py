@@ -17,8 +17,9 @@ def run(capsys, *argv):
 def project(capsys, tmp_path):
     path = tmp_path / "p.aldesk"
     for i in range(12):
-        write_image(tmp_path / "imgs" / ("a" if i % 2 else "b") / f"{i}.png",
-                    (200, 40, 40) if i % 2 else (40, 40, 200), size=(10 + i, 10))
+        write_image(
+            tmp_path / "imgs" / ("a" if i % 2 else "b") / f"{i}.png", (200, 40, 40) if i % 2 else (40, 40, 200), size=(10 + i, 10)
+        )
     run(capsys, "new", path)
     run(capsys, "import", path, tmp_path / "imgs", "--labels-from-folders")
     return path

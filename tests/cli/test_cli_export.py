@@ -23,8 +23,9 @@ def labeled_project(capsys, tmp_path):
     run(capsys, "new", project, "--classes", "../evil,con")
     run(capsys, "import", project, tmp_path / "imgs")
     sheet = tmp_path / "labels.csv"
-    sheet.write_text("path,label\n" + "".join(
-        f"imgs/d{i % 2}/img{i // 2}.png,{'../evil' if i % 2 else 'con'}\n" for i in range(8)))
+    sheet.write_text(
+        "path,label\n" + "".join(f"imgs/d{i % 2}/img{i // 2}.png,{'../evil' if i % 2 else 'con'}\n" for i in range(8))
+    )
     assert run(capsys, "label", project, "--csv", sheet)[0] == 0
     return project
 
@@ -63,20 +64,25 @@ def test_json_predictions_and_model(capsys, labeled_project, tmp_path):
     code, out, _ = run(capsys, "export", labeled_project, "--format", "model", "--out", tmp_path / "bundle")
     assert code == 0, out
     assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == [
-        ".aldesk-export.json", "MODEL_CARD.md", "bundle.json", "classes.json", "model.pt2"]
+        ".aldesk-export.json",
+        "MODEL_CARD.md",
+        "bundle.json",
+        "classes.json",
+        "model.pt2",
+    ]
 
 
 def test_options_that_do_not_apply_are_refused(capsys, labeled_project, tmp_path):
     code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv", "--link")
     assert code == 1 and "--link applies to --format imagefolder or hf-imagefolder only, not csv" in err
-    code, _, err = run(capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv",
-                       "--weights", tmp_path / "w.pth")
+    code, _, err = run(
+        capsys, "export", labeled_project, "--format", "csv", "--out", tmp_path / "a.csv", "--weights", tmp_path / "w.pth"
+    )
     assert code == 1 and "--weights applies to --format model only, not csv" in err
     assert not (tmp_path / "a.csv").exists()
 
 
-def test_an_existing_file_needs_force_and_the_projects_files_are_refused_even_with_it(
-        capsys, labeled_project, tmp_path):
+def test_an_existing_file_needs_force_and_the_projects_files_are_refused_even_with_it(capsys, labeled_project, tmp_path):
     target = tmp_path / "a.json"
     target.write_text("precious")
     code, _, err = run(capsys, "export", labeled_project, "--format", "json", "--out", target)

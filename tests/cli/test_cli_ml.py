@@ -15,8 +15,9 @@ def run(capsys, *argv):
 def test_embed_train_query_info(capsys, tmp_path):
     project = tmp_path / "p.aldesk"
     for i in range(24):
-        write_image(tmp_path / "imgs" / ("a" if i % 2 else "b") / f"{i}.png",
-                    (200, 40, 40) if i % 2 else (40, 40, 200), size=(10 + i, 10))
+        write_image(
+            tmp_path / "imgs" / ("a" if i % 2 else "b") / f"{i}.png", (200, 40, 40) if i % 2 else (40, 40, 200), size=(10 + i, 10)
+        )
     run(capsys, "new", project)
     run(capsys, "import", project, tmp_path / "imgs", "--labels-from-folders")
     code, _, err = run(capsys, "train", project)
@@ -63,9 +64,25 @@ def test_unknown_backbone_and_bad_weights_file(capsys, tmp_path):
 
 def test_simulate_writes_curves_and_json(capsys, tmp_path):
     out_dir = tmp_path / "sim"
-    code, out, _ = run(capsys, "simulate", "--dataset", "digits", "--backbone", "pixels",
-                       "--strategies", "default,random", "--seeds", "2", "--budget", "20",
-                       "--batch", "10", "--out", out_dir, "--json")
+    code, out, _ = run(
+        capsys,
+        "simulate",
+        "--dataset",
+        "digits",
+        "--backbone",
+        "pixels",
+        "--strategies",
+        "default,random",
+        "--seeds",
+        "2",
+        "--budget",
+        "20",
+        "--batch",
+        "10",
+        "--out",
+        out_dir,
+        "--json",
+    )
     assert code == 0
     result = json.loads(out)
     assert 0.8 < result["full_pool_accuracy"] <= 1.0
@@ -113,5 +130,4 @@ def test_stage_progress_draws_one_bar_per_stage_on_a_terminal():
         progress(stage, 0, 1)
         progress(stage, 1, 1)
     lines = out.getvalue().split("\n")
-    assert [line.rsplit("\r", 1)[-1].split(" [")[0] for line in lines if line] == [
-        "training", "estimating accuracy", "scoring"]
+    assert [line.rsplit("\r", 1)[-1].split(" [")[0] for line in lines if line] == ["training", "estimating accuracy", "scoring"]

@@ -17,8 +17,9 @@ def test_pixels_project_trains_the_cnn_and_says_so(capsys, tmp_path, monkeypatch
     monkeypatch.setattr(scratch_cnn, "MIN_STEPS", 10)  # the behaviour, not the accuracy, is tested here
     project = tmp_path / "p.aldesk"
     for i in range(16):
-        write_image(tmp_path / "imgs" / ("a" if i % 2 else "b") / f"{i}.png",
-                    (200, 40, 40) if i % 2 else (40, 40, 200), size=(12 + i, 12))  # distinct files
+        write_image(
+            tmp_path / "imgs" / ("a" if i % 2 else "b") / f"{i}.png", (200, 40, 40) if i % 2 else (40, 40, 200), size=(12 + i, 12)
+        )  # distinct files
     run(capsys, "new", project)
     run(capsys, "import", project, tmp_path / "imgs", "--labels-from-folders")
     run(capsys, "embed", project, "--backbone", "pixels")

@@ -16,7 +16,9 @@ def test_given_hotkeys_and_classes_added_later(project):
     add_classes(project, ["cat", "dog"], ["c", "d"])
     add_classes(project, ["bird"])
     assert [(c.name, c.hotkey) for c in list_classes(project)] == [
-        ("cat", "c"), ("dog", "d"), ("bird", "1"),
+        ("cat", "c"),
+        ("dog", "d"),
+        ("bird", "1"),
     ]
 
 

@@ -92,12 +92,8 @@ def _make_project(path: Path) -> None:
         now = time.time()
         with project.transaction() as conn:
             conn.executemany(
-                "INSERT INTO items(path, sha256, bytes, width, height, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (f"images/{i:05d}.png", f"{i:064x}", 1000 + i, 16, 12, now)
-                    for i in range(ITEMS)
-                ],
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(f"images/{i:05d}.png", f"{i:064x}", 1000 + i, 16, 12, now) for i in range(ITEMS)],
             )
     finally:
         project.close()
@@ -130,9 +126,7 @@ class _Reader(threading.Thread):
 def _run_child_and_kill(path: Path, rng: random.Random, round_no: int, stderr_path: Path):
     """Start a labeling child, SIGKILL it at a random moment; return (acks, waited_for_ack)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     # Most rounds kill a child that is busy labeling; a few kill it anywhere, even while it is
     # still starting up or opening (and locking) the project.
     early = rng.random() < 0.15
@@ -158,8 +152,7 @@ def _run_child_and_kill(path: Path, rng: random.Random, round_no: int, stderr_pa
         time.sleep(delay)
         if child.poll() is not None:
             pytest.fail(
-                f"round {round_no}: the child exited by itself (code {child.returncode}); "
-                f"stderr:\n{stderr_path.read_text()}"
+                f"round {round_no}: the child exited by itself (code {child.returncode}); stderr:\n{stderr_path.read_text()}"
             )
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
@@ -184,17 +177,13 @@ def _check_project(path: Path, acked: dict[int, tuple[int, str, int | None, int 
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == [], where
 
         events = {
-            row[0]: row[1:]
-            for row in conn.execute(
-                "SELECT id, item_id, kind, class_id, undoes, created_at FROM label_events"
-            )
+            row[0]: row[1:] for row in conn.execute("SELECT id, item_id, kind, class_id, undoes, created_at FROM label_events")
         }
         # Every acknowledged event is there, exactly as the child reported it.
         for event_id, (item_id, kind, class_id, undoes) in acked.items():
             assert event_id in events, f"{where}: acknowledged event {event_id} is missing"
             assert events[event_id][:4] == (item_id, kind, class_id, undoes), (
-                f"{where}: event {event_id} is {events[event_id][:4]}, "
-                f"acknowledged as {(item_id, kind, class_id, undoes)}"
+                f"{where}: event {event_id} is {events[event_id][:4]}, acknowledged as {(item_id, kind, class_id, undoes)}"
             )
 
         # The history is well formed: an undo names an earlier non-undo event of the same item,
@@ -216,17 +205,14 @@ def _check_project(path: Path, acked: dict[int, tuple[int, str, int | None, int 
             item_id, kind, class_id, _, created_at = events[event_id]
             if kind != "undo" and event_id not in undone:
                 effective[item_id] = (kind, class_id, created_at)
-        for item_id, status, class_id, labeled_at in conn.execute(
-            "SELECT id, status, label_class_id, labeled_at FROM items"
-        ):
+        for item_id, status, class_id, labeled_at in conn.execute("SELECT id, status, label_class_id, labeled_at FROM items"):
             if item_id in effective:
                 kind, want_class, created_at = effective[item_id]
                 want = (_STATUS_OF_KIND[kind], want_class, created_at if kind == "label" else None)
             else:
                 want = ("unlabeled", None, None)
             assert (status, class_id, labeled_at) == want, (
-                f"{where}: item {item_id} is {(status, class_id, labeled_at)}, "
-                f"its history says {want}"
+                f"{where}: item {item_id} is {(status, class_id, labeled_at)}, its history says {want}"
             )
         return len(events)
     finally:
@@ -251,8 +237,13 @@ def test_killed_labeler_loses_no_acknowledged_label(tmp_path: Path) -> None:
         for event_id, item_id, kind, class_id, undoes in acks:
             assert event_id not in acked, f"round {round_no}: event id {event_id} reused"
             acked[event_id] = (item_id, kind, class_id, undoes)
-        record("SIGKILL at a random moment", "label keys (labels.record / undo)", labels=len(acks),
-               lost=len(set(acked) - event_ids(path)), traceback=False)  # lost: of all acknowledged so far
+        record(
+            "SIGKILL at a random moment",
+            "label keys (labels.record / undo)",
+            labels=len(acks),
+            lost=len(set(acked) - event_ids(path)),
+            traceback=False,
+        )  # lost: of all acknowledged so far
         events_now = _check_project(path, acked, round_no)
         assert events_now >= events_before, f"round {round_no}: events disappeared"
         events_before = events_now

@@ -65,15 +65,26 @@ def test_predictions_list_unlabeled_items_with_the_latest_models_guess(items, tm
     record(items, 2, "skip")
     eset = get_or_create_set(items, "pixels", "pixels:test", 4)
     probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.45, 0.55], [0.2, 0.8]], dtype=np.float32)
-    save_model(items, set_id=eset.id, head="default", n_labels=1, class_ids=[1, 2], params=b"",
-               metrics={}, item_ids=np.array([1, 2, 3, 4]), probs=probs)  # item 5 came later
+    save_model(
+        items,
+        set_id=eset.id,
+        head="default",
+        n_labels=1,
+        class_ids=[1, 2],
+        params=b"",
+        metrics={},
+        item_ids=np.array([1, 2, 3, 4]),
+        probs=probs,
+    )  # item 5 came later
     report = export(items, "predictions", tmp_path / "pred.csv")
     rows = list(csv.DictReader((tmp_path / "pred.csv").open()))
     assert list(rows[0]) == ["path", "status", "predicted", "confidence", "model_version"]
     got = {r["path"].rsplit("/", 1)[-1]: (r["status"], r["predicted"], float(r["confidence"])) for r in rows}
-    assert got == {"1.png": ("skipped", "dog", pytest.approx(0.7, abs=1e-3)),
-                   "2.png": ("unlabeled", "dog", pytest.approx(0.55, abs=1e-3)),
-                   "3.png": ("unlabeled", "dog", pytest.approx(0.8, abs=1e-3))}
+    assert got == {
+        "1.png": ("skipped", "dog", pytest.approx(0.7, abs=1e-3)),
+        "2.png": ("unlabeled", "dog", pytest.approx(0.55, abs=1e-3)),
+        "3.png": ("unlabeled", "dog", pytest.approx(0.8, abs=1e-3)),
+    }
     assert report.written == 3 and "1 items without a label have no prediction" in report.notes[0]
 
 

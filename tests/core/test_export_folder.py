@@ -45,8 +45,7 @@ def _labeled_files(project) -> dict[str, str]:
     """sha256 of each labeled image -> its class name."""
     return {
         _sha(project.resolve(path)): name
-        for path, name in project.conn.execute(
-            "SELECT i.path, c.name FROM items i JOIN classes c ON c.id = i.label_class_id")
+        for path, name in project.conn.execute("SELECT i.path, c.name FROM items i JOIN classes c ON c.id = i.label_class_id")
     }
 
 
@@ -105,8 +104,9 @@ def test_missing_images_are_skipped_and_named(labeled, tmp_path):
 def test_link_makes_hard_links(labeled, tmp_path):
     report = export(labeled, "imagefolder", tmp_path / "out", link=True)
     assert report.linked == report.written == 2 * len(CLASSES) and report.copied == 0
-    sources = {os.stat(labeled.resolve(p)).st_ino for (p,) in labeled.conn.execute(
-        "SELECT path FROM items WHERE status = 'labeled'")}
+    sources = {
+        os.stat(labeled.resolve(p)).st_ino for (p,) in labeled.conn.execute("SELECT path FROM items WHERE status = 'labeled'")
+    }
     assert {os.stat(f).st_ino for f in _all_files(tmp_path / "out") if f.name != MARKER} == sources
 
 

@@ -5,8 +5,28 @@ import pytest
 from aldesk.core.errors import AldeskError
 from aldesk.core.export_names import MAX_NAME_BYTES, UniqueNames, class_folders, inside, safe_name
 
-UNSAFE = ["../evil", "..", ".", "", "con", "CON", "Aux.txt", "lpt1", "a/b", "a\\b", "a:b", "trail. ",
-          "trail...", " spaced ", ".hidden", "x" * 400, "ü" * 200, "tab\there", "Cat", "cat"]
+UNSAFE = [
+    "../evil",
+    "..",
+    ".",
+    "",
+    "con",
+    "CON",
+    "Aux.txt",
+    "lpt1",
+    "a/b",
+    "a\\b",
+    "a:b",
+    "trail. ",
+    "trail...",
+    " spaced ",
+    ".hidden",
+    "x" * 400,
+    "ü" * 200,
+    "tab\there",
+    "Cat",
+    "cat",
+]
 WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 
 

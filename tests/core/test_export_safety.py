@@ -144,8 +144,9 @@ def test_a_full_disk_is_a_disk_full_error_and_leaves_nothing(labeled, tmp_path, 
     monkeypatch.undo()
     assert len(calls) == 2
     assert target.read_text() == "the previous export"
-    assert sorted(os.listdir(tmp_path)) == sorted(["imgs", "out.json", "p.aldesk", "p.aldesk-lock", "p.aldesk-shm",
-                                                   "p.aldesk-wal"])
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["imgs", "out.json", "p.aldesk", "p.aldesk-lock", "p.aldesk-shm", "p.aldesk-wal"]
+    )
 
 
 def test_a_full_disk_during_a_folder_export_is_a_disk_full_error(labeled, tmp_path, monkeypatch):
@@ -241,8 +242,7 @@ def test_stale_partials_are_removed_and_live_ones_kept(tmp_path):
     unrelated.write_text("mine")
     removed = remove_stale_partials(tmp_path)
     assert sorted(removed) == sorted([stale_file, stale_folder, other_host_old, old_style_old])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        p.name for p in (live, other_host_young, unrelated))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, other_host_young, unrelated))
     assert remove_stale_partials(tmp_path / "missing") == []
 
 

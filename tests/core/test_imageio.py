@@ -47,10 +47,7 @@ def raw_png(width: int, height: int, bit_depth: int, colour: int, samples: np.nd
     scanlines = b"".join(b"\x00" + row.tobytes() for row in rows)  # filter type 0 per row
     header = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", zlib.compress(scanlines))
-        + png_chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(scanlines)) + png_chunk(b"IEND", b"")
     )
 
 
@@ -112,9 +109,7 @@ FORMATS = [
 
 
 @pytest.mark.parametrize(("name", "pillow_format", "params"), FORMATS)
-def test_each_format_probes_and_loads(
-    tmp_path: Path, name: str, pillow_format: str, params: dict
-) -> None:
+def test_each_format_probes_and_loads(tmp_path: Path, name: str, pillow_format: str, params: dict) -> None:
     if pillow_format == "WEBP" and not features.check("webp"):
         pytest.skip("Pillow built without WebP")
     picture = Image.new("RGB", (30, 20), (200, 40, 60))
@@ -396,9 +391,7 @@ def big_jpeg_bytes(progressive: bool = False) -> bytes:
 
 @pytest.mark.parametrize("progressive", [False, True])
 @pytest.mark.parametrize("keep", [0.5, 0.95, -2])  # -2: only the end-of-image marker is missing
-def test_truncated_jpeg_is_rejected_even_in_draft_mode(
-    tmp_path: Path, progressive: bool, keep: float
-) -> None:
+def test_truncated_jpeg_is_rejected_even_in_draft_mode(tmp_path: Path, progressive: bool, keep: float) -> None:
     data = big_jpeg_bytes(progressive)
     cut = data[:keep] if isinstance(keep, int) else data[: int(len(data) * keep)]
     path = tmp_path / "cut.jpg"
@@ -472,9 +465,7 @@ def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
     assert reason_for(pipe) == "not a regular file (FIFO)"
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32" or os.geteuid() == 0, reason="root (or Windows) ignores the mode bits"
-)
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root (or Windows) ignores the mode bits")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = save(Image.new("RGB", (4, 4)), tmp_path / "secret.png")
     path.chmod(0)

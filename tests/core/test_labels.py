@@ -9,16 +9,12 @@ from aldesk.core.errors import AldeskError
 def item(project):
     add_classes(project, ["cat", "dog"])
     with project.transaction() as conn:
-        conn.execute(
-            "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES ('a.png', 'h', 1, 1, 1, 0)"
-        )
+        conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES ('a.png', 'h', 1, 1, 1, 0)")
     return 1
 
 
 def _state(project, item_id):
-    return project.conn.execute(
-        "SELECT status, label_class_id FROM items WHERE id = ?", (item_id,)
-    ).fetchone()
+    return project.conn.execute("SELECT status, label_class_id FROM items WHERE id = ?", (item_id,)).fetchone()
 
 
 def test_label_skip_unsure_update_the_item_and_keep_history(project, item):
@@ -31,8 +27,15 @@ def test_label_skip_unsure_update_the_item_and_keep_history(project, item):
     assert _state(project, item) == ("unsure", None)
     events = labels.history(project, item)
     assert [e.kind for e in events] == ["label", "skip", "unsure"]
-    assert (events[0].id, events[0].shown_ms, events[0].model_version, events[0].strategy,
-            events[0].score, events[0].rank, events[0].source) == (first, 850, 3, "margin", 0.12, 4, "human")
+    assert (
+        events[0].id,
+        events[0].shown_ms,
+        events[0].model_version,
+        events[0].strategy,
+        events[0].score,
+        events[0].rank,
+        events[0].source,
+    ) == (first, 850, 3, "margin", 0.12, 4, "human")
 
 
 def test_undo_restores_previous_state_and_appends(project, item):

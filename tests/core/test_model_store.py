@@ -89,8 +89,10 @@ def test_a_pruning_cut_short_leaves_a_model_without_predictions_not_a_partial_on
     old = model_store.reserve_version(with_set)
     model_store.write_predictions(with_set, old, np.arange(10), _probs(10), 3, rows=4)
     model_store.commit_model(with_set, old, **MODEL)
-    newer = [model_store.save_model(with_set, item_ids=np.arange(2), probs=_probs(2), **MODEL)
-             for _ in range(model_store.KEEP_PREDICTIONS - 1)]
+    newer = [
+        model_store.save_model(with_set, item_ids=np.arange(2), probs=_probs(2), **MODEL)
+        for _ in range(model_store.KEEP_PREDICTIONS - 1)
+    ]
     transaction, calls = with_set.transaction, []
 
     def killed_after_one():  # the app is killed after the first chunk's transaction
@@ -103,8 +105,9 @@ def test_a_pruning_cut_short_leaves_a_model_without_predictions_not_a_partial_on
     with pytest.raises(KeyboardInterrupt):
         model_store.prune_predictions(with_set)
     monkeypatch.undo()
-    assert with_set.conn.execute("SELECT count(*) FROM prediction_chunks WHERE model_version = ?",
-                                 (old,)).fetchone()[0] == 2  # two of its three chunks are left
+    assert (
+        with_set.conn.execute("SELECT count(*) FROM prediction_chunks WHERE model_version = ?", (old,)).fetchone()[0] == 2
+    )  # two of its three chunks are left
     assert model_store.load_predictions(with_set, old) is None
     assert all(model_store.load_predictions(with_set, v) is not None for v in newer)
 
@@ -112,7 +115,7 @@ def test_a_pruning_cut_short_leaves_a_model_without_predictions_not_a_partial_on
 def test_only_the_newest_models_keep_their_predictions(with_set):
     versions = [model_store.save_model(with_set, item_ids=np.arange(3), probs=_probs(3, k), **MODEL) for k in range(5)]
     kept = [v for v in versions if model_store.load_predictions(with_set, v) is not None]
-    assert kept == versions[-model_store.KEEP_PREDICTIONS:]
+    assert kept == versions[-model_store.KEEP_PREDICTIONS :]
     assert len(model_store.model_history(with_set)) == 5  # the learning curve keeps every model
 
 
@@ -128,10 +131,15 @@ def test_a_step_5_file_keeps_its_models_predictions_through_the_upgrade(tmp_path
     schema.migrate(conn, target=5)
     probs = _probs(4).astype(np.float16)
     conn.execute("INSERT INTO embedding_sets(id, backbone, identity, dim, created_at) VALUES (1, 'b', 'b-1', 2, 0)")
-    conn.execute("INSERT INTO models(version, created_at, set_id, head, n_labels, class_ids, params, metrics)"
-                 " VALUES (7, 0, 1, 'default', 3, ?, x'00', '{}')", (json.dumps([1, 2, 3]),))
-    conn.execute("INSERT INTO predictions(model_version, item_ids, probs) VALUES (7, ?, ?)",
-                 (np.arange(4, dtype=np.int64).tobytes(), probs.tobytes()))
+    conn.execute(
+        "INSERT INTO models(version, created_at, set_id, head, n_labels, class_ids, params, metrics)"
+        " VALUES (7, 0, 1, 'default', 3, ?, x'00', '{}')",
+        (json.dumps([1, 2, 3]),),
+    )
+    conn.execute(
+        "INSERT INTO predictions(model_version, item_ids, probs) VALUES (7, ?, ?)",
+        (np.arange(4, dtype=np.int64).tobytes(), probs.tobytes()),
+    )
     conn.close()
     with open_project(path, write=False) as old:  # read-only: the old table is still read
         assert old.schema_version == 5 and model_store.load_predictions(old, 7)[0].tolist() == [0, 1, 2, 3]

@@ -81,8 +81,11 @@ def test_a_damaged_items_page_loses_only_its_rows(tmp_path):
     _project(source)
     conn = sqlite3.connect(source)
     # A leaf page in the middle of the items table (not its root).
-    pages = [r[0] for r in conn.execute("SELECT pageno FROM dbstat WHERE name = 'items' AND pagetype = 'leaf'")] \
-        if conn.execute("SELECT count(*) FROM pragma_compile_options WHERE compile_options = 'ENABLE_DBSTAT_VTAB'").fetchone()[0] else []
+    pages = (
+        [r[0] for r in conn.execute("SELECT pageno FROM dbstat WHERE name = 'items' AND pagetype = 'leaf'")]
+        if conn.execute("SELECT count(*) FROM pragma_compile_options WHERE compile_options = 'ENABLE_DBSTAT_VTAB'").fetchone()[0]
+        else []
+    )
     conn.close()
     if not pages:
         pytest.skip("this SQLite has no dbstat table to find a leaf page")

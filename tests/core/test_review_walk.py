@@ -9,8 +9,9 @@ def _project_with_items(project, n=8):
     add_classes(project, ["cat", "dog"])
     with project.transaction() as conn:
         for i in range(1, n + 1):
-            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
-                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+            conn.execute(
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}")
+            )
     return project
 
 

@@ -14,9 +14,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "schema-v1.aldesk"
 def _schema_of(path: Path) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
-        rows = conn.execute(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
-        ).fetchall()
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()

@@ -40,8 +40,9 @@ def test_without_any_queue_the_first_items_are_a_random_sample(project):
     add_classes(project, ["a", "b"])
     with project.transaction() as conn:
         for i in range(1, 101):
-            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
-                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+            conn.execute(
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}")
+            )
     session = LabelingSession(project)
     shown = [q.item_id for q in [session.current] + session.upcoming(9)]
     assert len(set(shown)) == 10 and shown != list(range(1, 11))
@@ -94,8 +95,9 @@ def _items(project, n):
     add_classes(project, ["a", "b"])
     with project.transaction() as conn:
         for i in range(1, n + 1):
-            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
-                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+            conn.execute(
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}")
+            )
 
 
 def test_one_item_in_audit_every_is_a_uniform_audit_item_recorded_as_such(project):
@@ -149,8 +151,9 @@ def test_no_audit_items_during_the_cold_start(project):
     add_classes(project, [f"c{i}" for i in range(10)])
     with project.transaction() as conn:
         for i in range(1, 80):
-            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
-                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+            conn.execute(
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}")
+            )
     session = LabelingSession(project, audit_every=10)
     strategies = []
     for _ in range(45):

@@ -30,8 +30,16 @@ def session(project):
 
 def _memory(session: LabelingSession) -> tuple:
     walk = session.labeling
-    return (session.current, list(walk._queue), list(walk._fallback), list(session.history.done),
-            list(session.history.undone), walk._since_audit, list(walk._audit_pool), walk.labels_given)
+    return (
+        session.current,
+        list(walk._queue),
+        list(walk._fallback),
+        list(session.history.done),
+        list(session.history.undone),
+        walk._since_audit,
+        list(walk._audit_pool),
+        walk.labels_given,
+    )
 
 
 def _events(project) -> int:

@@ -12,13 +12,16 @@ def test_defaults_then_stored_values(project):
     assert settings.all_settings(project)["stop_gain_points"] == 0.25
 
 
-@pytest.mark.parametrize("name, text, words", [
-    ("audit_every", "1", "0 (off) or 2..1000"),
-    ("audit_every", "ten", "must be a int"),
-    ("stop_kappa", "0", "above 0"),
-    ("stop_gain_points", "-1", "0..100"),
-    ("colour", "red", "Unknown setting 'colour'"),
-])
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("audit_every", "1", "0 (off) or 2..1000"),
+        ("audit_every", "ten", "must be a int"),
+        ("stop_kappa", "0", "above 0"),
+        ("stop_gain_points", "-1", "0..100"),
+        ("colour", "red", "Unknown setting 'colour'"),
+    ],
+)
 def test_invalid_values_are_refused_and_nothing_is_written(project, name, text, words):
     with pytest.raises(AldeskError, match=words.replace("(", r"\(").replace(")", r"\)")):
         settings.put(project, name, text)

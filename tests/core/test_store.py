@@ -99,6 +99,7 @@ def test_read_only_file_cannot_be_opened_for_writing(tmp_path):
     path.chmod(0o444)
     try:
         import os
+
         if os.access(path, os.W_OK):
             pytest.skip("running as a user who can write read-only files (root)")
         with pytest.raises(ProjectError, match="cannot be written"):

@@ -22,8 +22,9 @@ def labeled(project):
     add_classes(project, ["cat", "dog"])
     with project.transaction() as conn:
         for i in range(1, 5):
-            conn.execute("INSERT INTO items(path, sha256, bytes, width, height, added_at)"
-                         " VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}"))
+            conn.execute(
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}")
+            )
     labels.record_many(project, [(1, 1), (2, 1), (3, 1), (4, 2)], source="human")
     return project
 
@@ -65,8 +66,10 @@ def test_only_the_last_runs_are_kept_and_the_newest_is_read(labeled):
 
 def test_a_run_is_tied_to_a_model_version(labeled):
     labeled.conn.execute("INSERT INTO embedding_sets(id, backbone, identity, dim, created_at) VALUES (1, 'b', 'i', 2, 0)")
-    labeled.conn.execute("INSERT INTO models(version, created_at, set_id, head, n_labels, class_ids, params, metrics)"
-                         " VALUES (7, 0, 1, 'plain', 4, '[1, 2]', x'', '{}')")
+    labeled.conn.execute(
+        "INSERT INTO models(version, created_at, set_id, head, n_labels, class_ids, params, metrics)"
+        " VALUES (7, 0, 1, 'plain', 4, '[1, 2]', x'', '{}')"
+    )
     save_suspects(labeled, ranking(), model_version=7, n_labels=4, method="margin")
     assert latest_run(labeled).model_version == 7
 

@@ -80,7 +80,7 @@ def test_commits_never_checkpoint_the_syncer_does_once_the_wal_is_large(tmp_path
         syncer = project._syncer
         blob = b"x" * 100_000
         for i in range(8):  # ~800 kB of WAL in 8 commits
-            project.set_meta(f"k{i}", blob.hex()[: 100_000])
+            project.set_meta(f"k{i}", blob.hex()[:100_000])
         assert _wait(lambda: syncer.checkpoints > 0, timeout=30)
         # Once the syncer is done (no checkpoint still running), the next commit restarts the
         # WAL from its start instead of growing it: the checkpoint copied every page back.

@@ -32,8 +32,9 @@ def build_shim(folder: Path) -> Path | None:
     if compiler is None:
         return None
     target = folder / "faultinject.so"
-    done = subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(target), str(SHIM_SOURCE), "-ldl"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O1", "-o", str(target), str(SHIM_SOURCE), "-ldl"], capture_output=True, text=True
+    )
     return target if done.returncode == 0 else None
 
 
@@ -45,9 +46,18 @@ class Run:
     calls: int | None  # matching write calls the shim counted (None without the shim)
 
 
-def run(args: list[str], *, cwd: Path, shim: Path | None = None, match: str | None = None,
-        after: int = 0, err: int = errno.ENOSPC, once: bool = False, file_limit: int | None = None,
-        timeout: float = 120) -> Run:
+def run(
+    args: list[str],
+    *,
+    cwd: Path,
+    shim: Path | None = None,
+    match: str | None = None,
+    after: int = 0,
+    err: int = errno.ENOSPC,
+    once: bool = False,
+    file_limit: int | None = None,
+    timeout: float = 120,
+) -> Run:
     """Run ``python -m aldesk ARGS`` (or ``python -c SCRIPT`` when args[0] == "-c")."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -55,8 +65,13 @@ def run(args: list[str], *, cwd: Path, shim: Path | None = None, match: str | No
     count_file = cwd / ".fault-count"
     count_file.unlink(missing_ok=True)
     if shim is not None:
-        env.update(LD_PRELOAD=str(shim), FAULT_MATCH=match or "", FAULT_AFTER=str(after),
-                   FAULT_ERRNO=str(err), FAULT_COUNT_FILE=str(count_file))
+        env.update(
+            LD_PRELOAD=str(shim),
+            FAULT_MATCH=match or "",
+            FAULT_AFTER=str(after),
+            FAULT_ERRNO=str(err),
+            FAULT_COUNT_FILE=str(count_file),
+        )
         if once:
             env["FAULT_ONCE"] = "1"
 
@@ -65,8 +80,15 @@ def run(args: list[str], *, cwd: Path, shim: Path | None = None, match: str | No
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, resource.RLIM_INFINITY))
 
     command = [sys.executable] + (args if args[0] == "-c" else ["-m", "aldesk", *args])
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=limit if file_limit is not None else None)
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit if file_limit is not None else None,
+    )
     calls = None
     if shim is not None and count_file.exists():
         calls = int(count_file.read_text().strip() or 0)
@@ -88,8 +110,16 @@ def fault_points(total: int, most: int) -> list[int]:
 # -- the checks ------------------------------------------------------------------------------
 
 
-def record(fault: str, command: str, *, labels: int, lost: int, result: Run | None = None,
-           traceback: bool | None = None, refused: bool | None = None) -> None:
+def record(
+    fault: str,
+    command: str,
+    *,
+    labels: int,
+    lost: int,
+    result: Run | None = None,
+    traceback: bool | None = None,
+    refused: bool | None = None,
+) -> None:
     """One fault case's outcome, for docs/reliability.md (benchmarks/fault_table.py sets
     ALDESK_FAULT_LOG); a no-op otherwise. Recorded before the asserts, so a failing case counts."""
     log = os.environ.get("ALDESK_FAULT_LOG")
@@ -97,8 +127,14 @@ def record(fault: str, command: str, *, labels: int, lost: int, result: Run | No
         return
     if traceback is None:
         traceback = result is not None and "Traceback" in result.stderr + result.stdout
-    entry = {"fault": fault, "command": command, "labels": labels, "lost": lost, "traceback": traceback,
-             "refused": refused if refused is not None else (result is not None and result.returncode == 1)}
+    entry = {
+        "fault": fault,
+        "command": command,
+        "labels": labels,
+        "lost": lost,
+        "traceback": traceback,
+        "refused": refused if refused is not None else (result is not None and result.returncode == 1),
+    }
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
 
@@ -117,8 +153,7 @@ def labels_of(path: Path) -> dict[int, tuple[str, int | None]]:
     """item id -> (status, class id) of every decided item, read without aldesk."""
     conn = sqlite3.connect(path)  # writable: replays a WAL left by a faulted run, as aldesk would
     try:
-        return {i: (s, c) for i, s, c in conn.execute(
-            "SELECT id, status, label_class_id FROM items WHERE status != 'unlabeled'")}
+        return {i: (s, c) for i, s, c in conn.execute("SELECT id, status, label_class_id FROM items WHERE status != 'unlabeled'")}
     finally:
         conn.close()
 

@@ -42,8 +42,13 @@ def base(tmp_path_factory) -> Path:
             if n % 7 == 0:
                 labels.undo(project, labels.record(project, item_id, "skip"))
         eset = vectors.get_or_create_set(project, "pixels", "flip-test", 32)
-        vectors.add_chunk(project, eset.id, np.array(ids), np.random.default_rng(0).random((600, 32), np.float32).astype(np.float16))
-        replace_queue(project, [QueuedItem(item_id=i, rank=r, model_version=None, strategy="margin", score=0.5) for r, i in enumerate(ids[200:260])])
+        vectors.add_chunk(
+            project, eset.id, np.array(ids), np.random.default_rng(0).random((600, 32), np.float32).astype(np.float16)
+        )
+        replace_queue(
+            project,
+            [QueuedItem(item_id=i, rank=r, model_version=None, strategy="margin", score=0.5) for r, i in enumerate(ids[200:260])],
+        )
         settings.put(project, "audit_every", "5")
     rows = ["path,label"] + [f"f{i}.png,{('cat', 'dog')[i % 2]}" for i in range(300, 320)]
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
@@ -77,8 +82,7 @@ def _run(capsys, args: list[str], path: Path, fault: str) -> int:
         record(fault, f"aldesk {args[0]}", labels=0, lost=0, traceback=True)
         raise
     out = capsys.readouterr()
-    record(fault, f"aldesk {args[0]}", labels=0, lost=0, traceback="Traceback" in out.err + out.out,
-           refused=code == 1)
+    record(fault, f"aldesk {args[0]}", labels=0, lost=0, traceback="Traceback" in out.err + out.out, refused=code == 1)
     assert code in (0, 1), (args, code, out.err)
     assert "Traceback" not in out.err + out.out
     if code == 1:
@@ -116,6 +120,7 @@ def test_a_damaged_type_no_check_sees_ends_in_one_line(base, tmp_path, capsys):
     conn.execute("UPDATE items SET path = CAST(path AS BLOB) WHERE id = 5")  # a text become a blob
     conn.commit()
     conn.close()
-    code = _run(capsys, ["export", str(path), "--format", "json", "--out", str(folder / "o.json")], path,
-                "a value of a damaged type")
+    code = _run(
+        capsys, ["export", str(path), "--format", "json", "--out", str(folder / "o.json")], path, "a value of a damaged type"
+    )
     assert code == 1

@@ -135,8 +135,13 @@ def _check_labeler(folder: Path, result, before: dict, fault: str = "") -> tuple
         kept = event_ids(project)
         wrong = sum(now.get(i, ("unlabeled", None)) != o for i, o in acked.items())
         wrong += sum(now.get(i) != o for i, o in before.items() if i not in acked)
-        record(fault, "label keys (labels.record / undo)", labels=len(events) + len(before),
-               lost=len(events - kept) + wrong, result=result)
+        record(
+            fault,
+            "label keys (labels.record / undo)",
+            labels=len(events) + len(before),
+            lost=len(events - kept) + wrong,
+            result=result,
+        )
     assert_clean_exit(result, str(project))
     assert_project_intact(project)
     assert events <= event_ids(project), "an acknowledged event is missing"
@@ -157,8 +162,9 @@ def test_labeling_on_a_full_disk_keeps_every_acknowledged_label(base, shim, tmp_
     refusals = 0
     for point in fault_points(dry.calls, 10):
         folder = _fresh(base, tmp_path, f"enospc-{point}")
-        result = run(["-c", LABELER, str(folder / "p.aldesk")], cwd=folder, shim=shim,
-                     match=str(folder / "p.aldesk"), after=point)
+        result = run(
+            ["-c", LABELER, str(folder / "p.aldesk")], cwd=folder, shim=shim, match=str(folder / "p.aldesk"), after=point
+        )
         refusals += _check_labeler(folder, result, before, "ENOSPC from the N-th write on")[1]
     assert refusals > 0  # the disk did fill up during labeling
 
@@ -169,8 +175,15 @@ def test_labeling_through_a_single_io_error_keeps_every_acknowledged_label(base,
     dry = run(["-c", LABELER, str(folder / "p.aldesk")], cwd=folder, shim=shim, match=str(folder / "p.aldesk"))
     for point in fault_points(dry.calls, 6):
         folder = _fresh(base, tmp_path, f"eio-{point}")
-        result = run(["-c", LABELER, str(folder / "p.aldesk")], cwd=folder, shim=shim,
-                     match=str(folder / "p.aldesk"), after=point, err=errno.EIO, once=True)
+        result = run(
+            ["-c", LABELER, str(folder / "p.aldesk")],
+            cwd=folder,
+            shim=shim,
+            match=str(folder / "p.aldesk"),
+            after=point,
+            err=errno.EIO,
+            once=True,
+        )
         _check_labeler(folder, result, before, "one EIO at the N-th write")
 
 
@@ -181,8 +194,7 @@ COMMANDS = [
     ("classes --add", ["classes", "p.aldesk", "--add", "wren"], "p.aldesk", ("p.aldesk",)),
     ("settings", ["settings", "p.aldesk", "audit_every", "5"], "p.aldesk", ("p.aldesk",)),
     ("export csv", ["export", "p.aldesk", "--format", "csv", "--out", "out.csv"], "out.csv", ("out.csv",)),
-    ("export imagefolder", ["export", "p.aldesk", "--format", "imagefolder", "--out", "sorted"], "sorted",
-     ("sorted",)),
+    ("export imagefolder", ["export", "p.aldesk", "--format", "imagefolder", "--out", "sorted"], "sorted", ("sorted",)),
     ("new", ["new", "n.aldesk", "--classes", "a,b"], "n.aldesk", ("n.aldesk",)),
     ("recover", ["recover", "p.aldesk", "--out", "r.aldesk"], "r.aldesk", ("r.aldesk",)),
     ("embed", ["embed", "p.aldesk", "--backbone", "pixels"], "p.aldesk", ("p.aldesk",)),
@@ -214,8 +226,13 @@ def test_command_on_a_full_or_failing_disk(base, shim, tmp_path, name, command, 
         result = run(command, cwd=folder, shim=shim, match=target, after=point, err=err, once=once)
         project = folder / "p.aldesk"
         now = labels_of(project)
-        record("ENOSPC from the N-th write on" if not once else "one EIO at the N-th write", f"aldesk {name}",
-               labels=len(before), lost=sum(now.get(i) != o for i, o in before.items()), result=result)
+        record(
+            "ENOSPC from the N-th write on" if not once else "one EIO at the N-th write",
+            f"aldesk {name}",
+            labels=len(before),
+            lost=sum(now.get(i) != o for i, o in before.items()),
+            result=result,
+        )
         assert_clean_exit(result, *[str(folder / n) for n in names], str(folder / "p.aldesk"))
         failures += result.returncode == 1
         assert_project_intact(project)
@@ -247,8 +264,7 @@ def test_file_size_limit_is_named_as_such_not_as_damage(base, tmp_path):
 def _can_mount_tmpfs(tmp_path: Path) -> bool:
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {tmp_path}"],
-                           capture_output=True)
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {tmp_path}"], capture_output=True)
     return probe.returncode == 0
 
 
@@ -263,10 +279,12 @@ def test_labeling_on_a_really_full_disk_names_the_disk(base, tmp_path):
     size = (folder / "p.aldesk").stat().st_size
     (folder / "labeler.py").write_text(LABELER)
     # The project and a filler that leaves a few pages free, on a disk of their own.
-    script = (f"mount -t tmpfs -o size={size + 256 * 1024} tmpfs {mount} && cp {folder}/p.aldesk {mount}/ && "
-              f"(head -c {200 * 1024} /dev/zero > {mount}/filler || true) && "
-              f"cd {mount} && {sys.executable} {folder}/labeler.py {mount}/p.aldesk; rc=$?; "
-              f"cp {mount}/p.aldesk* {folder}/ ; exit $rc")
+    script = (
+        f"mount -t tmpfs -o size={size + 256 * 1024} tmpfs {mount} && cp {folder}/p.aldesk {mount}/ && "
+        f"(head -c {200 * 1024} /dev/zero > {mount}/filler || true) && "
+        f"cd {mount} && {sys.executable} {folder}/labeler.py {mount}/p.aldesk; rc=$?; "
+        f"cp {mount}/p.aldesk* {folder}/ ; exit $rc"
+    )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=120)
     result = Run(done.returncode, done.stdout.replace(str(mount), str(folder)), done.stderr, None)

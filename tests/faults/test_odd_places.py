@@ -57,14 +57,18 @@ def test_import_skips_fifos_sockets_devices_and_odd_names_and_goes_on(tmp_path):
         result = run(["import", "p.aldesk", "odd"], cwd=tmp_path, timeout=60)
     finally:
         server.close()
-    record("FIFO, socket, device links, non-UTF-8 name", "aldesk import", labels=2,
-           lost=2 - len(labels_of(path)), result=result)
+    record("FIFO, socket, device links, non-UTF-8 name", "aldesk import", labels=2, lost=2 - len(labels_of(path)), result=result)
     assert_clean_exit(result, str(path))
     assert result.returncode == 0
     out = result.stdout
     assert "imported 3" in out
-    for name, reason in (("pipe.png", "FIFO"), ("sock.png", "socket"), ("zero.png", "device"),
-                         ("null.jpg", "device"), ("caf", "UTF-8")):
+    for name, reason in (
+        ("pipe.png", "FIFO"),
+        ("sock.png", "socket"),
+        ("zero.png", "device"),
+        ("null.jpg", "device"),
+        ("caf", "UTF-8"),
+    ):
         line = next((line for line in out.splitlines() if name in line), "")
         assert line.startswith("skipped") and reason in line, (name, out)
     assert_project_intact(path)
@@ -78,8 +82,14 @@ def test_ctrl_c_during_import_keeps_what_is_done(tmp_path):
     for i in range(1500):
         Image.new("RGB", (64, 64), (i % 256, i // 256, 9)).save(many / f"{i:04d}.png")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    child = subprocess.Popen([sys.executable, "-m", "aldesk", "import", "p.aldesk", "many"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "aldesk", "import", "p.aldesk", "many"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     import sqlite3
     import time
 
@@ -110,8 +120,7 @@ def _in_read_only_mount(folder: Path, command: str) -> subprocess.CompletedProce
     namespace (needs root and unshare)."""
     script = f"mount --bind {folder} {folder} && mount -o remount,ro,bind {folder} && {command}"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=120)
 
 
 @pytest.fixture
@@ -131,11 +140,19 @@ def test_read_only_mount_reads_exports_and_refuses_labels_with_the_reason(read_o
     aldesk = f"{sys.executable} -m aldesk"
     out = read_only_mount / "export.csv"  # outside the read-only mount
     rescued = read_only_mount / "rescued.aldesk"  # recover reads from the read-only mount
-    done = _in_read_only_mount(folder, f"{aldesk} info {path} && {aldesk} export {path} --format csv --out {out} "
-                                       f"&& {aldesk} recover {path} --out {rescued} "
-                                       f"&& {aldesk} classes {path} --add wren; echo rc=$?")
-    record("read-only mount", "aldesk info, export, recover, classes --add", labels=2, lost=2 - len(labels_of(path)),
-           traceback="Traceback" in done.stderr)
+    done = _in_read_only_mount(
+        folder,
+        f"{aldesk} info {path} && {aldesk} export {path} --format csv --out {out} "
+        f"&& {aldesk} recover {path} --out {rescued} "
+        f"&& {aldesk} classes {path} --add wren; echo rc=$?",
+    )
+    record(
+        "read-only mount",
+        "aldesk info, export, recover, classes --add",
+        labels=2,
+        lost=2 - len(labels_of(path)),
+        traceback="Traceback" in done.stderr,
+    )
     assert "Traceback" not in done.stderr
     assert "labeled    2" in done.stdout
     assert out.exists() and "cat" in out.read_text()

@@ -36,8 +36,12 @@ def test_a_killed_recovery_leaves_no_half_project_and_the_next_one_completes(tmp
     before = source.read_bytes()
     target = tmp_path / "rescued.aldesk"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    child = subprocess.Popen([sys.executable, "-m", "aldesk", "recover", str(source), "--out", str(target)],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "aldesk", "recover", str(source), "--out", str(target)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
         if list(tmp_path.glob(".rescued.aldesk.partial-*")):
@@ -53,8 +57,13 @@ def test_a_killed_recovery_leaves_no_half_project_and_the_next_one_completes(tmp
         pytest.skip("the recovery finished before it could be killed (machine too fast for this test)")
     assert not target.exists(), "a killed recovery left a project that looks whole"
     assert source.read_bytes() == before
-    done = subprocess.run([sys.executable, "-m", "aldesk", "recover", str(source), "--out", str(target)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "aldesk", "recover", str(source), "--out", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert_project_intact(target)
     # The dead recovery's partial and its -wal/-shm/-lock are gone; reading left nothing beside the source.

@@ -93,4 +93,3 @@ def make_window(qtbot, tmp_path):
     yield make
     for win in windows:
         win.close()
-

@@ -27,8 +27,7 @@ def test_the_result_arrives_in_the_gui_thread_after_the_thread_ended(qtbot):
     assert got[0][2] is threading.main_thread() and not task.is_running()
 
 
-@pytest.mark.parametrize("error", [RuntimeError("no one foresaw this"), AldeskError("said for the person"),
-                                   KeyboardInterrupt()])
+@pytest.mark.parametrize("error", [RuntimeError("no one foresaw this"), AldeskError("said for the person"), KeyboardInterrupt()])
 def test_any_exception_arrives_as_failed(qtbot, error):
     def work(_task):
         raise error
@@ -88,8 +87,7 @@ def test_a_post_to_a_deleted_receiver_is_dropped(qtbot):
             self.calls.append(value)
 
     alive, gone = Receiver(), Receiver()
-    thread = threading.Thread(target=lambda: (post_to_gui_thread(alive, "hello", 1),
-                                              post_to_gui_thread(gone, "hello", 2)))
+    thread = threading.Thread(target=lambda: (post_to_gui_thread(alive, "hello", 1), post_to_gui_thread(gone, "hello", 2)))
     import shiboken6
 
     shiboken6.delete(gone)  # its C++ side goes before the posts are delivered

@@ -60,8 +60,7 @@ def test_show_log_opens_the_file_else_the_folder_else_names_it(banner, monkeypat
 
 def test_buttons_never_take_the_focus(banner):
     widget, _log = banner
-    assert all(b.focusPolicy() == Qt.FocusPolicy.NoFocus
-               for b in (widget.log_button, widget.retry_button, widget.dismiss_button))
+    assert all(b.focusPolicy() == Qt.FocusPolicy.NoFocus for b in (widget.log_button, widget.retry_button, widget.dismiss_button))
 
 
 def test_background_follows_the_theme(banner):

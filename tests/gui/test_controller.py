@@ -60,8 +60,7 @@ def _models(path) -> int:
         return project.conn.execute("SELECT count(*) FROM models").fetchone()[0]
 
 
-def test_a_result_arriving_right_after_a_press_waits_for_a_quiet_moment(qtbot, controller, labeled_project,
-                                                                         monkeypatch):
+def test_a_result_arriving_right_after_a_press_waits_for_a_quiet_moment(qtbot, controller, labeled_project, monkeypatch):
     path, outcome = labeled_project
     monkeypatch.setattr(controller_mod, "QUIET_MS", 1_500)  # long enough for a loaded machine
     controller.label_recorded()
@@ -152,7 +151,8 @@ def test_closing_stores_a_result_still_waiting_for_a_gap(controller, labeled_pro
 
 
 def test_a_write_that_cannot_even_open_its_connection_is_reported_and_the_next_result_stored(
-        qtbot, controller, labeled_project, monkeypatch):
+    qtbot, controller, labeled_project, monkeypatch
+):
     path, outcome = labeled_project
 
     def cannot_open(project):

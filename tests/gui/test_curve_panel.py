@@ -6,8 +6,17 @@ from aldesk.gui.labeling.curve_panel import LearningCurve, curve_data, summary_t
 
 
 def _model(project, set_id, n_labels, metrics):
-    save_model(project, set_id=set_id, head="default", n_labels=n_labels, class_ids=[1, 2], params=b"",
-               metrics=metrics, item_ids=np.array([], dtype=np.int64), probs=np.zeros((0, 2), np.float32))
+    save_model(
+        project,
+        set_id=set_id,
+        head="default",
+        n_labels=n_labels,
+        class_ids=[1, 2],
+        params=b"",
+        metrics=metrics,
+        item_ids=np.array([], dtype=np.int64),
+        probs=np.zeros((0, 2), np.float32),
+    )
 
 
 def _estimate(value, low, high, audits):
@@ -17,10 +26,18 @@ def _estimate(value, low, high, audits):
 def test_the_curve_shows_audit_estimates_with_their_interval_and_the_advice(project, qtbot):
     eset = get_or_create_set(project, "pixels", "pixels:test", 4)
     _model(project, eset.id, 50, {"cv_accuracy": 0.9, "estimate": _estimate(None, None, None, 5)})
-    _model(project, eset.id, 120, {"cv_accuracy": 0.93, "estimate": _estimate(0.75, 0.6, 0.86, 12),
-                                   "gain_per_100": 3.0, "kappa_previous": 0.9})
-    _model(project, eset.id, 200, {"cv_accuracy": 0.95, "estimate": _estimate(0.8, 0.7, 0.88, 20),
-                                   "gain_per_100": 2.0, "kappa_previous": 0.95})
+    _model(
+        project,
+        eset.id,
+        120,
+        {"cv_accuracy": 0.93, "estimate": _estimate(0.75, 0.6, 0.86, 12), "gain_per_100": 3.0, "kappa_previous": 0.9},
+    )
+    _model(
+        project,
+        eset.id,
+        200,
+        {"cv_accuracy": 0.95, "estimate": _estimate(0.8, 0.7, 0.88, 20), "gain_per_100": 2.0, "kappa_previous": 0.95},
+    )
     data = curve_data(project)
     assert data.labels == [120, 200] and data.low == [0.6, 0.7] and data.cv_labels == [50, 120, 200]
     assert data.advice["stop"] is False

@@ -17,16 +17,15 @@ from aldesk.core.labels import history
 from aldesk.core.store import create_project, open_project
 from tests.conftest import distinct_colour, write_image
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool"
-)
+pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool")
 
 
 @pytest.fixture
 def x_display():
     display = ":%d" % (90 + os.getpid() % 50)
-    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(1.0)
     yield display
     server.terminate()
@@ -47,8 +46,9 @@ def _launch(path, tmp_path, x_display):
     """`python -m aldesk PATH` on the X server, its window focused; (process, xdotool runner)."""
     env = dict(os.environ, DISPLAY=x_display, HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="xcb")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
-    app = subprocess.Popen([sys.executable, "-m", "aldesk", str(path)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "aldesk", str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     xdo = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=60)
     found = xdo("search", "--sync", "--onlyvisible", "--name", "aldesk")
     if found.returncode != 0:

@@ -162,8 +162,11 @@ def test_an_existing_file_is_replaced_only_after_yes(qtbot, project_path, monkey
 def test_the_projects_files_and_images_are_refused_without_asking(qtbot, project_path, monkeypatch, tmp_path):
     asked = _answer(monkeypatch, QMessageBox.StandardButton.Yes)
     image = tmp_path / "imgs" / "0.png"
-    protected = {project_path: "is the project file itself", image: "is the source image of item 1",
-                 project_path.with_name("p.aldesk-wal"): "is the project's write-ahead log"}
+    protected = {
+        project_path: "is the project file itself",
+        image: "is the source image of item 1",
+        project_path.with_name("p.aldesk-wal"): "is the project's write-ahead log",
+    }
     before = {path: path.read_bytes() for path in (project_path, image)}
     dialog = ExportDialog(project_path)
     qtbot.addWidget(dialog)

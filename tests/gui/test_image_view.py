@@ -90,8 +90,14 @@ def test_the_wheel_zooms_around_the_cursor(view):
     under_cursor = view.mapToScene(cursor.toPoint())
     for _ in range(3):
         event = QWheelEvent(
-            cursor, view.viewport().mapToGlobal(cursor), QPoint(0, 0), QPoint(0, 120),
-            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+            cursor,
+            view.viewport().mapToGlobal(cursor),
+            QPoint(0, 0),
+            QPoint(0, 120),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
         )
         view.wheelEvent(event)
     assert view.zoom_factor == pytest.approx(1.25**3)

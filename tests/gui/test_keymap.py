@@ -3,8 +3,15 @@ import json
 import pytest
 
 from aldesk.gui.keymap import (
-    KeymapError, apply_keymap, current_keymap, find_conflict, keymap_for_project, load_keymap, merge_keymap,
-    overrides_for, save_keymap,
+    KeymapError,
+    apply_keymap,
+    current_keymap,
+    find_conflict,
+    keymap_for_project,
+    load_keymap,
+    merge_keymap,
+    overrides_for,
+    save_keymap,
 )
 
 
@@ -79,8 +86,7 @@ def test_overrides_hold_only_what_differs_from_the_project_defaults():
     keymap["skip"] = ("S",)
     keymap["undo"] = ("Backspace", "Ctrl+Z", "Alt+Left")
     keymap["retrain"] = ()
-    assert overrides_for(keymap, reserved) == {
-        "skip": "S", "undo": ["Backspace", "Ctrl+Z", "Alt+Left"], "retrain": []}
+    assert overrides_for(keymap, reserved) == {"skip": "S", "undo": ["Backspace", "Ctrl+Z", "Alt+Left"], "retrain": []}
 
 
 def test_apply_keymap_changes_live_actions(qtbot):

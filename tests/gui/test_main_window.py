@@ -40,9 +40,7 @@ def window(qtbot, tmp_path, project_path):
 
 def _status(path, item_id):
     with open_project(path, write=False) as project:
-        return project.conn.execute(
-            "SELECT status, label_class_id FROM items WHERE id = ?", (item_id,)
-        ).fetchone()
+        return project.conn.execute("SELECT status, label_class_id FROM items WHERE id = ?", (item_id,)).fetchone()
 
 
 def _press(qtbot, win, key, modifier=Qt.KeyboardModifier.NoModifier):
@@ -172,8 +170,7 @@ def test_results_arriving_after_close_are_dropped_quietly(qtbot, window, project
         controller._job_finished()
     assert controller._pending is None  # no refresh is asked for a closed project
     with open_project(project_path, write=False) as project:
-        assert project.conn.execute(
-            "SELECT count(*) FROM embedding_sets WHERE identity = 'pixels-x'").fetchone()[0] == 0
+        assert project.conn.execute("SELECT count(*) FROM embedding_sets WHERE identity = 'pixels-x'").fetchone()[0] == 0
 
 
 def test_ctrl_l_toggles_the_learning_curve_panel_which_follows_new_models(qtbot, window):

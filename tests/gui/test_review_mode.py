@@ -38,8 +38,13 @@ def test_suspects_review_walks_the_stored_ranking(qtbot, window, project_path): 
     for _ in range(3):
         labeled.append(window.session.current.item_id)
         _press(qtbot, window, Qt.Key.Key_1)
-    save_suspects(window.project, [Suspect(labeled[2], 1, 1, 3, 0.95, 0.05), Suspect(labeled[0], 2, 1, 2, 0.6, 0.4)],
-                  model_version=None, n_labels=3, method="test")
+    save_suspects(
+        window.project,
+        [Suspect(labeled[2], 1, 1, 3, 0.95, 0.05), Suspect(labeled[0], 2, 1, 2, 0.6, 0.4)],
+        model_version=None,
+        n_labels=3,
+        method="test",
+    )
     _press(qtbot, window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.session.review.kind == SUSPECTS and window.session.current.item_id == labeled[2]
     _press(qtbot, window, Qt.Key.Key_3)

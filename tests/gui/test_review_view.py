@@ -102,8 +102,13 @@ def test_several_selected_items_are_relabeled_and_undone_together(qtbot, view, r
 
 def test_suspects_mode_walks_the_ranking_and_records_where_the_label_came_from(qtbot, view, review_project):
     ids, cat, dog = review_project.test_ids, review_project.cat, review_project.dog
-    save_suspects(review_project, [Suspect(ids[2], 1, cat, dog, 0.8, 0.1), Suspect(ids[6], 2, dog, cat, 0.3, 0.3)],
-                  model_version=None, n_labels=9, method="margin, 5 folds")
+    save_suspects(
+        review_project,
+        [Suspect(ids[2], 1, cat, dog, 0.8, 0.1), Suspect(ids[6], 2, dog, cat, 0.3, 0.3)],
+        model_version=None,
+        n_labels=9,
+        method="margin, 5 folds",
+    )
     view.mode = "suspects"
     assert view.mode == "suspects" and view.item_ids() == [ids[2], ids[6]]
     assert view.model.caption(view.model.tiles[0]) == "cat → dog\n#1  doubt 0.80"

@@ -11,7 +11,13 @@ from aldesk.core.classes import PALETTE
 from aldesk.core.errors import AldeskError
 from aldesk.gui.start_screen import StartScreen
 from aldesk.gui.theme import (
-    MIN_CONTRAST, apply_color_scheme, contrast, dark_palette, is_dark, readable, requested_scheme,
+    MIN_CONTRAST,
+    apply_color_scheme,
+    contrast,
+    dark_palette,
+    is_dark,
+    readable,
+    requested_scheme,
 )
 
 
@@ -45,8 +51,12 @@ def test_dark_is_applied_even_where_the_platform_cannot_switch(restore_palette):
 def test_dark_palette_text_reads_on_its_backgrounds():
     palette = dark_palette()
     roles = QPalette.ColorRole
-    for text, background in ((roles.WindowText, roles.Window), (roles.Text, roles.Base),
-                             (roles.ButtonText, roles.Button), (roles.HighlightedText, roles.Highlight)):
+    for text, background in (
+        (roles.WindowText, roles.Window),
+        (roles.Text, roles.Base),
+        (roles.ButtonText, roles.Button),
+        (roles.HighlightedText, roles.Highlight),
+    ):
         assert contrast(palette.color(text), palette.color(background)) >= 3.0, (text, background)
 
 

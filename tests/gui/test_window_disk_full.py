@@ -36,7 +36,7 @@ def _events(path) -> int:
 
 def _full(path):
     def fail(*_args, **_kwargs):
-        raise disk_full_error(path, what="the last label", needed=10 ** 15)
+        raise disk_full_error(path, what="the last label", needed=10**15)
 
     return fail
 
@@ -101,7 +101,7 @@ def test_the_banner_goes_once_the_space_is_back(qtbot, window, project_path, mon
     assert window.banner.isVisible() and window.guard.watching
     window.guard.check_space()
     assert window.banner.isVisible()  # still full (10**15 bytes asked for)
-    monkeypatch.setattr(write_guard, "free_bytes", lambda _folder: 10 ** 19)
+    monkeypatch.setattr(write_guard, "free_bytes", lambda _folder: 10**19)
     window.guard.check_space()
     assert not window.banner.isVisible() and not window.guard.watching
 
@@ -150,7 +150,8 @@ def test_the_review_grid_on_a_full_disk_refuses_and_keeps_its_tiles(qtbot, windo
 
 
 def test_embedding_chunks_on_a_full_disk_show_one_banner_and_embed_again_when_space_is_back(
-        qtbot, window, project_path, monkeypatch):
+    qtbot, window, project_path, monkeypatch
+):
     controller = window.controller
     qtbot.waitUntil(lambda: not controller._busy, timeout=60_000)
     monkeypatch.setattr(vectors, "add_chunk", _full(project_path))
@@ -165,13 +166,14 @@ def test_embedding_chunks_on_a_full_disk_show_one_banner_and_embed_again_when_sp
     assert not window.banner.retry_button.isHidden()
     asked = []
     monkeypatch.setattr(controller, "_request", asked.append)
-    monkeypatch.setattr(write_guard, "free_bytes", lambda _folder: 10 ** 19)
+    monkeypatch.setattr(write_guard, "free_bytes", lambda _folder: 10**19)
     window.guard.check_space()
     assert not window.banner.isVisible() and asked == ["embed"]  # the lost chunk is embedded again
 
 
 def test_a_model_whose_predictions_hit_a_full_disk_shows_the_banner_and_retrains_when_space_is_back(
-        qtbot, window, project_path, monkeypatch):
+    qtbot, window, project_path, monkeypatch
+):
     from aldesk.core import model_store
 
     controller = window.controller
@@ -189,14 +191,13 @@ def test_a_model_whose_predictions_hit_a_full_disk_shows_the_banner_and_retrains
     assert _status(project_path, window.session.recent(1)[0].item_id) == ("labeled", 3)  # labels kept
     qtbot.waitUntil(lambda: not controller._busy, timeout=60_000)
     monkeypatch.undo()
-    monkeypatch.setattr(write_guard, "free_bytes", lambda _folder: 10 ** 19)
+    monkeypatch.setattr(write_guard, "free_bytes", lambda _folder: 10**19)
     with qtbot.waitSignal(controller.model_updated, timeout=60_000):
         window.guard.check_space()  # space is back: the model is trained and stored again
     assert not window.banner.isVisible()
 
 
-def test_a_background_write_that_finds_the_disk_read_only_turns_the_window_read_only(
-        qtbot, window, project_path, monkeypatch):
+def test_a_background_write_that_finds_the_disk_read_only_turns_the_window_read_only(qtbot, window, project_path, monkeypatch):
     import numpy as np
 
     from aldesk.core.errors import ReadOnlyProjectError
@@ -204,8 +205,10 @@ def test_a_background_write_that_finds_the_disk_read_only_turns_the_window_read_
     controller = window.controller
 
     def remounted(*_args, **_kwargs):
-        raise ReadOnlyProjectError(f"{project_path} cannot be written (attempt to write a readonly database)",
-                                   reason="attempt to write a readonly database")
+        raise ReadOnlyProjectError(
+            f"{project_path} cannot be written (attempt to write a readonly database)",
+            reason="attempt to write a readonly database",
+        )
 
     monkeypatch.setattr(vectors, "add_chunk", remounted)
     chunk = EmbedChunk("pixels", "pixels-test", 4, np.array([1]), np.zeros((1, 4), np.float32), [])

@@ -17,9 +17,14 @@ from tests.gui.test_main_window import _press
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-WRITING_KEYS = [(Qt.Key.Key_1, Qt.KeyboardModifier.NoModifier), (Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier),
-                (Qt.Key.Key_U, Qt.KeyboardModifier.NoModifier), (Qt.Key.Key_Backspace, Qt.KeyboardModifier.NoModifier),
-                (Qt.Key.Key_Z, CTRL), (Qt.Key.Key_Z, CTRL | SHIFT)]
+WRITING_KEYS = [
+    (Qt.Key.Key_1, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_U, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Backspace, Qt.KeyboardModifier.NoModifier),
+    (Qt.Key.Key_Z, CTRL),
+    (Qt.Key.Key_Z, CTRL | SHIFT),
+]
 
 
 @pytest.fixture
@@ -57,8 +62,7 @@ def _assert_keys_refused(qtbot, window, path, before: bytes, why: str) -> None:
     assert path.read_bytes() == before
 
 
-def test_a_read_only_project_opens_read_only_and_refuses_every_writing_key(
-        qtbot, make_window, labeled_path, read_only_place):
+def test_a_read_only_project_opens_read_only_and_refuses_every_writing_key(qtbot, make_window, labeled_path, read_only_place):
     before = labeled_path.read_bytes()
     window = make_window(labeled_path)
     assert not window.project.writable
@@ -76,7 +80,8 @@ def test_a_read_only_project_opens_read_only_and_refuses_every_writing_key(
 
 
 def test_the_review_grid_of_a_read_only_project_shows_its_tiles_and_refuses_keys(
-        qtbot, make_window, labeled_path, read_only_place):
+    qtbot, make_window, labeled_path, read_only_place
+):
     before = labeled_path.read_bytes()
     window = make_window(labeled_path)
     window.browse_labels()

@@ -101,9 +101,7 @@ def test_threads_env_override(monkeypatch, restore_threads):
 
 def test_physical_cores_ignore_smt_siblings():
     cpu = "processor\t: {n}\nphysical id\t: {p}\ncore id\t\t: {c}\n"
-    two_cores_four_threads = "\n".join(
-        cpu.format(n=n, p=0, c=c) for n, c in enumerate((0, 1, 0, 1))
-    )
+    two_cores_four_threads = "\n".join(cpu.format(n=n, p=0, c=c) for n, c in enumerate((0, 1, 0, 1)))
     assert count_physical_cores(two_cores_four_threads) == 2
     two_sockets = "\n".join(cpu.format(n=n, p=p, c=0) for n, p in enumerate((0, 1)))
     assert count_physical_cores(two_sockets) == 2
@@ -148,7 +146,7 @@ def test_engine_leaves_mps_to_embedding(monkeypatch, no_accelerators):
 def test_describe_names_the_device(monkeypatch):
     assert describe_device(torch.device("cpu"), threads=2) == "cpu, 2 threads"
     assert describe_device(torch.device("cpu"), threads=1) == "cpu, 1 thread"
-    assert describe_device(torch.device("cpu")) .startswith(f"cpu, {torch.get_num_threads()} thread")
+    assert describe_device(torch.device("cpu")).startswith(f"cpu, {torch.get_num_threads()} thread")
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"NVIDIA Test {index}")
     assert describe_device(torch.device("cuda", 1)) == "cuda:1 (NVIDIA Test 1)"
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)

@@ -52,8 +52,7 @@ def test_gpu_batch_size_from_free_memory():
 
 
 def test_default_batch_size_reads_free_memory_on_cuda(monkeypatch):
-    fake = SimpleNamespace(device=torch.device("cuda", 0), spec=get_spec("efficientnet-lite0"),
-                           bytes_per_image=lambda: 20 << 20)
+    fake = SimpleNamespace(device=torch.device("cuda", 0), spec=get_spec("efficientnet-lite0"), bytes_per_image=lambda: 20 << 20)
     monkeypatch.setattr(embed_mod, "free_memory", lambda device: 2 << 30)
     assert default_batch_size(fake) == gpu_batch_size(2 << 30, 20 << 20) == 48
     monkeypatch.setattr(embed_mod, "free_memory", lambda device: 512 << 20)
@@ -143,8 +142,7 @@ def test_tensors_land_on_the_chosen_device():
 
 def test_mixed_precision_returns_float16_features():
     # CPU autocast float16 as a stand-in for the CUDA path's dtype handling.
-    backbone = Backbone(get_spec("pixels"), build_pixels(), torch.device("cpu"), "x", PIXEL_TRANSFORM, 64,
-                        mixed_precision=True)
+    backbone = Backbone(get_spec("pixels"), build_pixels(), torch.device("cpu"), "x", PIXEL_TRANSFORM, 64, mixed_precision=True)
     batch = torch.stack([backbone.preprocess(p) for p in pictures(3)])
     out = backbone.embed(batch)
     assert out.dtype == torch.float16 and out.shape == (3, 3072)

@@ -38,7 +38,8 @@ def test_margin_diverse_batch_avoids_near_duplicates():
     base = rng.normal(size=(40, 4))
     z = np.repeat(base, 10, axis=0) + rng.normal(scale=1e-3, size=(400, 4))  # 40 groups of 10 twins
     probs = np.tile([[0.5, 0.5, 0.0]], (400, 1)) + rng.normal(scale=1e-3, size=(400, 3))
-    probs = np.clip(probs, 0, None); probs /= probs.sum(1, keepdims=True)
+    probs = np.clip(probs, 0, None)
+    probs /= probs.sum(1, keepdims=True)
     state = st.PoolState(torch.from_numpy(z).float(), np.ones(400, bool), probs, np.array([5, 5, 5]), rng)
     plain = st.get_strategy("margin").select(state, 10).indices
     diverse = st.get_strategy("margin-diverse").select(state, 10).indices

@@ -153,8 +153,9 @@ def test_the_install_script_puts_a_working_entry_under_xdg_data_home(tmp_path):
         assert (data / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "aldesk.png").is_file()
     assert (data / "mime" / "packages" / "aldesk.xml").is_file()
     if shutil.which("desktop-file-validate"):
-        check = subprocess.run(["desktop-file-validate", str(data / "applications" / "aldesk.desktop")],
-                               capture_output=True, text=True, timeout=60)
+        check = subprocess.run(
+            ["desktop-file-validate", str(data / "applications" / "aldesk.desktop")], capture_output=True, text=True, timeout=60
+        )
         assert check.returncode == 0 and "error" not in check.stdout, check.stdout
 
     removed = subprocess.run(["bash", str(INSTALL), "--uninstall"], env=env, capture_output=True, text=True, timeout=60)
@@ -165,8 +166,9 @@ def test_the_install_script_puts_a_working_entry_under_xdg_data_home(tmp_path):
 
 def test_the_install_script_refuses_a_missing_program(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "share")}
-    done = subprocess.run(["bash", str(INSTALL), str(tmp_path / "nowhere" / "aldesk")], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", str(INSTALL), str(tmp_path / "nowhere" / "aldesk")], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert "Cannot find the aldesk program" in done.stderr
     assert not (tmp_path / "share" / "applications").exists()

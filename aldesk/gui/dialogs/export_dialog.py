@@ -15,8 +15,21 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from aldesk.core.errors import AldeskError
@@ -39,8 +52,7 @@ IMAGE_FORMATS = ("imagefolder", "hf-imagefolder")
 WAIT_ON_CLOSE_S = 30.0
 
 
-def run_export(project_path: Path, fmt: str, out: Path, link: bool, force: bool,
-               task: BackgroundTask) -> ExportReport:
+def run_export(project_path: Path, fmt: str, out: Path, link: bool, force: bool, task: BackgroundTask) -> ExportReport:
     """The export thread's work, through its own read-only connection; stops when cancelled."""
     progress, cancel = task.report, lambda: task.cancelled
     with open_project(project_path, write=False) as project:
@@ -183,8 +195,11 @@ class ExportDialog(QDialog):
         if not (out.exists() or out.is_symlink()):
             return False
         answer = QMessageBox.question(
-            self, "Replace file? — aldesk", f"{out} already exists.\n\nReplace it with the export?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            self,
+            "Replace file? — aldesk",
+            f"{out} already exists.\n\nReplace it with the export?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
         if answer != QMessageBox.StandardButton.Yes:
             self._show_error(f"{out} exists and was kept; choose another file, or answer Yes to replace it.")

@@ -9,8 +9,19 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit,
-    QListWidget, QMessageBox, QProgressDialog, QPushButton, QVBoxLayout, QWidget,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from aldesk.core import classes as classes_mod
@@ -22,14 +33,16 @@ from aldesk.gui.background import BackgroundTask
 log = logging.getLogger("aldesk.new_project")
 
 
-def create_and_import(path: Path, sources: list[Path], names: list[str], hotkeys: list[str] | None,
-                      labels_from_folders: bool, task: BackgroundTask) -> ImportReport:
+def create_and_import(
+    path: Path, sources: list[Path], names: list[str], hotkeys: list[str] | None, labels_from_folders: bool, task: BackgroundTask
+) -> ImportReport:
     """The import thread's work: create the project, add the classes, import (stops when cancelled)."""
     with create_project(path) as project:
         if names:
             classes_mod.add_classes(project, names, hotkeys)
-        return import_paths(project, sources, labels_from_folders=labels_from_folders,
-                            progress=task.report, cancel=lambda: task.cancelled)
+        return import_paths(
+            project, sources, labels_from_folders=labels_from_folders, progress=task.report, cancel=lambda: task.cancelled
+        )
 
 
 def failure_message(path: Path, exc: BaseException) -> str:
@@ -37,8 +50,10 @@ def failure_message(path: Path, exc: BaseException) -> str:
     if isinstance(exc, AldeskError):
         return str(exc)  # the store's message names the file and what to do
     log.error("creating %s failed", path, exc_info=exc)
-    return (f"Creating {path} failed ({type(exc).__name__}: {exc}). What was imported "
-            "before is kept in it; the details are in the log.")
+    return (
+        f"Creating {path} failed ({type(exc).__name__}: {exc}). What was imported "
+        "before is kept in it; the details are in the log."
+    )
 
 
 class NewProjectDialog(QDialog):

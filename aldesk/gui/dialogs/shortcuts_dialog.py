@@ -13,13 +13,29 @@ from pathlib import Path
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout, QKeySequenceEdit, QLabel,
-    QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QKeySequenceEdit,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from aldesk.gui.keymap import (
-    DEFAULT_COMMANDS, command_title, find_conflict, keymap_path, merge_keymap, normalise,
-    overrides_for, save_keymap,
+    DEFAULT_COMMANDS,
+    command_title,
+    find_conflict,
+    keymap_path,
+    merge_keymap,
+    normalise,
+    overrides_for,
+    save_keymap,
 )
 
 # Keys that cannot be shortcuts here: Esc cancels the capture, Tab moves the focus.
@@ -34,7 +50,10 @@ class ShortcutsDialog(QDialog):
     keymap_changed = Signal(dict)  # command name -> tuple of keys; already saved
 
     def __init__(
-        self, parent: QWidget | None, keymap: dict[str, tuple[str, ...]], class_keys: dict[str, str],
+        self,
+        parent: QWidget | None,
+        keymap: dict[str, tuple[str, ...]],
+        class_keys: dict[str, str],
         path: Path | None = None,
     ) -> None:
         """``keymap``: the keys in use now; ``class_keys``: hotkey -> class name of the open
@@ -88,8 +107,7 @@ class ShortcutsDialog(QDialog):
         editor.addWidget(self.capture, 1)
         editor.addWidget(self.remove_button)
         editor.addWidget(self.reset_button)
-        hint = QLabel(f"Saved to {self.path}. Class hotkeys are set per project when a class is "
-                      "added (aldesk classes).", self)
+        hint = QLabel(f"Saved to {self.path}. Class hotkeys are set per project when a class is added (aldesk classes).", self)
         hint.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(self)
@@ -138,8 +156,7 @@ class ShortcutsDialog(QDialog):
         if name is None:
             self.prompt.setText("Class hotkeys cannot be changed here.")
             return
-        self.prompt.setText(f"Press the new key for “{command_title(name)}” "
-                            f"(now: {native(self.keymap[name])}; Esc cancels):")
+        self.prompt.setText(f"Press the new key for “{command_title(name)}” (now: {native(self.keymap[name])}; Esc cancels):")
         keys = self.keymap[name]
         with QSignalBlocker(self.capture):
             self.capture.setKeySequence(QKeySequence(keys[0]) if keys else QKeySequence())
@@ -171,8 +188,7 @@ class ShortcutsDialog(QDialog):
             return False
         other = find_conflict(self.keymap, self.class_keys, name, key)
         if other is not None:
-            self._say(f"Not changed: {native((key,))} is already used by {other}. "
-                      "Give that one another key first.", error=True)
+            self._say(f"Not changed: {native((key,))} is already used by {other}. Give that one another key first.", error=True)
             return False
         keys = self.keymap[name]
         if add:

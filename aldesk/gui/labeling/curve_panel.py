@@ -59,16 +59,22 @@ def curve_data(project: Project) -> CurveData:
 
 def summary_text(data: CurveData) -> str:
     if data.value:
-        head = (f"Estimated accuracy {data.value[-1]:.1%} (90% interval {data.low[-1]:.1%} to "
-                f"{data.high[-1]:.1%}), from {data.audit_labels[-1]} audit labels: items drawn at random "
-                "from the unlabeled pool, one in ten of those you label.")
+        head = (
+            f"Estimated accuracy {data.value[-1]:.1%} (90% interval {data.low[-1]:.1%} to "
+            f"{data.high[-1]:.1%}), from {data.audit_labels[-1]} audit labels: items drawn at random "
+            "from the unlabeled pool, one in ten of those you label."
+        )
     else:
-        head = ("No accuracy estimate yet: it needs 10 audit labels (one in ten of the items shown is "
-                "drawn at random for it, so about 100 labels).")
+        head = (
+            "No accuracy estimate yet: it needs 10 audit labels (one in ten of the items shown is "
+            "drawn at random for it, so about 100 labels)."
+        )
     advice = data.advice
     stop = ("Stopping point: " if advice.get("stop") else "Keep labeling: ") + advice.get("reason", "")
-    return (f"{head}\n{stop}\nGrey, dashed: cross-validated on the labels themselves, for comparison only: "
-            "actively chosen labels are not a fair sample, and each fold learns from two thirds of them.")
+    return (
+        f"{head}\n{stop}\nGrey, dashed: cross-validated on the labels themselves, for comparison only: "
+        "actively chosen labels are not a fair sample, and each fold learns from two thirds of them."
+    )
 
 
 class LearningCurve(QWidget):
@@ -103,8 +109,14 @@ class LearningCurve(QWidget):
             high = self.plot.plot(data.labels, data.high, pen=pg.mkPen(ESTIMATE_COLOUR, width=0.5))
             band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(78, 121, 167, 60))
             self.plot.addItem(band)
-            self.plot.plot(data.labels, data.value, pen=pg.mkPen(ESTIMATE_COLOUR, width=2), symbol="o",
-                           symbolSize=6, symbolBrush=ESTIMATE_COLOUR)
+            self.plot.plot(
+                data.labels,
+                data.value,
+                pen=pg.mkPen(ESTIMATE_COLOUR, width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=ESTIMATE_COLOUR,
+            )
         self.note.setText(summary_text(data))
 
 
@@ -134,8 +146,7 @@ def toggle_curve_dock(window: QMainWindow, dock: CurveDock | None, project: Proj
     # window wider than the screen (many class buttons) would end up off screen.
     spare = window.width() - beside_of.minimumSizeHint().width()
     beside = spare >= dock.minimumSizeHint().width()
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea if beside else Qt.DockWidgetArea.BottomDockWidgetArea,
-                         dock)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea if beside else Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.show_project(project)
     dock.show()
     return dock

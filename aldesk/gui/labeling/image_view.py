@@ -66,9 +66,7 @@ class _ImageItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return QRectF(0, 0, self._image.width(), self._image.height())
 
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         if self._image.isNull():
             return
         world = painter.worldTransform()
@@ -252,7 +250,5 @@ class ImageView(QGraphicsView):
             font.setPointSizeF(font.pointSizeF() * 1.2)
         painter.setFont(font)
         area = self.viewport().rect().adjusted(16, 16, -16, -16)
-        painter.drawText(
-            area, int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap), self._message
-        )
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap), self._message)
         painter.restore()

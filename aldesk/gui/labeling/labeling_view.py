@@ -6,8 +6,15 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
-    QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSizePolicy,
-    QVBoxLayout, QWidget,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
 )
 
 from aldesk.core.classes import LabelClass
@@ -101,7 +108,8 @@ class ThumbnailStrip(QListWidget):
             ratio = self.devicePixelRatioF()
             side = round(THUMB * ratio)
             pixmap = QPixmap.fromImage(image).scaled(
-                side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
             pixmap.setDevicePixelRatio(ratio)
             icon = QIcon(pixmap)
         self._icons[key] = icon  # most recently used last

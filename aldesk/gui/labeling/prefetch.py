@@ -258,9 +258,7 @@ class ImagePrefetcher(QObject):
         for item_id in wanted:
             if item_id in self._failures:
                 # Queued like a real result, so a slot never runs inside request().
-                self._finished.emit(
-                    _Result(item_id, 0, reason=self._failures[item_id], from_worker=False)
-                )
+                self._finished.emit(_Result(item_id, 0, reason=self._failures[item_id], from_worker=False))
         self._dispatch()
 
     def get(self, item_id: int) -> QImage | None:
@@ -388,9 +386,7 @@ class ImagePrefetcher(QObject):
         return item_id in self._cache
 
     def _evict(self) -> None:
-        while len(self._cache) > 1 and (
-            len(self._cache) > self._capacity or self._bytes > self._max_bytes
-        ):
+        while len(self._cache) > 1 and (len(self._cache) > self._capacity or self._bytes > self._max_bytes):
             item_id, entry = self._cache.popitem(last=False)
             self._bytes -= entry.nbytes
             if item_id in self._wanted:

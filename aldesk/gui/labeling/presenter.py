@@ -31,9 +31,18 @@ class LabelingPresenter(QObject):
     review_finished = Signal()  # a review on screen has nothing left in it
     counted = Signal(int)  # labeled items, after each count
 
-    def __init__(self, view: LabelingView, project: Project, session: LabelingSession,
-                 classes: list[LabelClass], *, image_side: int, thumb_side: int,
-                 prediction: Callable[[int], tuple[int, float] | None], parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        view: LabelingView,
+        project: Project,
+        session: LabelingSession,
+        classes: list[LabelClass],
+        *,
+        image_side: int,
+        thumb_side: int,
+        prediction: Callable[[int], tuple[int, float] | None],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.view, self.project, self.session, self.classes = view, project, session, classes
         self._prediction = prediction  # item id -> (class id, probability) of the latest model
@@ -103,8 +112,7 @@ class LabelingPresenter(QObject):
         if self.session.current is None:
             self.show_current()
         else:
-            self.prefetcher.request([self.session.current.item_id]
-                                    + [q.item_id for q in self.session.upcoming(PREFETCH_AHEAD)])
+            self.prefetcher.request([self.session.current.item_id] + [q.item_id for q in self.session.upcoming(PREFETCH_AHEAD)])
             self.update_strips()
 
     def show_prediction(self, item_id: int | None) -> None:
@@ -146,9 +154,9 @@ class LabelingPresenter(QObject):
         names = {c.id: c.name for c in self.classes}
         self.thumbs.request([q.item_id for q in upcoming] + [d.item_id for d in recent])
         self.view.next_strip.show_items([(q.item_id, self.thumbs.get(q.item_id), "") for q in upcoming])
-        self.view.recent_strip.show_items([
-            (d.item_id, self.thumbs.get(d.item_id), names.get(d.class_id, d.kind)) for d in recent
-        ])
+        self.view.recent_strip.show_items(
+            [(d.item_id, self.thumbs.get(d.item_id), names.get(d.class_id, d.kind)) for d in recent]
+        )
 
     def update_counts(self) -> None:
         counts = items.labeled_counts(self.project)

@@ -44,8 +44,15 @@ class LearningController(QObject):
     _run_embed = Signal()  # connected to the worker: queued, so the job runs in its thread
     _run_refresh = Signal()
 
-    def __init__(self, project: Project, session: LabelingSession, *, backbone: str | None = None,
-                 refresh_every: int = REFRESH_EVERY, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        project: Project,
+        session: LabelingSession,
+        *,
+        backbone: str | None = None,
+        refresh_every: int = REFRESH_EVERY,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         super().__init__()
         self.project = project
         self.session = session
@@ -136,8 +143,7 @@ class LearningController(QObject):
     def _store_chunk(self, chunk: EmbedChunk) -> None:
         if self._closed:
             return  # the project is closed; the chunk is recomputed next time
-        tight = reserve_error(self.project.path, outcome=PAUSED.format("embedding"),
-                              incoming=chunk.vectors.nbytes)
+        tight = reserve_error(self.project.path, outcome=PAUSED.format("embedding"), incoming=chunk.vectors.nbytes)
         if tight is not None:  # the labels need the room more: this chunk is recomputed later
             self._chunk_lost = True
             self.write_failed.emit(tight)
@@ -190,8 +196,9 @@ class LearningController(QObject):
         if outcome.train is None:
             self._store_rest(outcome, None)
             return
-        tight = reserve_error(self.project.path, outcome=PAUSED.format("storing the new model"),
-                              incoming=outcome.train.probs.nbytes)
+        tight = reserve_error(
+            self.project.path, outcome=PAUSED.format("storing the new model"), incoming=outcome.train.probs.nbytes
+        )
         if tight is not None:  # the labels need the room more: retrained when space is back
             self.write_failed.emit(tight)
             return
@@ -200,8 +207,9 @@ class LearningController(QObject):
         except WRITE_ERRORS as exc:
             self.write_failed.emit(exc)
             return
-        writer = PredictionWriter(self.project, version, outcome.snapshot.item_ids, outcome.train.probs,
-                                  len(outcome.snapshot.class_ids), parent=self)
+        writer = PredictionWriter(
+            self.project, version, outcome.snapshot.item_ids, outcome.train.probs, len(outcome.snapshot.class_ids), parent=self
+        )
         self._writing = (outcome, writer)
         if inline:
             writer.write_here()
@@ -226,8 +234,13 @@ class LearningController(QObject):
         train, snapshot = outcome.train, outcome.snapshot
         try:
             version = model_store.commit_model(
-                self.project, writer.version, set_id=snapshot.set_id, head=train.metrics["head"],
-                n_labels=len(snapshot.y), class_ids=snapshot.class_ids, params=train.head.to_bytes(),
+                self.project,
+                writer.version,
+                set_id=snapshot.set_id,
+                head=train.metrics["head"],
+                n_labels=len(snapshot.y),
+                class_ids=snapshot.class_ids,
+                params=train.head.to_bytes(),
                 metrics=train.metrics,
             )
         except WRITE_ERRORS as exc:
@@ -248,8 +261,9 @@ class LearningController(QObject):
             fallback = [dataclasses.replace(q, model_version=version) for q in outcome.fallback]
             replace_queue(self.project, queue)
             if outcome.suspects is not None:
-                save_suspects(self.project, outcome.suspects, model_version=version,
-                              n_labels=len(outcome.snapshot.y), method=SUSPECT_METHOD)
+                save_suspects(
+                    self.project, outcome.suspects, model_version=version, n_labels=len(outcome.snapshot.y), method=SUSPECT_METHOD
+                )
         except WRITE_ERRORS as exc:
             self.write_failed.emit(exc)
             return

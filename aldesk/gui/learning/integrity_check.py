@@ -64,5 +64,7 @@ class BackgroundCheck(QObject):
 
     def _failed(self, path, exc: BaseException) -> None:
         log.error("the background check of %s failed", path, exc_info=exc)
-        self.failed.emit(f"The background check of {path} could not run ({type(exc).__name__}: {exc}); "
-                         "labeling goes on, the details are in the log.")
+        self.failed.emit(
+            f"The background check of {path} could not run ({type(exc).__name__}: {exc}); "
+            "labeling goes on, the details are in the log."
+        )

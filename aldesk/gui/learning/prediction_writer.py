@@ -25,8 +25,15 @@ log = logging.getLogger("aldesk.prediction_writer")
 class PredictionWriter(QObject):
     finished = Signal()  # in the GUI thread, once the writing thread has ended
 
-    def __init__(self, project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray,
-                 n_classes: int, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        version: int,
+        item_ids: np.ndarray,
+        probs: np.ndarray,
+        n_classes: int,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.project = project
         self.version = version
@@ -74,6 +81,8 @@ class PredictionWriter(QObject):
             self.error, self.exception = str(exc), exc
             return
         log.error("writing the predictions of model %d failed", self.version, exc_info=exc)
-        self.error = (f"Storing model {self.version}'s predictions in {self.project.path} failed ({exc}); "
-                      "your labels are saved. Retrain to try again.")
+        self.error = (
+            f"Storing model {self.version}'s predictions in {self.project.path} failed ({exc}); "
+            "your labels are saved. Retrain to try again."
+        )
         self.exception = AldeskError(self.error)

@@ -94,8 +94,10 @@ class LearningStatus(QObject):
         age = "just now" if minutes < 1 else f"{minutes} min ago"
         estimate = self._estimate or {}
         if estimate.get("value") is not None:
-            accuracy = (f" · accuracy ≈ {estimate['value']:.0%} ({estimate['low']:.0%}–{estimate['high']:.0%},"
-                        f" {estimate['audit_labels']} audits)")
+            accuracy = (
+                f" · accuracy ≈ {estimate['value']:.0%} ({estimate['low']:.0%}–{estimate['high']:.0%},"
+                f" {estimate['audit_labels']} audits)"
+            )
         else:
             accuracy = f" · accuracy not estimated yet ({estimate.get('audit_labels', 0)}/10 audits)"
         self.model_label.setText(f"model v{version} ({age}){backbone}{accuracy}")

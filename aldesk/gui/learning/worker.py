@@ -22,7 +22,11 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml.loop.jobs import (  # noqa: F401 - re-exported: the GUI's names for them
-    FALLBACK_LENGTH, QUEUE_LENGTH, EmbedChunk, JobRunner, RefreshOutcome,
+    FALLBACK_LENGTH,
+    QUEUE_LENGTH,
+    EmbedChunk,
+    JobRunner,
+    RefreshOutcome,
 )
 
 log = logging.getLogger("aldesk.worker")

@@ -38,7 +38,11 @@ class PreviewDialog(QDialog):
             self.view.set_image(image_to_qimage(load_image(path, max_side=side)))
         except (ImageError, OSError) as exc:
             self.view.set_image(None, f"Cannot show this image: {exc}")
-        for keys, slot in ((("+", "="), self.view.zoom_in), (("-",), self.view.zoom_out), (("0",), self.view.fit),
-                           (("Return", "Enter", "Space"), self.accept)):
+        for keys, slot in (
+            (("+", "="), self.view.zoom_in),
+            (("-",), self.view.zoom_out),
+            (("0",), self.view.fit),
+            (("Return", "Enter", "Space"), self.accept),
+        ):
             for key in keys:
                 QShortcut(QKeySequence(key), self, slot)

@@ -84,15 +84,17 @@ class ReviewModel(QAbstractListModel):
             return f"now: {self._name(tile.now_class_id)}"
         if tile.rank is not None:
             # The label it has, the class the other labels suggest; then its place in the ranking.
-            return (f"{self._name(tile.label_class_id)} → {self._name(tile.suggested_class_id)}\n"
-                    f"#{tile.rank}  doubt {tile.score:.2f}")
+            return (
+                f"{self._name(tile.label_class_id)} → {self._name(tile.suggested_class_id)}\n#{tile.rank}  doubt {tile.score:.2f}"
+            )
         return self._name(tile.label_class_id)
 
     def _tooltip(self, tile: Tile) -> str:
         lines = [f"item {tile.item_id}: {self.path_of(tile.item_id)}", f"label: {self._name(tile.label_class_id)}"]
         if tile.rank is not None:
-            lines.append(f"suspect #{tile.rank}: the other labels suggest {self._name(tile.suggested_class_id)}"
-                         f" (score {tile.score:.3f})")
+            lines.append(
+                f"suspect #{tile.rank}: the other labels suggest {self._name(tile.suggested_class_id)} (score {tile.score:.3f})"
+            )
         if tile.now_class_id is not None:
             lines.append(f"relabeled here: {self._name(tile.now_class_id)}")
         failure = self.loader.failure(tile.item_id)
@@ -121,7 +123,7 @@ class ReviewModel(QAbstractListModel):
         """One query for the tiles around this one (a screenful is painted at once): a query
         per tile cost ~3.5 ms per Page Down (benchmarks/bench_review_grid.py)."""
         row = self._row_of.get(item_id)
-        near = [t.item_id for t in self.tiles[max(0, row - PATH_WINDOW // 2):row + PATH_WINDOW]] if row is not None else []
+        near = [t.item_id for t in self.tiles[max(0, row - PATH_WINDOW // 2) : row + PATH_WINDOW]] if row is not None else []
         wanted = [i for i in near if i not in self._paths] or [item_id]
         self._paths.update(items.stored_paths(self.project, wanted))
 

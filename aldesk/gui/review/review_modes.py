@@ -45,12 +45,11 @@ class ReviewModes(QObject):
             return
         window.session.end_review()  # Esc from the grid returns to labeling: so does its undo
         if self.view is None:
-            def keys(name: str) -> tuple[str, ...]:
-                return tuple(k.toString(QKeySequence.SequenceFormat.PortableText)
-                             for k in window.actions[name].shortcuts())
 
-            self.view = ReviewView(window.project, window, signals=window.signals,
-                                   undo_keys=keys("undo"), redo_keys=keys("redo"))
+            def keys(name: str) -> tuple[str, ...]:
+                return tuple(k.toString(QKeySequence.SequenceFormat.PortableText) for k in window.actions[name].shortcuts())
+
+            self.view = ReviewView(window.project, window, signals=window.signals, undo_keys=keys("undo"), redo_keys=keys("redo"))
             self.view.write_failed.connect(self._grid_write_failed)
             window.stack.addWidget(self.view)
         else:

@@ -44,9 +44,16 @@ class ReviewView(QWidget):
     # to show. The tiles and the history keep only what was written.
     write_failed = Signal(object)
 
-    def __init__(self, project: Project, parent: QWidget | None = None, *, signals: SessionSignals | None = None,
-                 undo_keys: tuple[str, ...] = DEFAULT_UNDO_KEYS, redo_keys: tuple[str, ...] = DEFAULT_REDO_KEYS,
-                 thumb_side: int = DEFAULT_SIDE) -> None:
+    def __init__(
+        self,
+        project: Project,
+        parent: QWidget | None = None,
+        *,
+        signals: SessionSignals | None = None,
+        undo_keys: tuple[str, ...] = DEFAULT_UNDO_KEYS,
+        redo_keys: tuple[str, ...] = DEFAULT_REDO_KEYS,
+        thumb_side: int = DEFAULT_SIDE,
+    ) -> None:
         super().__init__(parent)
         self.project = project
         # The window's session (one history with labeling); on its own, the grid makes one.
@@ -166,11 +173,12 @@ class ReviewView(QWidget):
         run = latest_run(self.project)
         if run is None:
             return [], "No suspects yet: the worker ranks them after training on enough labels (aldesk suspects PROJECT)."
-        tiles = [Tile(s.item_id, s.given_class_id, rank=s.rank, score=s.score, suggested_class_id=s.suggested_class_id)
-                 for s in load_suspects(self.project, run.id)]
+        tiles = [
+            Tile(s.item_id, s.given_class_id, rank=s.rank, score=s.score, suggested_class_id=s.suggested_class_id)
+            for s in load_suspects(self.project, run.id)
+        ]
         self._run_model_version = run.model_version
-        return tiles, (f"{len(tiles):,} suspects still to review, most doubtful first"
-                       f" (ranked on {run.n_labels:,} labels)")
+        return tiles, (f"{len(tiles):,} suspects still to review, most doubtful first (ranked on {run.n_labels:,} labels)")
 
     def _fill_combos(self, classes: list[LabelClass]) -> None:
         self.mode_combo.setCurrentIndex(MODES.index(self._mode))
@@ -202,7 +210,10 @@ class ReviewView(QWidget):
         # The window's actions use the same keys (class hotkeys, Ctrl+Z) window-wide. Accepting
         # the ShortcutOverride makes Qt deliver them to the grid as key presses instead, so
         # inside the review grid they act on the selected tiles.
-        if watched in (self.grid, self.mode_combo, self.class_combo) and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+        if watched in (self.grid, self.mode_combo, self.class_combo) and event.type() in (
+            QEvent.Type.ShortcutOverride,
+            QEvent.Type.KeyPress,
+        ):
             action = self._action_for(event)
             if action is not None:
                 event.accept()
@@ -221,8 +232,10 @@ class ReviewView(QWidget):
         if pressed in self._redo_keys:
             return self.redo
         for label_class in self.model.classes.values():
-            if label_class.hotkey and QKeySequence(label_class.hotkey).toString(
-                    QKeySequence.SequenceFormat.PortableText) == pressed:
+            if (
+                label_class.hotkey
+                and QKeySequence(label_class.hotkey).toString(QKeySequence.SequenceFormat.PortableText) == pressed
+            ):
                 return lambda cid=label_class.id: self.relabel_selected(cid)
         return None
 
@@ -246,10 +259,17 @@ class ReviewView(QWidget):
         targets = []
         for row in rows:
             tile = self.model.tiles[row]
-            targets.append((tile.item_id, QueryContext(
-                model_version=self._run_model_version if self._mode == "suspects" else None,
-                strategy=STRATEGY[self._mode], score=tile.score, rank=tile.rank,
-            )))
+            targets.append(
+                (
+                    tile.item_id,
+                    QueryContext(
+                        model_version=self._run_model_version if self._mode == "suspects" else None,
+                        strategy=STRATEGY[self._mode],
+                        score=tile.score,
+                        rank=tile.rank,
+                    ),
+                )
+            )
         history = self.session.history
         steps = len(history.done)
         failure = self._attempt(lambda: self.session.relabel(targets, class_id))

@@ -34,8 +34,14 @@ POLL_MS = 15
 class ThumbnailLoader(QObject):
     ready = Signal(int)  # item id whose thumbnail (or failure mark) is now cached
 
-    def __init__(self, side: int = DEFAULT_SIDE, capacity: int = DEFAULT_CAPACITY, threads: int = 2,
-                 parent: QObject | None = None, disk_cache: ThumbnailDiskCache | None = None) -> None:
+    def __init__(
+        self,
+        side: int = DEFAULT_SIDE,
+        capacity: int = DEFAULT_CAPACITY,
+        threads: int = 2,
+        parent: QObject | None = None,
+        disk_cache: ThumbnailDiskCache | None = None,
+    ) -> None:
         super().__init__(parent)
         self.side = side
         # Thumbnails of large originals are also kept on disk, by content hash (aldesk/core/thumb_cache.py).
@@ -149,8 +155,8 @@ class ThumbnailLoader(QObject):
             else:
                 # Small originals (e.g. 28x28) are enlarged to fill the tile.
                 self._cache[item_id] = QPixmap.fromImage(image).scaled(
-                    self.side, self.side, Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation)
+                    self.side, self.side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
                 while len(self._cache) > self.capacity:
                     self._cache.popitem(last=False)
             self.ready.emit(item_id)

@@ -142,7 +142,9 @@ def export_model(
         example = torch.rand(2, 3, side, side)
         with torch.no_grad():
             program = torch.export.export(
-                bundle, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}},
+                bundle,
+                (example,),
+                dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}},
             )
         if step("exported the program"):
             return _cancelled(report)
@@ -155,8 +157,9 @@ def export_model(
         spec = bundle_spec(backbone, rec, names, check)
         stage.path(SPEC).write_text(json.dumps(spec, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         stage.path(CARD).write_text(model_card(project, spec), encoding="utf-8")
-        stage.write_marker({"format": "model", "project": str(project.path), "aldesk_version": __version__,
-                            "model_version": rec.model.version})
+        stage.write_marker(
+            {"format": "model", "project": str(project.path), "aldesk_version": __version__, "model_version": rec.model.version}
+        )
         stage.commit()
         step("wrote the bundle")
     report.written = 4
@@ -184,8 +187,11 @@ def bundle_spec(backbone: Backbone, rec: Reconstruction, names: list[str], check
                 f"{backbone.load_side}x{backbone.load_side} (LANCZOS thumbnail); do the same to "
                 "reproduce its numbers exactly"
             ),
-            "normalisation_inside_program": {"mean": list(transform.mean), "std": list(transform.std),
-                                             "formula": "(x - mean) / std per channel"},
+            "normalisation_inside_program": {
+                "mean": list(transform.mean),
+                "std": list(transform.std),
+                "formula": "(x - mean) / std per channel",
+            },
         },
         "output": {"shape": ["B", len(names)], "meaning": "class probabilities in classes.json order; rows sum to 1"},
         "classes": names,
@@ -243,8 +249,7 @@ def model_card(project: Project, spec: dict[str, Any]) -> str:
         "",
     ]
     if spec["classes_without_labels"]:
-        lines += [f"Classes without labels when trained (always probability 0): "
-                  f"{', '.join(spec['classes_without_labels'])}.", ""]
+        lines += [f"Classes without labels when trained (always probability 0): {', '.join(spec['classes_without_labels'])}.", ""]
     lines += [
         "## Use",
         "",

@@ -76,7 +76,7 @@ class PathMap:
         for old, new in self.pairs:
             if not text.startswith(old):
                 continue
-            rest = text[len(old):]
+            rest = text[len(old) :]
             if rest and rest[0] not in "/\\" and old[-1] not in "/\\":
                 continue  # /data must not match /database
             if not rest:
@@ -121,8 +121,12 @@ def connect(address: str, *, timeout: float = 20.0) -> Iterator[Client]:
         count = address.partition(":")[2] or "2"
         if not count.isdigit() or int(count) < 1:
             raise AldeskError(f"--scheduler {address!r}: write local:N with N worker processes, e.g. local:2.")
-        with distributed.LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             yield client
         return
     try:
@@ -194,8 +198,9 @@ def embed_on_cluster(
     report = ClusterReport(backbone=backbone.spec.name)
 
     # 1. What an earlier run left: ingest it, set bad files aside (their items are redone).
-    earlier = ingest_folder(project, folder, identity=backbone.identity,
-                            after_each=lambda path, ok: _dispose(path, ok, keep_shards))
+    earlier = ingest_folder(
+        project, folder, identity=backbone.identity, after_each=lambda path, ok: _dispose(path, ok, keep_shards)
+    )
     report.resumed = earlier.added  # (its failures are tried again below, and reported then)
     _note_bad(earlier, report, say)
 
@@ -214,16 +219,24 @@ def embed_on_cluster(
         paths = stored_paths(project, ids)
         stored = [paths[i] for i in ids.tolist()]
         return ShardTask(
-            folder=path_map(folder), run=run, number=number, ids=ids.tolist(), stored=stored,
-            files=[path_map(project.resolve(p)) for p in stored], backbone=backbone.spec.name,
-            identity=backbone.identity, weights=path_map(weights) if weights else None,
-            device=device, batch_size=batch_size,
+            folder=path_map(folder),
+            run=run,
+            number=number,
+            ids=ids.tolist(),
+            stored=stored,
+            files=[path_map(project.resolve(p)) for p in stored],
+            backbone=backbone.spec.name,
+            identity=backbone.identity,
+            weights=path_map(weights) if weights else None,
+            device=device,
+            batch_size=batch_size,
         )
 
     def plan_task_files(number: int) -> dict[str, str]:
         """This machine's path -> the path the workers were given, for the shard's items."""
-        return {str(project.resolve(p)): path_map(project.resolve(p))
-                for p in stored_paths(project, plan.shards[number]).values()}
+        return {
+            str(project.resolve(p)): path_map(project.resolve(p)) for p in stored_paths(project, plan.shards[number]).values()
+        }
 
     from aldesk.ml.cluster.worker import run_shard
 

@@ -147,8 +147,11 @@ def read_shard(path: Path) -> Shard:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise ShardError(path, f"is truncated or damaged ({_describe(exc)}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ShardError(path, f"has format {meta.get('format') if isinstance(meta, dict) else '?'}; "
-                               f"this aldesk reads format {FORMAT}. Embed with the same aldesk version.")
+        raise ShardError(
+            path,
+            f"has format {meta.get('format') if isinstance(meta, dict) else '?'}; "
+            f"this aldesk reads format {FORMAT}. Embed with the same aldesk version.",
+        )
     for key in ("identity", "backbone", "dim"):
         if key not in meta:
             raise ShardError(path, f"has no {key} in its metadata; it is not an aldesk shard.")
@@ -168,8 +171,10 @@ def _read_vectors(path: Path, n: int, embedded: int, dim: int) -> np.ndarray:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ShardError(path, f"is truncated or damaged ({_describe(exc)}).") from None
     if vectors.dtype != np.float16 or vectors.shape != (embedded, dim):
-        raise ShardError(path, f"holds vectors of shape {vectors.shape} ({vectors.dtype}); "
-                               f"expected ({embedded}, {dim}) float16 for its {n} items.")
+        raise ShardError(
+            path,
+            f"holds vectors of shape {vectors.shape} ({vectors.dtype}); expected ({embedded}, {dim}) float16 for its {n} items.",
+        )
     if not np.isfinite(vectors).all():
         raise ShardError(path, "holds vectors that are not finite numbers (damaged, or the backbone overflowed).")
     return vectors

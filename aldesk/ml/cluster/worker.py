@@ -125,10 +125,18 @@ def run_shard(task: ShardTask) -> ShardDone:
     name = shard_name(task.run, task.number)
     write_shard(
         folder / name,
-        meta={"backbone": backbone.spec.name, "identity": backbone.identity, "dim": backbone.spec.dim,
-              "aldesk": __version__, "host": host, "seconds": round(seconds, 3)},
-        ids=np.array(task.ids, dtype=np.int64), paths=list(task.stored), embedded=embedded,
-        vectors=out[embedded], reasons=[reasons[int(i)] for i in np.flatnonzero(~embedded)],
+        meta={
+            "backbone": backbone.spec.name,
+            "identity": backbone.identity,
+            "dim": backbone.spec.dim,
+            "aldesk": __version__,
+            "host": host,
+            "seconds": round(seconds, 3),
+        },
+        ids=np.array(task.ids, dtype=np.int64),
+        paths=list(task.stored),
+        embedded=embedded,
+        vectors=out[embedded],
+        reasons=[reasons[int(i)] for i in np.flatnonzero(~embedded)],
     )
     return ShardDone(name, int(embedded.sum()), n - int(embedded.sum()), seconds, host)
-

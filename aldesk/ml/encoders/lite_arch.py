@@ -53,7 +53,12 @@ class TfSameConv2d(nn.Conv2d):
     def __init__(self, channels_in: int, channels_out: int, kernel: int, stride: int = 1, groups: int = 1):
         symmetric = stride == 1
         super().__init__(
-            channels_in, channels_out, kernel, stride=stride, groups=groups, bias=False,
+            channels_in,
+            channels_out,
+            kernel,
+            stride=stride,
+            groups=groups,
+            bias=False,
             padding=kernel // 2 if symmetric else 0,
         )
         self._pad_here = not symmetric and kernel > 1
@@ -112,13 +117,15 @@ class EfficientNetLite(nn.Module):
         for stage in stages:
             for index in range(stage.repeats):
                 first = index == 0
-                blocks.append(MBConv(
-                    stage.channels_in if first else stage.channels_out,
-                    stage.channels_out,
-                    stage.kernel,
-                    stage.stride if first else 1,
-                    stage.expand,
-                ))
+                blocks.append(
+                    MBConv(
+                        stage.channels_in if first else stage.channels_out,
+                        stage.channels_out,
+                        stage.kernel,
+                        stage.stride if first else 1,
+                        stage.expand,
+                    )
+                )
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = TfSameConv2d(stages[-1].channels_out, HEAD_CHANNELS, 1)
         self._bn1 = _bn(HEAD_CHANNELS)

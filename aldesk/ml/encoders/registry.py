@@ -67,7 +67,11 @@ def load_backbone(name: str | None = None, weights: Path | None = None, device: 
         if weights is not None:
             raise AldeskError(f"The {spec.name} backbone uses no weights; leave out --weights {weights}.")
         return Backbone(
-            spec, pixels.build(), target, identity_for(spec.name, "", pixels.recipe()), pixels.TRANSFORM,
+            spec,
+            pixels.build(),
+            target,
+            identity_for(spec.name, "", pixels.recipe()),
+            pixels.TRANSFORM,
             load_side=2 * spec.input_size,
         )
     status = spec.weights_status(Path(weights) if weights is not None else None)

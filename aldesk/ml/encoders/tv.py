@@ -40,6 +40,7 @@ _HASH_IN_NAME = re.compile(r"-([0-9a-f]{6,})\.")
 def _drop_attribute(name: str) -> Callable[[nn.Module], None]:
     def strip(model: nn.Module) -> None:
         setattr(model, name, nn.Identity())
+
     return strip
 
 
@@ -59,14 +60,14 @@ class _Entry:
 
 _ENTRIES = (
     _Entry("resnet18", 512, "ResNet-18, ImageNet (torchvision)", _drop_attribute("fc"), ("fc.",)),
-    _Entry("resnet50", 2048, "ResNet-50, ImageNet (torchvision; also takes imgsim's model.pth)",
-           _drop_attribute("fc"), ("fc.",)),
-    _Entry("mobilenet_v3_small", 576, "MobileNetV3-Small, ImageNet (torchvision)",
-           _drop_attribute("classifier"), ("classifier.",)),
-    _Entry("mobilenet_v3_large", 960, "MobileNetV3-Large, ImageNet (torchvision)",
-           _drop_attribute("classifier"), ("classifier.",)),
-    _Entry("efficientnet_b0", 1280, "EfficientNet-B0, ImageNet (torchvision)",
-           _drop_attribute("classifier"), ("classifier.",)),
+    _Entry("resnet50", 2048, "ResNet-50, ImageNet (torchvision; also takes imgsim's model.pth)", _drop_attribute("fc"), ("fc.",)),
+    _Entry(
+        "mobilenet_v3_small", 576, "MobileNetV3-Small, ImageNet (torchvision)", _drop_attribute("classifier"), ("classifier.",)
+    ),
+    _Entry(
+        "mobilenet_v3_large", 960, "MobileNetV3-Large, ImageNet (torchvision)", _drop_attribute("classifier"), ("classifier.",)
+    ),
+    _Entry("efficientnet_b0", 1280, "EfficientNet-B0, ImageNet (torchvision)", _drop_attribute("classifier"), ("classifier.",)),
     _Entry("convnext_tiny", 768, "ConvNeXt-Tiny, ImageNet (torchvision)", _drop_convnext_linear, ("classifier.2.",)),
     _Entry("vit_b_16", 768, "ViT-B/16, ImageNet (torchvision); slow on a CPU", _drop_attribute("heads"), ("heads.",)),
 )
@@ -132,6 +133,7 @@ def _locator(name: str) -> Callable[[], WeightsStatus]:
             f"`aldesk weights fetch {name}` where a network is available (it downloads "
             f"{default.url}), or copy that file there by hand, or pass a weights file with --weights FILE.",
         )
+
     return locate
 
 

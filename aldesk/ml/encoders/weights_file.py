@@ -40,9 +40,7 @@ def read_state_dict(path: Path, backbone: str) -> StateDict:
     except OSError as exc:
         if exc.errno is None:  # torch's own OSErrors describe the content, not the disk
             raise _not_weights(path, backbone, exc) from None
-        raise AldeskError(
-            f"Weights file {path} cannot be read ({exc.strerror or exc}); check its permissions."
-        ) from None
+        raise AldeskError(f"Weights file {path} cannot be read ({exc.strerror or exc}); check its permissions.") from None
     except Exception as exc:  # torch.load parses untrusted bytes and can raise almost anything
         raise _not_weights(path, backbone, exc) from None
     return _as_state_dict(loaded, path, backbone)
@@ -98,7 +96,7 @@ def strip_prefix(state: StateDict, prefixes: Iterable[str]) -> StateDict:
     """Drop the first prefix that every key carries (``module.`` from DataParallel, ...)."""
     for prefix in prefixes:
         if all(name.startswith(prefix) for name in state):
-            return {name[len(prefix):]: tensor for name, tensor in state.items()}
+            return {name[len(prefix) :]: tensor for name, tensor in state.items()}
     return state
 
 

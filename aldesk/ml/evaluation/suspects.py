@@ -33,6 +33,7 @@ class LabelsOfAPool(Protocol):
     labeled: np.ndarray  # pool indices of the labeled items
     y: np.ndarray  # their class indices
 
+
 # self-confidence: 1 - p(given class); margin: p(best other class) - p(given class), in [-1, 1].
 # self-confidence found more of the flipped labels on digits and Fashion-MNIST (docs/benchmarks.md).
 SCORES = ("self-confidence", "margin")
@@ -86,7 +87,12 @@ def rank_suspects(
     if len(y) < MIN_LABELS or len(np.unique(y)) < 2:
         return _empty(time.perf_counter() - start)
     logits = heads.out_of_fold_logits(
-        z[torch.from_numpy(labeled)], torch.from_numpy(y), n_classes, folds=folds, seed=seed, device=device,
+        z[torch.from_numpy(labeled)],
+        torch.from_numpy(y),
+        n_classes,
+        folds=folds,
+        seed=seed,
+        device=device,
     )  # the fits run on a GPU when ``device`` is one
     return rank_from_logits(logits, y, score=score, started=start)
 
@@ -138,30 +144,35 @@ def _temperature_sample(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Te
 
 
 def _empty(seconds: float) -> SuspectRanking:
-    return SuspectRanking(
-        np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), seconds
-    )
+    return SuspectRanking(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), seconds)
 
 
 def suspects_for_snapshot(
-    snapshot: LabelsOfAPool, pool: "Pool", *, limit: int | None = None, folds: int = DEFAULT_FOLDS,
+    snapshot: LabelsOfAPool,
+    pool: "Pool",
+    *,
+    limit: int | None = None,
+    folds: int = DEFAULT_FOLDS,
     score: str = DEFAULT_SCORE,
 ) -> list[Suspect]:
     """The project's suspects as stored records (item and class ids, not positions), best first.
 
     Runs in the worker on a snapshot; ``limit`` keeps only the top of the ranking."""
-    ranking = rank_suspects(pool.z, snapshot.labeled, snapshot.y, len(snapshot.class_ids), folds=folds, score=score,
-                            device=pool.fit_device)
+    ranking = rank_suspects(
+        pool.z, snapshot.labeled, snapshot.y, len(snapshot.class_ids), folds=folds, score=score, device=pool.fit_device
+    )
     count = len(ranking) if limit is None else min(limit, len(ranking))
     out = []
     for rank in range(count):
         position = int(ranking.positions[rank])
-        out.append(Suspect(
-            item_id=int(snapshot.item_ids[snapshot.labeled[position]]),
-            rank=rank + 1,
-            given_class_id=snapshot.class_ids[int(snapshot.y[position])],
-            suggested_class_id=snapshot.class_ids[int(ranking.suggested[rank])],
-            score=float(ranking.scores[rank]),
-            p_given=float(ranking.p_given[rank]),
-        ))
+        out.append(
+            Suspect(
+                item_id=int(snapshot.item_ids[snapshot.labeled[position]]),
+                rank=rank + 1,
+                given_class_id=snapshot.class_ids[int(snapshot.y[position])],
+                suggested_class_id=snapshot.class_ids[int(ranking.suggested[rank])],
+                score=float(ranking.scores[rank]),
+                p_given=float(ranking.p_given[rank]),
+            )
+        )
     return out

@@ -27,8 +27,15 @@ class AppHead(PlainHead):  # loads, warm-starts and exports as the plain head: b
     description = "the app's head: labels spread over the pool's k-NN graph, then a linear head"
 
     def fit(
-        self, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
-        init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
+        self,
+        pool: Pool,
+        labeled: np.ndarray,
+        y: np.ndarray,
+        n_classes: int,
+        *,
+        init: Model | None = None,
+        calibrate: bool = True,
+        cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         start = time.perf_counter()
         previous = self.warm_start(init)
@@ -69,15 +76,18 @@ def fit_app_head(
     taken = labeled if exclude is None else np.concatenate([labeled, exclude])
     unlabeled = ~np.isin(nodes, taken)
     return linear.fit_semi_supervised(
-        pool.z[torch.from_numpy(labeled)], torch.from_numpy(y).long(),
-        pool.z[torch.from_numpy(nodes[unlabeled])], spread[torch.from_numpy(unlabeled)],
-        n_classes, init=init, max_iter=max_iter, device=pool.fit_device,
+        pool.z[torch.from_numpy(labeled)],
+        torch.from_numpy(y).long(),
+        pool.z[torch.from_numpy(nodes[unlabeled])],
+        spread[torch.from_numpy(unlabeled)],
+        n_classes,
+        init=init,
+        max_iter=max_iter,
+        device=pool.fit_device,
     )
 
 
-def calibrate_app_head(
-    pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, model: linear.LinearHead
-) -> float | None:
+def calibrate_app_head(pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, model: linear.LinearHead) -> float | None:
     """Set the app head's temperature from out-of-fold fits of the app head itself; returns
     their accuracy. Each fold's labels are held out of the graph's seeds, of the pseudo-labels
     and of the fit (cold start: a warm start from ``model`` would leak them)."""
@@ -91,9 +101,7 @@ def calibrate_app_head(
             continue
         rest = np.flatnonzero(~test)
         train = rest[linear.capped_per_class(y[rest], linear.oof_train_limit(y), fold)]  # see OOF_MAX_TRAIN_PER_CLASS
-        part = fit_app_head(
-            pool, labeled[train], y[train], n_classes, exclude=labeled[test], max_iter=linear.OOF_MAX_ITER
-        )
+        part = fit_app_head(pool, labeled[train], y[train], n_classes, exclude=labeled[test], max_iter=linear.OOF_MAX_ITER)
         logits[torch.from_numpy(test)] = part.logits(pool.z[torch.from_numpy(labeled[test])])
     return linear.calibrate_from_logits(model, logits, torch.from_numpy(y).long())
 

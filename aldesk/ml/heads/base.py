@@ -82,8 +82,15 @@ class Head(Protocol):
     convex: bool  # whether a warm start from a model that saw some labels leaks nothing of them
 
     def fit(
-        self, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
-        init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
+        self,
+        pool: Pool,
+        labeled: np.ndarray,
+        y: np.ndarray,
+        n_classes: int,
+        *,
+        init: Model | None = None,
+        calibrate: bool = True,
+        cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         """Fit on the labeled pool items (``labeled``: pool indices, ``y``: class indices);
         returns the model and its metrics (head, n_labels, temperature, cv_accuracy, ...).
@@ -103,7 +110,9 @@ class Head(Protocol):
         """A model stored by ``Model.to_bytes``."""
         ...
 
-    def bundle(self, model: ModelRecord, fit_vectors: np.ndarray | None) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
+    def bundle(
+        self, model: ModelRecord, fit_vectors: np.ndarray | None
+    ) -> tuple[RebuiltHead, Callable[[np.ndarray], np.ndarray]]:
         """The stored model as a torch module for the model bundle, with the app's own
         prediction for some float16 vectors (to check the module reproduces it).
         ``fit_vectors``: the rows the whitening was fitted on (None for a head reading raw vectors)."""
@@ -124,8 +133,10 @@ class RebuiltHead:
     @property
     def contract(self) -> str:
         if self.kind == "linear":
-            return ("the linear head on the projected float16 embeddings (what the app shows and "
-                    "queries with; label propagation only chose the app head's training examples)")
+            return (
+                "the linear head on the projected float16 embeddings (what the app shows and "
+                "queries with; label propagation only chose the app head's training examples)"
+            )
         return "the small CNN trained from scratch on the float16 pixel thumbnails (the app's head on the pixels backbone)"
 
 
@@ -166,8 +177,15 @@ def keeps_raw_vectors(vectors: np.ndarray) -> bool:
 
 
 def fit_head(
-    name: str, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
-    init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
+    name: str,
+    pool: Pool,
+    labeled: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    init: Model | None = None,
+    calibrate: bool = True,
+    cancel: Cancel | None = None,
 ) -> tuple[Model, dict[str, Any]]:
     """Fit the head ``name`` (warm-started from ``init`` when it is the same kind of model)."""
     head = get_head(name)
@@ -194,7 +212,4 @@ def fit_metrics(name: str, y: np.ndarray, model: Model, cv_accuracy: float | Non
 
 def require_two_classes(y: np.ndarray) -> None:
     if len(np.unique(y)) < 2:
-        raise NotEnoughLabels(
-            "Training needs labels from at least two classes; "
-            f"so far {len(y)} label(s), all of one class."
-        )
+        raise NotEnoughLabels(f"Training needs labels from at least two classes; so far {len(y)} label(s), all of one class.")

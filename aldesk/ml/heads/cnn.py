@@ -82,10 +82,13 @@ class SmallCnn(nn.Module):
         a, b, c, d = widths
         self.body = nn.Sequential(
             *_block(CHANNELS, a, stride=2),
-            *_block(a, b), nn.MaxPool2d(2),
-            *_block(b, c), nn.MaxPool2d(2),
+            *_block(a, b),
+            nn.MaxPool2d(2),
+            *_block(b, c),
+            nn.MaxPool2d(2),
             *_block(c, d),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.classifier = nn.Linear(d, n_classes)
 
@@ -163,8 +166,11 @@ class CnnHead:
         meta = {"format": FORMAT, "widths": list(WIDTHS), "n_classes": self.n_classes}
         buffer = io.BytesIO()
         np.savez(
-            buffer, meta=np.array(json.dumps(meta)), active=self.active.numpy(),
-            temperature=np.array(self.temperature), **arrays,
+            buffer,
+            meta=np.array(json.dumps(meta)),
+            active=self.active.numpy(),
+            temperature=np.array(self.temperature),
+            **arrays,
         )
         return buffer.getvalue()
 
@@ -180,9 +186,7 @@ class CnnHead:
                 network.load_state_dict(state, strict=True)
                 return cls(network, torch.from_numpy(arrays["active"].copy()), float(arrays["temperature"]))
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
-            raise AldeskError(
-                f"The stored {NAME} model cannot be read ({exc}); retrain with: aldesk train PROJECT"
-            ) from exc
+            raise AldeskError(f"The stored {NAME} model cannot be read ({exc}); retrain with: aldesk train PROJECT") from exc
 
 
 def class_weights(y: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,8 +203,8 @@ def shift(images: torch.Tensor, generator: torch.Generator, max_shift: int = MAX
     padded = F.pad(images, (max_shift,) * 4, mode="replicate")
     dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
     dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
-    rows = (dy[:, None] + torch.arange(SIDE)[None, :])  # [n, S]
-    cols = (dx[:, None] + torch.arange(SIDE)[None, :])
+    rows = dy[:, None] + torch.arange(SIDE)[None, :]  # [n, S]
+    cols = dx[:, None] + torch.arange(SIDE)[None, :]
     index = torch.arange(n)[:, None, None, None]
     channel = torch.arange(CHANNELS)[None, :, None, None]
     if images.device.type != "cpu":  # the random draws stay on the CPU generator: same shifts anywhere
@@ -251,7 +255,10 @@ def fit_cnn(
         network.train()
         optimiser = torch.optim.AdamW(network.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
         schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimiser, max_lr=LEARNING_RATE, total_steps=max(total, 2), pct_start=0.1 if warm else 0.25,
+            optimiser,
+            max_lr=LEARNING_RATE,
+            total_steps=max(total, 2),
+            pct_start=0.1 if warm else 0.25,
         )
         mask = torch.where(active, 0.0, -1e4)  # classes without labels stay out of the softmax
         if on_gpu:
@@ -278,7 +285,10 @@ def fit_cnn(
     network.eval()
     if is_cuda(device):  # on_gpu, with device narrowed to not None for mypy
         return CnnHead(network.cpu(), active, device=torch.device(device)), {
-            "steps": done, "cancelled": done < total, "warm_start": warm}
+            "steps": done,
+            "cancelled": done < total,
+            "warm_start": warm,
+        }
     return CnnHead(network, active), {"steps": done, "cancelled": done < total, "warm_start": warm}
 
 
@@ -304,8 +314,16 @@ class CnnHeadKind:
     description = "a small CNN trained from scratch on 32 x 32 thumbnails (the pixels encoder)"
 
     def fit(
-        self, pool: "Pool", labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
-        init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None, seed: int = 0,
+        self,
+        pool: "Pool",
+        labeled: np.ndarray,
+        y: np.ndarray,
+        n_classes: int,
+        *,
+        init: Model | None = None,
+        calibrate: bool = True,
+        cancel: Cancel | None = None,
+        seed: int = 0,
     ) -> tuple[CnnHead, dict[str, Any]]:
         """Reads the pool's raw pixel vectors; ``calibrate`` changes nothing (the temperature
         comes from the training itself: out-of-fold fits would each cost a whole training)."""
@@ -318,7 +336,12 @@ class CnnHeadKind:
             )
         start = time.perf_counter()
         model, info = fit_cnn(
-            pool.raw[labeled], y, n_classes, init=self.warm_start(init), seed=seed, cancel=cancel,
+            pool.raw[labeled],
+            y,
+            n_classes,
+            init=self.warm_start(init),
+            seed=seed,
+            cancel=cancel,
             device=pool.fit_device,
         )
         return model, {**fit_metrics(NAME, y, model, None, time.perf_counter() - start), **info}

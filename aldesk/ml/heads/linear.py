@@ -79,9 +79,7 @@ class LinearHead:
             return self._predict_on(z, out, block)
         with torch.inference_mode():
             for start in range(0, z.shape[0], block):
-                out[start : start + block] = torch.softmax(
-                    self.logits(z[start : start + block]) / self.temperature, dim=1
-                )
+                out[start : start + block] = torch.softmax(self.logits(z[start : start + block]) / self.temperature, dim=1)
         return out
 
     def _predict_on(self, z: torch.Tensor, out: torch.Tensor, block: int) -> torch.Tensor:
@@ -97,8 +95,12 @@ class LinearHead:
         if self.weight.device == torch.device(device):
             return self
         return LinearHead(
-            self.weight.to(device), self.bias.to(device), self.active.to(device), self.temperature,
-            self.calibrated_at, self.oof_accuracy,
+            self.weight.to(device),
+            self.bias.to(device),
+            self.active.to(device),
+            self.temperature,
+            self.calibrated_at,
+            self.oof_accuracy,
         )
 
     def to_bytes(self) -> bytes:
@@ -149,9 +151,13 @@ def fit_linear(
     """
     if is_cuda(device) and z.device != torch.device(device):
         moved = fit_linear(
-            z.to(device), y.to(device), n_classes,
+            z.to(device),
+            y.to(device),
+            n_classes,
             sample_weight=None if sample_weight is None else sample_weight.to(device),
-            init=None if init is None else init.to(device), l2=l2, max_iter=max_iter,
+            init=None if init is None else init.to(device),
+            l2=l2,
+            max_iter=max_iter,
         )
         return moved.to("cpu")
     z = z.float()
@@ -173,8 +179,13 @@ def fit_linear(
     mask = (~active).float() * -1e4  # keep inactive classes out of the softmax while training
 
     optimiser = torch.optim.LBFGS(
-        [W, b], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
-        tolerance_grad=1e-6, tolerance_change=1e-9, history_size=20,
+        [W, b],
+        lr=1.0,
+        max_iter=max_iter,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-6,
+        tolerance_change=1e-9,
+        history_size=20,
     )
 
     def closure() -> torch.Tensor:
@@ -253,8 +264,14 @@ def capped_per_class(y: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
 
 
 def out_of_fold_logits(
-    z: torch.Tensor, y: torch.Tensor, n_classes: int, *, folds: int = OOF_FOLDS, seed: int = 0,
-    device: torch.device | None = None, max_train: int | None = None,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    *,
+    folds: int = OOF_FOLDS,
+    seed: int = 0,
+    device: torch.device | None = None,
+    max_train: int | None = None,
 ) -> torch.Tensor:
     """Logits for each labeled item from a plain head trained without it (stratified folds; each
     fold's head on at most ``max_train`` of the other labels, default ``oof_train_limit``); fits
@@ -339,7 +356,8 @@ def _normalised_graph(indices: torch.Tensor, sims: torch.Tensor) -> torch.Tensor
         warnings.simplefilter("ignore", UserWarning)
         w = torch.sparse_coo_tensor(
             torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])]),
-            torch.cat([vals, vals]), (n, n),
+            torch.cat([vals, vals]),
+            (n, n),
         ).coalesce()
         degree = torch.zeros(n, device=indices.device).index_add_(0, w.indices()[0], w.values()).clamp_min(1e-12)
         inv_sqrt = degree.rsqrt()
@@ -375,14 +393,10 @@ def fit_semi_supervised(
     z_all = torch.cat([z_labeled, z_pseudo[chosen]])
     y_all = torch.cat([y, guess[chosen]])
     weights = torch.cat([torch.ones(len(y)), pseudo_weight * confidence[chosen]])
-    return fit_linear(
-        z_all, y_all, n_classes, sample_weight=weights, init=init, l2=l2, max_iter=max_iter, device=device
-    )
+    return fit_linear(z_all, y_all, n_classes, sample_weight=weights, init=init, l2=l2, max_iter=max_iter, device=device)
 
 
-def _top_per_class(
-    confidence: torch.Tensor, guess: torch.Tensor, ok: torch.Tensor, n_classes: int, budget: int
-) -> torch.Tensor:
+def _top_per_class(confidence: torch.Tensor, guess: torch.Tensor, ok: torch.Tensor, n_classes: int, budget: int) -> torch.Tensor:
     per_class = max(1, budget // n_classes)
     picks = []
     for cls in range(n_classes):

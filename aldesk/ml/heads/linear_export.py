@@ -26,7 +26,6 @@ from aldesk.ml.heads.base import RebuiltHead
 from aldesk.ml.heads.linear import LinearHead
 
 
-
 class LinearOnProjection(nn.Module):
     """features -> (features - mean) @ components / scale -> @ weight + bias (raw logits)."""
 

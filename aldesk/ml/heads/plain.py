@@ -26,8 +26,15 @@ class PlainHead:
     description = "a linear head on the labels alone"
 
     def fit(
-        self, pool: Pool, labeled: np.ndarray, y: np.ndarray, n_classes: int, *,
-        init: Model | None = None, calibrate: bool = True, cancel: Cancel | None = None,
+        self,
+        pool: Pool,
+        labeled: np.ndarray,
+        y: np.ndarray,
+        n_classes: int,
+        *,
+        init: Model | None = None,
+        calibrate: bool = True,
+        cancel: Cancel | None = None,
     ) -> tuple[Model, dict[str, Any]]:
         start = time.perf_counter()
         z_l = pool.z[torch.from_numpy(labeled)]

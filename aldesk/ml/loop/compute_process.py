@@ -80,7 +80,8 @@ class ComputeProcess:
             process = self._context.Process(
                 target=serve,
                 args=(child_end, self._cancel, str(self.project_path), self.backbone, CHILD_NICE),
-                name="aldesk-compute", daemon=True,
+                name="aldesk-compute",
+                daemon=True,
             )
             with _main_script_hidden():
                 process.start()

@@ -39,15 +39,19 @@ def missing_items(project: Project, backbone: Backbone) -> list[tuple[int, Path]
 
 
 def embedding_chunks(
-    backbone: Backbone, kind: ItemKind, todo: list[tuple[int, Path]], *, batch_size: int | None = None,
-    progress: Progress | None = None, cancel: Cancel | None = None,
+    backbone: Backbone,
+    kind: ItemKind,
+    todo: list[tuple[int, Path]],
+    *,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
 ) -> Iterator[EmbeddedChunk]:
     """The vectors of the ``todo`` items of ``kind``, a chunk at a time (failures named per item)."""
     ids = np.array([i for i, _ in todo], dtype=np.int64)
     sources = [lambda path=path: kind.load(path, max_side=backbone.load_side) for _, path in todo]
     for chunk in embed_sources(backbone, sources, batch_size=batch_size, progress=progress, cancel=cancel):
-        yield EmbeddedChunk(ids[chunk.positions], chunk.vectors,
-                            [(int(ids[pos]), reason) for pos, reason in chunk.failures])
+        yield EmbeddedChunk(ids[chunk.positions], chunk.vectors, [(int(ids[pos]), reason) for pos, reason in chunk.failures])
 
 
 @dataclass
@@ -74,13 +78,17 @@ def embed_project(
     total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
     report = EmbedReport(backbone=backbone.spec.name, already=total - len(todo))
     path_of = dict(todo)
-    for chunk in embedding_chunks(backbone, kind_of(project), todo, batch_size=batch_size, progress=progress,
-                                  cancel=cancel):
+    for chunk in embedding_chunks(backbone, kind_of(project), todo, batch_size=batch_size, progress=progress, cancel=cancel):
         if len(chunk.item_ids):
             # Embeddings can be computed again, labels cannot: never fill the disk's last 64 MB.
-            tight = reserve_error(project.path, incoming=chunk.vectors.nbytes, outcome=(
-                f"embedding stopped to keep room for labels ({report.embedded} items embedded now and "
-                "every earlier chunk are kept; run the same command again after freeing space)"))
+            tight = reserve_error(
+                project.path,
+                incoming=chunk.vectors.nbytes,
+                outcome=(
+                    f"embedding stopped to keep room for labels ({report.embedded} items embedded now and "
+                    "every earlier chunk are kept; run the same command again after freeing space)"
+                ),
+            )
             if tight is not None:
                 raise tight
             vectors.add_chunk(project, eset.id, chunk.item_ids, chunk.vectors)
@@ -88,5 +96,3 @@ def embed_project(
         report.failed.extend((str(path_of[item]), reason) for item, reason in chunk.failures)
     report.cancelled = bool(cancel and cancel())
     return report
-
-

@@ -63,8 +63,9 @@ def app_round_settings() -> RoundSettings:
     """The round the app runs after new labels: everything the window shows."""
     from aldesk.core.suspects_store import MAX_STORED
 
-    return RoundSettings(queue_length=QUEUE_LENGTH, fallback_length=FALLBACK_LENGTH, evaluate=True,
-                         suspects=True, suspects_limit=MAX_STORED)
+    return RoundSettings(
+        queue_length=QUEUE_LENGTH, fallback_length=FALLBACK_LENGTH, evaluate=True, suspects=True, suspects_limit=MAX_STORED
+    )
 
 
 class JobRunner:
@@ -116,10 +117,15 @@ class JobRunner:
         # Progress comes per batch from inside the embedding, chunks every few batches: the
         # batches are reported as they finish (straight to emit), not held back to the next chunk.
         report = self._emit or (lambda _kind, _payload: None)
-        for chunk in embedding_chunks(backbone, kind, todo, progress=lambda d, t: report("progress", (stage, d, t)),
-                                      cancel=self.cancelled):
-            yield "chunk", EmbedChunk(backbone.spec.name, backbone.identity, backbone.spec.dim,
-                                      chunk.item_ids, chunk.vectors, chunk.failures)
+        for chunk in embedding_chunks(
+            backbone, kind, todo, progress=lambda d, t: report("progress", (stage, d, t)), cancel=self.cancelled
+        ):
+            yield (
+                "chunk",
+                EmbedChunk(
+                    backbone.spec.name, backbone.identity, backbone.spec.dim, chunk.item_ids, chunk.vectors, chunk.failures
+                ),
+            )
         if not self.cancelled():
             yield "embedding_done", backbone.spec.name
 
@@ -157,8 +163,7 @@ class JobRunner:
             return
         # 100k x 1,280 float16 vectors would be 256 MB to send; the window needs neither them nor the old predictions.
         light = dataclasses.replace(snapshot, vectors=None, previous_predicted=None)
-        yield "refreshed", RefreshOutcome(light, result.train, result.queue, result.fallback, result.metrics,
-                                          result.suspects)
+        yield "refreshed", RefreshOutcome(light, result.train, result.queue, result.fallback, result.metrics, result.suspects)
 
 
 def _sleep_unless_cancelled(seconds: float, cancelled: Callable[[], bool]) -> None:

@@ -98,9 +98,7 @@ class PoolModel:
         """The anchors' k-NN graph (neighbour positions in ``anchors``, similarities); built on
         first use and kept, as it depends only on the embeddings."""
         if self._graph is None:
-            self._graph = knn_graph(
-                self.z[torch.from_numpy(self.anchors)], k=GRAPH_NEIGHBOURS, device=self.fit_device
-            )
+            self._graph = knn_graph(self.z[torch.from_numpy(self.anchors)], k=GRAPH_NEIGHBOURS, device=self.fit_device)
         return self._graph
 
     def propagate(self, labeled: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, torch.Tensor]:
@@ -121,11 +119,14 @@ class PoolModel:
             sims = torch.cat([sims, near_sims])
         seeded = position[labeled] >= 0
         spread = linear.propagate_labels(
-            indices, sims, torch.from_numpy(position[labeled[seeded]]), torch.from_numpy(y[seeded]), n_classes,
+            indices,
+            sims,
+            torch.from_numpy(position[labeled[seeded]]),
+            torch.from_numpy(y[seeded]),
+            n_classes,
             device=self.fit_device,
         )
         return nodes, spread
-
 
     def _nearest_anchors(self, items: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Each item's k most similar anchors. Computed once per item and kept: with 118,000
@@ -141,13 +142,21 @@ class PoolModel:
                 block = rows_that_fit(8 * len(self.anchors), free_memory(where) or 0, minimum=256, maximum=4096)
             anchor_z = torch.nn.functional.normalize(self.z[torch.from_numpy(self.anchors)].to(where), dim=1)
             # In blocks of rows: 118,000 x 20,000 similarities at once would be 9.4 GB.
-            tops = [torch.topk(torch.nn.functional.normalize(self.z[torch.from_numpy(new[start:start + block])].to(where),
-                                                             dim=1) @ anchor_z.T, k, dim=1)
-                    for start in range(0, len(new), block)]
+            tops = [
+                torch.topk(
+                    torch.nn.functional.normalize(self.z[torch.from_numpy(new[start : start + block])].to(where), dim=1)
+                    @ anchor_z.T,
+                    k,
+                    dim=1,
+                )
+                for start in range(0, len(new), block)
+            ]
             old = self._near or (torch.empty((0, k), dtype=torch.long), torch.empty((0, k)))
             self._near_row[new] = len(old[0]) + np.arange(len(new))
-            self._near = (torch.cat([old[0], *(t.indices.cpu() for t in tops)]),
-                          torch.cat([old[1], *(t.values.cpu() for t in tops)]))
+            self._near = (
+                torch.cat([old[0], *(t.indices.cpu() for t in tops)]),
+                torch.cat([old[1], *(t.values.cpu() for t in tops)]),
+            )
         rows = torch.from_numpy(self._near_row[items])
         assert self._near is not None  # set above, the first time any item was asked about
         return self._near[0][rows], self._near[1][rows]
@@ -192,8 +201,14 @@ def build_pool(project: Project, snapshot: Snapshot, *, seed: int = 0) -> PoolMo
         return PoolModel.build(vecs, seed=seed)
     # Kept on disk between app starts (aldesk/ml/loop/pool_cache.py): the projection below is the
     # slow part of opening a large project.
-    key = pool_cache.pool_cache_key(project.path, project.meta("created_at"), eset.identity, layout.last_chunk,
-                                    layout.ids, (seed, FIT_SAMPLE, MAX_COMPONENTS, GRAPH_MAX))
+    key = pool_cache.pool_cache_key(
+        project.path,
+        project.meta("created_at"),
+        eset.identity,
+        layout.last_chunk,
+        layout.ids,
+        (seed, FIT_SAMPLE, MAX_COMPONENTS, GRAPH_MAX),
+    )
     cached = pool_cache.load(key)
     if cached is not None:
         return PoolModel(*cached, raw=None)

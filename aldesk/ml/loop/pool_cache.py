@@ -38,8 +38,9 @@ def default_folder() -> Path:
     return Path(platformdirs.user_cache_dir("aldesk", appauthor=False)) / "pools"
 
 
-def pool_cache_key(project_path: Path, created_at: str | None, identity: str, last_chunk: int,
-                   item_ids: np.ndarray, settings: tuple[object, ...]) -> str:
+def pool_cache_key(
+    project_path: Path, created_at: str | None, identity: str, last_chunk: int, item_ids: np.ndarray, settings: tuple[object, ...]
+) -> str:
     digest = hashlib.sha256()
     for part in (_VERSION, str(Path(project_path).resolve()), created_at or "", identity, str(last_chunk), repr(settings)):
         digest.update(part.encode() + b"\0")
@@ -73,8 +74,13 @@ def save(key: str, whitening: Whitening, z: torch.Tensor, anchors: np.ndarray, f
     try:
         temp.mkdir(parents=True, exist_ok=True)
         np.save(temp / "z.npy", z.numpy())
-        np.savez(temp / "meta.npz", mean=whitening.mean, components=whitening.components,
-                 scale=np.float64(whitening.scale), anchors=anchors)
+        np.savez(
+            temp / "meta.npz",
+            mean=whitening.mean,
+            components=whitening.components,
+            scale=np.float64(whitening.scale),
+            anchors=anchors,
+        )
         if final.exists():
             shutil.rmtree(temp, ignore_errors=True)  # another window stored it meanwhile
         else:

@@ -145,8 +145,9 @@ def run_round(
     return drive(steps, progress=progress, cancel=cancel)
 
 
-def drive(steps: Generator[Step, None, Result], *, progress: Callable[[str, int, int], None] | None = None,
-          cancel: Cancel | None = None) -> Result | None:
+def drive(
+    steps: Generator[Step, None, Result], *, progress: Callable[[str, int, int], None] | None = None, cancel: Cancel | None = None
+) -> Result | None:
     """Run a job generator to its end: each yield goes to ``progress``, and is where ``cancel``
     is asked; returns what the generator returns, or None when cancelled."""
     while True:
@@ -166,8 +167,13 @@ def _train(snapshot: Snapshot, pool: PoolModel, settings: RoundSettings, cancel:
         return None  # the cold start needs no model
     head = get_head(settings.head, snapshot.backbone)
     model, metrics = head.fit(
-        pool, snapshot.labeled, snapshot.y, len(snapshot.class_ids), init=head.warm_start(snapshot.previous),
-        calibrate=settings.calibrate, cancel=cancel,
+        pool,
+        snapshot.labeled,
+        snapshot.y,
+        len(snapshot.class_ids),
+        init=head.warm_start(snapshot.previous),
+        calibrate=settings.calibrate,
+        cancel=cancel,
     )
     probs = None
     if settings.score:
@@ -177,9 +183,7 @@ def _train(snapshot: Snapshot, pool: PoolModel, settings: RoundSettings, cancel:
     return TrainResult(model, probs, metrics)
 
 
-def _evaluate(
-    snapshot: Snapshot, pool: PoolModel, train: TrainResult, cancel: Cancel | None
-) -> dict[str, Any]:
+def _evaluate(snapshot: Snapshot, pool: PoolModel, train: TrainResult, cancel: Cancel | None) -> dict[str, Any]:
     """Accuracy estimate from the audit labels, gain per 100 labels, agreement with the
     previous model (aldesk/ml/evaluation/audit.py explains each)."""
     from aldesk.ml.evaluation.audit import evaluate_model
@@ -187,9 +191,17 @@ def _evaluate(
     audit = snapshot.audit if snapshot.audit is not None else np.zeros(len(snapshot.y), dtype=bool)
     order = snapshot.label_order if snapshot.label_order is not None else np.arange(len(snapshot.y))
     return evaluate_model(
-        pool, snapshot.labeled, snapshot.y, audit, order, len(snapshot.class_ids),
-        head=train.metrics.get("head", "default"), init=train.head, probs=train.probs,
-        previous_predictions=snapshot.previous_predicted, cancel=cancel,
+        pool,
+        snapshot.labeled,
+        snapshot.y,
+        audit,
+        order,
+        len(snapshot.class_ids),
+        head=train.metrics.get("head", "default"),
+        init=train.head,
+        probs=train.probs,
+        previous_predictions=snapshot.previous_predicted,
+        cancel=cancel,
     )
 
 
@@ -203,8 +215,11 @@ def select(
             raise AldeskError(f"The {settings.strategy!r} strategy needs a trained model; run aldesk train first.")
         strategy = get_strategy(settings.cold_start)
     state = PoolState(
-        z=pool.z, eligible=snapshot.eligible, probs=probs,
-        label_counts=np.bincount(snapshot.y, minlength=len(snapshot.class_ids)), rng=rng,
+        z=pool.z,
+        eligible=snapshot.eligible,
+        probs=probs,
+        label_counts=np.bincount(snapshot.y, minlength=len(snapshot.class_ids)),
+        rng=rng,
     )
     return strategy.select(state, settings.queue_length)
 

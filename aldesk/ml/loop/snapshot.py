@@ -17,7 +17,6 @@ from aldesk.core.store import Project
 from aldesk.ml.heads.base import Model, load_model
 
 
-
 @dataclass
 class Snapshot:
     """Everything a training job needs, read from the project at one moment."""
@@ -40,13 +39,29 @@ class Snapshot:
 
     @classmethod
     def in_memory(
-        cls, pool_size: int, labeled: np.ndarray, y: np.ndarray, eligible: np.ndarray, n_classes: int,
-        previous: Model | None = None, encoder: str = "",
+        cls,
+        pool_size: int,
+        labeled: np.ndarray,
+        y: np.ndarray,
+        eligible: np.ndarray,
+        n_classes: int,
+        previous: Model | None = None,
+        encoder: str = "",
     ) -> Snapshot:
         """A snapshot of labels held in memory (the simulation, benchmarks): item ids are pool
         positions and class ids class indices."""
-        return cls(0, encoder, np.arange(pool_size), None, list(range(n_classes)), np.asarray(labeled, dtype=np.int64),
-                   np.asarray(y, dtype=np.int64), eligible, previous, None)
+        return cls(
+            0,
+            encoder,
+            np.arange(pool_size),
+            None,
+            list(range(n_classes)),
+            np.asarray(labeled, dtype=np.int64),
+            np.asarray(y, dtype=np.int64),
+            eligible,
+            previous,
+            None,
+        )
 
 
 def take_snapshot(project: Project, *, load_vectors: bool = True, with_predictions: bool = False) -> Snapshot:
@@ -77,8 +92,9 @@ def take_snapshot(project: Project, *, load_vectors: bool = True, with_predictio
     y = class_position[label_class[found]]
     # Every embedded item may be asked but the labeled, skipped and unsure ones: the labeled are
     # at hand, and the other two are few (reading the unlabeled ones instead was 880,000 rows).
-    set_aside = np.fromiter((r[0] for r in project.conn.execute(
-        "SELECT id FROM items WHERE status IN ('skipped', 'unsure')")), dtype=np.int64)
+    set_aside = np.fromiter(
+        (r[0] for r in project.conn.execute("SELECT id FROM items WHERE status IN ('skipped', 'unsure')")), dtype=np.int64
+    )
     eligible = np.ones(len(item_ids), dtype=bool)
     eligible[labeled] = False
     spos, sfound = _positions(item_ids, set_aside)
@@ -90,7 +106,15 @@ def take_snapshot(project: Project, *, load_vectors: bool = True, with_predictio
     audit_ids = np.array(audit_items(project), dtype=np.int64)
     times = label_time[found]
     snapshot = Snapshot(
-        eset.id, eset.backbone, item_ids, vecs, class_ids, labeled, y, eligible, previous,
+        eset.id,
+        eset.backbone,
+        item_ids,
+        vecs,
+        class_ids,
+        labeled,
+        y,
+        eligible,
+        previous,
         latest.version if latest else None,
         audit=np.isin(item_ids[labeled], audit_ids),
         label_order=np.argsort(np.argsort(times, kind="stable"), kind="stable"),

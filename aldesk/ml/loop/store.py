@@ -14,7 +14,13 @@ def save_training(project: Project, snapshot: Snapshot, result: TrainResult) -> 
     """Store a trained model and its predictions for the whole pool; returns its version."""
     assert result.probs is not None, "a model is stored with its predictions: train with RoundSettings.score"
     return model_store.save_model(
-        project, set_id=snapshot.set_id, head=result.metrics["head"], n_labels=len(snapshot.y),
-        class_ids=snapshot.class_ids, params=result.head.to_bytes(), metrics=result.metrics,
-        item_ids=snapshot.item_ids, probs=result.probs,
+        project,
+        set_id=snapshot.set_id,
+        head=result.metrics["head"],
+        n_labels=len(snapshot.y),
+        class_ids=snapshot.class_ids,
+        params=result.head.to_bytes(),
+        metrics=result.metrics,
+        item_ids=snapshot.item_ids,
+        probs=result.probs,
     )

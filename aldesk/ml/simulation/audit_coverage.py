@@ -77,9 +77,12 @@ class AuditSimulation:
 
     def to_json(self) -> dict[str, Any]:
         coverage, judged = self.coverage()
-        return {"coverage": coverage, "checkpoints_judged": judged,
-                "by_labels": self.by_labels(),
-                "checkpoints": [c.__dict__ for c in self.checkpoints]}
+        return {
+            "coverage": coverage,
+            "checkpoints_judged": judged,
+            "by_labels": self.by_labels(),
+            "checkpoints": [c.__dict__ for c in self.checkpoints],
+        }
 
 
 def simulate_audit(
@@ -110,8 +113,13 @@ def simulate_audit(
         state: dict[str, Any] = {"step": 0, "previous": None}
 
         def observe(
-            labeled: np.ndarray, audit: np.ndarray, model: Model | None, probs: np.ndarray | None,
-            seed: int = seed, history: list[dict[str, Any]] = history, state: dict[str, Any] = state,
+            labeled: np.ndarray,
+            audit: np.ndarray,
+            model: Model | None,
+            probs: np.ndarray | None,
+            seed: int = seed,
+            history: list[dict[str, Any]] = history,
+            state: dict[str, Any] = state,
         ) -> None:
             state["step"] += 1
             if model is None:
@@ -125,23 +133,40 @@ def simulate_audit(
                 history.append({"kappa_previous": kappa})
                 return
             metrics = evaluate_model(
-                pool, labeled, y_pool[labeled], audit, np.arange(len(labeled)), n_classes,
-                head=head, init=model, probs=probs, previous_predictions=previous,
+                pool,
+                labeled,
+                y_pool[labeled],
+                audit,
+                np.arange(len(labeled)),
+                n_classes,
+                head=head,
+                init=model,
+                probs=probs,
+                previous_predictions=previous,
             )
             history.append(metrics)
             estimate = metrics["estimate"]
             advice = stopping_advice(history, gain_threshold=gain_threshold, kappa_min=kappa_min)
-            result.checkpoints.append(Checkpoint(
-                seed, len(labeled), int(audit.sum()), accuracy_of(model, z_test, y_test, 0),
-                estimate["value"], estimate["low"], estimate["high"],
-                metrics["gain_per_100"], metrics["kappa_previous"], bool(advice["stop"]),
-            ))
+            result.checkpoints.append(
+                Checkpoint(
+                    seed,
+                    len(labeled),
+                    int(audit.sum()),
+                    accuracy_of(model, z_test, y_test, 0),
+                    estimate["value"],
+                    estimate["low"],
+                    estimate["high"],
+                    metrics["gain_per_100"],
+                    metrics["kappa_previous"],
+                    bool(advice["stop"]),
+                )
+            )
 
-        for step, _accuracy in enumerate(run_one(pool, y_pool, z_test, y_test, n_classes, "default", seed,
-                                                 budget, batch, head, observe=observe), start=1):
+        for step, _accuracy in enumerate(
+            run_one(pool, y_pool, z_test, y_test, n_classes, "default", seed, budget, batch, head, observe=observe), start=1
+        ):
             if progress:
                 progress(seed * steps + step, seeds * steps)
         if seed_done:
             seed_done(seed + 1, result)  # e.g. write what is known so far
     return result
-

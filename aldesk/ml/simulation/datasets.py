@@ -23,8 +23,16 @@ from aldesk.core.imageio import is_image_name, load_image
 
 FASHION_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 FASHION_CLASSES = (
-    "t-shirt", "trouser", "pullover", "dress", "coat",
-    "sandal", "shirt", "sneaker", "bag", "ankle-boot",
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle-boot",
 )
 
 
@@ -51,9 +59,7 @@ def load_dataset(name: str, *, pool_size: int | None = None, test_size: int | No
     elif Path(name).is_dir():
         data = _image_folder(Path(name), seed)
     else:
-        raise AldeskError(
-            f"Unknown dataset {name!r}: use fashion-mnist, digits, or a folder with one sub-folder per class."
-        )
+        raise AldeskError(f"Unknown dataset {name!r}: use fashion-mnist, digits, or a folder with one sub-folder per class.")
     return _subsample(data, pool_size, test_size, seed)
 
 
@@ -116,9 +122,12 @@ def _digits(seed: int) -> LabeledImages:
     labels = bunch.target.astype(np.int64)
     test = _stratified_test_mask(labels, 1 / 3, seed)
     return LabeledImages(
-        "digits", [str(d) for d in range(10)],
-        [_array_loader(img) for img in images[~test]], labels[~test],
-        [_array_loader(img) for img in images[test]], labels[test],
+        "digits",
+        [str(d) for d in range(10)],
+        [_array_loader(img) for img in images[~test]],
+        labels[~test],
+        [_array_loader(img) for img in images[test]],
+        labels[test],
     )
 
 
@@ -136,9 +145,12 @@ def _image_folder(root: Path, seed: int) -> LabeledImages:
     test = _stratified_test_mask(y, 0.2, seed)
     loaders = [lambda p=p: load_image(p) for p in paths]
     return LabeledImages(
-        root.name, classes,
-        [loaders[i] for i in np.flatnonzero(~test)], y[~test],
-        [loaders[i] for i in np.flatnonzero(test)], y[test],
+        root.name,
+        classes,
+        [loaders[i] for i in np.flatnonzero(~test)],
+        y[~test],
+        [loaders[i] for i in np.flatnonzero(test)],
+        y[test],
     )
 
 

@@ -112,7 +112,9 @@ def simulate(
     for name in strategies:
         for seed in range(seeds):
             curve = []
-            for accuracy in run_one(pool, y_pool, z_test, y_test, n_classes, name, seed, budget, batch, head, test_raw=test_vectors):
+            for accuracy in run_one(
+                pool, y_pool, z_test, y_test, n_classes, name, seed, budget, batch, head, test_raw=test_vectors
+            ):
                 curve.append(accuracy)
                 done += 1
                 if progress:
@@ -148,8 +150,7 @@ def run_one(
     needs_probs = strategy_name != "random" or observe is not None
     # Strategies that need a model start from random picks, as is usual; the app's policy
     # (default) and typical have their own cold start.
-    base = RoundSettings(head=head_name, strategy=strategy_name, cold_start="random",
-                         calibrate=needs_probs, score=needs_probs)
+    base = RoundSettings(head=head_name, strategy=strategy_name, cold_start="random", calibrate=needs_probs, score=needs_probs)
     eligible = np.ones(pool.size, dtype=bool)
     labeled: list[int] = []
     audited: list[bool] = []
@@ -174,8 +175,12 @@ def run_one(
                 observe(idx, np.array(audited), model, result.probs)
             majority = int(np.bincount(y).argmax())
             # test_raw is None unless the caller gave it: a head reading raw vectors then cannot be scored.
-            yield accuracy_of(model, test_raw if model is not None and model.reads == "raw" else z_test,  # type: ignore[arg-type]
-                              y_test, majority)
+            yield accuracy_of(
+                model,
+                test_raw if model is not None and model.reads == "raw" else z_test,  # type: ignore[arg-type]
+                y_test,
+                majority,
+            )
         if n == 0:
             return
         picked = result.selection.indices if result.selection is not None else np.zeros(0, dtype=np.int64)

@@ -24,8 +24,13 @@ def cache_dir() -> Path:
 
 
 def embedded_dataset(
-    name: str, backbone: Backbone, *, pool_size: int | None, test_size: int | None,
-    seed: int = 0, progress: Progress | None = None,
+    name: str,
+    backbone: Backbone,
+    *,
+    pool_size: int | None,
+    test_size: int | None,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(pool vectors, pool labels, test vectors, test labels, class names), cached."""
     data = load_dataset(name, pool_size=pool_size, test_size=test_size, seed=seed)
@@ -80,8 +85,11 @@ def summary_table(result: SimulationResult, title: str) -> str:
         f"Full-pool accuracy (supervised head on every pool label): {result.full_pool_accuracy:.4f}; "
         f"head under test: `{result.head}`; {len(next(iter(result.curves.values())).accuracy)} seeds.",
         "",
-        "| strategy | " + " | ".join(f"labels to {t:.0%}" for t in TARGETS) + " | "
-        + " | ".join(f"ratio to random at {t:.0%}" for t in TARGETS) + " |",
+        "| strategy | "
+        + " | ".join(f"labels to {t:.0%}" for t in TARGETS)
+        + " | "
+        + " | ".join(f"ratio to random at {t:.0%}" for t in TARGETS)
+        + " |",
         "|---" * (1 + 2 * len(TARGETS)) + "|",
     ]
     for name, reached in labels_to.items():

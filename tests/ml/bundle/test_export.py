@@ -108,8 +108,9 @@ def test_no_model_says_what_to_do(project, tmp_path):
 def test_cancel_writes_nothing(project, tmp_path):
     _trained_project(project, tmp_path, "pixels", "plain")
     steps = []
-    report = export_model(project, tmp_path / "bundle", progress=lambda d, t: steps.append((d, t)),
-                          cancel=lambda: len(steps) >= 3)
+    report = export_model(
+        project, tmp_path / "bundle", progress=lambda d, t: steps.append((d, t)), cancel=lambda: len(steps) >= 3
+    )
     assert report.cancelled and not (tmp_path / "bundle").exists()
     assert steps[0] == (0, 5)
 

@@ -24,8 +24,10 @@ N = 40  # items per generated project; one of them is deleted after import (a fa
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 
@@ -44,8 +46,9 @@ def stored(path: Path, identity: str) -> tuple[np.ndarray, np.ndarray, int]:
     with open_project(path, write=False) as project:
         eset = vectors.find_set(project, identity)
         ids, vecs = vectors.load_embeddings(project, eset)
-        rows = project.conn.execute("SELECT coalesce(sum(count), 0) FROM embedding_chunks WHERE set_id = ?",
-                                    (eset.id,)).fetchone()[0]
+        rows = project.conn.execute(
+            "SELECT coalesce(sum(count), 0) FROM embedding_chunks WHERE set_id = ?", (eset.id,)
+        ).fetchone()[0]
     return ids, vecs, rows
 
 
@@ -72,9 +75,14 @@ def test_cancelled_run_resumes_without_embedding_anything_twice(client, projects
     backbone = load_backbone("pixels", device="cpu")
     ingested = []
     with open_project(path) as project:
-        first = embed_on_cluster(project, backbone, client, shard_size=4,
-                                 progress=lambda done, total: ingested.append(done),
-                                 cancel=lambda: ingested[-1] >= 8)
+        first = embed_on_cluster(
+            project,
+            backbone,
+            client,
+            shard_size=4,
+            progress=lambda done, total: ingested.append(done),
+            cancel=lambda: ingested[-1] >= 8,
+        )
     assert first.cancelled and first.shards == 2 and first.embedded + len(first.failed) == 8
     with open_project(path) as project:
         second = embed_on_cluster(project, backbone, client, shard_size=4)
@@ -127,8 +135,11 @@ def test_images_missing_on_the_workers_but_present_here_stop_the_run(client, pro
     elsewhere = PathMap.parse([f"{path.parent / 'imgs'}=/not/mounted/imgs"])
     with open_project(path) as project:
         # Whichever of the two shards finishes first names its first image.
-        with pytest.raises(Exception, match=r"found no file at /not/mounted/imgs/(0\d\d).png, which exists on "
-                                            r"this machine as .*imgs/\1.png.*--path-map"):
+        with pytest.raises(
+            Exception,
+            match=r"found no file at /not/mounted/imgs/(0\d\d).png, which exists on "
+            r"this machine as .*imgs/\1.png.*--path-map",
+        ):
             embed_on_cluster(project, backbone, client, shard_size=20, path_map=elsewhere)
         assert len(vectors.embedded_ids(project, vectors.find_set(project, backbone.identity).id)) == 0
 

@@ -34,8 +34,19 @@ def shard_tasks(project_path: Path, folder: Path, size: int, run: str = "r1") ->
         rows = project.conn.execute("SELECT id, path FROM items ORDER BY id").fetchall()
         files = [str(project.resolve(p)) for _, p in rows]
     return [
-        ShardTask(str(folder), run, k // size, [r[0] for r in rows[k : k + size]], [r[1] for r in rows[k : k + size]],
-                  files[k : k + size], "pixels", backbone.identity, None, "cpu", None)
+        ShardTask(
+            str(folder),
+            run,
+            k // size,
+            [r[0] for r in rows[k : k + size]],
+            [r[1] for r in rows[k : k + size]],
+            files[k : k + size],
+            "pixels",
+            backbone.identity,
+            None,
+            "cpu",
+            None,
+        )
         for k in range(0, len(rows), size)
     ]
 
@@ -43,9 +54,15 @@ def shard_tasks(project_path: Path, folder: Path, size: int, run: str = "r1") ->
 def test_round_trip_keeps_ids_paths_vectors_and_failures(tmp_path):
     path = tmp_path / "shard-x-000001.npz"
     vecs = np.arange(6, dtype=np.float16).reshape(2, 3)
-    write_shard(path, meta={"backbone": "b", "identity": "b-1", "dim": 3}, ids=np.array([4, 9, 7]),
-                paths=["a/ü.png", "b.png", "c d.png"], embedded=np.array([True, False, True]),
-                vectors=vecs, reasons=["not an image"])
+    write_shard(
+        path,
+        meta={"backbone": "b", "identity": "b-1", "dim": 3},
+        ids=np.array([4, 9, 7]),
+        paths=["a/ü.png", "b.png", "c d.png"],
+        embedded=np.array([True, False, True]),
+        vectors=vecs,
+        reasons=["not an image"],
+    )
     shard = read_shard(path)
     assert shard.ids.tolist() == [4, 9, 7] and shard.paths == ["a/ü.png", "b.png", "c d.png"]
     assert np.array_equal(shard.vectors, vecs)
@@ -56,9 +73,15 @@ def test_round_trip_keeps_ids_paths_vectors_and_failures(tmp_path):
 
 def test_truncated_and_bit_flipped_shards_are_named(tmp_path):
     path = tmp_path / "shard-x-000001.npz"
-    write_shard(path, meta={"backbone": "b", "identity": "b-1", "dim": 64}, ids=np.arange(50),
-                paths=[f"{i}.png" for i in range(50)], embedded=np.ones(50, bool),
-                vectors=np.ones((50, 64), np.float16), reasons=[])
+    write_shard(
+        path,
+        meta={"backbone": "b", "identity": "b-1", "dim": 64},
+        ids=np.arange(50),
+        paths=[f"{i}.png" for i in range(50)],
+        embedded=np.ones(50, bool),
+        vectors=np.ones((50, 64), np.float16),
+        reasons=[],
+    )
     data = path.read_bytes()
     cut = tmp_path / "shard-x-000002.npz"
     cut.write_bytes(data[: len(data) // 2])

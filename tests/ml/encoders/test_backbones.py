@@ -190,10 +190,12 @@ def test_lite0_features_are_meaningful(demo_sample):
     accuracy = {}
     for name, network in (("pretrained", pretrained), ("random", random_init)):
         backbone = Backbone(spec, network, torch.device("cpu"), name, transform, load_side=2 * PROBE_SIDE)
-        features = torch.cat([
-            backbone.embed(torch.stack([backbone.preprocess(image) for image in images[start:start + 100]]))
-            for start in range(0, len(images), 100)
-        ])
+        features = torch.cat(
+            [
+                backbone.embed(torch.stack([backbone.preprocess(image) for image in images[start : start + 100]]))
+                for start in range(0, len(images), 100)
+            ]
+        )
         assert torch.isfinite(features).all()
         accuracy[name] = _ridge_probe_accuracy(features, labels, PROBE_TRAIN)
     print(f"ridge probe accuracy on {PROBE_TEST} demo images: {accuracy}")

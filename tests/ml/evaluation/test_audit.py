@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from aldesk.ml.evaluation.audit import (
-    MIN_AUDIT_LABELS, cohens_kappa, estimate_from_counts, evaluate_model, out_of_fold_correct,
+    MIN_AUDIT_LABELS,
+    cohens_kappa,
+    estimate_from_counts,
+    evaluate_model,
+    out_of_fold_correct,
     wilson_interval,
 )
 from aldesk.ml.loop.pool import PoolModel
@@ -93,8 +97,9 @@ def test_the_estimate_tracks_the_true_accuracy_of_the_model(head):
     probs = model.predict_proba(pool.z).numpy()
     rest = np.setdiff1d(np.arange(len(x)), labeled)
     true_accuracy = float((probs[rest].argmax(1) == y[rest]).mean())
-    metrics = evaluate_model(pool, labeled, y[labeled], audit, np.arange(len(labeled)), 3, head=head,
-                             probs=probs, previous_predictions=probs.argmax(1))
+    metrics = evaluate_model(
+        pool, labeled, y[labeled], audit, np.arange(len(labeled)), 3, head=head, probs=probs, previous_predictions=probs.argmax(1)
+    )
     estimate = metrics["estimate"]
     assert estimate["audit_labels"] == 120
     assert 0.6 < true_accuracy < 0.99  # a problem where accuracy is informative

@@ -95,9 +95,16 @@ def test_snapshot_suspects_carry_item_and_class_ids():
     item_ids = np.arange(400, dtype=np.int64) * 10 + 7
     class_ids = [11, 22, 33]
     snapshot = Snapshot(
-        set_id=1, backbone="test", item_ids=item_ids, vectors=x.numpy().astype(np.float16),
-        class_ids=class_ids, labeled=np.arange(400), y=noisy, eligible=np.zeros(400, dtype=bool),
-        previous=None, previous_version=None,
+        set_id=1,
+        backbone="test",
+        item_ids=item_ids,
+        vectors=x.numpy().astype(np.float16),
+        class_ids=class_ids,
+        labeled=np.arange(400),
+        y=noisy,
+        eligible=np.zeros(400, dtype=bool),
+        previous=None,
+        previous_version=None,
     )
     suspects = suspects_for_snapshot(snapshot, PoolModel.build(snapshot.vectors), limit=len(flipped))
     assert [s.rank for s in suspects] == list(range(1, len(flipped) + 1))

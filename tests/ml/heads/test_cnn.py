@@ -127,8 +127,9 @@ def test_engine_trains_and_scores_the_cnn_on_raw_pixels(monkeypatch):
     labeled = np.arange(12)
     model, metrics = fit_head("cnn", pool, labeled, y[labeled], 3)
     assert isinstance(model, CnnHead) and metrics["head"] == "cnn" and metrics["n_labels"] == 12
-    result = refresh_round(pool, labeled, y[labeled], np.arange(60) >= 12, 3, n=5, head="cnn",
-                           init=model, rng=np.random.default_rng(0))
+    result = refresh_round(
+        pool, labeled, y[labeled], np.arange(60) >= 12, 3, n=5, head="cnn", init=model, rng=np.random.default_rng(0)
+    )
     assert result.probs.shape == (60, 3) and len(result.selection.indices) == 5
     with pytest.raises(NotEnoughLabels):
         fit_head("cnn", pool, labeled[:1], y[:1], 3)

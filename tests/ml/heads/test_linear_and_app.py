@@ -8,8 +8,9 @@ from aldesk.ml.heads.base import fit_head
 from aldesk.ml.loop import pool as engine
 
 
-
 from aldesk.ml.heads import linear as heads
+
+
 def _blobs(n_per_class=60, n_classes=3, dim=8, seed=0, spread=0.6):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 3, size=(n_classes, dim))
@@ -94,8 +95,7 @@ def test_calibration_fields_round_trip_and_old_models_still_load():
     again = heads.LinearHead.from_bytes(head.to_bytes())
     assert (again.temperature, again.calibrated_at, again.oof_accuracy) == (1.7, 48, 0.81)
     buffer = io.BytesIO()  # a model stored before these fields existed
-    np.savez(buffer, weight=head.weight.numpy(), bias=head.bias.numpy(), active=head.active.numpy(),
-             temperature=np.array(1.0))
+    np.savez(buffer, weight=head.weight.numpy(), bias=head.bias.numpy(), active=head.active.numpy(), temperature=np.array(1.0))
     old = heads.LinearHead.from_bytes(buffer.getvalue())
     assert old.calibrated_at == 0 and old.oof_accuracy is None
 
@@ -168,11 +168,11 @@ def test_labeled_items_outside_the_graph_sample_join_it_up_to_a_fixed_cap(monkey
     outside = np.setdiff1d(np.arange(pool.size), pool.anchors)
     labeled = np.random.default_rng(0).choice(outside, 150, replace=False)
     nodes, spread = pool.propagate(labeled, y.numpy()[labeled], 3)
-    extra = nodes[len(pool.anchors):]
+    extra = nodes[len(pool.anchors) :]
     assert len(extra) == 50 and np.isin(extra, labeled).all()
     # Seeds are only the labels in the graph, and they spread: every extra node has its own label.
-    assert (spread[len(pool.anchors):].argmax(1).numpy() == y.numpy()[extra]).all()
+    assert (spread[len(pool.anchors) :].argmax(1).numpy() == y.numpy()[extra]).all()
     # More labels later: the extra nodes chosen before stay chosen unless outranked by new ones.
     more = np.concatenate([labeled, np.setdiff1d(outside, labeled)[:30]])
-    again = pool.propagate(more, y.numpy()[more], 3)[0][len(pool.anchors):]
+    again = pool.propagate(more, y.numpy()[more], 3)[0][len(pool.anchors) :]
     assert len(again) == 50 and len(np.intersect1d(again, extra)) >= 50 - 30

@@ -29,7 +29,7 @@ def pool_project(project):
     eset = vectors.get_or_create_set(project, "synthetic", "synthetic-1", dim)
     order = rng.permutation(n)  # chunks not in id order
     for start in range(0, n, 64):
-        part = order[start:start + 64]
+        part = order[start : start + 64]
         vectors.add_chunk(project, eset.id, ids[part], x[part])
     record(project, int(ids[0]), "label", 1)
     record(project, int(ids[1]), "label", 2)

@@ -60,8 +60,7 @@ def test_embed_in_a_child_gives_the_same_vectors_as_in_this_process(project_path
     here: list = []
     JobRunner(project_path, "pixels", lambda: False).run("embed", lambda kind, p: here.append((kind, p)))
     local = [p for kind, p in here if kind == "chunk"]
-    np.testing.assert_array_equal(np.concatenate([c.vectors for c in chunks]),
-                                  np.concatenate([c.vectors for c in local]))
+    np.testing.assert_array_equal(np.concatenate([c.vectors for c in chunks]), np.concatenate([c.vectors for c in local]))
     with pytest.raises(ProcessLookupError):
         os.kill(child_pid, 0)  # stop() ended and reaped it
 

@@ -35,7 +35,7 @@ def test_only_the_newest_pools_stay(tmp_path):
         pool_cache.save(key, *_pool(age), folder=tmp_path)
         os.utime(tmp_path / key, (1000 + age, 1000 + age))
     pool_cache.save("d", *_pool(9), folder=tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c", "d"][-pool_cache.KEEP:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c", "d"][-pool_cache.KEEP :])
 
 
 def test_key_changes_with_what_the_pool_depends_on(tmp_path):

@@ -29,6 +29,7 @@ def colour_project(project, tmp_path):
         base = np.array(COLOURS[i % 3])
         pixels = np.clip(base + rng.normal(0, 25, size=(12, 12, 3)), 0, 255).astype(np.uint8)
         from PIL import Image
+
         path = tmp_path / "imgs" / f"{i:03}.png"
         path.parent.mkdir(exist_ok=True)
         Image.fromarray(pixels).save(path)
@@ -43,8 +44,13 @@ def _truth(item_id: int) -> int:
 def test_embed_is_resumable_and_reports_missing_files(colour_project, tmp_path):
     backbone = load_backbone("pixels")
     calls = []
-    report = embed_project(colour_project, backbone, cancel=lambda: bool(calls) and calls[-1] >= 24,
-                           progress=lambda d, t: calls.append(d), batch_size=8)
+    report = embed_project(
+        colour_project,
+        backbone,
+        cancel=lambda: bool(calls) and calls[-1] >= 24,
+        progress=lambda d, t: calls.append(d),
+        batch_size=8,
+    )
     first = report.embedded
     assert report.cancelled and 0 < first < 60
     (tmp_path / "imgs" / "050.png").unlink()

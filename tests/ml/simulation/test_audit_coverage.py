@@ -6,9 +6,11 @@ from aldesk.ml.simulation.audit_coverage import simulate_audit
 def test_replay_scores_the_estimate_against_the_truth():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 12)) * 3
+
     def sample(n):
         y = rng.integers(0, 3, n)
         return (centres[y] + 4.0 * rng.normal(size=(n, 12))).astype(np.float32), y
+
     xp, yp = sample(300)
     xt, yt = sample(200)
     result = simulate_audit(xp, yp, xt, yt, 3, seeds=2, budget=120, batch=10, head="plain", every=4)
