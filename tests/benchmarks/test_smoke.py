@@ -72,6 +72,13 @@ SMOKE = [
         "Typical cold start with many labels",
         glance=True,
     ),
+    Smoke(
+        "bench_same_behaviour.py",
+        r"curves: identical",
+        ("--write-docs",),
+        "Same behaviour after a redesign: learning curves against a baseline revision",
+        glance=True,
+    ),
     Smoke("bench_embed.py", r"\| pixels \| \d+\.\d \|", ("--write-docs",), "Embedding throughput", glance=True),
     Smoke(
         "bench_graph_cap.py", r"(?m)^100 [\d.]+ [\d.]+$", ("--write-docs",), "Capped graph seeds (app head at scale)", glance=True

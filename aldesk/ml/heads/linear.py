@@ -12,7 +12,6 @@ back on the CPU (stored heads are always CPU tensors). Without one the CPU code 
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -306,63 +305,6 @@ def calibrate_from_logits(head: LinearHead, logits: torch.Tensor, y: torch.Tenso
     their accuracy (the out-of-fold estimate)."""
     head.temperature = fit_temperature(logits, y)
     return float((logits.argmax(1) == y).float().mean())
-
-
-# --- label propagation (the app head's use of the unlabeled pool) -------------------------------
-
-
-def propagate_labels(
-    indices: torch.Tensor,
-    sims: torch.Tensor,
-    seeds: torch.Tensor,
-    seed_labels: torch.Tensor,
-    n_classes: int,
-    *,
-    alpha: float = 0.9,
-    iterations: int = 20,
-    device: torch.device | None = None,
-) -> torch.Tensor:
-    """Spread seed labels over a k-NN graph (Zhou et al. 2004); rows of the result sum to 1
-    where the labels reached, 0 elsewhere. On a CUDA ``device`` the sparse products run there
-    (the result comes back to the CPU).
-
-    ``indices``/``sims`` are each node's neighbours; the graph is made symmetric and normalised
-    as D^-1/2 W D^-1/2. Each class injects the same total mass, so a class with many labels does
-    not swamp a class with few.
-    """
-    if is_cuda(device):
-        indices, sims, seeds, seed_labels = (t.to(device) for t in (indices, sims, seeds, seed_labels))
-        return propagate_labels(indices, sims, seeds, seed_labels, n_classes, alpha=alpha, iterations=iterations).cpu()
-    n = indices.shape[0]
-    s = _normalised_graph(indices, sims)
-    seeds_y = torch.zeros((n, n_classes), device=indices.device)
-    per_class = torch.bincount(seed_labels, minlength=n_classes).float().clamp_min(1)
-    seeds_y[seeds, seed_labels] = 1.0 / per_class[seed_labels]
-    f = seeds_y.clone()
-    for _ in range(iterations):
-        f = alpha * (s @ f) + (1 - alpha) * seeds_y
-    total = f.sum(1, keepdim=True)
-    return torch.where(total > 0, f / total.clamp_min(1e-30), torch.zeros_like(f))
-
-
-def _normalised_graph(indices: torch.Tensor, sims: torch.Tensor) -> torch.Tensor:
-    """Symmetric D^-1/2 W D^-1/2 as a sparse CSR matrix."""
-    n, k = indices.shape
-    rows = torch.arange(n, device=indices.device).repeat_interleave(k)
-    cols = indices.reshape(-1)
-    vals = sims.reshape(-1).clamp_min(0) ** 3  # sharpen: trust close neighbours much more
-    with warnings.catch_warnings():
-        # torch calls its sparse support beta; the operations used here are the basic ones.
-        warnings.simplefilter("ignore", UserWarning)
-        w = torch.sparse_coo_tensor(
-            torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])]),
-            torch.cat([vals, vals]),
-            (n, n),
-        ).coalesce()
-        degree = torch.zeros(n, device=indices.device).index_add_(0, w.indices()[0], w.values()).clamp_min(1e-12)
-        inv_sqrt = degree.rsqrt()
-        values = w.values() * inv_sqrt[w.indices()[0]] * inv_sqrt[w.indices()[1]]
-        return torch.sparse_coo_tensor(w.indices(), values, (n, n)).coalesce().to_sparse_csr()
 
 
 def fit_semi_supervised(

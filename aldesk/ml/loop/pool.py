@@ -23,10 +23,9 @@ import torch
 from aldesk.core import vectors as stored_vectors
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project
-from aldesk.ml.heads import linear
 from aldesk.ml.heads.base import keeps_raw_vectors
 from aldesk.ml.device import MEMORY_FRACTION, compute_device, free_memory, is_cuda, rows_that_fit
-from aldesk.ml.features import Whitening, fit_whitening, knn_graph
+from aldesk.ml.features import Whitening, fit_whitening, knn_graph, propagate_labels
 
 if TYPE_CHECKING:
     from aldesk.ml.loop.snapshot import Snapshot
@@ -118,7 +117,7 @@ class PoolModel:
             indices = torch.cat([indices, near_indices])
             sims = torch.cat([sims, near_sims])
         seeded = position[labeled] >= 0
-        spread = linear.propagate_labels(
+        spread = propagate_labels(
             indices,
             sims,
             torch.from_numpy(position[labeled[seeded]]),

@@ -8,6 +8,7 @@ from aldesk.ml.heads.base import fit_head
 from aldesk.ml.loop import pool as engine
 
 
+from aldesk.ml import features
 from aldesk.ml.heads import linear as heads
 
 
@@ -68,7 +69,7 @@ def test_label_propagation_follows_the_graph():
     # two chains 0-1-2-3 and 4-5-6-7, one seed each
     indices = torch.tensor([[1], [2], [3], [2], [5], [6], [7], [6]])
     sims = torch.ones(8, 1)
-    spread = heads.propagate_labels(indices, sims, torch.tensor([0, 4]), torch.tensor([0, 1]), 2)
+    spread = features.propagate_labels(indices, sims, torch.tensor([0, 4]), torch.tensor([0, 1]), 2)
     assert spread[:4, 0].min() > 0.99 and spread[4:, 1].min() > 0.99
 
 
