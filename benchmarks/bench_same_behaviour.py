@@ -52,6 +52,10 @@ def largest_difference(a: dict, b: dict) -> dict[str, float]:
     return out
 
 
+def _labels(value: int | None, budget: int) -> str:
+    return f">{budget}" if value is None else str(value)
+
+
 def main() -> None:
     parser = harness.parser(__doc__)
     parser.add_argument("--baseline-rev", default="3f24672", help="the revision to compare with")
@@ -87,15 +91,15 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     for name in base["curves"]:
-        b = "/".join(str(base["labels_to"][name][t]) for t in ("95%", "98%", "99%"))
-        c = "/".join(str(cur["labels_to"].get(name, {}).get(t)) for t in ("95%", "98%", "99%"))
+        b = " / ".join(_labels(base["labels_to"][name].get(t), args.budget) for t in ("95%", "98%", "99%"))
+        c = " / ".join(_labels(cur["labels_to"].get(name, {}).get(t), args.budget) for t in ("95%", "98%", "99%"))
         rows.append(f"| {name} | {b} | {c} | {diffs[name]:.6f} |")
     wall_b, wall_c = harness.median(seconds["baseline"]), harness.median(seconds["current"])
     body = "\n".join([
         f"Command: `{harness.command()}`  ",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; baseline `{harness.revision(args.baseline_rev)}`, "
-        f"current `{harness.code_revision()}`  ",
-        f"Machine: {harness.machine_summary()}; load average at the end {harness.load_average()}.",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; baseline {harness.revision(args.baseline_rev)}, "
+        f"current {harness.code_revision()}  ",
+        f"{harness.machine_summary()}; load average at the end {harness.load_average()}.",
         "",
         f"`aldesk simulate --dataset {args.dataset} --backbone {args.backbone} --strategies {args.strategies} "
         f"--seeds {args.seeds} --budget {args.budget} --batch {args.batch}`, one thread, in fresh processes, "

@@ -221,6 +221,7 @@ class LearningController(QObject):
     def _predictions_written(self) -> None:
         """GUI thread, after the predictions of ``self._writing`` are stored: the model's row."""
         from aldesk.core import model_store
+        from aldesk.ml.loop.store import model_row
 
         if self._writing is None:
             return  # handled already (at shutdown)
@@ -233,16 +234,7 @@ class LearningController(QObject):
             return
         train, snapshot = outcome.train, outcome.snapshot
         try:
-            version = model_store.commit_model(
-                self.project,
-                writer.version,
-                set_id=snapshot.set_id,
-                head=train.metrics["head"],
-                n_labels=len(snapshot.y),
-                class_ids=snapshot.class_ids,
-                params=train.head.to_bytes(),
-                metrics=train.metrics,
-            )
+            version = model_store.commit_model(self.project, writer.version, **model_row(snapshot, train))
         except WRITE_ERRORS as exc:
             self.write_failed.emit(exc)
             return

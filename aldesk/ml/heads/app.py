@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from aldesk.ml.heads import linear
-from aldesk.ml.heads.base import Cancel, Model, fit_metrics, register
+from aldesk.ml.heads.base import Fit, Model, fit_metrics, register
 from aldesk.ml.heads.plain import PlainHead
 
 if TYPE_CHECKING:
@@ -26,22 +26,13 @@ class AppHead(PlainHead):  # loads, warm-starts and exports as the plain head: b
     name = "default"
     description = "the app's head: labels spread over the pool's k-NN graph, then a linear head"
 
-    def fit(
-        self,
-        pool: Pool,
-        labeled: np.ndarray,
-        y: np.ndarray,
-        n_classes: int,
-        *,
-        init: Model | None = None,
-        calibrate: bool = True,
-        cancel: Cancel | None = None,
-    ) -> tuple[Model, dict[str, Any]]:
+    def fit(self, pool: Pool, task: Fit) -> tuple[Model, dict[str, Any]]:
         start = time.perf_counter()
-        previous = self.warm_start(init)
+        previous = self.warm_start(task.init)
+        labeled, y, n_classes = task.labeled, task.y, task.n_classes
         model = fit_app_head(pool, labeled, y, n_classes, init=previous)
         oof_accuracy = None
-        if calibrate:
+        if task.calibrate:
             if previous is not None and not recalibration_due(previous, len(y)):
                 model.temperature, model.calibrated_at = previous.temperature, previous.calibrated_at
                 model.oof_accuracy = oof_accuracy = previous.oof_accuracy

@@ -75,27 +75,28 @@ class Model(Protocol):
     def to_bytes(self) -> bytes: ...
 
 
+@dataclass(frozen=True)
+class Fit:
+    """What a head is fitted on, and how: one value, so the protocol and every head share it."""
+
+    labeled: np.ndarray  # pool indices of the labeled items
+    y: np.ndarray  # their class indices
+    n_classes: int
+    init: Model | None = None  # a model to warm-start from (each head takes only its own kind)
+    calibrate: bool = True  # out-of-fold temperature and accuracy estimate, where the head has them
+    cancel: Cancel | None = None  # asked inside long fits (the CNN's steps)
+    seed: int = 0  # for heads whose fit is random (the CNN)
+
+
 class Head(Protocol):
     name: str
     reads: Reads
     description: str  # one line for --help and the model card
     convex: bool  # whether a warm start from a model that saw some labels leaks nothing of them
 
-    def fit(
-        self,
-        pool: Pool,
-        labeled: np.ndarray,
-        y: np.ndarray,
-        n_classes: int,
-        *,
-        init: Model | None = None,
-        calibrate: bool = True,
-        cancel: Cancel | None = None,
-    ) -> tuple[Model, dict[str, Any]]:
-        """Fit on the labeled pool items (``labeled``: pool indices, ``y``: class indices);
-        returns the model and its metrics (head, n_labels, temperature, cv_accuracy, ...).
-        ``init``: a model this head's ``warm_start`` let through (callers pass
-        ``head.warm_start(model)``), or None."""
+    def fit(self, pool: Pool, task: Fit) -> tuple[Model, dict[str, Any]]:
+        """Fit on ``task``'s labels; returns the model and its metrics (head, n_labels,
+        temperature, cv_accuracy, ...)."""
         ...
 
     def can_read(self, vectors: np.ndarray) -> bool:
@@ -188,9 +189,8 @@ def fit_head(
     cancel: Cancel | None = None,
 ) -> tuple[Model, dict[str, Any]]:
     """Fit the head ``name`` (warm-started from ``init`` when it is the same kind of model)."""
-    head = get_head(name)
     require_two_classes(y)
-    return head.fit(pool, labeled, y, n_classes, init=head.warm_start(init), calibrate=calibrate, cancel=cancel)
+    return get_head(name).fit(pool, Fit(labeled, y, n_classes, init=init, calibrate=calibrate, cancel=cancel))
 
 
 def pool_input(model: Model, pool: Pool) -> Any:

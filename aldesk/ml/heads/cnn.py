@@ -39,7 +39,7 @@ from torch import nn
 
 from aldesk.core.errors import AldeskError
 from aldesk.ml.device import is_cuda
-from aldesk.ml.heads.base import RebuiltHead, Model, Reads, fit_metrics, register, require_two_classes
+from aldesk.ml.heads.base import Fit, RebuiltHead, Model, Reads, fit_metrics, register, require_two_classes
 
 if TYPE_CHECKING:
     from aldesk.core.model_store import ModelRecord
@@ -313,21 +313,10 @@ class CnnHeadKind:
     convex = False  # a warm start remembers labels held out of the fit (see audit.py)
     description = "a small CNN trained from scratch on 32 x 32 thumbnails (the pixels encoder)"
 
-    def fit(
-        self,
-        pool: "Pool",
-        labeled: np.ndarray,
-        y: np.ndarray,
-        n_classes: int,
-        *,
-        init: Model | None = None,
-        calibrate: bool = True,
-        cancel: Cancel | None = None,
-        seed: int = 0,
-    ) -> tuple[CnnHead, dict[str, Any]]:
+    def fit(self, pool: "Pool", task: Fit) -> tuple[CnnHead, dict[str, Any]]:
         """Reads the pool's raw pixel vectors; ``calibrate`` changes nothing (the temperature
         comes from the training itself: out-of-fold fits would each cost a whole training)."""
-        require_two_classes(y)
+        require_two_classes(task.y)
         if pool.raw is None:
             raise AldeskError(
                 f"The {NAME} head reads {PIXELS_BACKBONE} embeddings ({CHANNELS * SIDE * SIDE} values per item), "
@@ -336,15 +325,15 @@ class CnnHeadKind:
             )
         start = time.perf_counter()
         model, info = fit_cnn(
-            pool.raw[labeled],
-            y,
-            n_classes,
-            init=self.warm_start(init),
-            seed=seed,
-            cancel=cancel,
+            pool.raw[task.labeled],
+            task.y,
+            task.n_classes,
+            init=self.warm_start(task.init),
+            seed=task.seed,
+            cancel=task.cancel,
             device=pool.fit_device,
         )
-        return model, {**fit_metrics(NAME, y, model, None, time.perf_counter() - start), **info}
+        return model, {**fit_metrics(NAME, task.y, model, None, time.perf_counter() - start), **info}
 
     def can_read(self, vectors: np.ndarray) -> bool:
         return reads(vectors)

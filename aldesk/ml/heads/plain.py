@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from aldesk.ml.heads import linear
-from aldesk.ml.heads.base import Cancel, Model, Reads, RebuiltHead, fit_metrics, register
+from aldesk.ml.heads.base import Fit, Model, Reads, RebuiltHead, fit_metrics, register
 
 if TYPE_CHECKING:
     from aldesk.core.model_store import ModelRecord
@@ -25,25 +25,15 @@ class PlainHead:
     convex = True  # a warm start leaks nothing of labels held out of the fit
     description = "a linear head on the labels alone"
 
-    def fit(
-        self,
-        pool: Pool,
-        labeled: np.ndarray,
-        y: np.ndarray,
-        n_classes: int,
-        *,
-        init: Model | None = None,
-        calibrate: bool = True,
-        cancel: Cancel | None = None,
-    ) -> tuple[Model, dict[str, Any]]:
+    def fit(self, pool: Pool, task: Fit) -> tuple[Model, dict[str, Any]]:
         start = time.perf_counter()
-        z_l = pool.z[torch.from_numpy(labeled)]
-        y_t = torch.from_numpy(y).long()
-        model = linear.fit_linear(z_l, y_t, n_classes, init=self.warm_start(init), device=pool.fit_device)
+        z_l = pool.z[torch.from_numpy(task.labeled)]
+        y_t = torch.from_numpy(task.y).long()
+        model = linear.fit_linear(z_l, y_t, task.n_classes, init=self.warm_start(task.init), device=pool.fit_device)
         oof_accuracy = None
-        if calibrate:  # the temperature and accuracy estimate from out-of-fold fits of this head
+        if task.calibrate:  # the temperature and accuracy estimate from out-of-fold fits of this head
             model, oof_accuracy = linear.calibrate(model, z_l, y_t, device=pool.fit_device)
-        return model, fit_metrics(self.name, y, model, oof_accuracy, time.perf_counter() - start)
+        return model, fit_metrics(self.name, task.y, model, oof_accuracy, time.perf_counter() - start)
 
     def can_read(self, vectors: np.ndarray) -> bool:
         return vectors.ndim == 2

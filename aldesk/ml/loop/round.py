@@ -21,7 +21,7 @@ import numpy as np
 
 from aldesk.core.errors import AldeskError
 from aldesk.core.queue import QueuedItem
-from aldesk.ml.heads.base import Model, get_head, pool_input
+from aldesk.ml.heads.base import Fit, Model, get_head, pool_input
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.loop.snapshot import Snapshot
 from aldesk.ml.strategies import PoolState, Selection, get_strategy, margins
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 Cancel = Callable[[], bool]
 Step = tuple[str, int, int]  # (stage, done, total), e.g. ("training", 0, 1)
+Progress = Callable[[str, int, int], None]
 Steps = Generator[Step, None, "RoundResult | None"]  # returns None when cancelled
 Result = TypeVar("Result")  # what a job generator returns (drive)
 
@@ -132,21 +133,14 @@ def round_steps(
 
 
 def run_round(
-    snapshot: Snapshot,
-    pool: PoolModel,
-    settings: RoundSettings,
-    *,
-    rng: np.random.Generator | None = None,
-    cancel: Cancel | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    snapshot: Snapshot, pool: PoolModel, settings: RoundSettings, *, progress: Progress | None = None, **options: Any
 ) -> RoundResult | None:
-    """The whole round; None when ``cancel`` stopped it."""
-    steps = round_steps(snapshot, pool, settings, rng=rng, cancel=cancel)
-    return drive(steps, progress=progress, cancel=cancel)
+    """The whole round (``options``: round_steps' ``rng`` and ``cancel``); None when cancelled."""
+    return drive(round_steps(snapshot, pool, settings, **options), progress=progress, cancel=options.get("cancel"))
 
 
 def drive(
-    steps: Generator[Step, None, Result], *, progress: Callable[[str, int, int], None] | None = None, cancel: Cancel | None = None
+    steps: Generator[Step, None, Result], *, progress: Progress | None = None, cancel: Cancel | None = None
 ) -> Result | None:
     """Run a job generator to its end: each yield goes to ``progress``, and is where ``cancel``
     is asked; returns what the generator returns, or None when cancelled."""
@@ -166,15 +160,8 @@ def _train(snapshot: Snapshot, pool: PoolModel, settings: RoundSettings, cancel:
     if len(np.unique(snapshot.y)) < 2:
         return None  # the cold start needs no model
     head = get_head(settings.head, snapshot.backbone)
-    model, metrics = head.fit(
-        pool,
-        snapshot.labeled,
-        snapshot.y,
-        len(snapshot.class_ids),
-        init=head.warm_start(snapshot.previous),
-        calibrate=settings.calibrate,
-        cancel=cancel,
-    )
+    task = Fit(snapshot.labeled, snapshot.y, len(snapshot.class_ids), snapshot.previous, settings.calibrate, cancel)
+    model, metrics = head.fit(pool, task)
     probs = None
     if settings.score:
         start = time.perf_counter()
