@@ -29,6 +29,22 @@ def distinct_colour(index: int) -> tuple[int, int, int]:
     return (index % 256, (index // 256) % 256, (index * 7 + 3) % 256)
 
 
+def image_project(
+    path: Path, images: Path, classes: list[str], count: int, *, step: int = 40, size=(20, 16), name: str = "{:02}.png"
+) -> Path:
+    """A closed project at ``path`` with ``classes`` and ``count`` distinct solid-colour PNGs
+    written under ``images`` and imported (colour ``i * step``, file ``name.format(i)``)."""
+    from aldesk.core.classes import add_classes
+    from aldesk.core.importer import import_paths
+
+    with create_project(path) as project:
+        add_classes(project, classes)
+        for i in range(count):
+            write_image(images / name.format(i), distinct_colour(i * step), size=size)
+        import_paths(project, [images])
+    return path
+
+
 def add_bare_items(project: Project, n: int) -> list[int]:
     """``n`` item rows with no image behind them (for storage-level tests); their ids, ascending."""
     with project.transaction() as conn:

@@ -209,11 +209,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     pool_size = args.pool_size if args.pool_size is not None else (10_000 if args.dataset == "fashion-mnist" else None)
     backbone = _load_backbone(args)
     xp, yp, xt, yt, class_names = embedded_dataset(
-        args.dataset,
-        backbone,
-        pool_size=pool_size,
-        test_size=args.test_size,
-        progress=TerminalProgress("embedding the data set"),
+        args.dataset, backbone, pool_size=pool_size, test_size=args.test_size, progress=TerminalProgress("embedding the data set")
     )
     bar = TerminalProgress("simulating")
     head = get_head(args.head, backbone.spec.name).name  # what the app would train on this backbone

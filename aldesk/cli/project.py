@@ -138,10 +138,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         with open_project(args.project) as project:
             report = import_paths(
-                project,
-                args.paths,
-                labels_from_folders=args.labels_from_folders,
-                progress=TerminalProgress("importing"),
+                project, args.paths, labels_from_folders=args.labels_from_folders, progress=TerminalProgress("importing")
             )
     except ImportInterrupted as stop:  # Ctrl+C: the finished batches are committed
         report, stopped = stop.report, True

@@ -15,18 +15,7 @@ RESERVED_HOTKEYS = {"u": "marks an item unsure"}
 # Default hotkeys in class order: 1-9, 0, then letters (skipping reserved ones).
 DEFAULT_HOTKEYS = tuple("1234567890") + tuple(c for c in string.ascii_lowercase if c not in RESERVED_HOTKEYS)
 # Tableau 10: distinct, colour-blind-friendly, readable on light and dark backgrounds.
-PALETTE = (
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-)
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 MAX_NAME_LENGTH = 200
 
 

@@ -23,18 +23,7 @@ from aldesk.core.store import Project, create_project, open_project
 
 DEMO_NAME = "fashion-mnist-demo"
 # Fashion-MNIST's label order (indices 0-9), as named in resources/demo/README.md.
-DEMO_CLASSES = (
-    "t-shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle-boot",
-)
+DEMO_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
 
 
 def default_demo_dir() -> Path:

@@ -121,11 +121,7 @@ def export(
         ids = [row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")]
         for item_id, row in zip(ids, rows):
             row["history"] = histories.get(item_id, [])
-        document = {
-            "project": str(project.path),
-            "classes": [c.name for c in list_classes(project)],
-            "items": rows,
-        }
+        document = {"project": str(project.path), "classes": [c.name for c in list_classes(project)], "items": rows}
         text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
     write_text_atomically(target, text)
     return ExportReport(fmt, target, written=len(rows), unit="items")

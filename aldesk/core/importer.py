@@ -173,11 +173,7 @@ def _bad_utf8(text: str) -> bool:
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]],
-    labels_from_folders: bool,
-    report: ImportReport,
-    *,
-    kind: ItemKind | None = None,
+    paths: Iterable[str | os.PathLike[str]], labels_from_folders: bool, report: ImportReport, *, kind: ItemKind | None = None
 ) -> Iterator[Candidate]:
     """Expand folders, CSV lists and files into candidates; unusable entries go to the report.
     From folders only the files ``kind`` takes (default: images)."""

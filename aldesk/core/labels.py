@@ -125,8 +125,7 @@ def undo(project: Project, event_id: int) -> int:
         effective = _effective_event(conn, item_id)
         if effective is None:
             conn.execute(
-                "UPDATE items SET status = 'unlabeled', label_class_id = NULL, labeled_at = NULL WHERE id = ?",
-                (item_id,),
+                "UPDATE items SET status = 'unlabeled', label_class_id = NULL, labeled_at = NULL WHERE id = ?", (item_id,)
             )
         else:
             _set_item_state(conn, item_id, *effective)

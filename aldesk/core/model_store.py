@@ -76,13 +76,7 @@ def reserve_version(project: Project) -> int:
 
 
 def write_predictions(
-    project: Project,
-    version: int,
-    item_ids: np.ndarray,
-    probs: np.ndarray,
-    n_classes: int,
-    *,
-    rows: int = PREDICTION_CHUNK_ROWS,
+    project: Project, version: int, item_ids: np.ndarray, probs: np.ndarray, n_classes: int, *, rows: int = PREDICTION_CHUNK_ROWS
 ) -> None:
     """The predictions of model ``version`` (from ``reserve_version``, no row yet), one
     transaction per ``rows`` items, after removing orphan chunks and ``prune_predictions``.

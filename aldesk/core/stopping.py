@@ -63,8 +63,6 @@ def project_advice(project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
     """(estimated_accuracy, stopping) for ``aldesk info``."""
     history = [metrics for _v, _c, _n, metrics in model_store.model_history(project)]
     advice = stopping_advice(
-        history,
-        gain_threshold=settings.get(project, "stop_gain_points"),
-        kappa_min=settings.get(project, "stop_kappa"),
+        history, gain_threshold=settings.get(project, "stop_gain_points"), kappa_min=settings.get(project, "stop_kappa")
     )
     return latest_estimate(history), advice

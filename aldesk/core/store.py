@@ -21,13 +21,7 @@ from aldesk.core import schema
 from aldesk.core.errors import DamagedProjectError, ProjectError, ReadOnlyProjectError
 from aldesk.core.lock import ProjectLock
 from aldesk.core import wal_sync
-from aldesk.core.project_check import (
-    check_project_file,
-    connect_read_only,
-    damaged_error_text,
-    find_damage,
-    read_only_reason,
-)
+from aldesk.core.project_check import check_project_file, connect_read_only, damaged_error_text, find_damage, read_only_reason
 from aldesk.core.project_files import checkpoint, discard_new_file, remove_idle_wal, start_tidying
 from aldesk.core.sqlite_errors import project_error
 from aldesk.core.wal_sync import WalSyncer
@@ -250,8 +244,7 @@ def create_project(path: str | os.PathLike[str]) -> Project:
     try:
         with project.transaction() as c:
             c.executemany(
-                "INSERT INTO meta(key, value) VALUES (?, ?)",
-                [("created_at", now), ("created_by", f"aldesk {__version__}")],
+                "INSERT INTO meta(key, value) VALUES (?, ?)", [("created_at", now), ("created_by", f"aldesk {__version__}")]
             )
     except BaseException:
         project.damage = ["not created"]  # no checkpoint into a file about to be removed

@@ -60,8 +60,7 @@ def save_suspects(project: Project, suspects: list[Suspect], *, model_version: i
             ],
         )
         conn.execute(
-            "DELETE FROM suspect_runs WHERE id NOT IN (SELECT id FROM suspect_runs ORDER BY id DESC LIMIT ?)",
-            (KEEP_RUNS,),
+            "DELETE FROM suspect_runs WHERE id NOT IN (SELECT id FROM suspect_runs ORDER BY id DESC LIMIT ?)", (KEEP_RUNS,)
         )
     return run_id
 

@@ -190,8 +190,7 @@ def load_embeddings(project: Project, embedding_set: EmbeddingSet) -> tuple[np.n
 def _vector_blobs(project: Project, embedding_set: EmbeddingSet, last_chunk: int) -> Iterator[bytes]:
     # One row at a time (not fetchall): the cursor holds a single blob.
     for (blob,) in project.conn.execute(
-        "SELECT vectors FROM embedding_chunks WHERE set_id = ? AND id <= ? ORDER BY id",
-        (embedding_set.id, last_chunk),
+        "SELECT vectors FROM embedding_chunks WHERE set_id = ? AND id <= ? ORDER BY id", (embedding_set.id, last_chunk)
     ):
         yield blob
 

@@ -182,9 +182,7 @@ def _normalised_graph(indices: torch.Tensor, sims: torch.Tensor) -> torch.Tensor
         # torch calls its sparse support beta; the operations used here are the basic ones.
         warnings.simplefilter("ignore", UserWarning)
         w = torch.sparse_coo_tensor(
-            torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])]),
-            torch.cat([vals, vals]),
-            (n, n),
+            torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])]), torch.cat([vals, vals]), (n, n)
         ).coalesce()
         degree = torch.zeros(n, device=indices.device).index_add_(0, w.indices()[0], w.values()).clamp_min(1e-12)
         inv_sqrt = degree.rsqrt()

@@ -255,12 +255,7 @@ def get_strategy(name: str) -> Strategy:
 
 
 def kmeans(
-    z: torch.Tensor,
-    k: int,
-    rng: np.random.Generator,
-    *,
-    weights: torch.Tensor | None = None,
-    iterations: int = 15,
+    z: torch.Tensor, k: int, rng: np.random.Generator, *, weights: torch.Tensor | None = None, iterations: int = 15
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted k-means with k-means++ seeding: (centroids [k, r], assignment [n])."""
     n = z.shape[0]

@@ -76,14 +76,7 @@ CLASS_NAMES: tuple[str, ...] = (
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 #: IDX element type codes (third byte of the magic number) -> numpy big-endian dtype.
-IDX_DTYPES: dict[int, str] = {
-    0x08: ">u1",
-    0x09: ">i1",
-    0x0B: ">i2",
-    0x0C: ">i4",
-    0x0D: ">f4",
-    0x0E: ">f8",
-}
+IDX_DTYPES: dict[int, str] = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -200,20 +193,12 @@ def write_zip(path: Path, entries: dict[str, bytes]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
-        "--source",
-        type=Path,
-        default=DEFAULT_SOURCE,
-        metavar="DIR",
-        help=f"folder of the IDX files (default: {DEFAULT_SOURCE})",
+        "--source", type=Path, default=DEFAULT_SOURCE, metavar="DIR", help=f"folder of the IDX files (default: {DEFAULT_SOURCE})"
     )
     parser.add_argument("--count", type=int, default=3000, metavar="N", help="images, a multiple of 10")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="selection and order seed")
     parser.add_argument(
-        "--output",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        metavar="PATH",
-        help="zip to write (default: beside this script)",
+        "--output", type=Path, default=DEFAULT_OUTPUT, metavar="PATH", help="zip to write (default: beside this script)"
     )
     args = parser.parse_args(argv)
     if args.count <= 0 or args.count % len(CLASS_NAMES):

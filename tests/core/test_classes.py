@@ -15,11 +15,7 @@ def test_default_hotkeys_are_digits_then_letters_without_reserved(project):
 def test_given_hotkeys_and_classes_added_later(project):
     add_classes(project, ["cat", "dog"], ["c", "d"])
     add_classes(project, ["bird"])
-    assert [(c.name, c.hotkey) for c in list_classes(project)] == [
-        ("cat", "c"),
-        ("dog", "d"),
-        ("bird", "1"),
-    ]
+    assert [(c.name, c.hotkey) for c in list_classes(project)] == [("cat", "c"), ("dog", "d"), ("bird", "1")]
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,7 @@ from aldesk.core.lock import lock_path_for
 from aldesk.core.store import create_project, open_project
 from tests.faults.harness import event_ids, record
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32" or not hasattr(signal, "SIGKILL"),
-    reason="needs SIGKILL (POSIX)",
-)
+pytestmark = pytest.mark.skipif(sys.platform == "win32" or not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED = 20240611

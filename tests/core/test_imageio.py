@@ -363,12 +363,7 @@ def three_frames() -> list[Image.Image]:
 
 
 @pytest.mark.parametrize(
-    ("name", "params"),
-    [
-        ("anim.gif", {"duration": 100, "loop": 0}),
-        ("anim.webp", {"lossless": True}),
-        ("pages.tif", {}),
-    ],
+    ("name", "params"), [("anim.gif", {"duration": 100, "loop": 0}), ("anim.webp", {"lossless": True}), ("pages.tif", {})]
 )
 def test_multi_frame_files_use_the_first_frame(tmp_path: Path, name: str, params: dict) -> None:
     if name.endswith(".webp") and not features.check("webp"):

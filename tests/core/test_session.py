@@ -12,8 +12,7 @@ def session(project):
     with project.transaction() as conn:
         for i in range(1, 7):
             conn.execute(
-                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)",
-                (f"{i}.png", f"h{i}"),
+                "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, 1, 1, 1, 0)", (f"{i}.png", f"h{i}")
             )
     replace_queue(project, [QueuedItem(i, r, 7, "margin", 0.1 * r) for r, i in enumerate([3, 1, 5], start=1)])
     return LabelingSession(project)

@@ -11,11 +11,9 @@ import time
 
 import pytest
 
-from aldesk.core.classes import add_classes
-from aldesk.core.importer import import_paths
 from aldesk.core.labels import history
-from aldesk.core.store import create_project, open_project
-from tests.conftest import distinct_colour, write_image
+from aldesk.core.store import open_project
+from tests.conftest import image_project
 
 pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool")
 
@@ -33,13 +31,7 @@ def x_display():
 
 
 def _two_class_project(tmp_path, name: str):
-    path = tmp_path / f"{name}.aldesk"
-    with create_project(path) as project:
-        add_classes(project, ["cat", "dog"])
-        for i in range(12):
-            write_image(tmp_path / "imgs" / f"{i:02}.png", distinct_colour(i * 50), size=(30, 20))
-        import_paths(project, [tmp_path / "imgs"])
-    return path
+    return image_project(tmp_path / f"{name}.aldesk", tmp_path / "imgs", ["cat", "dog"], 12, step=50, size=(30, 20))
 
 
 def _launch(path, tmp_path, x_display):

@@ -8,23 +8,15 @@ import signal
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from aldesk.core.classes import add_classes
-from aldesk.core.importer import import_paths
 from aldesk.core.labels import history
-from aldesk.core.store import create_project, open_project
+from aldesk.core.store import open_project
 from aldesk.gui.main_window import MainWindow
-from tests.conftest import distinct_colour, write_image
+from tests.conftest import image_project
 
 
 @pytest.fixture
 def project_path(tmp_path):
-    path = tmp_path / "gui.aldesk"
-    with create_project(path) as project:
-        add_classes(project, ["cat", "dog", "bird"])
-        for i in range(30):
-            write_image(tmp_path / "images" / f"{i:02}.png", distinct_colour(i * 40), size=(40, 30))
-        import_paths(project, [tmp_path / "images"])
-    return path
+    return image_project(tmp_path / "gui.aldesk", tmp_path / "images", ["cat", "dog", "bird"], 30, size=(40, 30))
 
 
 @pytest.fixture

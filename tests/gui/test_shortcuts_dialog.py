@@ -124,7 +124,7 @@ def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # never the real keymap
     path = tmp_path / "k.aldesk"
     with create_project(path) as project:
-        add_classes(project, ["cat", "dog", "cow"], ["1", "2", "c"])
+        add_classes(project, ["cat", "dog", "cow"], ["1", "2", "c"])  # their own keys: not image_project's
         for i in range(6):
             write_image(tmp_path / "images" / f"{i}.png", distinct_colour(i * 40), size=(20, 20))
         import_paths(project, [tmp_path / "images"])

@@ -10,15 +10,7 @@ from PySide6.QtWidgets import QApplication
 from aldesk.core.classes import PALETTE
 from aldesk.core.errors import AldeskError
 from aldesk.gui.start_screen import StartScreen
-from aldesk.gui.theme import (
-    MIN_CONTRAST,
-    apply_color_scheme,
-    contrast,
-    dark_palette,
-    is_dark,
-    readable,
-    requested_scheme,
-)
+from aldesk.gui.theme import MIN_CONTRAST, apply_color_scheme, contrast, dark_palette, is_dark, readable, requested_scheme
 
 
 def test_the_requested_scheme_comes_from_the_environment(monkeypatch):

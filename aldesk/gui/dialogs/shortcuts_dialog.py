@@ -50,11 +50,7 @@ class ShortcutsDialog(QDialog):
     keymap_changed = Signal(dict)  # command name -> tuple of keys; already saved
 
     def __init__(
-        self,
-        parent: QWidget | None,
-        keymap: dict[str, tuple[str, ...]],
-        class_keys: dict[str, str],
-        path: Path | None = None,
+        self, parent: QWidget | None, keymap: dict[str, tuple[str, ...]], class_keys: dict[str, str], path: Path | None = None
     ) -> None:
         """``keymap``: the keys in use now; ``class_keys``: hotkey -> class name of the open
         project (empty on the start screen); ``path``: the user's keymap file."""

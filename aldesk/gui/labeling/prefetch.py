@@ -157,10 +157,7 @@ class _Workers:
         if len(self._threads) < self._size:
             # Daemon: a decode stuck on a dead network share must not keep the app from exiting.
             thread = threading.Thread(
-                target=_work,
-                args=(self._jobs, self._deliver),
-                name=f"{THREAD_NAME}-{len(self._threads)}",
-                daemon=True,
+                target=_work, args=(self._jobs, self._deliver), name=f"{THREAD_NAME}-{len(self._threads)}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -368,10 +365,7 @@ class ImagePrefetcher(QObject):
         image = result.image
         assert image is not None
         entry = _Entry(
-            image=image,
-            side=result.side,
-            nbytes=image.sizeInBytes(),
-            shrunk=max(image.width(), image.height()) >= result.side,
+            image=image, side=result.side, nbytes=image.sizeInBytes(), shrunk=max(image.width(), image.height()) >= result.side
         )
         old = self._cache.pop(item_id, None)
         if old is not None:

@@ -142,9 +142,7 @@ def export_model(
         example = torch.rand(2, 3, side, side)
         with torch.no_grad():
             program = torch.export.export(
-                bundle,
-                (example,),
-                dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}},
+                bundle, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}}
             )
         if step("exported the program"):
             return _cancelled(report)

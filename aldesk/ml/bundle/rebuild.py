@@ -43,10 +43,7 @@ def whitening_sample_positions(n: int, seed: int = 0) -> np.ndarray:
 
 
 def rebuild_head_streamed(
-    model: ModelRecord,
-    fit_vectors: np.ndarray | None,
-    chunks: Iterable[tuple[np.ndarray, np.ndarray]],
-    n: int,
+    model: ModelRecord, fit_vectors: np.ndarray | None, chunks: Iterable[tuple[np.ndarray, np.ndarray]], n: int
 ) -> RebuiltHead:
     """``rebuild_head`` without all pool vectors in memory: ``fit_vectors`` are the rows at
     ``whitening_sample_positions(n)`` (None for the cnn head, which fits nothing), ``chunks``

@@ -127,11 +127,7 @@ class FolderReport:
 
 
 def ingest_folder(
-    project: Project,
-    folder: Path,
-    *,
-    identity: str | None = None,
-    after_each: Callable[[Path, bool], None] | None = None,
+    project: Project, folder: Path, *, identity: str | None = None, after_each: Callable[[Path, bool], None] | None = None
 ) -> FolderReport:
     """Ingest every shard file under ``folder``. With ``identity``, only shards of that backbone
     identity are accepted (others are bad); without, each shard goes to the set of its own

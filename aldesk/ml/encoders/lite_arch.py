@@ -53,13 +53,7 @@ class TfSameConv2d(nn.Conv2d):
     def __init__(self, channels_in: int, channels_out: int, kernel: int, stride: int = 1, groups: int = 1):
         symmetric = stride == 1
         super().__init__(
-            channels_in,
-            channels_out,
-            kernel,
-            stride=stride,
-            groups=groups,
-            bias=False,
-            padding=kernel // 2 if symmetric else 0,
+            channels_in, channels_out, kernel, stride=stride, groups=groups, bias=False, padding=kernel // 2 if symmetric else 0
         )
         self._pad_here = not symmetric and kernel > 1
 

@@ -87,12 +87,7 @@ def rank_suspects(
     if len(y) < MIN_LABELS or len(np.unique(y)) < 2:
         return _empty(time.perf_counter() - start)
     logits = heads.out_of_fold_logits(
-        z[torch.from_numpy(labeled)],
-        torch.from_numpy(y),
-        n_classes,
-        folds=folds,
-        seed=seed,
-        device=device,
+        z[torch.from_numpy(labeled)], torch.from_numpy(y), n_classes, folds=folds, seed=seed, device=device
     )  # the fits run on a GPU when ``device`` is one
     return rank_from_logits(logits, y, score=score, started=start)
 
@@ -148,12 +143,7 @@ def _empty(seconds: float) -> SuspectRanking:
 
 
 def suspects_for_snapshot(
-    snapshot: LabelsOfAPool,
-    pool: "Pool",
-    *,
-    limit: int | None = None,
-    folds: int = DEFAULT_FOLDS,
-    score: str = DEFAULT_SCORE,
+    snapshot: LabelsOfAPool, pool: "Pool", *, limit: int | None = None, folds: int = DEFAULT_FOLDS, score: str = DEFAULT_SCORE
 ) -> list[Suspect]:
     """The project's suspects as stored records (item and class ids, not positions), best first.
 

@@ -166,11 +166,7 @@ class CnnHead:
         meta = {"format": FORMAT, "widths": list(WIDTHS), "n_classes": self.n_classes}
         buffer = io.BytesIO()
         np.savez(
-            buffer,
-            meta=np.array(json.dumps(meta)),
-            active=self.active.numpy(),
-            temperature=np.array(self.temperature),
-            **arrays,
+            buffer, meta=np.array(json.dumps(meta)), active=self.active.numpy(), temperature=np.array(self.temperature), **arrays
         )
         return buffer.getvalue()
 
@@ -255,10 +251,7 @@ def fit_cnn(
         network.train()
         optimiser = torch.optim.AdamW(network.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
         schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimiser,
-            max_lr=LEARNING_RATE,
-            total_steps=max(total, 2),
-            pct_start=0.1 if warm else 0.25,
+            optimiser, max_lr=LEARNING_RATE, total_steps=max(total, 2), pct_start=0.1 if warm else 0.25
         )
         mask = torch.where(active, 0.0, -1e4)  # classes without labels stay out of the softmax
         if on_gpu:

@@ -22,18 +22,7 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.imageio import is_image_name, load_image
 
 FASHION_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
-FASHION_CLASSES = (
-    "t-shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle-boot",
-)
+FASHION_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
 
 
 ImageLoader = Callable[[], Image.Image]  # returns an RGB PIL image

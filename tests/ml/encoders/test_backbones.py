@@ -20,14 +20,7 @@ from PIL import Image
 from aldesk.core.errors import AldeskError
 from aldesk.core.imageio import load_image
 from aldesk.core.resources import resources_dir
-from aldesk.ml.encoders import (
-    Backbone,
-    default_backbone_name,
-    fetch_weights,
-    get_spec,
-    list_backbones,
-    load_backbone,
-)
+from aldesk.ml.encoders import Backbone, default_backbone_name, fetch_weights, get_spec, list_backbones, load_backbone
 from aldesk.ml.encoders import lite0, tv
 from aldesk.ml.encoders.lite_arch import EfficientNetLite
 from aldesk.ml.encoders.preprocess import LITE_MEAN, LITE_STD, SquareTransform, crop_box

@@ -16,9 +16,7 @@ class Custom:  # a class torch's weights-only unpickler does not allow
 
 
 @pytest.mark.parametrize(
-    "content",
-    [random.Random(0).randbytes(4096), b"\0" * 100, b"these are not weights\n" * 50],
-    ids=["random", "zeros", "text"],
+    "content", [random.Random(0).randbytes(4096), b"\0" * 100, b"these are not weights\n" * 50], ids=["random", "zeros", "text"]
 )
 def test_random_bytes_are_not_a_pytorch_weights_file(tmp_path, content):
     junk = tmp_path / "junk.pth"

@@ -12,23 +12,15 @@ import numpy as np
 import pytest
 
 from aldesk.core import vectors
-from aldesk.core.classes import add_classes
-from aldesk.core.importer import import_paths
-from aldesk.core.store import create_project, open_project
+from aldesk.core.store import open_project
 from aldesk.ml.loop.jobs import EmbedChunk, JobRunner, RefreshOutcome
 from aldesk.ml.loop.compute_process import ComputeProcess, ComputeProcessDied
-from tests.conftest import distinct_colour, write_image
+from tests.conftest import image_project
 
 
 @pytest.fixture
 def project_path(tmp_path):
-    path = tmp_path / "p.aldesk"
-    with create_project(path) as project:
-        add_classes(project, ["a", "b"])
-        for i in range(12):
-            write_image(tmp_path / "img" / f"{i:02}.png", distinct_colour(i * 50), size=(20, 16))
-        import_paths(project, [tmp_path / "img"])
-    return path
+    return image_project(tmp_path / "p.aldesk", tmp_path / "img", ["a", "b"], 12, step=50)
 
 
 def _collect(process: ComputeProcess, job: str, **kwargs) -> list[tuple[str, object]]:
