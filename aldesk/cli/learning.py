@@ -149,6 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from aldesk.core.classes import list_classes
+    from aldesk.core.items import all_paths
     from aldesk.core.queue import replace_queue
     from aldesk.ml.loop.pool import build_pool
     from aldesk.ml.loop.round import RoundSettings, run_round
@@ -167,7 +168,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         if args.store:
             replace_queue(project, queue)
         names = {c.id: c.name for c in list_classes(project)}
-        paths = dict(project.conn.execute("SELECT id, path FROM items"))
+        paths = all_paths(project)
         index_of = {int(item): pos for pos, item in enumerate(snapshot.item_ids)}
         rows = []
         for entry in queue:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from aldesk.core.classes import list_classes
+from aldesk.core.items import all_paths, count_labeled
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project, open_project
 from aldesk.core.suspects_store import Suspect, latest_run, load_suspects
@@ -52,7 +53,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
     with open_project(args.project, write=False) as project:
         run = latest_run(project)
         suspects = load_suspects(project, limit=args.n)
-        labeled = project.conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0]
+        labeled = count_labeled(project)
         rows = _rows(project, suspects)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -72,7 +73,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
 
 def _rows(project: Project, suspects: list[Suspect]) -> list[dict]:
     names = {c.id: c.name for c in list_classes(project)}
-    paths = dict(project.conn.execute("SELECT id, path FROM items"))
+    paths = all_paths(project)
     return [
         {
             "rank": s.rank,

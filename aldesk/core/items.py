@@ -1,12 +1,12 @@
-"""Reading items and their current labels: the small queries the views need, named.
+"""Reading items and their current labels: the small queries the layers above need, named.
 
-Views (the window, the review grid) ask these instead of writing SQL of their own, so the
-schema is known in core alone.
+The window, the review grid, the learning engine and the command line ask these instead of
+writing SQL of their own, so the schema is known in core alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from aldesk.core.store import Project
@@ -53,3 +53,48 @@ def label_of(project: Project, item_id: int) -> tuple[str, int | None] | None:
     """The item's current (status, label class id), or None if there is no such item."""
     row = project.conn.execute("SELECT status, label_class_id FROM items WHERE id = ?", (item_id,)).fetchone()
     return (row[0], row[1]) if row else None
+
+
+def all_paths(project: Project) -> dict[int, str]:
+    """Every item's path as stored (relative to the project's folder where it was imported so)."""
+    return dict(project.conn.execute("SELECT id, path FROM items"))
+
+
+def all_ids(project: Project) -> list[int]:
+    """Every item id, ascending."""
+    return [item_id for (item_id,) in project.conn.execute("SELECT id FROM items ORDER BY id")]
+
+
+def count_labeled(project: Project) -> int:
+    count: int = project.conn.execute("SELECT count(*) FROM items WHERE status = 'labeled'").fetchone()[0]
+    return count
+
+
+def labeled_rows(project: Project) -> list[tuple[int, int, float]]:
+    """(item id, label class id, labeled at; 0 where unknown) of every labeled item, by id."""
+    return project.conn.execute(
+        "SELECT id, label_class_id, coalesce(labeled_at, 0) FROM items WHERE status = 'labeled' ORDER BY id"
+    ).fetchall()
+
+
+def set_aside_ids(project: Project) -> Iterable[int]:
+    """The items skipped or marked unsure (never asked again by a model), streamed."""
+    return (item_id for (item_id,) in project.conn.execute("SELECT id FROM items WHERE status IN ('skipped', 'unsure')"))
+
+
+def paths_of(project: Project, item_ids: Sequence[int]) -> dict[int, str]:
+    """The stored path of each of these items that exists (a range scan when they are dense)."""
+    if not item_ids:
+        return {}
+    wanted = set(item_ids)
+    low, high = min(wanted), max(wanted)
+    if high - low < 4 * len(wanted):
+        rows = project.conn.execute("SELECT id, path FROM items WHERE id BETWEEN ? AND ?", (low, high))
+        return {i: p for i, p in rows if i in wanted}
+    found: dict[int, str] = {}
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), CHUNK):
+        group = ordered[start : start + CHUNK]
+        marks = ",".join("?" * len(group))
+        found.update(project.conn.execute(f"SELECT id, path FROM items WHERE id IN ({marks})", group))
+    return found

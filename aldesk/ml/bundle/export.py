@@ -51,6 +51,7 @@ from aldesk.core.export_report import ExportReport
 from aldesk.core.export_target import StagedFolder
 from aldesk.core.imageio import load_image
 from aldesk.core.info import project_info
+from aldesk.core.items import all_paths
 from aldesk.core.store import Project
 from aldesk.ml.encoders import Backbone, load_backbone
 from aldesk.ml.encoders.preprocess import MAX_ASPECT, SquareTransform
@@ -274,7 +275,7 @@ def model_card(project: Project, spec: dict[str, Any]) -> str:
 
 def _self_check(project: Project, backbone: Backbone, program: nn.Module, rec: Reconstruction) -> dict[str, Any]:
     """Run the finished program on a few project images and compare with the stored predictions."""
-    paths = dict(project.conn.execute("SELECT id, path FROM items"))
+    paths = all_paths(project)
     tensors, rows = [], []
     for pos in np.linspace(0, len(rec.item_ids) - 1, min(SELF_CHECK_IMAGES, len(rec.item_ids))).astype(int):
         try:

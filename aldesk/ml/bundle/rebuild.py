@@ -151,7 +151,7 @@ def _model_chunks(
 
 
 def _embedding_set(project: Project, set_id: int) -> vectors.EmbeddingSet:
-    row = project.conn.execute("SELECT id, backbone, identity, dim FROM embedding_sets WHERE id = ?", (set_id,)).fetchone()
-    if row is None:
-        raise AldeskError(f"The embeddings of the latest model are gone from {project.path}; retrain, then export.")
-    return vectors.EmbeddingSet(*row)
+    try:
+        return vectors.find_set_by_id(project, set_id)
+    except AldeskError:
+        raise AldeskError(f"The embeddings of the latest model are gone from {project.path}; retrain, then export.") from None

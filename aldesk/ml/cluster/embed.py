@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aldesk.core import vectors
+from aldesk.core.items import all_ids
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project
 from aldesk.ml.cluster.ingest import DoneItems, FolderReport, ingest_folder, ingest_shard, stored_paths
@@ -168,7 +169,7 @@ class _Plan:
 def plan_shards(project: Project, done: DoneItems, shard_size: int) -> _Plan:
     if shard_size < 1:
         raise AldeskError(f"--shard-size must be at least 1, not {shard_size}.")
-    ids = np.fromiter((r[0] for r in project.conn.execute("SELECT id FROM items ORDER BY id")), dtype=np.int64)
+    ids = np.array(all_ids(project), dtype=np.int64)
     todo = ids[~done.contains(ids)]
     return _Plan([todo[i : i + shard_size] for i in range(0, len(todo), shard_size)], len(todo))
 

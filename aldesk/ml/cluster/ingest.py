@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from aldesk.core import vectors
+from aldesk.core.items import paths_of
 from aldesk.core.store import Project
 from aldesk.ml.cluster.shards import Shard, ShardError, list_shards, read_shard
 
@@ -58,23 +59,7 @@ class IngestResult:
 def stored_paths(project: Project, ids: np.ndarray) -> dict[int, str]:
     """Stored path of each of ``ids`` still in the project: one range query when the ids are
     dense (a first run), else lookups in groups (a resumed run's shards span gaps)."""
-    if len(ids) == 0:
-        return {}
-    wanted = set(ids.tolist())
-    low, high = int(ids.min()), int(ids.max())
-    if high - low < 4 * len(ids):
-        rows = project.conn.execute("SELECT id, path FROM items WHERE id BETWEEN ? AND ?", (low, high))
-        return {i: p for i, p in rows if i in wanted}
-    found: dict[int, str] = {}
-    ordered = sorted(wanted)
-    for start in range(0, len(ordered), _LOOKUP):
-        group = ordered[start : start + _LOOKUP]
-        marks = ",".join("?" * len(group))
-        found.update(project.conn.execute(f"SELECT id, path FROM items WHERE id IN ({marks})", group))
-    return found
-
-
-_LOOKUP = 500  # ids per IN (...) query, well under SQLite's parameter limit
+    return paths_of(project, [int(i) for i in ids])
 
 
 def ingest_shard(project: Project, shard: Shard, set_id: int, done: DoneItems) -> IngestResult:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from aldesk.core import vectors
+from aldesk.core.items import count_items
 from aldesk.core.disk import reserve_error
 from aldesk.core.kinds import ItemKind, kind_of
 from aldesk.core.store import Project
@@ -75,7 +76,7 @@ def embed_project(
     finishes, so an interrupted run resumes where it stopped."""
     eset = vectors.get_or_create_set(project, backbone.spec.name, backbone.identity, backbone.spec.dim)
     todo = missing_items(project, backbone)
-    total = project.conn.execute("SELECT count(*) FROM items").fetchone()[0]
+    total = count_items(project)
     report = EmbedReport(backbone=backbone.spec.name, already=total - len(todo))
     path_of = dict(todo)
     for chunk in embedding_chunks(backbone, kind_of(project), todo, batch_size=batch_size, progress=progress, cancel=cancel):

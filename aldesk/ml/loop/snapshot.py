@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aldesk.core import model_store, vectors
+from aldesk.core import items, model_store, vectors
 from aldesk.core.classes import list_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.labels import audit_items
@@ -79,9 +79,7 @@ def take_snapshot(project: Project, *, load_vectors: bool = True, with_predictio
     classes = list_classes(project)
     class_ids = [c.id for c in classes]
     # Column reads into arrays and binary searches, not Python dicts keyed by a million ids.
-    labeled_rows = project.conn.execute(
-        "SELECT id, label_class_id, coalesce(labeled_at, 0) FROM items WHERE status = 'labeled' ORDER BY id"
-    ).fetchall()
+    labeled_rows = items.labeled_rows(project)
     label_ids = np.array([r[0] for r in labeled_rows], dtype=np.int64)
     label_class = np.array([r[1] for r in labeled_rows], dtype=np.int64)
     label_time = np.array([r[2] for r in labeled_rows], dtype=np.float64)
@@ -92,9 +90,7 @@ def take_snapshot(project: Project, *, load_vectors: bool = True, with_predictio
     y = class_position[label_class[found]]
     # Every embedded item may be asked but the labeled, skipped and unsure ones: the labeled are
     # at hand, and the other two are few (reading the unlabeled ones instead was 880,000 rows).
-    set_aside = np.fromiter(
-        (r[0] for r in project.conn.execute("SELECT id FROM items WHERE status IN ('skipped', 'unsure')")), dtype=np.int64
-    )
+    set_aside = np.fromiter(items.set_aside_ids(project), dtype=np.int64)
     eligible = np.ones(len(item_ids), dtype=bool)
     eligible[labeled] = False
     spos, sfound = _positions(item_ids, set_aside)
