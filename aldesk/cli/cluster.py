@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import open_project
 from aldesk.cli.progress import TerminalProgress
+
+if TYPE_CHECKING:
+    from aldesk.ml.encoders import Backbone
 
 _DASK_ONLY = ("scheduler", "shard_dir", "path_map", "keep_shards")
 
@@ -69,7 +74,7 @@ def wants_cluster(args: argparse.Namespace) -> bool:
     return False
 
 
-def cmd_cluster_embed(args: argparse.Namespace, load_backbone) -> int:
+def cmd_cluster_embed(args: argparse.Namespace, load_backbone: Callable[[argparse.Namespace], Backbone]) -> int:
     if args.ingest_shards is not None:
         return _ingest(args)
     from aldesk.ml.cluster import embed as ce

@@ -9,13 +9,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import open_project
 from aldesk.cli.progress import StageProgress, TerminalProgress
 
+if TYPE_CHECKING:
+    from aldesk.ml.encoders import Backbone
 
-def add_ml_commands(verbs: argparse._SubParsersAction) -> None:
+
+def add_ml_commands(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     embed = verbs.add_parser("embed", help="compute embeddings for every item (resumable)")
     embed.add_argument("project", type=Path)
     _backbone_options(embed)
@@ -86,7 +90,7 @@ def _backbone_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_backbone(args: argparse.Namespace):
+def _load_backbone(args: argparse.Namespace) -> Backbone:
     from aldesk.ml.encoders import load_backbone
     from aldesk.ml.device import configure_cpu_threads, describe_device
 
@@ -127,6 +131,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         pool = build_pool(project, snapshot)  # streamed from the file on large pools
         settings = RoundSettings(head=args.head, queue_length=0, evaluate=True)
         result = run_round(snapshot, pool, settings, progress=StageProgress())
+        # Not cancellable here, and two classes have labels (checked above): the round trained.
+        assert result is not None and result.train is not None
         version = save_training(project, snapshot, result.train)
     metrics = result.metrics
     estimate = metrics["estimate"]
@@ -164,6 +170,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         # No training: the queue comes from the latest stored model (aldesk train makes one).
         settings = RoundSettings(strategy=args.strategy, cold_start=None, queue_length=args.n, train=False, seed=args.seed)
         result = run_round(snapshot, pool, settings)
+        assert result is not None  # a round that cannot be cancelled always ends with a result
         queue, probs = result.queue, result.probs
         if args.store:
             replace_queue(project, queue)

@@ -17,7 +17,7 @@ from aldesk.core.errors import AldeskError, ProjectError
 from aldesk.core.store import PROJECT_SUFFIX, Project, create_project, open_project
 
 
-def add_project_commands(verbs: argparse._SubParsersAction) -> None:
+def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     new = verbs.add_parser("new", help="create a project file")
     new.add_argument("project", type=Path, help="the project file to create (PROJECT.aldesk)")
     new.add_argument("--classes", default="", help='comma-separated class names, e.g. "cat,dog,bird"')

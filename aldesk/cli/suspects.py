@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from aldesk.core.classes import list_classes
 from aldesk.core.items import all_paths, count_labeled
@@ -19,7 +20,7 @@ from aldesk.core.store import Project, open_project
 from aldesk.core.suspects_store import Suspect, latest_run, load_suspects
 
 
-def add_suspects_command(verbs: argparse._SubParsersAction) -> None:
+def add_suspects_command(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sus = verbs.add_parser("suspects", help="labeled items whose label the model doubts most")
     sus.add_argument("project", type=Path)
     sus.add_argument("-n", type=int, default=50, help="how many (default 50)")
@@ -55,6 +56,8 @@ def cmd_suspects(args: argparse.Namespace) -> int:
         suspects = load_suspects(project, limit=args.n)
         labeled = count_labeled(project)
         rows = _rows(project, suspects)
+    if run is None:  # stored just above; gone only if another process removed it meanwhile
+        raise AldeskError(f"{args.project} holds no suspect ranking; make one with: aldesk suspects {args.project} --recompute")
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
@@ -71,7 +74,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(project: Project, suspects: list[Suspect]) -> list[dict]:
+def _rows(project: Project, suspects: list[Suspect]) -> list[dict[str, Any]]:
     names = {c.id: c.name for c in list_classes(project)}
     paths = all_paths(project)
     return [
