@@ -75,7 +75,7 @@ def run_unit(dataset: str, backbone_name: str, head: str, strategy: str, args: a
         start = time.perf_counter()
         curve = []
         for accuracy in run_one(
-            pool, yp, pool.whitening.apply(xt), yt, len(names), strategy, saved["seeds"], budget, args.batch, head
+            pool, yp, pool.whitening.apply(xt), yt, len(names), strategy, saved["seeds"], budget, args.batch, head, test_raw=xt
         ):
             curve.append(accuracy)
         if "full_pool_accuracy" not in saved:

@@ -17,7 +17,7 @@ import numpy as np
 from aldesk.core.stopping import stopping_advice
 from aldesk.ml.evaluation.audit import cohens_kappa, evaluate_model
 from aldesk.ml.loop.pool import PoolModel
-from aldesk.ml.simulation.replay import accuracy_of, run_one
+from aldesk.ml.simulation.replay import accuracy_of, run_one, held_out_input
 
 if TYPE_CHECKING:
     from aldesk.ml.heads.base import Model
@@ -152,7 +152,7 @@ def simulate_audit(
                     seed,
                     len(labeled),
                     int(audit.sum()),
-                    accuracy_of(model, z_test, y_test, 0),
+                    accuracy_of(model, held_out_input(model, z_test, test_vectors), y_test, 0),
                     estimate["value"],
                     estimate["low"],
                     estimate["high"],
@@ -163,7 +163,21 @@ def simulate_audit(
             )
 
         for step, _accuracy in enumerate(
-            run_one(pool, y_pool, z_test, y_test, n_classes, "default", seed, budget, batch, head, observe=observe), start=1
+            run_one(
+                pool,
+                y_pool,
+                z_test,
+                y_test,
+                n_classes,
+                "default",
+                seed,
+                budget,
+                batch,
+                head,
+                test_raw=test_vectors,
+                observe=observe,
+            ),
+            start=1,
         ):
             if progress:
                 progress(seed * steps + step, seeds * steps)

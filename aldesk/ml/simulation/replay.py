@@ -73,6 +73,15 @@ class SimulationResult:
         }
 
 
+def held_out_input(model: Model | None, z_test: torch.Tensor, test_raw: np.ndarray | None) -> torch.Tensor | np.ndarray:
+    """What ``model`` reads of the test split: the whitened features, or the vectors as embedded."""
+    if model is not None and model.reads == "raw":
+        if test_raw is None:
+            raise ValueError("a head that reads raw vectors needs the test split's raw vectors (test_raw)")
+        return test_raw
+    return z_test
+
+
 def accuracy_of(head: Model | None, z: torch.Tensor | np.ndarray, y: np.ndarray, fallback: int) -> float:
     """``z``: what the head reads (the whitened features, or the raw vectors for the cnn head)."""
     if head is None:
