@@ -22,11 +22,13 @@ import numpy as np
 
 from aldesk.core.queue import QueuedItem
 from aldesk.core.store import open_project
-from aldesk.ml.loop.round import RoundSettings, TrainResult, round_steps
-from aldesk.ml.loop.snapshot import Snapshot
 
+# The window imports this module (its worker relays these messages); the round, the heads and
+# torch are imported only where a job runs (the learning process), so the window starts without them.
 if TYPE_CHECKING:
     from aldesk.core.suspects_store import Suspect
+    from aldesk.ml.loop.round import RoundSettings, TrainResult
+    from aldesk.ml.loop.snapshot import Snapshot
     from aldesk.ml.encoders import Backbone
     from aldesk.ml.loop.pool import PoolModel
 
@@ -62,6 +64,7 @@ class RefreshOutcome:
 def app_round_settings() -> RoundSettings:
     """The round the app runs after new labels: everything the window shows."""
     from aldesk.core.suspects_store import MAX_STORED
+    from aldesk.ml.loop.round import RoundSettings
 
     return RoundSettings(
         queue_length=QUEUE_LENGTH, fallback_length=FALLBACK_LENGTH, evaluate=True, suspects=True, suspects_limit=MAX_STORED
@@ -132,6 +135,7 @@ class JobRunner:
     def refresh(self, slow_down: float = 0.0) -> Generator[Message, None, None]:
         from aldesk.core import vectors
         from aldesk.ml.loop.pool import build_pool
+        from aldesk.ml.loop.round import round_steps
         from aldesk.ml.loop.snapshot import pool_key, take_snapshot
 
         yield "progress", ("training", 0, 1)

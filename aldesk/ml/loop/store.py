@@ -5,12 +5,14 @@ The app's window stores the same row (``model_row``) in steps between key presse
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aldesk.core import model_store
 from aldesk.core.store import Project
-from aldesk.ml.loop.round import TrainResult
-from aldesk.ml.loop.snapshot import Snapshot
+
+if TYPE_CHECKING:  # only the types: the window imports this to store a model, without torch
+    from aldesk.ml.loop.round import TrainResult
+    from aldesk.ml.loop.snapshot import Snapshot
 
 
 def model_row(snapshot: Snapshot, result: TrainResult) -> dict[str, Any]:
