@@ -14,6 +14,7 @@ from pathlib import Path
 from aldesk.cli.progress import TerminalProgress
 from aldesk.core import classes as classes_mod
 from aldesk.core.errors import AldeskError, ProjectError
+from aldesk.core.kinds import kind_names, kind_of, set_kind
 from aldesk.core.store import PROJECT_SUFFIX, Project, create_project, open_project
 
 
@@ -22,14 +23,25 @@ def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentPars
     new.add_argument("project", type=Path, help="the project file to create (PROJECT.aldesk)")
     new.add_argument("--classes", default="", help='comma-separated class names, e.g. "cat,dog,bird"')
     new.add_argument("--hotkeys", default=None, help='one key per class, e.g. "c,d,b" (default 1-9, 0, letters)')
+    new.add_argument(
+        "--kind", default="image", choices=kind_names(), help="what the items are: image (default) or text; one kind per project"
+    )
     new.set_defaults(run=cmd_new)
 
-    imp = verbs.add_parser("import", help="add images: folders (recursive), image files, CSV lists")
-    imp.add_argument("project", type=Path)
-    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, image or CSV (path[,label])")
-    imp.add_argument(
-        "--labels-from-folders", action="store_true", help="label each image with its parent folder's name (ImageFolder layout)"
+    imp = verbs.add_parser(
+        "import",
+        help="add items: folders (recursive), files, lists",
+        description="Image projects take folders, image files and CSV lists (path[,label]); text projects take "
+        "folders of .txt files, .txt files, CSV/TSV tables with a header (a text column, and a label column when "
+        "present) and JSON Lines (text and optional label keys).",
     )
+    imp.add_argument("project", type=Path)
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, file, CSV list, or table of texts")
+    imp.add_argument(
+        "--labels-from-folders", action="store_true", help="label each item with its parent folder's name (ImageFolder layout)"
+    )
+    imp.add_argument("--text-column", default=None, metavar="NAME", help="tables of texts: the column holding the text (text)")
+    imp.add_argument("--label-column", default=None, metavar="NAME", help="tables of texts: the column holding a label (label)")
     imp.set_defaults(run=cmd_import)
 
     lab = verbs.add_parser("label", help="apply labels from a CSV (path,label) to imported items")
@@ -119,13 +131,14 @@ def cmd_new(args: argparse.Namespace) -> int:
         classes_mod.clean_hotkey(key)
     project = create_project(path)
     try:
+        set_kind(project, args.kind)
         made = classes_mod.add_classes(project, names, hotkeys) if names else []
     except AldeskError:
         project.close()
         path.unlink(missing_ok=True)
         raise
     with project:
-        print(f"created {project.path}")
+        print(f"created {project.path} (a project of {args.kind}s)")
         for c in made:
             print(f"  [{c.hotkey or '-'}] {c.name}")
     return 0
@@ -137,8 +150,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     stopped = False
     try:
         with open_project(args.project) as project:
+            noun = kind_of(project).noun
             report = import_paths(
-                project, args.paths, labels_from_folders=args.labels_from_folders, progress=TerminalProgress("importing")
+                project,
+                args.paths,
+                labels_from_folders=args.labels_from_folders,
+                text_column=args.text_column,
+                label_column=args.label_column,
+                progress=TerminalProgress("importing"),
             )
     except ImportInterrupted as stop:  # Ctrl+C: the finished batches are committed
         report, stopped = stop.report, True
@@ -151,9 +170,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"duplicate {path}: same content as {same_as}")
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}")
+    for path, note in report.notes:
+        print(f"note {path}: {note}")
     if stopped:
         print(
-            f"\naldesk: interrupted: {report.imported} images imported before the stop were kept; "
+            f"\naldesk: interrupted: {report.imported} {noun}s imported before the stop were kept; "
             "run the same import again to continue.",
             file=sys.stderr,
         )

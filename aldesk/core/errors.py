@@ -48,10 +48,15 @@ class DiskFullError(ProjectError):
         self.needed = needed
 
 
-class ImageError(AldeskError):
-    """An image cannot be used; ``reason`` is a short phrase for import reports."""
+class ItemError(AldeskError):
+    """An item (a file, or a row of a table) cannot be used; ``reason`` is a short phrase for
+    import reports."""
 
     def __init__(self, path: object, reason: str) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ImageError(ItemError):
+    """An image cannot be used."""

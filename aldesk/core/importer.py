@@ -1,14 +1,14 @@
-"""Importing images: folders (recursive), single files and CSV lists, with an honest report.
+"""Importing items: folders (recursive), single files, and lists or tables, with an honest report.
 
-Files are hashed and fully decoded in a thread pool (Pillow and hashlib release the GIL), then
-written in batches, each batch its own transaction, so an interrupted import keeps what it did
-and running it again continues where it stopped.
+What a path holds is the project's kind's to say (aldesk/core/kinds): images come as files and
+CSV lists of files, texts as ``.txt`` files and CSV/TSV/JSON Lines tables. Items are examined
+(hashed, fully decoded) in a thread pool (Pillow and hashlib release the GIL), then written in
+batches, each batch its own transaction, so an interrupted import keeps what it did and running
+it again continues where it stopped.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,24 +18,17 @@ from pathlib import Path
 
 from aldesk.core import classes as classes_mod
 from aldesk.core import labels as labels_mod
-from aldesk.core.errors import AldeskError, ImageError
-from aldesk.core.imageio import ImageInfo, open_regular
+from aldesk.core.errors import ItemError
 from aldesk.core.kinds import ItemKind, get_kind, kind_of
+from aldesk.core.kinds.base import Candidate, Examined, ImportOptions, Note, Skipped, shown
+from aldesk.core.path_list import csv_rows
 from aldesk.core.store import Project, inserted_id
+
+__all__ = ["Candidate", "ImportInterrupted", "ImportReport", "csv_rows", "discover", "import_paths", "shown"]
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
 _BATCH = 500
-# A first row whose first cell is one of these is a header, not a file.
-_PATH_HEADERS = {"path", "file", "filename", "image", "filepath"}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A file to import and, when known, the label that comes with it."""
-
-    path: Path
-    label: str | None = None
 
 
 @dataclass
@@ -46,6 +39,7 @@ class ImportReport:
     new_classes: list[str] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, same as)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, what was done): encodings, long texts
     imported_ids: list[int] = field(default_factory=list)
     cancelled: bool = False
 
@@ -66,17 +60,21 @@ def import_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
     labels_from_folders: bool = False,
+    text_column: str | None = None,
+    label_column: str | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     workers: int | None = None,
 ) -> ImportReport:
-    """Import every image found under ``paths``; see the module docstring.
+    """Import every item of the project's kind found under ``paths``; see the module docstring.
+    ``text_column``/``label_column`` name the columns of tables of texts (default text, label).
 
     Ctrl+C raises ImportInterrupted (a KeyboardInterrupt) carrying the report of what was kept.
     """
     report = ImportReport()
+    options = ImportOptions(labels_from_folders, text_column, label_column)
     try:
-        _import(project, paths, labels_from_folders, progress, cancel, workers, report)
+        _import(project, paths, options, progress, cancel, workers, report)
     except KeyboardInterrupt as exc:
         report.cancelled = True
         raise ImportInterrupted(report) from exc
@@ -86,7 +84,7 @@ def import_paths(
 def _import(
     project: Project,
     paths: Iterable[str | os.PathLike[str]],
-    labels_from_folders: bool,
+    options: ImportOptions,
     progress: Progress | None,
     cancel: Cancel | None,
     workers: int | None,
@@ -94,11 +92,13 @@ def _import(
 ) -> None:
     kind = kind_of(project)
     candidates: list[tuple[Candidate, str]] = []
-    for cand in _unique(discover(paths, labels_from_folders, report, kind=kind)):
+    for cand in _unique(discover(paths, options, report, kind=kind)):
         stored = project.stored_path(cand.path)
         problem = _unstorable(stored, cand.path)
+        if cand.row is not None:
+            stored = f"{stored}#{cand.row}"  # one row of a table: its line
         if problem:
-            report.skipped.append((shown(cand.path), problem))
+            report.skipped.append((cand.where, problem))
         else:
             candidates.append((cand, stored))
     known_paths = {
@@ -149,11 +149,6 @@ def _import(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def shown(path: str | os.PathLike[str]) -> str:
-    """``path`` as printable text: bytes that are not UTF-8 appear as \\xNN escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 def _unstorable(stored: str, path: Path) -> str | None:
     # SQLite text is UTF-8, so a Linux name with other bytes (surrogate-escaped by Python) cannot
     # be stored as it is; any reversible escape would have to be undone by every reader of
@@ -173,55 +168,28 @@ def _bad_utf8(text: str) -> bool:
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]], labels_from_folders: bool, report: ImportReport, *, kind: ItemKind | None = None
+    paths: Iterable[str | os.PathLike[str]], options: ImportOptions, report: ImportReport, *, kind: ItemKind | None = None
 ) -> Iterator[Candidate]:
-    """Expand folders, CSV lists and files into candidates; unusable entries go to the report.
+    """Expand folders, lists/tables and files into candidates; unusable entries go to the report.
     From folders only the files ``kind`` takes (default: images)."""
     kind = kind or get_kind("image")
     for raw in paths:
         path = Path(os.path.abspath(Path(raw).expanduser()))
         if path.is_dir():
-            yield from _walk_folder(path, labels_from_folders, kind)
-        elif path.suffix.lower() == ".csv" and path.is_file():
-            yield from read_csv_list(path, report)
+            yield from _walk_folder(path, options.labels_from_folders, kind)
+        elif path.is_file() and kind.lists(path):
+            for entry in kind.listed(path, options):
+                if isinstance(entry, Skipped):
+                    report.skipped.append((entry.where, entry.reason))
+                elif isinstance(entry, Note):
+                    report.notes.append((entry.where, entry.note))
+                else:
+                    yield entry
         elif os.path.lexists(path):
             # Also a FIFO, device or broken link: _examine skips it with its reason, unopened.
-            yield Candidate(path, path.parent.name if labels_from_folders else None)
+            yield Candidate(path, path.parent.name if options.labels_from_folders else None)
         else:
             report.skipped.append((shown(path), "no such file or folder"))
-
-
-def read_csv_list(csv_path: Path, report: ImportReport) -> Iterator[Candidate]:
-    """Candidates from a CSV list; rows naming no existing file go to the report."""
-    for number, target, label in csv_rows(csv_path):
-        if not os.path.lexists(target):
-            report.skipped.append((shown(target), f"listed in {csv_path.name} row {number}, but no such file"))
-            continue
-        yield Candidate(target, label)
-
-
-def csv_rows(csv_path: Path) -> Iterator[tuple[int, Path, str | None]]:
-    """Rows of ``path[,label]`` as (row number, absolute path, label or None).
-
-    A header row (first cell ``path``, ``file``, ``filename``, ...) is optional; relative paths
-    resolve against the CSV's folder.
-    """
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise AldeskError(f"Cannot read the CSV list {csv_path}: {exc}") from exc
-    start = 1
-    if rows and rows[0] and rows[0][0].strip().lower() in _PATH_HEADERS:
-        rows, start = rows[1:], 2
-    for number, row in enumerate(rows, start=start):
-        if not row or not row[0].strip():
-            continue
-        target = Path(row[0].strip()).expanduser()
-        if not target.is_absolute():
-            target = csv_path.parent / target
-        label = row[1].strip() if len(row) > 1 and row[1].strip() else None
-        yield number, Path(os.path.abspath(target)), label
 
 
 def _walk_folder(root: Path, labels_from_folders: bool, kind: ItemKind) -> Iterator[Candidate]:
@@ -236,10 +204,10 @@ def _walk_folder(root: Path, labels_from_folders: bool, kind: ItemKind) -> Itera
 
 
 def _unique(candidates: Iterable[Candidate]) -> Iterator[Candidate]:
-    seen: set[Path] = set()
+    seen: set[tuple[Path, int | None]] = set()
     for cand in candidates:
-        if cand.path not in seen:
-            seen.add(cand.path)
+        if (cand.path, cand.row) not in seen:
+            seen.add((cand.path, cand.row))
             yield cand
 
 
@@ -253,24 +221,20 @@ def _classes_for(project: Project, candidates: list[Candidate], report: ImportRe
     return ids
 
 
-def _examine(cand: Candidate, kind: ItemKind) -> tuple[str, int, ImageInfo] | ImageError:
-    """Hash and validate one file as an item of ``kind``; runs in a worker thread."""
+def _examine(cand: Candidate, kind: ItemKind) -> Examined | ItemError:
+    """Hash and validate one candidate as an item of ``kind``; runs in a worker thread."""
     try:
-        with open_regular(cand.path) as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-            size = handle.tell()
-        info: ImageInfo = kind.examine(cand.path)
-        return digest, size, info
-    except ImageError as exc:
+        return kind.examine(cand)
+    except ItemError as exc:
         return exc
     except OSError as exc:
-        return ImageError(cand.path, f"unreadable: {exc.strerror or exc}")
+        return ItemError(cand.path, f"unreadable: {exc.strerror or exc}")
 
 
 def _store_batch(
     project: Project,
     batch: list[tuple[Candidate, str]],
-    examined: list[tuple[str, int, ImageInfo] | ImageError],
+    examined: list[Examined | ItemError],
     known_hashes: dict[str, str],
     class_ids: dict[str, int],
     report: ImportReport,
@@ -279,37 +243,50 @@ def _store_batch(
     only after the commit, so an interrupted batch is neither kept nor counted."""
     now = time.time()
     skipped: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []
     duplicates: list[tuple[str, str]] = []
     added: dict[str, str] = {}  # digest -> stored path, for known_hashes once committed
     ids: list[int] = []
     labels: list[tuple[int, int]] = []
     with project.transaction() as conn:
         for (cand, stored), result in zip(batch, examined):
-            if isinstance(result, ImageError):
-                skipped.append((shown(cand.path), result.reason))
+            if isinstance(result, ItemError):
+                skipped.append((cand.where, result.reason))
                 continue
-            digest, size, info = result
-            same = known_hashes.get(digest) or added.get(digest)
+            same = known_hashes.get(result.digest) or added.get(result.digest)
             if same is not None:
-                duplicates.append((shown(cand.path), shown(project.resolve(same))))
+                duplicates.append((cand.where, _where_stored(project, same)))
                 continue
             cursor = conn.execute(
                 "INSERT INTO items(path, sha256, bytes, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (stored, digest, size, info.width, info.height, now),
+                (stored, result.digest, result.size, result.width, result.height, now),
             )
             item_id = inserted_id(cursor)
-            added[digest] = stored
+            if result.text is not None:
+                conn.execute("INSERT INTO item_texts(item_id, text) VALUES (?, ?)", (item_id, result.text))
+            if result.note:
+                notes.append((cand.where, result.note))
+            added[result.digest] = stored
             ids.append(item_id)
             if cand.label is not None:
                 labels.append((item_id, class_ids[cand.label]))
         labels_mod.insert_labels(conn, labels, source="import", at=now)
     known_hashes.update(added)
     report.skipped += skipped
+    report.notes += notes
     report.duplicates += duplicates
     report.already_present += len(duplicates)
     report.imported += len(ids)
     report.imported_ids += ids
     report.labels_applied += len(labels)
+
+
+def _where_stored(project: Project, stored: str) -> str:
+    """A stored path as reports name it: a table's row as "FILE line N"."""
+    base, hash_mark, row = stored.rpartition("#")
+    if hash_mark and row.isdigit() and not project.resolve(stored).exists():
+        return f"{shown(project.resolve(base))} line {row}"
+    return shown(project.resolve(stored))
 
 
 def _batches(items: list[tuple[Candidate, str]], size: int) -> Iterator[list[tuple[Candidate, str]]]:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aldesk.core.classes import list_classes
+from aldesk.core.kinds import kind_of
 from aldesk.core.stopping import project_advice
 from aldesk.core.store import Project
 from aldesk.core.vectors import latest_set
@@ -23,10 +24,13 @@ def project_info(project: Project) -> dict[str, Any]:
     labeled = status_counts.get("labeled", 0)
     classes = list_classes(project)
     counts = dict(conn.execute("SELECT label_class_id, count(*) FROM items WHERE status = 'labeled' GROUP BY label_class_id"))
-    missing = missing_items(project, (row[0] for row in conn.execute("SELECT path FROM items")))
+    kind = kind_of(project)
+    # Texts live in the project: the files they came from may go.
+    missing = missing_items(project, (row[0] for row in conn.execute("SELECT path FROM items"))) if kind.needs_files else []
     return {
         "project": str(project.path),
         "schema_version": project.schema_version,
+        "kind": kind.name,
         "items": total,
         "labeled": labeled,
         "unlabeled": total - labeled,
@@ -101,6 +105,7 @@ def format_info(info: dict[str, Any]) -> str:
     """The human-readable form of ``project_info``."""
     lines = [
         f"project    {info['project']}",
+        f"kind       {info['kind']}s",
         f"items      {info['items']}",
         f"labeled    {info['labeled']}",
         f"unlabeled  {info['unlabeled']} (skipped {info['skipped']}, unsure {info['unsure']})",

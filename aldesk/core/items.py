@@ -36,6 +36,23 @@ def stored_paths(project: Project, item_ids: Sequence[int]) -> dict[int, tuple[s
     return found
 
 
+def texts_of(project: Project, item_ids: Sequence[int]) -> dict[int, str]:
+    """The texts of these items (text projects; an item without a text is left out)."""
+    found: dict[int, str] = {}
+    if not project.has_table("item_texts"):
+        return found
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = list(item_ids[start : start + CHUNK])
+        marks = ",".join("?" * len(chunk))
+        found.update(project.conn.execute(f"SELECT item_id, text FROM item_texts WHERE item_id IN ({marks})", chunk))
+    return found
+
+
+def item_text(project: Project, item_id: int) -> str | None:
+    """The text of one item, or None (not a text, or no such item)."""
+    return texts_of(project, [item_id]).get(item_id)
+
+
 def labeled_counts(project: Project) -> dict[int, int]:
     """Labeled items per class id (classes without any are left out). A scan: ~0.1 s at 100,000."""
     return dict(

@@ -14,7 +14,8 @@ from pathlib import Path
 from aldesk.core import labels as labels_mod
 from aldesk.core.classes import check_new_names, clean_class_name, insert_classes, list_classes, plan_classes
 from aldesk.core.errors import AldeskError
-from aldesk.core.importer import csv_rows, shown
+from aldesk.core.kinds.base import shown
+from aldesk.core.path_list import csv_rows
 from aldesk.core.store import Project
 
 _LISTED = 20  # rows shown per refusal; the rest are counted

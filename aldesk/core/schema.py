@@ -174,7 +174,17 @@ INSERT INTO prediction_chunks(model_version, first_row, item_ids, probs)
 DROP TABLE predictions;
 """
 
-MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4, _STEP_5, _STEP_6)
+# Step 7: text items (aldesk/core/kinds/text.py). A text lives in the project file itself, whole,
+# so the project needs neither the CSV it came from nor that file's encoding again. The item's
+# path is where it came from (a .txt file, or "table.csv#12": that table's line 12).
+_STEP_7 = """
+CREATE TABLE item_texts (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    text    TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4, _STEP_5, _STEP_6, _STEP_7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from aldesk.core.errors import AldeskError
-from aldesk.core.imageio import ImageInfo
+from aldesk.core.kinds.base import Examined
 from aldesk.core.importer import import_paths
 from aldesk.core.kinds import base, get_kind, kind_of
 from tests.conftest import write_image
@@ -26,15 +26,23 @@ class NotesKind:
 
     name = "note"
     noun = "note"
+    needs_files = True
 
     def takes(self, path) -> bool:
         return str(path).endswith(".note")
 
-    def examine(self, path) -> ImageInfo:
-        return ImageInfo(1, 1, "NOTE")
+    def lists(self, path) -> bool:
+        return False
 
-    def load(self, path, max_side=None):
-        return open(path).read()
+    def listed(self, path, options):
+        return iter(())
+
+    def examine(self, candidate) -> Examined:
+        data = candidate.path.read_bytes()
+        return Examined(data.hex(), len(data), 1, 1)
+
+    def sources(self, project, items, max_side=None):
+        return [lambda path=path: path.read_text() for _, path in items]
 
 
 def test_the_import_takes_the_files_of_the_projects_kind(project, tmp_path, monkeypatch):

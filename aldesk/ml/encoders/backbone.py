@@ -7,13 +7,17 @@ float32 throughout, as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 from torch import nn
 
 from aldesk.ml.encoders.spec import BackboneSpec
+
+if TYPE_CHECKING:
+    from aldesk.ml.encoders.embed import EmbeddedChunk
 
 Transform = Callable[[Image.Image], torch.Tensor]
 
@@ -66,6 +70,19 @@ class Backbone:
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """RGB picture of any size -> float32 [3, S, S] on the CPU; safe to call from threads."""
         return self._transform(image)
+
+    def chunks(
+        self,
+        sources: Sequence[Callable[[], Image.Image]],
+        *,
+        batch_size: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[EmbeddedChunk]:
+        """The sources' vectors (see aldesk/ml/encoders/encoder.py), decoded in threads while the network runs."""
+        from aldesk.ml.encoders.embed import embed_sources  # it imports this module
+
+        return embed_sources(self, sources, batch_size=batch_size, progress=progress, cancel=cancel)
 
     def bytes_per_image(self) -> int:
         """Estimated device memory per image in :meth:`embed` (measured once, on first call)."""

@@ -7,7 +7,7 @@ sends the chunks to the GUI thread, which stores them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +16,10 @@ import numpy as np
 from aldesk.core import vectors
 from aldesk.core.items import count_items
 from aldesk.core.disk import reserve_error
-from aldesk.core.kinds import ItemKind, kind_of
+from aldesk.core.kinds import kind_of
+from aldesk.core.kinds.base import Source
 from aldesk.core.store import Project
-from aldesk.ml.encoders import Backbone
-from aldesk.ml.encoders.embed import embed_sources
+from aldesk.ml.encoders.encoder import Encoder
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -32,7 +32,12 @@ class EmbeddedChunk:
     failures: list[tuple[int, str]]  # (item id, reason)
 
 
-def missing_items(project: Project, backbone: Backbone) -> list[tuple[int, Path]]:
+def item_sources(project: Project, todo: Sequence[tuple[int, Path]], encoder: Encoder) -> tuple[list[int], list[Source]]:
+    """The ids of ``todo`` and, for each, how its item is read for ``encoder`` (the project's kind says)."""
+    return [i for i, _ in todo], kind_of(project).sources(project, todo, max_side=encoder.load_side)
+
+
+def missing_items(project: Project, backbone: Encoder) -> list[tuple[int, Path]]:
     """(item id, resolved path) of the items without a vector from ``backbone``, by id."""
     found = vectors.find_set(project, backbone.identity)
     # Sorted id arrays, and paths only of the missing items: every app start runs this.
@@ -40,18 +45,18 @@ def missing_items(project: Project, backbone: Backbone) -> list[tuple[int, Path]
 
 
 def embedding_chunks(
-    backbone: Backbone,
-    kind: ItemKind,
-    todo: list[tuple[int, Path]],
+    encoder: Encoder,
+    item_ids: Sequence[int],
+    sources: Sequence[Source],
     *,
     batch_size: int | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Iterator[EmbeddedChunk]:
-    """The vectors of the ``todo`` items of ``kind``, a chunk at a time (failures named per item)."""
-    ids = np.array([i for i, _ in todo], dtype=np.int64)
-    sources = [lambda path=path: kind.load(path, max_side=backbone.load_side) for _, path in todo]
-    for chunk in embed_sources(backbone, sources, batch_size=batch_size, progress=progress, cancel=cancel):
+    """The vectors of these items, a chunk at a time (failures named per item); ``sources``
+    from the project's kind (``ItemKind.sources``), read on the project's thread."""
+    ids = np.asarray(item_ids, dtype=np.int64)
+    for chunk in encoder.chunks(sources, batch_size=batch_size, progress=progress, cancel=cancel):
         yield EmbeddedChunk(ids[chunk.positions], chunk.vectors, [(int(ids[pos]), reason) for pos, reason in chunk.failures])
 
 
@@ -66,7 +71,7 @@ class EmbedReport:
 
 def embed_project(
     project: Project,
-    backbone: Backbone,
+    backbone: Encoder,
     *,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
@@ -79,7 +84,8 @@ def embed_project(
     total = count_items(project)
     report = EmbedReport(backbone=backbone.spec.name, already=total - len(todo))
     path_of = dict(todo)
-    for chunk in embedding_chunks(backbone, kind_of(project), todo, batch_size=batch_size, progress=progress, cancel=cancel):
+    ids, sources = item_sources(project, todo, backbone)
+    for chunk in embedding_chunks(backbone, ids, sources, batch_size=batch_size, progress=progress, cancel=cancel):
         if len(chunk.item_ids):
             # Embeddings can be computed again, labels cannot: never fill the disk's last 64 MB.
             tight = reserve_error(

@@ -106,22 +106,20 @@ class JobRunner:
             self._backbone = load_backbone(self.backbone_name)
 
     def embed(self) -> Generator[Message, None, None]:
-        from aldesk.core.kinds import kind_of
         from aldesk.ml.device import describe_device
-        from aldesk.ml.loop.embedding import embedding_chunks, missing_items
+        from aldesk.ml.loop.embedding import embedding_chunks, item_sources, missing_items
 
         yield from self._load_backbone()
         backbone = self._backbone
         assert backbone is not None  # loaded just above
         stage = f"embedding on {describe_device(backbone.device)}"  # e.g. "on cuda:0 (NVIDIA ...)", "on cpu, 2 threads"
         with open_project(self.project_path, write=False, check=False) as project:
-            todo = missing_items(project, backbone)
-            kind = kind_of(project)
+            ids, sources = item_sources(project, missing_items(project, backbone), backbone)
         # Progress comes per batch from inside the embedding, chunks every few batches: the
         # batches are reported as they finish (straight to emit), not held back to the next chunk.
         report = self._emit or (lambda _kind, _payload: None)
         for chunk in embedding_chunks(
-            backbone, kind, todo, progress=lambda d, t: report("progress", (stage, d, t)), cancel=self.cancelled
+            backbone, ids, sources, progress=lambda d, t: report("progress", (stage, d, t)), cancel=self.cancelled
         ):
             yield (
                 "chunk",
