@@ -67,8 +67,9 @@ def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentPars
     exp.add_argument(
         "--format",
         required=True,
-        choices=("csv", "json", "imagefolder", "hf-imagefolder", "predictions", "model"),
-        help="csv/json: every item and its label (json with the label history); "
+        choices=("csv", "json", "jsonl", "imagefolder", "hf-imagefolder", "predictions", "model"),
+        help="csv/json/jsonl: every item (texts: its text) and its label (json and jsonl, one object a line, "
+        "with the label history); "
         "imagefolder: OUT/<class>/<image>; hf-imagefolder: images + metadata.csv for "
         "Hugging Face datasets; predictions: CSV of the latest model's guesses for "
         "unlabeled items; model: a folder with the model as a torch.export program",
@@ -77,7 +78,7 @@ def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentPars
         "--out",
         required=True,
         type=Path,
-        help="file (csv, json, predictions) or new/empty folder (imagefolder, hf-imagefolder, model)",
+        help="file (csv, json, jsonl, predictions) or new/empty folder (imagefolder, hf-imagefolder, model)",
     )
     exp.add_argument(
         "--link", action="store_true", help="hard-link images instead of copying them (copies where linking is refused)"

@@ -1,6 +1,8 @@
 """Exporting labels and predictions: the entry point for every format but ``model``.
 
-``csv``/``json``: one row per item (``json`` adds each item's full label history);
+``csv``/``json``/``jsonl``: one row per item (``json`` and ``jsonl`` add each item's full label
+history; ``jsonl`` is one JSON object a line, as ``datasets.load_dataset("json")`` reads it). Items
+of a text project carry their ``text`` (and ``source``: the file or table line it came from);
 ``predictions``: the latest model's guess for every item without a label; ``imagefolder`` and
 ``hf-imagefolder``: see export_folder.py. ``model`` needs torch and lives in
 aldesk/ml/bundle/export.py (core never imports torch).
@@ -31,31 +33,52 @@ from aldesk.core.export_folder import export_hf_imagefolder, export_imagefolder
 from aldesk.core.export_guard import check_not_project_file, check_not_source_file
 from aldesk.core.export_partial import create_partial_file, remove_stale_partials
 from aldesk.core.export_report import ExportReport
+from aldesk.core.items import texts_of
+from aldesk.core.kinds import kind_of
 from aldesk.core.store import Project
 
 # Every format of `aldesk export`; all but "model" are written by ``export`` below.
-FORMATS = ("csv", "json", "imagefolder", "hf-imagefolder", "predictions", "model")
+FORMATS = ("csv", "json", "jsonl", "imagefolder", "hf-imagefolder", "predictions", "model")
 FOLDER_FORMATS = ("imagefolder", "hf-imagefolder", "model")
+IMAGE_ONLY = ("imagefolder", "hf-imagefolder")
 COLUMNS = ("path", "label", "status", "labeled_at")
+TEXT_COLUMNS = ("text", "label", "status", "labeled_at", "source")
 PREDICTION_COLUMNS = ("path", "status", "predicted", "confidence", "model_version")
+TEXT_PREDICTION_COLUMNS = ("text", "status", "predicted", "confidence", "model_version", "source")
 
 
 def export_rows(project: Project) -> list[dict[str, Any]]:
-    """Each item's absolute path, current label (empty if none), status and label time (UTC)."""
+    """Each item's absolute path, current label (empty if none), status and label time (UTC);
+    for a text project its text first, and where it came from as ``source`` instead of ``path``."""
     names = {c.id: c.name for c in list_classes(project)}
+    ids_paths = _where_items_are(project)
     rows = []
-    for path, status, class_id, labeled_at in project.conn.execute(
-        "SELECT path, status, label_class_id, labeled_at FROM items ORDER BY id"
+    for item_id, status, class_id, labeled_at in project.conn.execute(
+        "SELECT id, status, label_class_id, labeled_at FROM items ORDER BY id"
     ):
-        rows.append(
-            {
-                "path": str(project.resolve(path)),
-                "label": names.get(class_id, "") if class_id is not None else "",
-                "status": status,
-                "labeled_at": _iso(labeled_at),
-            }
+        row = dict(ids_paths[item_id])
+        row.update(
+            {"label": names.get(class_id, "") if class_id is not None else "", "status": status, "labeled_at": _iso(labeled_at)}
         )
+        rows.append(row)
     return rows
+
+
+def _where_items_are(project: Project) -> dict[int, dict[str, str]]:
+    """Per item id: ``{"path": ...}``, or for texts ``{"text": ..., "source": ...}``."""
+    stored = dict(project.conn.execute("SELECT id, path FROM items"))
+    if kind_of(project).needs_files:
+        return {item_id: {"path": str(project.resolve(path))} for item_id, path in stored.items()}
+    texts = texts_of(project, list(stored))
+    return {item_id: {"text": texts.get(item_id, ""), "source": source_of(project, path)} for item_id, path in stored.items()}
+
+
+def source_of(project: Project, stored: str) -> str:
+    """Where a text came from, as stored (``notes/a.txt``, ``tickets.csv#12``), made absolute."""
+    base, mark, line = stored.rpartition("#")
+    if mark and line.isdigit():
+        return f"{project.resolve(base)}#{line}"
+    return str(project.resolve(stored))
 
 
 def label_histories(project: Project) -> dict[int, list[dict[str, Any]]]:
@@ -106,6 +129,11 @@ def export(
         raise AldeskError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
     if fmt == "model":
         raise AldeskError("The model export needs the learning engine: use aldesk.ml.bundle.export_model.")
+    if fmt in IMAGE_ONLY and not kind_of(project).needs_files:
+        raise AldeskError(
+            f"{project.path} holds texts; the {fmt} format is a folder of image files. Export the texts "
+            "with --format csv or --format jsonl (both load with datasets.load_dataset)."
+        )
     if fmt == "imagefolder":
         return export_imagefolder(project, out, link=link, force=force, progress=progress, cancel=cancel)
     if fmt == "hf-imagefolder":
@@ -115,14 +143,17 @@ def export(
     target = file_target(project, out, force=force)  # refuse before any work
     rows = export_rows(project)
     if fmt == "csv":
-        text = _csv_text(COLUMNS, rows)
+        text = _csv_text(COLUMNS if kind_of(project).needs_files else TEXT_COLUMNS, rows)
     else:
         histories = label_histories(project)
         ids = [row[0] for row in project.conn.execute("SELECT id FROM items ORDER BY id")]
         for item_id, row in zip(ids, rows):
             row["history"] = histories.get(item_id, [])
-        document = {"project": str(project.path), "classes": [c.name for c in list_classes(project)], "items": rows}
-        text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+        if fmt == "jsonl":
+            text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        else:
+            document = {"project": str(project.path), "classes": [c.name for c in list_classes(project)], "items": rows}
+            text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
     write_text_atomically(target, text)
     return ExportReport(fmt, target, written=len(rows), unit="items")
 
@@ -136,7 +167,8 @@ def export_predictions(project: Project, out: str | Path, *, force: bool = False
     model_classes = [names.get(cid, f"class {cid}") for cid in model.class_ids]
     position = {int(item): pos for pos, item in enumerate(item_ids)}
     rows, without = [], 0
-    for item_id, path, status in project.conn.execute("SELECT id, path, status FROM items WHERE status != 'labeled' ORDER BY id"):
+    where = _where_items_are(project)
+    for item_id, status in project.conn.execute("SELECT id, status FROM items WHERE status != 'labeled' ORDER BY id"):
         pos = position.get(item_id)
         if pos is None:
             without += 1  # imported or embedded after this model was trained
@@ -144,14 +176,15 @@ def export_predictions(project: Project, out: str | Path, *, force: bool = False
         best = int(probs[pos].argmax())
         rows.append(
             {
-                "path": str(project.resolve(path)),
+                **where[item_id],
                 "status": status,
                 "predicted": model_classes[best],
                 "confidence": f"{float(probs[pos, best]):.4f}",
                 "model_version": model.version,
             }
         )
-    write_text_atomically(target, _csv_text(PREDICTION_COLUMNS, rows))
+    columns = PREDICTION_COLUMNS if kind_of(project).needs_files else TEXT_PREDICTION_COLUMNS
+    write_text_atomically(target, _csv_text(columns, rows))
     report = ExportReport("predictions", target, written=len(rows), unit="predictions")
     if without:
         report.notes.append(

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from aldesk.ml.encoders import Backbone
-from aldesk.ml.simulation.datasets import LabeledImages, load_dataset
-from aldesk.ml.encoders.embed import Progress, embed_sources
+from aldesk.ml.encoders.embed import Progress
+from aldesk.ml.encoders.encoder import Encoder
+from aldesk.ml.simulation.datasets import LabeledItems, load_dataset
 from aldesk.ml.simulation.replay import TARGETS, SimulationResult
 
 
@@ -25,16 +25,19 @@ def cache_dir() -> Path:
 
 def embedded_dataset(
     name: str,
-    backbone: Backbone,
+    backbone: Encoder,
     *,
     pool_size: int | None,
     test_size: int | None,
     seed: int = 0,
     progress: Progress | None = None,
+    test: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """(pool vectors, pool labels, test vectors, test labels, class names), cached."""
-    data = load_dataset(name, pool_size=pool_size, test_size=test_size, seed=seed)
-    key = f"{Path(name).name}-{backbone.identity}-{pool_size}-{test_size}-{seed}".replace("/", "_")
+    """(pool vectors, pool labels, test vectors, test labels, class names), cached. ``test``: a
+    held-out data set to score on instead of a split of ``name``."""
+    data = load_dataset(name, pool_size=pool_size, test_size=test_size, seed=seed, test=test)
+    held_out = f"-test-{_file_key(test)}" if test else ""
+    key = f"{_file_key(name)}{held_out}-{backbone.identity}-{pool_size}-{test_size}-{seed}".replace("/", "_")
     path = cache_dir() / f"{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
@@ -47,13 +50,22 @@ def embedded_dataset(
     return xp, data.train_labels, xt, data.test_labels, data.class_names
 
 
-def _embed_all(data: LabeledImages, backbone: Backbone, progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+def _file_key(name: str) -> str:
+    """A data set's part of a cache key: a file's name, size and time, so an edited file is embedded again."""
+    path = Path(name)
+    if path.is_file():
+        stat = path.stat()
+        return f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}"
+    return path.name
+
+
+def _embed_all(data: LabeledItems, backbone: Encoder, progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
     sources = data.train_images + data.test_images
     out = np.zeros((len(sources), backbone.spec.dim), dtype=np.float32)
-    for chunk in embed_sources(backbone, sources, progress=progress):
+    for chunk in backbone.chunks(sources, progress=progress):
         out[chunk.positions] = chunk.vectors
         if chunk.failures:
-            raise RuntimeError(f"data set image {chunk.failures[0][0]} failed: {chunk.failures[0][1]}")
+            raise RuntimeError(f"data set item {chunk.failures[0][0]} failed: {chunk.failures[0][1]}")
     split = len(data.train_images)
     return out[:split].astype(np.float16), out[split:].astype(np.float16)
 
