@@ -117,6 +117,7 @@ def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentPars
     demo = verbs.add_parser("demo", help="build the built-in demo project and open it")
     demo.add_argument("--out", type=Path, default=None, help="folder for the demo (default: aldesk's data folder)")
     demo.add_argument("--no-gui", action="store_true", help="only build it and print where it is")
+    demo.add_argument("--text", action="store_true", help="the text demo: 600 mails to sort into ham and spam")
     demo.set_defaults(run=cmd_demo)
 
 
@@ -324,7 +325,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from aldesk.core.demo import build_demo
 
-    path = build_demo(args.out, progress=TerminalProgress("building the demo"))
+    path = build_demo(args.out, progress=TerminalProgress("building the demo"), text=args.text)
     print(f"demo project: {path}")
     if args.no_gui:
         return 0

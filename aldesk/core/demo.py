@@ -1,4 +1,5 @@
-"""The built-in demo project: 3,000 Fashion-MNIST images, labels held back as hidden truth.
+"""The built-in demo projects: 3,000 Fashion-MNIST images, or (``--text``) 600 SpamAssassin
+mails to sort into ham and spam; labels held back as hidden truth.
 
 The truth is stored in ``item_truth`` (never shown as labels) so simulations and accuracy checks
 can use it later; the person starts from an unlabeled pool, as with their own data.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import zipfile
@@ -18,12 +20,18 @@ import platformdirs
 from aldesk.core.classes import add_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.importer import ImportReport, Progress, import_paths
+from aldesk.core.items import texts_of
+from aldesk.core.kinds import set_kind
 from aldesk.core.resources import resources_dir
 from aldesk.core.store import Project, create_project, open_project
 
 DEMO_NAME = "fashion-mnist-demo"
 # Fashion-MNIST's label order (indices 0-9), as named in resources/demo/README.md.
 DEMO_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
+
+
+TEXT_DEMO_NAME = "spam-demo"
+TEXT_DEMO_CLASSES = ("ham", "spam")
 
 
 def default_demo_dir() -> Path:
@@ -37,17 +45,27 @@ def sample_archive() -> Path:
     return archive
 
 
-def demo_project_path(out_dir: Path) -> Path:
-    return out_dir / f"{DEMO_NAME}.aldesk"
+def text_sample() -> Path:
+    sample = resources_dir() / "demo" / "spam-assassin-sample.jsonl"
+    if not sample.is_file():
+        raise AldeskError(f"The text demo sample {sample} is missing; reinstall aldesk.")
+    return sample
 
 
-def build_demo(out_dir: str | Path | None = None, progress: Progress | None = None) -> Path:
-    """Build the demo project in ``out_dir`` (reused when already built); return its path."""
+def demo_project_path(out_dir: Path, *, text: bool = False) -> Path:
+    return out_dir / f"{TEXT_DEMO_NAME if text else DEMO_NAME}.aldesk"
+
+
+def build_demo(out_dir: str | Path | None = None, progress: Progress | None = None, *, text: bool = False) -> Path:
+    """Build the demo project (``text``: the text one) in ``out_dir`` (reused when already
+    built); return its path."""
     out = Path(os.path.abspath(Path(out_dir).expanduser())) if out_dir else default_demo_dir()
-    target = demo_project_path(out)
+    target = demo_project_path(out, text=text)
     if target.exists():
         return target
     out.mkdir(parents=True, exist_ok=True)
+    if text:
+        return _build_text_demo(out, target, progress)
     images_dir = out / f"{DEMO_NAME}-images"
     truth = _extract_sample(sample_archive(), images_dir)
     # Build under a temporary name and rename at the end: an interrupted build never leaves a
@@ -61,6 +79,33 @@ def build_demo(out_dir: str | Path | None = None, progress: Progress | None = No
         report = import_paths(project, [images_dir], progress=progress)
         _check_import(report)
         _store_truth(project, images_dir, truth)
+    finally:
+        project.close()
+    os.replace(partial, target)
+    return target
+
+
+def _build_text_demo(out: Path, target: Path, progress: Progress | None) -> Path:
+    sample = text_sample()
+    truth: dict[str, str] = {}
+    for line in sample.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            truth[record["text"].strip()] = record["class"]
+    partial = out / f".{TEXT_DEMO_NAME}.aldesk.partial"
+    for stale in out.glob(f".{TEXT_DEMO_NAME}.aldesk.partial*"):
+        stale.unlink()
+    project = create_project(partial)
+    try:
+        set_kind(project, "text")
+        add_classes(project, list(TEXT_DEMO_CLASSES))
+        # The sample's key is "class", not "label": imported unlabeled, the classes kept as truth.
+        report = import_paths(project, [sample], progress=progress)
+        _check_import(report)
+        ids = [item_id for (item_id,) in project.conn.execute("SELECT id FROM items")]
+        rows = [(item_id, truth[text]) for item_id, text in texts_of(project, ids).items()]
+        with project.transaction() as conn:
+            conn.executemany("INSERT INTO item_truth(item_id, class_name) VALUES (?, ?)", rows)
     finally:
         project.close()
     os.replace(partial, target)
