@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aldesk.core.errors import AldeskError
+from aldesk.core.kinds import kind_of
 from aldesk.core.store import open_project
 from aldesk.cli.progress import TerminalProgress
 
@@ -83,6 +84,11 @@ def cmd_cluster_embed(args: argparse.Namespace, load_backbone: Callable[[argpars
     address = ce.scheduler_address(args.scheduler)
     ce.import_distributed()  # the install hint before any slow work
     with open_project(args.project) as project:
+        if kind_of(project).needs_files is False:
+            raise AldeskError(
+                f"{project.path} holds texts; the cluster engine embeds images. Embed the texts here with "
+                f"aldesk embed {args.project} (about 300-500 texts a second on two cores)."
+            )
         backbone = load_backbone(args)
         print(f"scheduler: {address}", file=sys.stderr)
         with ce.connect(address) as client:

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aldesk.core.errors import AldeskError
+from aldesk.core.kinds import kind_of
 from aldesk.core.store import open_project
 from aldesk.cli.progress import StageProgress, TerminalProgress
 
 if TYPE_CHECKING:
-    from aldesk.ml.encoders import Backbone
+    from aldesk.ml.encoders import Backbone, Encoder
 
 
 def add_ml_commands(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,7 +52,15 @@ def add_ml_commands(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
     query.set_defaults(run=cmd_query)
 
     sim = verbs.add_parser("simulate", help="replay labeling with known labels; learning curves")
-    sim.add_argument("--dataset", required=True, help="fashion-mnist, digits, or an ImageFolder folder")
+    sim.add_argument(
+        "--dataset",
+        required=True,
+        help="fashion-mnist, digits, a folder of class folders (images or .txt files), or a CSV/TSV/JSONL table of texts "
+        "with text and label columns",
+    )
+    sim.add_argument(
+        "--test", default=None, metavar="PATH", help="a held-out set of the same form to score on (default: 20%% of the data set)"
+    )
     _backbone_options(sim)
     sim.add_argument(
         "--head",
@@ -91,6 +100,7 @@ def _backbone_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_backbone(args: argparse.Namespace) -> Backbone:
+    """An image backbone (the cluster engine embeds images only)."""
     from aldesk.ml.encoders import load_backbone
     from aldesk.ml.device import configure_cpu_threads, describe_device
 
@@ -98,6 +108,18 @@ def _load_backbone(args: argparse.Namespace) -> Backbone:
     backbone = load_backbone(args.backbone, weights=args.weights, device=args.device)
     print(f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {describe_device(backbone.device)}", file=sys.stderr)
     return backbone
+
+
+def _load_encoder(args: argparse.Namespace, kind: str) -> Encoder:
+    """The encoder for items of ``kind``: --backbone, else that kind's default."""
+    from aldesk.ml.encoders import load_encoder
+    from aldesk.ml.device import configure_cpu_threads, describe_device
+
+    configure_cpu_threads()
+    encoder = load_encoder(args.backbone, weights=args.weights, device=args.device, kind=kind)
+    what = "backbone" if kind == "image" else "encoder"
+    print(f"{what}: {encoder.spec.name} ({encoder.spec.dim}-d) on {describe_device(encoder.device)}", file=sys.stderr)
+    return encoder
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -108,7 +130,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from aldesk.ml.loop.embedding import embed_project
 
     with open_project(args.project) as project:
-        backbone = _load_backbone(args)
+        backbone = _load_encoder(args, kind_of(project).name)
         report = embed_project(project, backbone, batch_size=args.batch_size, progress=TerminalProgress("embedding"))
     print(f"embedded {report.embedded}, already embedded {report.already}, failed {len(report.failed)}")
     for path, reason in report.failed:
@@ -206,6 +228,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from aldesk.ml.heads.base import get_head
     from aldesk.ml.simulation.report import embedded_dataset, write_report
+    from aldesk.ml.simulation.datasets import dataset_kind
     from aldesk.ml.simulation.replay import simulate
     from aldesk.ml.strategies import get_strategy
 
@@ -215,9 +238,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.budget < args.batch or args.batch < 1:
         raise AldeskError("--budget must be at least --batch, and --batch at least 1.")
     pool_size = args.pool_size if args.pool_size is not None else (10_000 if args.dataset == "fashion-mnist" else None)
-    backbone = _load_backbone(args)
+    backbone = _load_encoder(args, dataset_kind(args.dataset))
     xp, yp, xt, yt, class_names = embedded_dataset(
-        args.dataset, backbone, pool_size=pool_size, test_size=args.test_size, progress=TerminalProgress("embedding the data set")
+        args.dataset,
+        backbone,
+        pool_size=pool_size,
+        test_size=args.test_size,
+        test=args.test,
+        progress=TerminalProgress("embedding the data set"),
     )
     bar = TerminalProgress("simulating")
     head = get_head(args.head, backbone.spec.name).name  # what the app would train on this backbone

