@@ -176,6 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    from aldesk.core.captions import captions, texts_for_output
     from aldesk.core.classes import list_classes
     from aldesk.core.items import all_paths
     from aldesk.core.queue import replace_queue
@@ -198,12 +199,15 @@ def cmd_query(args: argparse.Namespace) -> int:
             replace_queue(project, queue)
         names = {c.id: c.name for c in list_classes(project)}
         paths = all_paths(project)
+        queued = [entry.item_id for entry in queue]
+        shown, texts = captions(project, queued), texts_for_output(project, queued)
         index_of = {int(item): pos for pos, item in enumerate(snapshot.item_ids)}
         rows = []
         for entry in queue:
             row = {
                 "id": entry.item_id,
                 "path": str(project.resolve(paths[entry.item_id])),
+                **({"text": texts[entry.item_id]} if texts else {}),
                 "predicted": None,
                 "confidence": None,
                 "score": entry.score,
@@ -219,9 +223,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
-        for row in rows:
+        for entry, row in zip(queue, rows):
             guess = f"{row['predicted']} ({row['confidence']:.2f})" if row["predicted"] else "-"
-            print(f"{row['rank']:>3}  {row['id']:>7}  {guess:<24} {row['strategy']} {row['score']:.4f}  {row['path']}")
+            print(f"{row['rank']:>3}  {row['id']:>7}  {guess:<24} {row['strategy']} {row['score']:.4f}  {shown[entry.item_id]}")
     return 0
 
 

