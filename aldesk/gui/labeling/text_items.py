@@ -20,6 +20,7 @@ from PySide6.QtGui import QFont, QFontMetricsF, QGuiApplication, QImage, QPainte
 
 from aldesk.core import items
 from aldesk.core.store import Project
+from aldesk.gui.theme import card_edge
 
 NO_TEXT = "no text is stored in the project for this item"
 CARD_CHARS = 1_200  # a card shows a few lines: only the start of a long text is laid out
@@ -70,7 +71,7 @@ def render_card(text: str, size: QSize, ratio: float, palette: QPalette, font: Q
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
     card = QRectF(0.5, 0.5, width - 1, height - 1)
-    painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+    painter.setPen(QPen(card_edge(palette), 1))
     painter.setBrush(palette.color(QPalette.ColorRole.Base))
     painter.drawRoundedRect(card, CARD_RADIUS, CARD_RADIUS)
     inner = card.adjusted(CARD_PADDING[0], CARD_PADDING[1], -CARD_PADDING[0], -CARD_PADDING[1])

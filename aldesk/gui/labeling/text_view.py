@@ -13,7 +13,9 @@ Like the image view it never takes the focus, so the labeling keys always reach 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+import math
+
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import (
     QFont,
     QFontDatabase,
@@ -29,6 +31,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractSlider, QFrame, QHBoxLayout, QLabel, QStackedWidget, QTextEdit, QWidget
 
+from aldesk.gui.theme import card_edge
+
 DEFAULT_POINTS = 14.5
 MIN_POINTS, MAX_POINTS = 8.0, 40.0
 STEP = 1.1  # one Ctrl++ is 10% larger
@@ -36,7 +40,7 @@ LINE_HEIGHT = 140  # percent of the font's line spacing
 READING_CHARS = 75  # the reading column's width in average characters
 PADDING = 22  # inside the card, around the text
 SETTINGS_KEY = "text_view/point_size"
-CARD_STYLE = "#textCard { background: palette(base); color: palette(text); border: 1px solid palette(mid); border-radius: 6px; }"
+CARD_STYLE = "#textCard {{ background: palette(base); color: palette(text); border: 1px solid {edge}; border-radius: 6px; }}"
 # Scrolling keys: none is a labeling key (digits, letters), skip (Space) or a default command key.
 SCROLL_KEYS = {
     "Down": QAbstractSlider.SliderAction.SliderSingleStepAdd,
@@ -214,6 +218,18 @@ class TextView(QWidget):
     def scroll_bar(self):
         return self.reader.verticalScrollBar()
 
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """The reading column and its margins, as tall as the text laid out in it (a short text
+        asks for a short view; a long one for more than any screen has)."""
+        margins = self.layout().contentsMargins()
+        width = self._pages.maximumWidth()
+        document = self.reader.document().clone(self)
+        document.setDocumentMargin(PADDING)  # not copied by clone()
+        document.setTextWidth(width - self.reader.verticalScrollBar().sizeHint().width() - 2)
+        height = math.ceil(document.size().height()) + 2
+        document.deleteLater()
+        return QSize(width + margins.left() + margins.right(), max(height, 120) + margins.top() + margins.bottom())
+
     def point_size(self) -> float:
         return self.reader.document().defaultFont().pointSizeF()
 
@@ -244,7 +260,7 @@ class TextView(QWidget):
         # From the palette, so the card follows the theme. palette() in a style sheet is read
         # when it is set, so it is set again (cleared first) when the palette changes.
         self.reader.setStyleSheet("")
-        self.reader.setStyleSheet(CARD_STYLE)
+        self.reader.setStyleSheet(CARD_STYLE.format(edge=card_edge(self.palette()).name()))
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):

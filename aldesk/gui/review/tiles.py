@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QSettings, QSize, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPixmap
 from PySide6.QtWidgets import QDialog, QWidget
 
@@ -68,9 +68,8 @@ class TextTiles:
     name = "text"
     needs_files = False
 
-    def __init__(self, text_size: TextSize | None = None, settings: QSettings | None = None) -> None:
-        self._text_size = text_size
-        self._settings = settings
+    def __init__(self, text_size: TextSize | None = None) -> None:
+        self._text_size = text_size  # shared with the labeling screen's text view (gui/kinds.py)
 
     def tile_size(self, side: int) -> QSize:
         return QSize(TEXT_CARD)
@@ -80,12 +79,18 @@ class TextTiles:
 
     def preview(self, project: Project, item_id: int, path: Path, caption: str, parent: QWidget) -> QDialog:
         if self._text_size is None:
-            self._text_size = TextSize(self._settings)
+            self._text_size = TextSize()
         view = TextView(size=self._text_size)
         text = items.item_text(project, item_id)
         view.show_content(text, f"Cannot show this text: {NO_TEXT}.")
         name = text_item_name(path)
-        return PreviewDialog(view, name, f"{caption}\n{name}", parent)
+        dialog = PreviewDialog(view, name, f"{caption}\n{name}", parent)
+        # As wide as the reading column and as tall as the text (the view's hint), within the
+        # 80% of the screen the dialog takes for an image.
+        hint = view.sizeHint()
+        extra = dialog.sizeHint().height() - view.sizeHint().height()  # the caption and margins
+        dialog.resize(min(dialog.width(), hint.width() + 12), min(dialog.height(), hint.height() + max(extra, 0) + 12))
+        return dialog
 
 
 class TextTileLoader(QObject):

@@ -170,3 +170,18 @@ def test_a_text_whose_table_is_gone_still_shows(qtbot, make_window, texts_path):
     qtbot.wait(200)
     assert window.labeling.item_view.text == stored_text(texts_path, window.session.current.item_id)
     assert "Cannot show" not in window.labeling.item_view.message
+
+
+def test_unsure_its_review_and_the_learning_curve_work_on_texts(qtbot, make_window, texts_path):
+    window = make_window(texts_path)
+    unsure = window.session.current.item_id
+    qtbot.keyClick(window, Qt.Key.Key_U)
+    qtbot.waitUntil(lambda: window.session.current.item_id != unsure, timeout=5_000)
+    qtbot.keyClick(window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)  # review unsure items
+    assert window.session.current.item_id == unsure
+    assert window.labeling.item_view.text == stored_text(texts_path, unsure)
+    qtbot.keyClick(window, Qt.Key.Key_3)  # settled: billing
+    with open_project(texts_path, write=False) as project:
+        assert items.label_of(project, unsure)[0] == "labeled"
+    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert window.curve_dock is not None and window.curve_dock.isVisible()
