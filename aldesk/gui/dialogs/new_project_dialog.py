@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressDialog,
     QPushButton,
+    QSizePolicy,
+    QSpacerItem,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +42,7 @@ from aldesk.gui.background import BackgroundTask
 
 log = logging.getLogger("aldesk.new_project")
 REPORT_LINES = 8  # skipped items and notes shown in the report itself; all of them under Details
+REPORT_WIDTH = 640
 
 
 def _patterns(suffixes) -> str:
@@ -56,6 +60,7 @@ KINDS = {
         "from_folders": "Take labels (and classes) from the images' folder names",
         "empty": "Add at least one image folder, image or CSV list.",
         "importing": "Importing images…",
+        "classes": "e.g. healthy, lesion, artefact",
     },
     "text": {
         "choice": "Texts",
@@ -66,6 +71,7 @@ KINDS = {
         "from_folders": "Take labels (and classes) from the texts' folder names",
         "empty": "Add at least one folder of .txt files, text file or table (CSV, TSV, JSON Lines).",
         "importing": "Importing texts…",
+        "classes": "e.g. bug, question, billing",
     },
 }
 
@@ -143,7 +149,6 @@ class NewProjectDialog(QDialog):
         source_buttons.addWidget(self.add_files_button)
         source_buttons.addStretch(1)
         self.classes_edit = QLineEdit(self)
-        self.classes_edit.setPlaceholderText("e.g. healthy, lesion, artefact")
         self.hotkeys_edit = QLineEdit(self)
         self.hotkeys_edit.setPlaceholderText("optional, one per class, e.g. h, l, a (default 1–9, 0, letters)")
         self.from_folders = QCheckBox(self)
@@ -151,7 +156,8 @@ class NewProjectDialog(QDialog):
         self.text_column_edit = QLineEdit(self)
         self.text_column_edit.setPlaceholderText("text")
         self.label_column_edit = QLineEdit(self)
-        self.label_column_edit.setPlaceholderText("label (optional: a column of known labels)")
+        self.label_column_edit.setPlaceholderText("label (optional)")
+        self.label_column_edit.setToolTip("The column of labels already known, if the table has one")
         self.columns_label = QLabel("Table columns:", self)
         columns = QHBoxLayout()
         columns.addWidget(QLabel("text", self))
@@ -199,6 +205,7 @@ class NewProjectDialog(QDialog):
         self.sources_label.setText(words["sources"])
         self.add_files_button.setText(words["files"])
         self.from_folders.setText(words["from_folders"])
+        self.classes_edit.setPlaceholderText(words["classes"])
         texts = self.kind == "text"
         self.columns_label.setVisible(texts)
         self.columns_row.setVisible(texts)
@@ -273,6 +280,12 @@ class NewProjectDialog(QDialog):
             )
             box.setInformativeText("\n".join(shown))
             box.setDetailedText("\n".join(lines))
+            # Wide enough for a path and its reason on one line (a message box sizes to its
+            # shortest words otherwise): a spacer across the box's grid is Qt's way to widen it.
+            grid = box.layout()
+            if isinstance(grid, QGridLayout):
+                spacer = QSpacerItem(REPORT_WIDTH, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding)
+                grid.addItem(spacer, grid.rowCount(), 0, 1, grid.columnCount())
         if self.isVisible():
             box.exec()
         self.created.emit(path)

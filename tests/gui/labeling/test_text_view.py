@@ -185,3 +185,18 @@ def test_unsure_its_review_and_the_learning_curve_work_on_texts(qtbot, make_wind
         assert items.label_of(project, unsure)[0] == "labeled"
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     assert window.curve_dock is not None and window.curve_dock.isVisible()
+
+
+def test_an_image_project_after_a_text_project_gets_the_image_view_and_zoom_back(qtbot, make_window, texts_path, tmp_path):
+    from aldesk.gui.labeling.image_view import ImageView
+    from tests.conftest import image_project
+
+    window = make_window(texts_path)
+    images = image_project(tmp_path / "img.aldesk", tmp_path / "imgs", ["cat", "dog"], 4)
+    assert window.open_project(images)
+    assert isinstance(window.labeling.item_view, ImageView) and window.labeling.item_view is window.labeling.image_view
+    assert window.labeling.image_view.isVisibleTo(window) and window.actions["zoom_in"].text() == "Zoom &in"
+    qtbot.waitUntil(lambda: window.labeling.image_view.image is not None, timeout=5_000)
+    qtbot.keyClick(window, Qt.Key.Key_Plus)
+    assert window.labeling.image_view.zoom_factor > 1.0
+    assert window.labeling.next_strip.iconSize().width() == window.labeling.next_strip.iconSize().height()
