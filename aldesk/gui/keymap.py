@@ -35,8 +35,9 @@ DEFAULT_COMMANDS: tuple[Command, ...] = (
     Command("undo", "&Undo", ("Backspace", "Ctrl+Z"), "Label"),
     Command("redo", "&Redo", ("Ctrl+Shift+Z",), "Label"),
     Command("retrain", "Retrain &now", ("Ctrl+R",), "Label"),
-    Command("zoom_in", "Zoom &in", ("+", "="), "View"),
-    Command("zoom_out", "Zoom &out", ("-",), "View"),
+    # For a project of texts the zoom commands change the text size (gui/labeling/screens.py).
+    Command("zoom_in", "Zoom &in", ("+", "=", "Ctrl++", "Ctrl+="), "View"),
+    Command("zoom_out", "Zoom &out", ("-", "Ctrl+-"), "View"),
     Command("zoom_fit", "&Fit to window", ("0", "Ctrl+0"), "View"),
     Command("full_screen", "F&ull screen", ("F11",), "View"),
     Command("show_curve", "&Learning curve", ("Ctrl+L",), "View"),

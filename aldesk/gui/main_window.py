@@ -2,7 +2,8 @@
 
 It puts the parts together and routes commands: the labeling session (aldesk/core/session.py,
 seen through gui/session_signals.py) decides what is on screen and keeps the one undo history;
-the presenter (gui/labeling/presenter.py) paints it; the learning controller retrains in the
+the presenter (gui/labeling/presenter.py) paints it, in the way the project's kind of item is
+shown (gui/kinds.py: an image or a text, thumbnails or cards); the learning controller retrains in the
 background and its state shows in the status bar (gui/learning/status.py); writes that fail
 are refused on screen by the write guard. A key press labels, commits and advances in the GUI
 thread with no decoding or training on that path.
@@ -26,8 +27,9 @@ from aldesk.core.walks import SUSPECTS, UNSURE
 from aldesk.gui import project_access, recent_projects
 from aldesk.gui.banner import Banner
 from aldesk.gui.dialogs import menu_dialogs
-from aldesk.gui.keymap import apply_keymap, keymap_for_project
-from aldesk.gui.labeling.labeling_view import THUMB, LabelingView
+from aldesk.gui.keymap import COMMANDS, apply_keymap, current_keymap, keymap_for_project, normalise
+from aldesk.gui.kinds import ItemDisplay, display_of
+from aldesk.gui.labeling.labeling_view import LabelingView
 from aldesk.gui.labeling.presenter import LabelingPresenter
 from aldesk.gui.learning.controller import LearningController
 from aldesk.gui.learning.integrity_check import BackgroundCheck
@@ -52,6 +54,7 @@ class MainWindow(QMainWindow):
         self.presenter: LabelingPresenter | None = None
         self.controller: LearningController | None = None
         self.classes: list[LabelClass] = []
+        self.display: ItemDisplay | None = None  # how the open project's kind of item is shown
         self.curve_dock = None  # the learning-curve panel, built when first asked for
         self._item_total = 0
         self.read_only: ReadOnlyProjectError | None = None  # why the open project cannot be written
@@ -102,7 +105,7 @@ class MainWindow(QMainWindow):
         self.show_start()
 
     def _handlers(self) -> dict:
-        view = self.labeling.image_view
+        # Zoom asks the view of the project's kind: the image's zoom, or a text's size.
         return {
             "new_project": self.new_project,
             "open_project": self.choose_project,
@@ -114,9 +117,9 @@ class MainWindow(QMainWindow):
             "undo": self.undo,
             "redo": self.redo,
             "retrain": self.retrain,
-            "zoom_in": view.zoom_in,
-            "zoom_out": view.zoom_out,
-            "zoom_fit": view.fit,
+            "zoom_in": lambda: self.labeling.item_view.zoom_in(),
+            "zoom_out": lambda: self.labeling.item_view.zoom_out(),
+            "zoom_fit": lambda: self.labeling.item_view.fit(),
             "full_screen": self.toggle_full_screen,
             "show_curve": self.show_curve,
             "shortcuts": self.show_shortcuts,
@@ -157,6 +160,8 @@ class MainWindow(QMainWindow):
             self._show_project(project, read_only)
         except Exception as exc:  # damage the quick check missed, met while reading the project
             message = project_access.reading_failed(project, exc)
+            if message is None and isinstance(exc, AldeskError):
+                message = str(exc)  # e.g. a kind of item this window cannot show: said, not a traceback
             if message is None:
                 raise  # on an intact file this is a bug: let it be seen
             log.error("opening %s failed", project.path, exc_info=True)
@@ -172,9 +177,11 @@ class MainWindow(QMainWindow):
         # and a full count on every key press costs tens of ms on a million items.
         self._item_total = items.count_items(project)
         self.classes = list_classes(project)
+        self.display = display_of(project, self.settings)
         # The user's keys give way to this project's class hotkeys (e.g. a tenth class takes "0").
         keymap, problems = keymap_for_project({c.hotkey: c.name for c in self.classes if c.hotkey})
-        apply_keymap(self.actions, keymap)
+        for name in ("zoom_in", "zoom_out", "zoom_fit"):  # for texts they change the text size
+            self.actions[name].setText(self.display.screen.zoom_texts.get(name, COMMANDS[name].text))
         if problems:
             self.banner.show_message("\n".join(problems), retry=False, logged=False)
         # A new queue from the worker leaves the next few items in place: their images are
@@ -185,17 +192,18 @@ class MainWindow(QMainWindow):
         self.labeling.set_classes(self.classes)
         geometry = self.screen().availableGeometry()
         side = int(max(geometry.width(), geometry.height()) * self.devicePixelRatioF())
-        thumb_side = max(96, round(THUMB * self.devicePixelRatioF()))  # sharp strips on high-DPI screens
         self.presenter = LabelingPresenter(
             self.labeling,
             project,
             self.session,
             self.classes,
             image_side=side,
-            thumb_side=thumb_side,
             prediction=self.learning.prediction,
+            screen=self.display.screen,
+            ratio=self.devicePixelRatioF(),
             parent=self,
         )
+        self.apply_keymap(keymap)
         self.presenter.review_finished.connect(lambda: self.end_review("Review finished: nothing left in it."))
         self.presenter.counted.connect(lambda n: self.counts_label.setText(f"{n} / {self._item_total} labeled"))
         if read_only is None:  # the learning loop stores what it learns: only where it may write
@@ -215,6 +223,15 @@ class MainWindow(QMainWindow):
         else:
             self._show_read_only(read_only)
         self.show_current()
+
+    def apply_keymap(self, keymap: dict[str, tuple[str, ...]]) -> None:
+        """Give the commands their keys; a text view's scrolling keys give way to any of them."""
+        apply_keymap(self.actions, keymap)
+        view = self.labeling.item_view
+        if hasattr(view, "set_taken_keys"):
+            taken = {normalise(k) for keys in current_keymap(self.actions).values() for k in keys}
+            taken |= {normalise(c.hotkey) for c in self.classes if c.hotkey}
+            view.set_taken_keys(taken)
 
     def _show_read_only(self, exc: ReadOnlyProjectError, *, now: bool = False) -> None:
         self.banner.show_message(project_access.read_only_banner(exc, now=now), retry=False, logged=False, closable=False)

@@ -27,7 +27,8 @@ class StartScreen(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         title = QLabel(
-            "<h1>aldesk</h1><p>Label images with one key press while a model learns which ones to ask about next.</p>", self
+            "<h1>aldesk</h1><p>Label images or texts with one key press while a model learns which ones to ask about next.</p>",
+            self,
         )
         title.setWordWrap(True)
         self.reopen_button = QPushButton(self)

@@ -116,3 +116,14 @@ def readable(colour: str | QColor, background: QColor, minimum: float = MIN_CONT
         lightness = min(1.0, lightness + 0.025) if towards_white else max(0.0, lightness - 0.025)
         result = QColor.fromHslF(max(h, 0.0), s, lightness, a)
     return result
+
+
+def mix(base: QColor, other: QColor, amount: float) -> QColor:
+    """``base`` moved ``amount`` (0..1) of the way towards ``other``."""
+    return QColor.fromRgbF(*(b + (o - b) * amount for b, o in zip(base.getRgbF()[:3], other.getRgbF()[:3])))
+
+
+def card_edge(palette: QPalette) -> QColor:
+    """The edge of a card (a text on the palette's Base colour) that shows in light and dark
+    themes alike; the Mid role does not: in Fusion's dark palette it is almost Base."""
+    return mix(palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text), 0.25)

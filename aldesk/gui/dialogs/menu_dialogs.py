@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from aldesk.core.errors import AldeskError
-from aldesk.gui.keymap import apply_keymap, current_keymap
+from aldesk.gui.keymap import current_keymap
 
 
 def choose_project(window) -> None:
@@ -52,5 +52,5 @@ def show_shortcuts(window) -> None:
 
     class_keys = {c.hotkey: c.name for c in window.classes if c.hotkey} if window.project else {}
     dialog = ShortcutsDialog(window, current_keymap(window.actions), class_keys)
-    dialog.keymap_changed.connect(lambda keymap: apply_keymap(window.actions, keymap))
+    dialog.keymap_changed.connect(window.apply_keymap)
     dialog.exec()

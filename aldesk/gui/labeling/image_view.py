@@ -125,6 +125,10 @@ class ImageView(QGraphicsView):
         self._update_drag_mode()
         self.viewport().update()
 
+    def show_content(self, content: QImage | None, message: str = "") -> None:
+        """What the labeling view calls on the view of any kind (aldesk/gui/labeling/screens.py)."""
+        self.set_image(content, message)
+
     def zoom_in(self) -> None:
         self._set_zoom(self._zoom * ZOOM_STEP)
 

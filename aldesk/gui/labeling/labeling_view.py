@@ -1,5 +1,8 @@
-"""The labeling view: the image, the model's guess, one button per class, and the strips of
-next and recently labeled items. It only displays; the window's actions do the labeling."""
+"""The labeling view: the item, the model's guess, one button per class, and the strips of
+next and recently labeled items. It only displays; the window's actions do the labeling.
+
+Which widget shows the item and how big a strip tile is are the kind's to say
+(aldesk/gui/labeling/screens.py): an image view with thumbnails, or a text view with cards."""
 
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from PySide6.QtWidgets import (
 
 from aldesk.core.classes import LabelClass
 from aldesk.gui.labeling.image_view import ImageView
+from aldesk.gui.labeling.screens import THUMB, ItemScreen
 
-THUMB = 56
+__all__ = ["THUMB", "ClassButton", "LabelingView", "ThumbnailStrip"]
 ICON_CACHE = 64  # scaled thumbnails kept per strip (it shows 8)
 
 
@@ -53,25 +57,35 @@ class ClassButton(QPushButton):
 
 
 class ThumbnailStrip(QListWidget):
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, parent: QWidget | None = None, tile: QSize | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName(title)
         self.setViewMode(QListWidget.ViewMode.IconMode)
         self.setFlow(QListWidget.Flow.LeftToRight)
         self.setWrapping(False)
-        self.setIconSize(QSize(THUMB, THUMB))
         self.setSpacing(4)
-        # A fixed grid: rows added before their icon arrives are otherwise laid out as empty
-        # tiles and overlap once the icons come (seen in the screenshots). Not uniform item
-        # sizes: the first row's size (often still without icon) would then shrink every tile.
-        self.setGridSize(QSize(THUMB + 16, THUMB + self.fontMetrics().height() + 6))
-        # Room for a tile, its one-line caption and the frame; never a vertical scroll bar.
-        self.setFixedHeight(THUMB + self.fontMetrics().height() + 22)
+        self.tile = QSize()
+        self.set_tile(tile or QSize(THUMB, THUMB))
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._icons: dict[int, QIcon] = {}  # thumbnail cacheKey -> scaled icon, least recent first
+
+    def set_tile(self, tile: QSize) -> None:
+        """The size of one tile's picture (a square thumbnail, a wide text card)."""
+        if tile == self.tile:
+            return
+        self.tile = QSize(tile)
+        self.setIconSize(tile)
+        # A fixed grid: rows added before their icon arrives are otherwise laid out as empty
+        # tiles and overlap once the icons come (seen in the screenshots). Not uniform item
+        # sizes: the first row's size (often still without icon) would then shrink every tile.
+        self.setGridSize(QSize(tile.width() + 16, tile.height() + self.fontMetrics().height() + 6))
+        # Room for a tile, its one-line caption and the frame; never a vertical scroll bar.
+        self.setFixedHeight(tile.height() + self.fontMetrics().height() + 22)
+        self.clear()
+        self._icons = {}
 
     def show_items(self, entries: list[tuple[int, QImage | None, str]]) -> None:
         """(item id, thumbnail or None, caption) in display order.
@@ -106,10 +120,12 @@ class ThumbnailStrip(QListWidget):
             # Small originals (e.g. 28x28) are enlarged to fill the tile; QIcon only shrinks.
             # Scaled in device pixels, so thumbnails stay sharp on high-DPI screens.
             ratio = self.devicePixelRatioF()
-            side = round(THUMB * ratio)
-            pixmap = QPixmap.fromImage(image).scaled(
-                side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-            )
+            width, height = round(self.tile.width() * ratio), round(self.tile.height() * ratio)
+            pixmap = QPixmap.fromImage(image)
+            if (pixmap.width(), pixmap.height()) != (width, height):  # text cards come at their size
+                pixmap = pixmap.scaled(
+                    width, height, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
             pixmap.setDevicePixelRatio(ratio)
             icon = QIcon(pixmap)
         self._icons[key] = icon  # most recently used last
@@ -123,7 +139,10 @@ class LabelingView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.image_view = ImageView(self)
+        self.image_view = ImageView(self)  # images' view, made at once: most projects hold images
+        self.item_view: QWidget = self.image_view  # the view of the project's kind
+        self.screen: ItemScreen | None = None
+        self._views: dict[str, QWidget] = {"image": self.image_view}
         self.title = QLabel(self)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.prediction = QLabel(self)
@@ -141,7 +160,7 @@ class LabelingView(QWidget):
         strips = QHBoxLayout()
         strips.addWidget(self._captioned("Next", self.next_strip), 1)
         strips.addWidget(self._captioned("Recently labeled", self.recent_strip), 1)
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.addLayout(header)
         layout.addWidget(self.image_view, 1)
@@ -157,6 +176,21 @@ class LabelingView(QWidget):
         column.addWidget(caption)
         column.addWidget(widget)
         return box
+
+    def set_screen(self, screen: ItemScreen) -> None:
+        """Show items the way ``screen`` says (its view in the middle, its tiles in the strips)."""
+        self.screen = screen
+        view = self._views.get(screen.name)
+        if view is None:
+            view = self._views[screen.name] = screen.make_view(self)
+            view.hide()
+        if view is not self.item_view:
+            self._layout.replaceWidget(self.item_view, view)
+            self.item_view.hide()
+            self.item_view = view
+            view.show()
+        for strip in (self.next_strip, self.recent_strip):
+            strip.set_tile(screen.strip_tile)
 
     def set_classes(self, classes: list[LabelClass]) -> None:
         while self.buttons_row.count():
@@ -174,9 +208,11 @@ class LabelingView(QWidget):
         for class_id, button in self._buttons.items():
             button.set_count(counts.get(class_id, 0))
 
-    def show_item(self, title: str, image: QImage | None, message: str = "") -> None:
+    def show_item(self, title: str, content: object | None, message: str = "") -> None:
+        """The item's title and its content as the kind's view takes it (a QImage, a text), or
+        ``message`` when there is none."""
         self.title.setText(title)
-        self.image_view.set_image(image, message)
+        self.item_view.show_content(content, message)
 
     def show_prediction(self, text: str, colour: str | None = None) -> None:
         self.prediction.setText(text)

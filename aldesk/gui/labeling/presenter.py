@@ -1,9 +1,10 @@
 """Showing the session on the labeling view: the item on screen, then what comes around it.
 
 A key press labels, commits and advances in the GUI thread with no decoding on that path:
-``show_current`` takes the image from the prefetch cache and paints it; the prefetch requests,
-the Next and Last labeled strips and the counts follow once that paint is done (posted behind
-it), so the next image is on screen first (benchmarks/bench_keypress.py).
+``show_current`` takes the item from the screen's loader (images: the prefetch cache; texts:
+the project) and paints it; the prefetch requests, the Next and Last labeled strips and the
+counts follow once that paint is done (posted behind it), so the next item is on screen first
+(benchmarks/bench_keypress.py). How items load and show is the kind's (labeling/screens.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aldesk.core.queue import QueuedItem
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project
 from aldesk.gui.labeling.labeling_view import LabelingView
-from aldesk.gui.labeling.prefetch import ImagePrefetcher
+from aldesk.gui.labeling.screens import ImageScreen, ItemScreen
 from aldesk.gui.theme import readable
 
 PREFETCH_AHEAD = 6
@@ -39,19 +40,24 @@ class LabelingPresenter(QObject):
         classes: list[LabelClass],
         *,
         image_side: int,
-        thumb_side: int,
         prediction: Callable[[int], tuple[int, float] | None],
+        screen: ItemScreen | None = None,
+        ratio: float = 1.0,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.view, self.project, self.session, self.classes = view, project, session, classes
+        self.screen = screen or ImageScreen()
+        view.set_screen(self.screen)
         self._prediction = prediction  # item id -> (class id, probability) of the latest model
         self._after_paint_posted = False  # strips and counts of a key press are still to update
         self._closed = False  # after shutdown a posted update finds the project closed: dropped
-        self.prefetcher = ImagePrefetcher(self.resolve, image_side, parent=self)
+        # The item on screen and the next few (images decoded ahead in threads, texts read from
+        # the project), and the strips' tiles (thumbnails or text cards).
+        self.prefetcher = self.screen.screen_loader(project, image_side, self)
         self.prefetcher.ready.connect(self._image_ready)
         self.prefetcher.failed.connect(self._image_failed)
-        self.thumbs = ImagePrefetcher(self.resolve, thumb_side, workers=1, parent=self)
+        self.thumbs = self.screen.strip_loader(project, ratio, self)
         # Thumbnails arrive one by one from the decoders; one strip update takes several.
         self._strip_timer = QTimer(self)
         self._strip_timer.setSingleShot(True)
@@ -72,9 +78,9 @@ class LabelingPresenter(QObject):
     # -- the item on screen --------------------------------------------------------------------
 
     def show_current(self, *, rest_after_paint: bool = False) -> None:
-        """Show the session's current item; cheap: the image is taken from the prefetch cache.
+        """Show the session's current item; cheap: the item is taken from the screen's loader.
 
-        With ``rest_after_paint`` the prefetch requests, strips and counts follow once the image
+        With ``rest_after_paint`` the prefetch requests, strips and counts follow once the item
         is painted (a key press); otherwise they are updated before returning.
         """
         current = self.session.current
@@ -131,7 +137,7 @@ class LabelingPresenter(QObject):
         self.view.show_prediction(text, colour)
 
     def _title(self, current: QueuedItem) -> str:
-        return f"{self.resolve(current.item_id).name}    ({current.strategy}{f', rank {current.rank}' if current.rank else ''})"
+        return f"{self.screen.item_name(self.project, current.item_id)}    ({current.strategy}{f', rank {current.rank}' if current.rank else ''})"
 
     def _image_ready(self, item_id: int) -> None:
         current = self.session.current
@@ -142,7 +148,8 @@ class LabelingPresenter(QObject):
         current = self.session.current
         if current is not None and current.item_id == item_id:
             path = self.resolve(item_id)
-            self.view.show_item(path.name, None, f"Cannot show {path}:\n{reason}\n\nSkip it with Space.")
+            name = self.screen.item_name(self.project, item_id)
+            self.view.show_item(name, None, f"Cannot show {path}:\n{reason}\n\nSkip it with Space.")
 
     # -- around it -----------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
-"""The review grid's data: one row per tile, thumbnails and paths read when first painted.
+"""The review grid's data: one row per tile, thumbnails (or text cards) and paths read when first painted.
 
-Model/view only: one QAbstractListModel row per item and thumbnails decoded on demand for the
-tiles being painted, so 100,000 labeled items cost a list of ids, not 100,000 widgets.
+Model/view only: one QAbstractListModel row per item and tiles drawn on demand for the ones
+being painted, so 100,000 labeled items cost a list of ids, not 100,000 widgets. The loader is
+the kind's (review/tiles.py): a thumbnail loader that reads the items' files, or text cards
+drawn from the project, which need no file (``needs_files``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from PySide6.QtGui import QColor
 from aldesk.core import items
 from aldesk.core.classes import LabelClass
 from aldesk.core.store import Project
-from aldesk.gui.review.thumbnails import ThumbnailLoader
 
 PATH_WINDOW = 200  # tiles whose paths are read together
 
@@ -36,10 +37,11 @@ class ReviewModel(QAbstractListModel):
 
     ItemIdRole = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, project: Project, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
+    def __init__(self, project: Project, loader, parent: QObject | None = None, *, needs_files: bool = True) -> None:
         super().__init__(parent)
         self.project = project
-        self.loader = loader
+        self.loader = loader  # a ThumbnailLoader, or the cards of another kind (review/tiles.py)
+        self.needs_files = needs_files
         self.tiles: list[Tile] = []
         self._row_of: dict[int, int] = {}
         self._paths: dict[int, tuple[str, str]] = {}  # item id -> (stored path, sha256), read on first paint
@@ -64,7 +66,10 @@ class ReviewModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             pixmap = self.loader.get(tile.item_id)
             if pixmap is None:
-                self.loader.request(tile.item_id, self.path_of(tile.item_id), self._sha256(tile.item_id))
+                if self.needs_files:
+                    self.loader.request(tile.item_id, self.path_of(tile.item_id), self._sha256(tile.item_id))
+                else:
+                    self.loader.request(tile.item_id)
                 return self.loader.placeholder
             return pixmap
         if role == Qt.ItemDataRole.DisplayRole:
@@ -99,7 +104,7 @@ class ReviewModel(QAbstractListModel):
             lines.append(f"relabeled here: {self._name(tile.now_class_id)}")
         failure = self.loader.failure(tile.item_id)
         if failure:
-            lines.append(f"cannot show the image: {failure}")
+            lines.append(f"cannot show the {'image' if self.needs_files else 'text'}: {failure}")
         return "\n".join(lines)
 
     def _name(self, class_id: int | None) -> str:

@@ -49,7 +49,14 @@ class ReviewModes(QObject):
             def keys(name: str) -> tuple[str, ...]:
                 return tuple(k.toString(QKeySequence.SequenceFormat.PortableText) for k in window.actions[name].shortcuts())
 
-            self.view = ReviewView(window.project, window, signals=window.signals, undo_keys=keys("undo"), redo_keys=keys("redo"))
+            self.view = ReviewView(
+                window.project,
+                window,
+                signals=window.signals,
+                undo_keys=keys("undo"),
+                redo_keys=keys("redo"),
+                tiles=window.display.tiles,  # thumbnails or text cards: the project's kind says
+            )
             self.view.write_failed.connect(self._grid_write_failed)
             window.stack.addWidget(self.view)
         else:

@@ -22,9 +22,9 @@ from aldesk.core.labels import QueryContext
 from aldesk.core.session import Changes, LabelingSession
 from aldesk.core.store import Project
 from aldesk.core.suspects_store import latest_run, load_suspects
-from aldesk.core.thumb_cache import ThumbnailDiskCache
 from aldesk.gui.review.review_model import ReviewModel, Tile
-from aldesk.gui.review.thumbnails import DEFAULT_SIDE, ThumbnailLoader
+from aldesk.gui.review.thumbnails import DEFAULT_SIDE
+from aldesk.gui.review.tiles import GridTiles, ImageTiles
 from aldesk.gui.session_signals import SessionSignals
 from aldesk.gui.write_guard import WRITE_ERRORS
 
@@ -53,9 +53,12 @@ class ReviewView(QWidget):
         undo_keys: tuple[str, ...] = DEFAULT_UNDO_KEYS,
         redo_keys: tuple[str, ...] = DEFAULT_REDO_KEYS,
         thumb_side: int = DEFAULT_SIDE,
+        tiles: GridTiles | None = None,
     ) -> None:
         super().__init__(parent)
         self.project = project
+        # How a tile draws one item and what shows it large: the kind's (images unless told).
+        self.tiles = tiles or ImageTiles()
         # The window's session (one history with labeling); on its own, the grid makes one.
         self.signals = signals or SessionSignals(LabelingSession(project, audit_every=0), self)
         self.signals.changed.connect(self._session_changed)
@@ -65,8 +68,9 @@ class ReviewView(QWidget):
         self._counts: dict[int, int] = {}  # labeled items per class
         self._undo_keys = {QKeySequence(k).toString(QKeySequence.SequenceFormat.PortableText) for k in undo_keys}
         self._redo_keys = {QKeySequence(k).toString(QKeySequence.SequenceFormat.PortableText) for k in redo_keys}
-        self.loader = ThumbnailLoader(side=thumb_side, parent=self, disk_cache=ThumbnailDiskCache())
-        self.model = ReviewModel(project, self.loader, self)
+        tile_size = self.tiles.tile_size(thumb_side)
+        self.loader = self.tiles.loader(project, tile_size, self)
+        self.model = ReviewModel(project, self.loader, self, needs_files=self.tiles.needs_files)
 
         self.mode_combo = QComboBox(self)
         self.mode_combo.addItem("Labeled as class", "class")
@@ -84,9 +88,9 @@ class ReviewView(QWidget):
         self.grid.setUniformItemSizes(True)  # no per-item size query: layout of 100k rows stays cheap
         self.grid.setLayoutMode(QListView.LayoutMode.Batched)
         self.grid.setBatchSize(2000)
-        self.grid.setIconSize(QSize(thumb_side, thumb_side))
+        self.grid.setIconSize(tile_size)
         # Room for two caption lines (a suspect's label and suggestion, then rank and score).
-        self.grid.setGridSize(QSize(thumb_side + 24, thumb_side + 2 * self.fontMetrics().height() + 16))
+        self.grid.setGridSize(QSize(tile_size.width() + 24, tile_size.height() + 2 * self.fontMetrics().height() + 16))
         self.grid.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.grid.setModel(self.model)
@@ -190,9 +194,8 @@ class ReviewView(QWidget):
         self.class_combo.setEnabled(self._mode == "class")
 
     def show_large(self, item_id: int) -> None:
-        """The item's image at screen size in a dialog (Esc closes it; the selection stays)."""
-        from aldesk.gui.review.preview_dialog import PreviewDialog
-
+        """The item whole in a dialog: the image at screen size, the whole text (Esc closes it;
+        the selection stays)."""
         row = self.model.row_of(item_id)
         if row is None:
             return
@@ -200,7 +203,7 @@ class ReviewView(QWidget):
         caption = self.model.caption(tile).replace("\n", "   ")
         if self.preview is not None:
             self.preview.close()
-        self.preview = PreviewDialog(self.model.path_of(item_id), f"item {item_id}: {caption}", self)
+        self.preview = self.tiles.preview(self.project, item_id, self.model.path_of(item_id), f"item {item_id}: {caption}", self)
         self.preview.finished.connect(self.grid.setFocus)
         self.preview.open()
 
@@ -210,6 +213,16 @@ class ReviewView(QWidget):
         # The window's actions use the same keys (class hotkeys, Ctrl+Z) window-wide. Accepting
         # the ShortcutOverride makes Qt deliver them to the grid as key presses instead, so
         # inside the review grid they act on the selected tiles.
+        if (
+            watched is self.grid
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Space
+            and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            and self.grid.currentIndex().isValid()
+        ):
+            # Space shows the current tile large, as Enter does (the dialog closes on Space too).
+            self.show_large(int(self.grid.currentIndex().data(ReviewModel.ItemIdRole)))
+            return True
         if watched in (self.grid, self.mode_combo, self.class_combo) and event.type() in (
             QEvent.Type.ShortcutOverride,
             QEvent.Type.KeyPress,

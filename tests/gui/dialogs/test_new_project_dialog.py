@@ -67,3 +67,43 @@ def test_an_unexpected_error_in_the_import_thread_reaches_the_dialog(qtbot, tmp_
     qtbot.waitUntil(lambda: bool(shown), timeout=10_000)  # before: the dialog waited forever
     assert str(tmp_path / "x.aldesk") in shown[-1] and "something no one foresaw" in shown[-1]
     assert not dialog.task.is_running()
+
+
+def test_creates_a_text_project_from_a_csv_and_reports_skips_and_notes(qtbot, tmp_path):
+    from aldesk.core import items
+    from aldesk.core.kinds import kind_of
+
+    table = tmp_path / "tickets.csv"
+    long_text = "The export stopped halfway. " * 80
+    table.write_text(
+        'body,topic\n"The app crashes on save",bug\n"How do I export?",question\n"",bug\n"' + long_text + '",\n', encoding="utf-8"
+    )
+    dialog = NewProjectDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_kind("text")
+    assert dialog.sources_label.text() == "Texts:" and "tables" in dialog.add_files_button.text()
+    assert not dialog.columns_row.isHidden()
+    dialog.path_edit.setText(str(tmp_path / "tickets"))
+    dialog.sources.addItem(str(table))
+    dialog.text_column_edit.setText("body")
+    dialog.label_column_edit.setText("topic")
+    with qtbot.waitSignal(dialog.created, timeout=30_000):
+        dialog.start()
+    assert dialog.report.imported == 3 and len(dialog.report.skipped) == 1
+    shown = dialog.report_box.informativeText()
+    assert f"skipped {table} line 4:" in shown  # the empty row, with its reason
+    assert f"note {table} line 5: a long text" in shown
+    assert "1 note" in dialog.report_box.text()
+    with open_project(tmp_path / "tickets.aldesk", write=False) as project:
+        assert kind_of(project).name == "text"
+        texts = set(items.texts_of(project, items.all_ids(project)).values())
+        info = project_info(project)
+    assert "The app crashes on save" in texts and long_text.strip() in texts
+    assert info["per_class"] == {"bug": 1, "question": 1}
+
+
+def test_the_image_kind_is_the_default_and_hides_the_table_columns(qtbot):
+    dialog = NewProjectDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.kind == "image" and dialog.sources_label.text() == "Images:"
+    assert dialog.columns_row.isHidden()
