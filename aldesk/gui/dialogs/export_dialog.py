@@ -43,6 +43,7 @@ log = logging.getLogger("aldesk.export_dialog")
 FORMATS = (
     ("csv", "CSV: every item with its label", ".csv"),
     ("json", "JSON: every item with its label and label history", ".json"),
+    ("jsonl", "JSON Lines: one item a line, with its label history", ".jsonl"),
     ("imagefolder", "Image folders: one folder per class", ""),
     ("hf-imagefolder", "Hugging Face imagefolder: images + metadata.csv", ""),
     ("predictions", "Predictions for unlabeled items (CSV)", ".csv"),
@@ -75,13 +76,14 @@ def failure_message(exc: BaseException) -> str:
 class ExportDialog(QDialog):
     finished_export = Signal(object)  # ExportReport, after a successful (or cancelled) export
 
-    def __init__(self, project_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, project_path: Path, parent: QWidget | None = None, *, kind: str = "image") -> None:
         super().__init__(parent)
         self.project_path = Path(project_path)
         self.setWindowTitle(f"Export {self.project_path.name} — aldesk")
         self.format_combo = QComboBox(self)
         for fmt, label, _ in FORMATS:
-            self.format_combo.addItem(label, fmt)
+            if kind == "image" or fmt not in IMAGE_FORMATS:  # folders of image files: images only
+                self.format_combo.addItem(label, fmt)
         self.out_edit = QLineEdit(self)
         choose = QPushButton("Choose…", self)
         choose.clicked.connect(self._choose_out)
@@ -258,8 +260,8 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def run_export_dialog(parent: QWidget, project_path: Path) -> None:
+def run_export_dialog(parent: QWidget, project_path: Path, kind: str = "image") -> None:
     """File → Export: the one entry point the main window calls."""
-    dialog = ExportDialog(Path(project_path), parent)
+    dialog = ExportDialog(Path(project_path), parent, kind=kind)
     dialog.exec()
     dialog.deleteLater()

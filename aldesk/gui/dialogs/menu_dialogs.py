@@ -44,7 +44,7 @@ def export_project(window) -> None:
     from aldesk.gui.dialogs.export_dialog import run_export_dialog
 
     if window.project is not None:
-        run_export_dialog(window, window.project.path)
+        run_export_dialog(window, window.project.path, window.display.name if window.display else "image")
 
 
 def show_shortcuts(window) -> None:

@@ -181,3 +181,20 @@ def test_the_projects_files_and_images_are_refused_without_asking(qtbot, project
     assert {path: path.read_bytes() for path in before} == before
     wal = project_path.with_name("p.aldesk-wal")  # SQLite's (removed again at close), never an export
     assert not wal.exists() or b"path," not in wal.read_bytes()
+
+
+def test_a_text_project_is_offered_no_image_folders_and_exports_json_lines(qtbot, tmp_path):
+    import json
+
+    from tests.gui.text_projects import TICKETS, text_project
+
+    path = text_project(tmp_path / "t.aldesk", TICKETS, ["bug", "question"])
+    dialog = ExportDialog(path, kind="text")
+    qtbot.addWidget(dialog)
+    offered = [dialog.format_combo.itemData(i) for i in range(dialog.format_combo.count())]
+    assert "imagefolder" not in offered and "hf-imagefolder" not in offered and "jsonl" in offered
+    dialog.format_combo.setCurrentIndex(offered.index("jsonl"))
+    assert dialog.out_edit.text() == str(path.with_name("t-jsonl.jsonl"))
+    _run(qtbot, dialog)
+    records = [json.loads(line) for line in path.with_name("t-jsonl.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["text"] for r in records] == TICKETS
