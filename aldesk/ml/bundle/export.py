@@ -1,116 +1,38 @@
-"""The model export: one folder that classifies images without aldesk.
+"""The model export (``aldesk export --format model``): one folder that classifies the project's
+kind of items without aldesk.
 
-Contents of the bundle folder:
+Every bundle holds ``model.pt2`` (a ``torch.export`` program: the encoder, the float16 rounding
+of the stored embeddings and the rebuilt head, ending in class probabilities), ``classes.json``,
+``bundle.json`` (the input contract) and ``MODEL_CARD.md``; a text bundle adds the tokenizer
+and a ``predict.py``. What the program takes is the kind's: image_export.py (images [B, 3, S, S])
+and text_export.py (token ids and attention mask [B, L]) say it in their docstrings.
 
-- ``model.pt2``: a ``torch.export`` program (load it with ``torch.export.load(path).module()``)
-  mapping float32 images ``[B, 3, S, S]`` (RGB, values 0..1; ``S`` in ``bundle.json``) to class
-  probabilities ``[B, K]`` in the order of ``classes.json``. Inside: the backbone's normalisation,
-  the backbone, the rounding of its features to float16 (aldesk stores embeddings as float16 and
-  its head was trained and scored on those), then the stored head (``Head.bundle``; aldesk/ml/heads/linear_export.py for the linear heads):
-  for the linear heads the projection they work on (``pool.z`` of aldesk/ml/loop/pool.py:
-  x -> (x - mean) @ components / scale, fitted on the project's pool) and the linear layer; for
-  the ``cnn`` head (pixels backbone) the small CNN on the 32 x 32 thumbnail. Classes that had no
-  labels get probability 0; the head's temperature is applied.
-- ``classes.json``: the class names, in output order.
-- ``bundle.json``: the input recipe and this contract, machine-readable.
-- ``MODEL_CARD.md``: what it is, how to feed it, label counts, estimated accuracy.
-
-Why ``torch.export`` and not TorchScript: ``torch.jit.trace``/``script`` are deprecated in the torch
-versions aldesk supports (they warn on every call); ``torch.export`` is their replacement, keeps a
-dynamic batch dimension, and its file loads with torch alone. The cost: it needs torch >= 2.x on
-the loading side (no TorchScript C++ loader).
-
-What it reproduces, exactly: the stored predictions of the latest model version, i.e. what the
-app shows and queries with. For the linear heads those come from the linear layer on the
-projected embeddings (the app's ``default`` head uses the unlabeled pool only to choose its
-training examples by label propagation; it predicts with the same linear layer). The projection
-is not stored with the model, so it is fitted again from the same stored embeddings with the same
-seed, and the export refuses to proceed unless the rebuilt head reproduces every stored
-prediction (to one float16 step, the precision they are stored in). The program then reproduces
-the app's float32 predictions for an image prepared as aldesk prepares it (max abs diff <= 1e-4,
-tested), and the stored float16 copies to within their rounding.
+The steps are the same for both kinds, run here: rebuild the stored head and check it
+reproduces every stored prediction (rebuild.py), load the encoder the embeddings were made with
+(refusing other weights), export the program, run it on a few of the project's items against
+their stored predictions (refusing a mismatch), then write the folder through a staged target,
+so a refusal, a cancel or an error leaves nothing under the final name.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 
 from aldesk import __version__
-from aldesk.core.classes import list_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.export_report import ExportReport
 from aldesk.core.export_target import StagedFolder
-from aldesk.core.imageio import load_image
-from aldesk.core.info import project_info
-from aldesk.core.items import all_paths
+from aldesk.core.kinds import kind_of
 from aldesk.core.store import Project
-from aldesk.ml.encoders import Backbone, load_backbone
-from aldesk.ml.encoders.preprocess import MAX_ASPECT, SquareTransform
+from aldesk.ml.bundle import image_export, text_export
+from aldesk.ml.bundle.common import CARD, CLASSES, PROGRAM, SPEC, Cancel, KindBundle, Progress, Stepper, class_names
 from aldesk.ml.bundle.rebuild import Reconstruction, reconstruct
-from aldesk.ml.heads.base import RebuiltHead
 
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
-
-PROGRAM = "model.pt2"
-CLASSES = "classes.json"
-SPEC = "bundle.json"
-CARD = "MODEL_CARD.md"
-# Images the export runs through the finished program as a last check against stored predictions.
-SELF_CHECK_IMAGES = 8
-MAX_BATCH = 65_536
-_STEPS = 5
-
-
-class BundleModel(nn.Module):
-    """images [B, 3, S, S] in 0..1 -> class probabilities [B, K]; see the module docstring."""
-
-    # The buffers registered below (nn.Module's attribute lookup alone types them Tensor | Module).
-    pixel_mean: torch.Tensor
-    pixel_std: torch.Tensor
-    inactive: torch.Tensor
-
-    def __init__(self, network: nn.Module, transform: SquareTransform, head: RebuiltHead):
-        super().__init__()
-        self.network = network
-        self.register_buffer("pixel_mean", torch.tensor(transform.mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("pixel_std", torch.tensor(transform.std, dtype=torch.float32).view(1, 3, 1, 1))
-        self.head = head.module
-        self.register_buffer("inactive", ~head.active)
-        self.temperature = head.temperature
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images - self.pixel_mean) / self.pixel_std
-        features = self.network(x).float()
-        features = features.half().float()  # as stored in the project (float16 embeddings)
-        logits = self.head(features).masked_fill(self.inactive, float("-inf"))
-        return torch.softmax(logits / self.temperature, dim=1)
-
-
-def build_bundle_model(backbone: Backbone, rec: Reconstruction) -> BundleModel:
-    transform = backbone.transform
-    if not isinstance(transform, SquareTransform):
-        raise AldeskError(f"The {backbone.spec.name} backbone's preprocessing cannot be described for an export.")
-    # A CPU copy in the ordinary memory layout: the app's copy may be channels-last for speed.
-    network = copy.deepcopy(backbone.network).cpu().to(memory_format=torch.contiguous_format)
-    return BundleModel(network, transform, rec.head).eval()
-
-
-def input_tensor(backbone: Backbone, path: str | Path) -> torch.Tensor:
-    """One image as the bundle expects it ([3, S, S], 0..1), prepared exactly as aldesk does."""
-    transform = cast(SquareTransform, backbone.transform)  # every backbone's is; build_bundle_model checks
-    # SquareTransform computes (pixel - 255 mean) / (255 std): with mean 0 and std 1 that is pixel / 255.
-    geometry = SquareTransform(transform.side, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
-    return geometry(load_image(path, max_side=backbone.load_side))
+COMMON_FILES = 4  # program, classes, spec, card
 
 
 def export_model(
@@ -122,204 +44,63 @@ def export_model(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> ExportReport:
-    """Write the bundle folder ``out`` (new or empty; ``force`` replaces an earlier export)."""
-    step = _Stepper(progress, cancel)
+    """Write the bundle folder ``out`` (new or empty; ``force`` replaces an earlier export).
+    ``weights``: the weights file (images) or model folder (texts) the embeddings were made with,
+    when not the one aldesk finds by itself."""
+    kind = kind_of(project).name
+    step = Stepper(progress, cancel)
     with StagedFolder(out, project, force=force) as stage:
         report = ExportReport("model", stage.out, unit="files")
         rec = reconstruct(project)
         if step("rebuilt and verified the projection"):
             return _cancelled(report)
-        backbone = load_backbone(rec.embedding_set.backbone, weights, device="cpu")
-        if backbone.identity != rec.embedding_set.identity:
-            raise AldeskError(
-                f"Model {rec.model.version} was trained on {rec.embedding_set.backbone} embeddings made "
-                "with other weights than the ones found now; pass the weights file they were made "
-                "with: --weights FILE."
-            )
-        bundle = build_bundle_model(backbone, rec)
-        if step("loaded the backbone"):
+        part = _load(kind, rec, weights)
+        if step("loaded the encoder"):
             return _cancelled(report)
-        side = backbone.spec.input_size
-        example = torch.rand(2, 3, side, side)
-        with torch.no_grad():
-            program = torch.export.export(
-                bundle, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}}
-            )
+        program = part.export_program()
         if step("exported the program"):
             return _cancelled(report)
-        check = _self_check(project, backbone, program.module(), rec)
-        if step("checked the program on project images"):
+        check = part.self_check(project, program.module())
+        if step("checked the program on project items"):
             return _cancelled(report)
-        names = _class_names(project, rec.model.class_ids)
+        names = class_names(project, rec.model.class_ids)
         torch.export.save(program, str(stage.path(PROGRAM)))
-        stage.path(CLASSES).write_text(json.dumps(names, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        spec = bundle_spec(backbone, rec, names, check)
-        stage.path(SPEC).write_text(json.dumps(spec, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        stage.path(CARD).write_text(model_card(project, spec), encoding="utf-8")
+        _write_json(stage.path(CLASSES), names)
+        extra = part.write_files(stage)
+        spec = part.spec(names, check)
+        _write_json(stage.path(SPEC), spec)
+        stage.path(CARD).write_text(part.card(project, spec), encoding="utf-8")
         stage.write_marker(
             {"format": "model", "project": str(project.path), "aldesk_version": __version__, "model_version": rec.model.version}
         )
         stage.commit()
         step("wrote the bundle")
-    report.written = 4
-    if check["images"] == 0:
-        report.notes.append("no project image could be read for the final check of the program")
+    report.written = COMMON_FILES + extra
+    if check.items == 0:
+        report.notes.append(f"no project {kind_of(project).noun} could be read for the final check of the program")
     return report
 
 
-def bundle_spec(backbone: Backbone, rec: Reconstruction, names: list[str], check: dict[str, Any]) -> dict[str, Any]:
-    transform = cast(SquareTransform, backbone.transform)  # build_bundle_model checked it
-    side = backbone.spec.input_size
-    return {
-        "program": PROGRAM,
-        "load": f"torch.export.load('{PROGRAM}').module()",
-        "input": {
-            "shape": ["B", 3, side, side],
-            "dtype": "float32",
-            "channels": "RGB",
-            "values": "0..1 (pixel / 255)",
-            "geometry": (
-                f"upright RGB picture (EXIF orientation applied, transparency on white); if its "
-                f"aspect ratio exceeds {MAX_ASPECT:.4g}:1, crop equal strips from both ends of the "
-                f"long side down to {MAX_ASPECT:.4g}:1; resize to {side}x{side} with Pillow's "
-                f"BICUBIC filter (reducing_gap=3.0). aldesk first decodes to at most "
-                f"{backbone.load_side}x{backbone.load_side} (LANCZOS thumbnail); do the same to "
-                "reproduce its numbers exactly"
-            ),
-            "normalisation_inside_program": {
-                "mean": list(transform.mean),
-                "std": list(transform.std),
-                "formula": "(x - mean) / std per channel",
-            },
-        },
-        "output": {"shape": ["B", len(names)], "meaning": "class probabilities in classes.json order; rows sum to 1"},
-        "classes": names,
-        "classes_without_labels": [n for n, a in zip(names, rec.head.active.tolist()) if not a],
-        "backbone": backbone.spec.name,
-        "backbone_identity": backbone.identity,
-        "embedding_dim": backbone.spec.dim,
-        "projection_dim": rec.head.projection_dim,
-        "model_version": rec.model.version,
-        "head": rec.model.head,
-        "temperature": rec.head.temperature,
-        "trained_on_labels": rec.model.n_labels,
-        "trained_at": _iso(rec.model.created_at),
-        "reproduces": f"the stored predictions of model {rec.model.version}: {rec.head.contract}",
-        "verified": {
-            "pool_items": int(len(rec.item_ids)),
-            "max_abs_diff_rebuilt_vs_stored": rec.max_diff,
-            "images": check["images"],
-            "max_abs_diff_program_vs_stored": check["max_diff"],
-            "note": "stored predictions are float16; differences up to one float16 step (<= 0.00049 below 1) are rounding",
-        },
-        "exported_at": _iso(time.time()),
-        "aldesk_version": __version__,
-        "torch_version": torch.__version__,
-    }
-
-
 def model_card(project: Project, spec: dict[str, Any]) -> str:
-    info = project_info(project)
-    counts = info["per_class"]
-    estimate = info.get("estimated_accuracy") or {}
-    if estimate.get("value") is not None:
-        accuracy = (
-            f"{100 * estimate['value']:.1f}% (interval {100 * estimate['low']:.1f}–{100 * estimate['high']:.1f}%, "
-            f"from {estimate.get('audit_labels')} randomly drawn audit labels)"
-        )
-    else:
-        accuracy = "not estimated yet (too few randomly drawn audit labels)"
-    side = spec["input"]["shape"][2]
-    lines = [
-        f"# Model card: {project.name} (aldesk model version {spec['model_version']})",
-        "",
-        f"- Exported: {spec['exported_at']} by aldesk {spec['aldesk_version']} (torch {spec['torch_version']})",
-        f"- Trained: {spec['trained_at']} on {spec['trained_on_labels']} labels; head `{spec['head']}`, "
-        f"temperature {spec['temperature']:.3g}",
-        f"- Backbone: {spec['backbone']} ({spec['embedding_dim']}-d features"
-        + (f", projected to {spec['projection_dim']} dimensions)" if spec["projection_dim"] else ")"),
-        f"- Estimated accuracy: {accuracy}",
-        "",
-        "## Labels per class (in the project at export time)",
-        "",
-        "| class | labels |",
-        "|---|---|",
-        *[f"| {name} | {counts.get(name, 0)} |" for name in spec["classes"]],
-        "",
-    ]
-    if spec["classes_without_labels"]:
-        lines += [f"Classes without labels when trained (always probability 0): {', '.join(spec['classes_without_labels'])}.", ""]
-    lines += [
-        "## Use",
-        "",
-        "```python",
-        "import torch",
-        f"model = torch.export.load('{PROGRAM}').module()",
-        f"probs = model(images)  # images: float32 [B, 3, {side}, {side}], RGB, 0..1",
-        "```",
-        "",
-        f"Input: {spec['input']['geometry']}. Values are pixel/255; the program normalises "
-        f"(mean {spec['input']['normalisation_inside_program']['mean']}, std "
-        f"{spec['input']['normalisation_inside_program']['std']}) itself.",
-        "",
-        f"Output: class probabilities in the order of `{CLASSES}`.",
-        "",
-        f"Contract: {spec['reproduces']}. Checked at export: the rebuilt model matches all "
-        f"{spec['verified']['pool_items']} stored predictions (max diff {spec['verified']['max_abs_diff_rebuilt_vs_stored']:.2g}); "
-        f"the program matches them on {spec['verified']['images']} project images "
-        f"(max diff {spec['verified']['max_abs_diff_program_vs_stored']:.2g}); stored values are float16.",
-        "",
-    ]
-    return "\n".join(lines)
+    """MODEL_CARD.md for the bundle ``spec`` describes (bundle.json's content)."""
+    if spec.get("kind") == text_export.KIND:
+        return text_export.model_card(project, spec)
+    return image_export.model_card(project, spec)
 
 
-def _self_check(project: Project, backbone: Backbone, program: nn.Module, rec: Reconstruction) -> dict[str, Any]:
-    """Run the finished program on a few project images and compare with the stored predictions."""
-    paths = all_paths(project)
-    tensors, rows = [], []
-    for pos in np.linspace(0, len(rec.item_ids) - 1, min(SELF_CHECK_IMAGES, len(rec.item_ids))).astype(int):
-        try:
-            tensors.append(input_tensor(backbone, project.resolve(paths[int(rec.item_ids[pos])])))
-            rows.append(int(pos))
-        except (AldeskError, OSError, KeyError):
-            continue  # a missing or changed file: check the others
-    if not tensors:
-        return {"images": 0, "max_diff": None}
-    with torch.no_grad():
-        probs = program(torch.stack(tensors)).numpy()
-    diff = float(np.abs(probs - rec.stored_probs[rows]).max())
-    if diff > 1e-2:
-        raise AldeskError(
-            f"The exported program's output differs from the stored predictions by {diff:.2g} on "
-            "project images; the images or the backbone may have changed since embedding. Nothing was written."
-        )
-    return {"images": len(rows), "max_diff": diff}
+def _load(kind: str, rec: Reconstruction, weights: Path | None) -> KindBundle:
+    """The kind's part of the bundle, with its encoder loaded and checked against the embeddings."""
+    if kind == text_export.KIND:
+        return text_export.TextBundle(rec, weights)
+    if kind == image_export.KIND:
+        return image_export.ImageBundle(rec, weights)
+    raise AldeskError(f"This version of aldesk cannot export a model of {kind} items (it exports images and texts).")
 
 
-def _class_names(project: Project, class_ids: list[int]) -> list[str]:
-    names = {c.id: c.name for c in list_classes(project)}
-    return [names.get(cid, f"class {cid}") for cid in class_ids]
-
-
-def _iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 def _cancelled(report: ExportReport) -> ExportReport:
     report.cancelled = True
     return report
-
-
-class _Stepper:
-    """Reports progress after each step; returns True when the caller should stop."""
-
-    def __init__(self, progress: Progress | None, cancel: Cancel | None) -> None:
-        self.progress, self.cancel, self.done = progress, cancel, 0
-        if progress is not None:
-            progress(0, _STEPS)
-
-    def __call__(self, _what: str) -> bool:
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, _STEPS)
-        return bool(self.cancel is not None and self.cancel())

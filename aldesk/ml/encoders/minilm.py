@@ -214,8 +214,11 @@ class MiniLM(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.embeddings(input_ids)
         # [B, 1, 1, L]: every query may look at the real tokens only. No mask without padding
-        # (lets scaled_dot_product_attention take its fastest kernel).
-        keep = None if bool(attention_mask.all()) else attention_mask[:, None, None, :].bool()
+        # (lets scaled_dot_product_attention take its fastest kernel), except while torch.export
+        # traces the network for the model bundle (aldesk/ml/bundle/text_export.py): the program
+        # cannot branch on the data, and the batches it is given may hold padding.
+        exporting = torch.compiler.is_exporting()
+        keep = None if not exporting and bool(attention_mask.all()) else attention_mask[:, None, None, :].bool()
         for layer in self.encoder.layer:
             hidden = layer(hidden, keep)
         weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
