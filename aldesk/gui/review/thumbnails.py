@@ -31,7 +31,27 @@ MAX_WAITING = 400  # requests beyond this (the oldest, long scrolled past) are d
 POLL_MS = 15
 
 
-class ThumbnailLoader(QObject):
+class TileLookup:
+    """What a grid asks of its tile loader, whatever draws the tiles: a cached tile (most recently
+    used kept), the failure mark, or None (not drawn yet)."""
+
+    _cache: OrderedDict[int, QPixmap]
+    _failed: dict[int, str]
+    failed_mark: QPixmap
+
+    def get(self, item_id: int) -> QPixmap | None:
+        """The cached tile, the failure mark, or None (not drawn yet)."""
+        pixmap = self._cache.get(item_id)
+        if pixmap is not None:
+            self._cache.move_to_end(item_id)
+            return pixmap
+        return self.failed_mark if item_id in self._failed else None
+
+    def failure(self, item_id: int) -> str | None:
+        return self._failed.get(item_id)
+
+
+class ThumbnailLoader(TileLookup, QObject):
     ready = Signal(int)  # item id whose thumbnail (or failure mark) is now cached
 
     def __init__(
@@ -62,17 +82,6 @@ class ThumbnailLoader(QObject):
         self._closed = False
         self.placeholder = _placeholder(side, failed=False)
         self.failed_mark = _placeholder(side, failed=True)
-
-    def get(self, item_id: int) -> QPixmap | None:
-        """The cached thumbnail, the failure mark, or None (not decoded yet)."""
-        pixmap = self._cache.get(item_id)
-        if pixmap is not None:
-            self._cache.move_to_end(item_id)
-            return pixmap
-        return self.failed_mark if item_id in self._failed else None
-
-    def failure(self, item_id: int) -> str | None:
-        return self._failed.get(item_id)
 
     def request(self, item_id: int, path: Path, sha256: str | None = None) -> None:
         """Decode ``item_id`` soon (before anything requested earlier); no-op if cached.

@@ -25,7 +25,7 @@ from aldesk.gui.labeling.screens import text_item_name
 from aldesk.gui.labeling.text_items import NO_TEXT, card_font, render_card
 from aldesk.gui.labeling.text_view import TextSize, TextView
 from aldesk.gui.review.preview_dialog import PreviewDialog, image_content
-from aldesk.gui.review.thumbnails import DEFAULT_CAPACITY, ThumbnailLoader
+from aldesk.gui.review.thumbnails import DEFAULT_CAPACITY, ThumbnailLoader, TileLookup
 
 TEXT_CARD = QSize(224, 112)  # a text tile of the grid: about seven short lines
 
@@ -93,7 +93,7 @@ class TextTiles:
         return dialog
 
 
-class TextTileLoader(QObject):
+class TextTileLoader(TileLookup, QObject):
     """Cards of texts for the grid, drawn in the GUI thread from texts read in one query per
     screenful (the tiles asked for within one paint are read together)."""
 
@@ -117,16 +117,6 @@ class TextTileLoader(QObject):
         self._timer.timeout.connect(self._draw_waiting)
         self.placeholder = _blank_card(size, QColor(128, 128, 128, 40))
         self.failed_mark = _blank_card(size, QColor(225, 87, 89, 60))  # a text missing from the project
-
-    def get(self, item_id: int) -> QPixmap | None:
-        pixmap = self._cache.get(item_id)
-        if pixmap is not None:
-            self._cache.move_to_end(item_id)
-            return pixmap
-        return self.failed_mark if item_id in self._failed else None
-
-    def failure(self, item_id: int) -> str | None:
-        return self._failed.get(item_id)
 
     def request(self, item_id: int, path: Path | None = None, sha256: str | None = None) -> None:
         """Draw ``item_id``'s card soon (texts live in the project: ``path`` is not read)."""
