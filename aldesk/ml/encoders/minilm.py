@@ -283,6 +283,7 @@ class TextEncoder:
         self.identity = identity
         self.max_tokens = MAX_TOKENS
         self.network = network.to(device)
+        self._tokenizer_json = tokenizer_json
         # Two copies of one tokenizer: one truncates to max_tokens (what the network reads), one
         # counts every token. Padding is done here, to the longest text of each batch. (The
         # package's tokenizer.json itself truncates at 128 and pads every text to 128 tokens,
@@ -294,8 +295,18 @@ class TextEncoder:
         self._counter.no_padding()
         self._counter.no_truncation()
 
-    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
-        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+    def with_network(self, network: MiniLM, identity: str) -> TextEncoder:
+        """A new encoder with this one's tokenizer and device around ``network`` (a fine-tuned
+        copy, say), whose vectors ``identity`` names; this encoder is left as it is."""
+        return TextEncoder(network, self._tokenizer_json, self.device, identity)
+
+    def _ids(self, texts: Sequence[str], max_tokens: int | None = None) -> list[list[int]]:
+        rows = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        if max_tokens is None or max_tokens >= self.max_tokens:
+            return rows
+        # Cut as the tokenizer's own truncation does for one sequence: keep [SEP] last.
+        keep = max(2, max_tokens)
+        return [row if len(row) <= keep else row[: keep - 1] + row[-1:] for row in rows]
 
     @staticmethod
     def _pad(ids: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -320,10 +331,11 @@ class TextEncoder:
 
         return embed_text_sources(self, sources, HIDDEN, batch_size=batch_size, progress=progress, cancel=cancel)
 
-    def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def tokenize(self, texts: Sequence[str], max_tokens: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``input_ids`` and ``attention_mask`` ([N, L] int64, on the CPU): [CLS] text [SEP],
-        cut to ``max_tokens``, padded to the longest text given."""
-        return self._pad(self._ids(texts))
+        cut to ``max_tokens`` (default and at most the encoder's own), padded to the longest
+        text given."""
+        return self._pad(self._ids(texts, max_tokens))
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each text before truncation, [CLS] and [SEP] included: a text with more
