@@ -11,7 +11,7 @@ from aldesk.core.classes import list_classes
 from aldesk.core.kinds import kind_of
 from aldesk.core.stopping import project_advice
 from aldesk.core.store import Project
-from aldesk.core.vectors import latest_set
+from aldesk.core.tuned_encoders import active_set, find_tuned
 
 MISSING_EXAMPLES = 20
 
@@ -72,13 +72,24 @@ def missing_items(project: Project, stored_paths: Iterable[str]) -> list[str]:
 
 
 def _embedding_info(project: Project) -> dict[str, Any]:
-    embedding_set = latest_set(project)
+    embedding_set = active_set(project)
     if embedding_set is None:
         return {"backbone": None, "embedded": 0}
     embedded = project.conn.execute(
         "SELECT coalesce(sum(count), 0) FROM embedding_chunks WHERE set_id = ?", (embedding_set.id,)
     ).fetchone()[0]
-    return {"backbone": embedding_set.backbone, "embedded": int(embedded)}
+    tuned = find_tuned(project, embedding_set.identity)
+    out: dict[str, Any] = {"backbone": embedding_set.backbone, "embedded": int(embedded)}
+    if tuned is not None:
+        out["fine_tuned_on_labels"] = tuned.n_labels
+    return out
+
+
+def _encoder_words(info: dict[str, Any]) -> str:
+    if not info["backbone"]:
+        return "no backbone yet: aldesk embed PROJECT"
+    tuned = info.get("fine_tuned_on_labels")
+    return f"{info['backbone']}, fine-tuned on {tuned} labels" if tuned else str(info["backbone"])
 
 
 def _advice(project: Project) -> dict[str, Any]:
@@ -111,7 +122,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"unlabeled  {info['unlabeled']} (skipped {info['skipped']}, unsure {info['unsure']})",
         f"missing    {info['missing']}",
         f"models     {info['models']}" + (f" (latest: {info['head']} head)" if info.get("head") else ""),
-        f"embedded   {info['embedded']} ({info['backbone'] or 'no backbone yet: aldesk embed PROJECT'})",
+        f"embedded   {info['embedded']} ({_encoder_words(info)})",
         f"accuracy   {_format_estimate(info['estimated_accuracy'])}",
         f"stop?      {'yes: ' if info['stopping']['stop'] else 'not yet: '}{info['stopping']['reason']}",
         f"schema     version {info['schema_version']}",

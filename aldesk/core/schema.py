@@ -184,7 +184,28 @@ CREATE TABLE item_texts (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4, _STEP_5, _STEP_6, _STEP_7)
+# Step 8: the text encoder fine-tuned on the person's labels (aldesk/core/tuned_encoders.py). Its
+# weights are stored in parts written in short transactions off the GUI thread (45 MB in
+# float16: one row would hold a label's commit for the whole write), then the encoder's row,
+# which names the parts and their digest: readers never see an encoder without its weights.
+_STEP_8 = """
+CREATE TABLE tuned_weight_parts (
+    identity TEXT NOT NULL,
+    part     INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (identity, part)
+);
+CREATE TABLE tuned_encoders (
+    identity   TEXT PRIMARY KEY,
+    base       TEXT NOT NULL,
+    n_labels   INTEGER NOT NULL,
+    parts      INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_STEP_1, _STEP_2, _STEP_3, _STEP_4, _STEP_5, _STEP_6, _STEP_7, _STEP_8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -209,6 +209,8 @@ class MainWindow(QMainWindow):
         if read_only is None:  # the learning loop stores what it learns: only where it may write
             self.controller = LearningController(project, self.session, backbone=self.backbone)
             self.controller.state_changed.connect(self.learning.worker_state)
+            self.controller.tuning_changed.connect(self.learning.tuning_state)
+            self.controller.encoder_changed.connect(self.learning.encoder_news)
             self.controller.model_updated.connect(self._model_updated)
             self.controller.error.connect(self.banner.show_message)
             self.controller.write_failed.connect(self.guard.background)
@@ -248,7 +250,7 @@ class MainWindow(QMainWindow):
         controller, self.controller = self.controller, None
         if controller is not None:
             # Its last tries to store at shutdown fail the same way: not shown over this banner.
-            for signal in (controller.write_failed, controller.error, controller.state_changed):
+            for signal in (controller.write_failed, controller.error, controller.state_changed, controller.tuning_changed):
                 signal.disconnect()
             controller.shutdown()
             controller.deleteLater()

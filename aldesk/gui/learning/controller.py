@@ -15,15 +15,15 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from aldesk.core import vectors
 from aldesk.core.disk import reserve_error
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project
+from aldesk.gui.learning.chunk_store import PAUSED, store_chunk
 from aldesk.gui.learning.prediction_writer import PredictionWriter
+from aldesk.gui.learning.tuner import EncoderTuner
 from aldesk.gui.learning.worker import EmbedChunk, LearningWorker, RefreshOutcome, WorkerThread
 from aldesk.gui.write_guard import WRITE_ERRORS
 
-PAUSED = "{} is paused to keep room for your labels, which still save"  # below disk.LABEL_RESERVE_BYTES
 log = logging.getLogger("aldesk.controller")
 
 REFRESH_EVERY = 10
@@ -39,6 +39,8 @@ class LearningController(QObject):
     state_changed = Signal(str, int, int)  # stage ("idle", "embedding", "training", ...), done, total
     model_updated = Signal(int, dict)  # version, metrics
     queue_updated = Signal()
+    tuning_changed = Signal(str, int, int)  # the encoder's fine-tuning (text projects): stage, done, total
+    encoder_changed = Signal(str)  # a fine-tuned encoder was adopted (or refused): what happened, in words
     error = Signal(str)  # the worker failed (said for the person; details logged)
     write_failed = Signal(object)  # storing a result failed: the AldeskError (or OSError/sqlite3.Error)
     _run_embed = Signal()  # connected to the worker: queued, so the job runs in its thread
@@ -74,6 +76,7 @@ class LearningController(QObject):
         self.worker.embedding_done.connect(self._embedding_done)
         self.worker.refreshed.connect(self._refresh_arrived)
         self.worker.failed.connect(self._failed)
+        self.worker.event.connect(self._event)
         self.worker.idle.connect(self._job_finished)
         self._run_embed.connect(self.worker.embed)
         self._run_refresh.connect(self.worker.refresh)
@@ -84,7 +87,22 @@ class LearningController(QObject):
         self._quiet_timer = QTimer(self)
         self._quiet_timer.setSingleShot(True)
         self._quiet_timer.timeout.connect(self._store_waiting)
+        self.tuner = self._make_tuner(backbone)
         self.thread.start()
+
+    def _make_tuner(self, backbone: str | None) -> EncoderTuner | None:
+        """Text projects fine-tune their encoder beside the refreshes (aldesk/gui/learning/tuner.py)."""
+        from aldesk.core.kinds import kind_of
+
+        if kind_of(self.project).name != "text":
+            return None
+        tuner = EncoderTuner(self.project, backbone)
+        tuner.state_changed.connect(self.tuning_changed)
+        tuner.write_failed.connect(self.write_failed)
+        tuner.error.connect(self.error)
+        tuner.adopted.connect(self._encoder_adopted)
+        tuner.refused.connect(self.encoder_changed)
+        return tuner
 
     # -- triggers ----------------------------------------------------------------------------
 
@@ -143,21 +161,10 @@ class LearningController(QObject):
     def _store_chunk(self, chunk: EmbedChunk) -> None:
         if self._closed:
             return  # the project is closed; the chunk is recomputed next time
-        tight = reserve_error(self.project.path, outcome=PAUSED.format("embedding"), incoming=chunk.vectors.nbytes)
-        if tight is not None:  # the labels need the room more: this chunk is recomputed later
+        problem = store_chunk(self.project, chunk)
+        if problem is not None:  # a full disk (the labels need the room more), a failed write
             self._chunk_lost = True
-            self.write_failed.emit(tight)
-            return
-        try:
-            eset = vectors.get_or_create_set(self.project, chunk.backbone, chunk.identity, chunk.dim)
-            if len(chunk.item_ids):
-                vectors.add_chunk(self.project, eset.id, chunk.item_ids, chunk.vectors)
-        except WRITE_ERRORS as exc:
-            self._chunk_lost = True
-            self.write_failed.emit(exc)
-            return
-        for item_id, reason in chunk.failures:
-            log.warning("item %s not embedded: %s", item_id, reason)
+            self.write_failed.emit(problem)
 
     def _embedding_done(self, backbone: str) -> None:
         if self._closed:
@@ -268,6 +275,28 @@ class LearningController(QObject):
             # The window shows predictions from these arrays rather than reading back 28 MB.
             self.latest_predictions = (version, outcome.snapshot.item_ids, outcome.train.probs)
             self.model_updated.emit(version, outcome.metrics)
+            self._consider_tuning(outcome)
+
+    def _event(self, kind: str, payload: object) -> None:
+        if kind == "tuned_damaged" and not self._closed:  # the adopted encoder's weights fail their check
+            from aldesk.core.tuned_encoders import go_back_to_pretrained
+
+            try:
+                go_back_to_pretrained(self.project)
+            except WRITE_ERRORS as exc:
+                self.write_failed.emit(exc)
+            self.error.emit(str(payload))
+
+    def _encoder_adopted(self, words: str) -> None:
+        self.encoder_changed.emit(words)
+        self.retrain_now()  # the next model and queue come from the new vectors
+
+    def _consider_tuning(self, outcome: RefreshOutcome) -> None:
+        if self.tuner is None:
+            return
+        snapshot = outcome.snapshot
+        audits = int(snapshot.audit.sum()) if snapshot.audit is not None else 0
+        self.tuner.consider(len(snapshot.y) - audits, audits)
 
     def _failed(self, message: str, details: str) -> None:
         if details:
@@ -283,6 +312,8 @@ class LearningController(QObject):
             self._predictions_written()
         self._store_waiting(inline=True)  # a finished model still waiting for a gap: keep it
         self._closed = True
+        if self.tuner is not None:
+            self.tuner.shutdown(timeout_ms)
         self._idle_timer.stop()
         self._quiet_timer.stop()
         stopped = self.thread.stop(timeout_ms)

@@ -24,10 +24,11 @@ class LearningStatus(QObject):
         self.model_label = QLabel(status_bar)
         self.advice_label = QLabel(status_bar)  # appears when the stopping rule says labels stopped helping
         self.worker_label = QLabel(status_bar)
+        self.tuning_label = QLabel(status_bar)  # text projects: the encoder's fine-tuning, beside the refreshes
         self.worker_bar = QProgressBar(status_bar)
         self.worker_bar.setMaximumWidth(160)
         self.worker_bar.setTextVisible(False)
-        for widget in (self.model_label, self.advice_label, self.worker_label):
+        for widget in (self.model_label, self.advice_label, self.worker_label, self.tuning_label):
             status_bar.addWidget(widget)
         status_bar.addPermanentWidget(self.worker_bar)
         self.project: Project | None = None
@@ -41,7 +42,7 @@ class LearningStatus(QObject):
     def clear(self) -> None:
         """No project open: nothing to show."""
         self.project, self._predictions, self._model, self._estimate = None, None, None, None
-        for label in (self.model_label, self.advice_label, self.worker_label):
+        for label in (self.model_label, self.advice_label, self.worker_label, self.tuning_label):
             label.setText("")
         self.worker_bar.hide()
 
@@ -78,12 +79,13 @@ class LearningStatus(QObject):
         return class_ids[best], float(probs[pos, best])
 
     def update_model_label(self) -> None:
-        from aldesk.core.vectors import latest_set
+        from aldesk.core.tuned_encoders import active_set, describe_encoder
 
         if self.project is None:
             return
-        embedding_set = latest_set(self.project)
-        backbone = f" · {embedding_set.backbone}" if embedding_set else ""  # which backbone is in use
+        embedding_set = active_set(self.project)
+        # which encoder is in use: the pretrained one, or the one fine-tuned on these labels
+        backbone = f" · {describe_encoder(self.project, embedding_set)}" if embedding_set else ""
         if self._model is None:
             self.model_label.setText(f"no model yet{backbone}")
             return
@@ -122,6 +124,20 @@ class LearningStatus(QObject):
         else:
             self.worker_bar.setRange(0, 0)  # busy indicator
             self.worker_label.setText(stage)
+
+    def tuning_state(self, stage: str, done: int, total: int) -> None:
+        """The fine-tuning's own progress (it runs beside the refreshes, so it has its own label)."""
+        if stage == "idle":
+            self.tuning_label.setText("")
+        elif total > 1:
+            self.tuning_label.setText(f"· {stage} {100 * done // total}%")
+        else:
+            self.tuning_label.setText(f"· {stage}")
+
+    def encoder_news(self, words: str) -> None:
+        """A fine-tuned encoder was compared with the one in use: the outcome, on hover."""
+        self.model_label.setToolTip(words[:1].upper() + words[1:] + ".")
+        self.update_model_label()
 
     def not_learning(self) -> None:
         """The project is read-only: the worker does not run."""

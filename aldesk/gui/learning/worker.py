@@ -48,6 +48,7 @@ class LearningWorker(QObject):
     embedding_done = Signal(str)  # backbone name
     refreshed = Signal(object)  # RefreshOutcome
     failed = Signal(str, str)  # message for the person, details for the log
+    event = Signal(str, object)  # any other message: the tune job's (aldesk/ml/loop/encoder_tuning.py)
     idle = Signal()
 
     def __init__(self, project_path: Path, backbone: str | None = None, mode: str | None = None) -> None:
@@ -88,6 +89,10 @@ class LearningWorker(QObject):
     def refresh(self) -> None:
         self._run("refresh")
 
+    @Slot()
+    def tune(self) -> None:
+        self._run("tune")
+
     def _run(self, job: str) -> None:
         def deliver(kind: str, payload) -> None:
             if kind == "progress":
@@ -100,6 +105,8 @@ class LearningWorker(QObject):
                 self.refreshed.emit(payload)
             elif kind == "failed":
                 self.failed.emit(*payload)  # the controller shows it and logs the details
+            else:
+                self.event.emit(kind, payload)
 
         try:
             if self._process is not None:

@@ -222,11 +222,16 @@ def _loss(method: Method, vectors: torch.Tensor, y: torch.Tensor, head: nn.Linea
 # --- keeping tuned weights: safetensors bytes (no pickle) -------------------------------------
 
 
-def tuned_state_bytes(encoder: TextEncoder) -> bytes:
-    """The network's weights as safetensors bytes (float32, by the published parameter names)."""
+def tuned_state_bytes(encoder: TextEncoder, *, half: bool = False) -> bytes:
+    """The network's weights as safetensors bytes, by the published parameter names: float32,
+    or float16 with ``half`` (45 MB instead of 90, what a project keeps)."""
     from safetensors.torch import save
 
-    state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in encoder.network.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    state = {
+        name: tensor.detach().to("cpu", dtype=dtype if tensor.is_floating_point() else tensor.dtype).contiguous()
+        for name, tensor in encoder.network.state_dict().items()
+    }
     return save(state, metadata={"format": "pt", "model": NAME, "identity": encoder.identity})
 
 

@@ -1,7 +1,8 @@
-"""The app's two background jobs, embed and refresh, free of Qt and of any thread.
+"""The app's background jobs, embed, refresh and tune, free of Qt and of any thread.
 
 Each job is a generator of messages ``(kind, payload)``: kind "progress" ((stage, done, total)),
-"chunk" (EmbedChunk), "embedding_done" (backbone name) or "refreshed" (RefreshOutcome). Between
+"chunk" (EmbedChunk), "embedding_done" (backbone name), "refreshed" (RefreshOutcome), and for the
+tune job (encoder_tuning.py) "tuned_weights", "tune_done" and "tuned_damaged" (a message). Between
 two messages is where a job may be cancelled. A ``JobRunner`` reads the project through its own
 read-only connection and never writes: whoever owns the writable connection stores what the
 messages carry. The runner keeps the backbone and the pool's features between jobs. It runs
@@ -76,7 +77,9 @@ class JobRunner:
         self.project_path = project_path
         self.backbone_name = backbone
         self.cancelled = cancelled
-        self._backbone: Encoder | None = None
+        self._base: Encoder | None = None  # the pretrained encoder
+        self._backbone: Encoder | None = None  # the one in use: the base, or a fine-tuned copy
+        self._kind_name: str | None = None
         self._pool: PoolModel | None = None
         self._pool_key: tuple[int, int, int] | None = None
         self._emit: Emit | None = None
@@ -87,6 +90,8 @@ class JobRunner:
             messages = self.embed()
         elif job == "refresh":
             messages = self.refresh(slow_down)
+        elif job == "tune":
+            messages = self.tune()
         else:
             raise ValueError(f"unknown background job {job!r}")
         self._emit = emit
@@ -97,16 +102,36 @@ class JobRunner:
                 return
 
     def _load_backbone(self) -> Iterator[Message]:
-        if self._backbone is None:
-            from aldesk.core.kinds import kind_of
+        """The encoder the project's vectors come from: the pretrained one, loaded once, or the
+        fine-tuned one adopted since (rebuilt from its stored weights, kept while in use)."""
+        if self._base is None:
             from aldesk.ml.device import configure_cpu_threads
             from aldesk.ml.encoders import load_encoder
 
-            with open_project(self.project_path, write=False, check=False) as project:
-                kind = kind_of(project).name
             configure_cpu_threads()
-            yield "progress", ("loading the encoder" if kind != "image" else "loading the backbone", 0, 1)
-            self._backbone = load_encoder(self.backbone_name, kind=kind)
+            yield "progress", ("loading the encoder" if self._kind() != "image" else "loading the backbone", 0, 1)
+            self._base = load_encoder(self.backbone_name, kind=self._kind())
+        if self._kind() != "text":
+            self._backbone = self._base
+            return
+        from aldesk.core.tuned_encoders import active_set
+        from aldesk.ml.loop.encoder_tuning import encoder_in_use
+
+        with open_project(self.project_path, write=False, check=False) as project:
+            in_use = active_set(project)
+            if self._backbone is not None and in_use is not None and self._backbone.identity == in_use.identity:
+                return
+            self._backbone, problem = encoder_in_use(project, self._base)
+        if problem:
+            yield "tuned_damaged", problem
+
+    def _kind(self) -> str:
+        if self._kind_name is None:
+            from aldesk.core.kinds import kind_of
+
+            with open_project(self.project_path, write=False, check=False) as project:
+                self._kind_name = kind_of(project).name
+        return self._kind_name
 
     def embed(self) -> Generator[Message, None, None]:
         from aldesk.ml.device import describe_device
@@ -133,15 +158,25 @@ class JobRunner:
         if not self.cancelled():
             yield "embedding_done", backbone.spec.name
 
+    def tune(self) -> Generator[Message, None, None]:
+        """Fine-tune the text encoder on the labels and re-embed (encoder_tuning.py)."""
+        from aldesk.ml.loop.encoder_tuning import tune_job
+
+        if self._kind() != "text":
+            return
+        yield from self._load_backbone()
+        report = self._emit or (lambda _kind, _payload: None)
+        yield from tune_job(self.project_path, self._base, report, self.cancelled)
+
     def refresh(self, slow_down: float = 0.0) -> Generator[Message, None, None]:
-        from aldesk.core import vectors
+        from aldesk.core.tuned_encoders import active_set
         from aldesk.ml.loop.pool import build_pool
         from aldesk.ml.loop.round import round_steps
         from aldesk.ml.loop.snapshot import pool_key, take_snapshot
 
         yield "progress", ("training", 0, 1)
         with open_project(self.project_path, write=False, check=False) as project:
-            if vectors.latest_set(project) is None:
+            if active_set(project) is None:
                 return  # nothing embedded yet (e.g. a project without images): nothing to learn
             # Only the ids: the pool kept from the last refresh already holds the features, and a
             # new one is built from the file chunk by chunk (1M x 1,280-d: 1.9 GB peak, not 4.6).

@@ -14,6 +14,7 @@ from aldesk.core.classes import list_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.labels import audit_items
 from aldesk.core.store import Project
+from aldesk.core.tuned_encoders import active_set
 from aldesk.ml.heads.base import Model, load_model
 
 
@@ -69,7 +70,7 @@ def take_snapshot(project: Project, *, load_vectors: bool = True, with_predictio
     a caller that keeps its ``PoolModel`` between refreshes (``pool_key``) needs only the ids,
     and at a million 1,280-d items the vectors are 2.56 GB read from the file.
     ``with_predictions`` also reads the stored model's predictions (``previous_predicted``)."""
-    eset = vectors.latest_set(project)
+    eset = active_set(project)
     if eset is None:
         raise AldeskError(f"{project.path} has no embeddings yet; run: aldesk embed {project.path}")
     if load_vectors:

@@ -12,7 +12,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from aldesk.ml.heads.linear import fit_linear
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.loop.round import RoundSettings, run_round
 from aldesk.ml.loop.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from aldesk.ml.simulation.text_tuning import SimulatedTuning
 
 TARGETS = (0.95, 0.98, 0.99)
 AUDIT_EVERY = 10  # the default of the project setting audit_every
@@ -145,6 +148,7 @@ def run_one(
     head_name: str,
     test_raw: np.ndarray | None = None,  # the test vectors as embedded (a head reading raw vectors scores them)
     observe: Callable[[np.ndarray, np.ndarray, Model | None, np.ndarray | None], None] | None = None,
+    tuning: SimulatedTuning | None = None,
 ) -> Iterator[float]:
     """One seeded run; yields test accuracy after each batch of new labels.
 
@@ -152,7 +156,8 @@ def run_one(
     labels so far: train on them, then pick the next batch. ``observe(labeled, audit, model,
     probs)``, when given, sees each step's state (pool indices of the labels in the order given,
     which of them are audit items, the model, its pool probabilities): the audit simulation
-    scores its accuracy estimates with it."""
+    scores its accuracy estimates with it. ``tuning`` (text data sets): the app's fine-tuning of
+    the encoder, which replaces the pool's and the test split's vectors when it is adopted."""
     rng = np.random.default_rng(seed)
     # random never reads the model's probabilities: its rounds skip calibrating and rescoring, so
     # a random run to a budget of thousands (the baseline's denominator) stays cheap.
@@ -167,6 +172,10 @@ def run_one(
     while True:
         idx = np.array(labeled, dtype=np.int64)
         y = y_pool[idx]
+        if tuning is not None and labeled and tuning.step(idx, y, np.array(audited, dtype=bool)):
+            # New vectors: a new pool, and no warm start from a model of the old ones.
+            pool = PoolModel.build(tuning.pool_vectors)
+            z_test, test_raw, model = pool.whitening.apply(tuning.test_vectors), tuning.test_vectors, None
         n = min(batch, budget - len(labeled))
         # The app's policy mixes one uniformly drawn audit item into every AUDIT_EVERY labels
         # (aldesk/core/session.py); replay that too, so `default` measures the real product.

