@@ -17,7 +17,13 @@ from aldesk.core.store import open_project
 from aldesk.cli.progress import StageProgress, TerminalProgress
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
+
+    from aldesk.core.store import Project
     from aldesk.ml.encoders import Backbone, Encoder
+    from aldesk.ml.simulation.text_tuning import SimulatedTuning
 
 
 def add_ml_commands(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +81,12 @@ def add_ml_commands(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sim.add_argument("--pool-size", type=int, default=None, help="sub-sample the pool (fashion-mnist: 10000)")
     sim.add_argument("--test-size", type=int, default=None, help="sub-sample the test split")
     sim.add_argument("--out", type=Path, required=True)
+    sim.add_argument(
+        "--frozen",
+        action="store_true",
+        help="texts: keep the encoder as pretrained (faster); by default the encoder is fine-tuned on the labels "
+        "as the app does once enough are in",
+    )
     sim.add_argument("--json", action="store_true", help="print the result as JSON")
     sim.set_defaults(run=cmd_simulate)
 
@@ -131,11 +143,28 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     with open_project(args.project) as project:
         backbone = _load_encoder(args, kind_of(project).name)
+        if kind_of(project).name == "text":
+            backbone = _encoder_in_use(project, backbone)
         report = embed_project(project, backbone, batch_size=args.batch_size, progress=TerminalProgress("embedding"))
     print(f"embedded {report.embedded}, already embedded {report.already}, failed {len(report.failed)}")
     for path, reason in report.failed:
         print(f"failed {path}: {reason}")
     return 0
+
+
+def _encoder_in_use(project: Project, encoder: Encoder) -> Encoder:
+    """The encoder fine-tuned on the labels when the app adopted one (new items must join its
+    vectors); the pretrained one again, said, when its stored weights are damaged."""
+    from aldesk.core.tuned_encoders import go_back_to_pretrained
+    from aldesk.ml.loop.encoder_tuning import encoder_in_use
+
+    in_use, problem = encoder_in_use(project, encoder)
+    if problem:
+        print(problem, file=sys.stderr)
+        go_back_to_pretrained(project)
+    elif in_use is not encoder:
+        print(f"encoder: the project's {encoder.spec.name} fine-tuned on its labels ({in_use.identity})", file=sys.stderr)
+    return in_use
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -253,6 +282,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     bar = TerminalProgress("simulating")
     head = get_head(args.head, backbone.spec.name).name  # what the app would train on this backbone
+    tuning = None
+    if dataset_kind(args.dataset) == "text" and not args.frozen:
+        tuning = _simulated_tuning(args, backbone, pool_size, xp, xt, len(class_names))
     result = simulate(
         xp,
         yp,
@@ -265,8 +297,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         batch=args.batch,
         head=head,
         progress=lambda _s, d, t: bar(d, t),
+        tuning=tuning,
     )
-    title = f"{Path(args.dataset).name}, {backbone.spec.name}, head {head}"
+    title = f"{Path(args.dataset).name}, {backbone.spec.name}{', fine-tuned as the app does' if tuning else ''}, head {head}"
     written = write_report(result, args.out, title)
     if args.json:
         print(json.dumps(result.to_json()))
@@ -274,6 +307,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print((args.out / "summary.md").read_text())
         print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _simulated_tuning(
+    args: argparse.Namespace, encoder: Encoder, pool_size: int | None, xp: np.ndarray, xt: np.ndarray, n_classes: int
+) -> Callable[[str], SimulatedTuning]:
+    """For each run, the app's fine-tuning replayed on the data set's texts (gated by the audits
+    where the strategy draws them, as the app's default does)."""
+    from aldesk.ml.simulation.datasets import load_dataset
+    from aldesk.ml.simulation.text_tuning import SimulatedTuning  # noqa: F811 - the runtime import of the hinted name
+
+    data = load_dataset(args.dataset, pool_size=pool_size, test_size=args.test_size, test=args.test)
+    pool_texts = [str(load()) for load in data.train_images]
+    test_texts = [str(load()) for load in data.test_images]
+    return lambda strategy: SimulatedTuning(encoder, pool_texts, test_texts, xp, xt, n_classes, gated=strategy == "default")
 
 
 def cmd_weights(args: argparse.Namespace) -> int:

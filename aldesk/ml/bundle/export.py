@@ -54,7 +54,7 @@ def export_model(
         rec = reconstruct(project)
         if step("rebuilt and verified the projection"):
             return _cancelled(report)
-        part = _load(kind, rec, weights)
+        part = _load(project, kind, rec, weights)
         if step("loaded the encoder"):
             return _cancelled(report)
         program = part.export_program()
@@ -88,10 +88,10 @@ def model_card(project: Project, spec: dict[str, Any]) -> str:
     return image_export.model_card(project, spec)
 
 
-def _load(kind: str, rec: Reconstruction, weights: Path | None) -> KindBundle:
+def _load(project: Project, kind: str, rec: Reconstruction, weights: Path | None) -> KindBundle:
     """The kind's part of the bundle, with its encoder loaded and checked against the embeddings."""
     if kind == text_export.KIND:
-        return text_export.TextBundle(rec, weights)
+        return text_export.TextBundle(rec, weights, project)
     if kind == image_export.KIND:
         return image_export.ImageBundle(rec, weights)
     raise AldeskError(f"This version of aldesk cannot export a model of {kind} items (it exports images and texts).")

@@ -19,8 +19,10 @@ Contents of the bundle folder (besides classes.json, bundle.json and MODEL_CARD.
 The contract is the image bundle's: the export refuses unless the rebuilt head reproduces every
 stored prediction (rebuild.py), the bundle's tokenizer gives the encoder's very tokens, and the
 finished program's probabilities on a few project texts match the stored ones to their float16
-rounding. Embeddings made with other encoder weights than the ones loaded now (a fine-tuned
-encoder) are refused: the bundle of tuned weights is still to come.
+rounding. A model trained on the vectors of an encoder fine-tuned on the labels (aldesk/ml/loop/
+encoder_tuning.py) is bundled with those tuned weights, read back from the project (the program
+holds the network, so nothing else changes); any other encoder than the packaged one or the
+project's tuned copy of it is refused.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from aldesk.core.errors import AldeskError
 from aldesk.core.export_target import StagedFolder
 from aldesk.core.items import texts_of
 from aldesk.core.store import Project
+from aldesk.core.tuned_encoders import find_tuned, read_weights
 from aldesk.ml.bundle import text_predict
 from aldesk.ml.bundle.common import (
     CLASSES,
@@ -57,6 +60,7 @@ from aldesk.ml.bundle.common import (
 )
 from aldesk.ml.bundle.rebuild import Reconstruction
 from aldesk.ml.encoders import load_encoder, minilm
+from aldesk.ml.encoders.tuning import encoder_from_state
 from aldesk.ml.heads.base import RebuiltHead
 
 KIND = "text"
@@ -98,7 +102,7 @@ def bundle_tokenizer(path: Path) -> Tokenizer:
 class TextBundle:
     """The text part of the bundle (common.KindBundle), with the project's encoder loaded."""
 
-    def __init__(self, rec: Reconstruction, weights: Path | None) -> None:
+    def __init__(self, rec: Reconstruction, weights: Path | None, project: Project) -> None:
         name = rec.embedding_set.backbone
         if name != minilm.NAME:
             raise AldeskError(
@@ -107,14 +111,18 @@ class TextBundle:
         encoder = load_encoder(name, weights, device="cpu", kind=KIND)
         if not isinstance(encoder, minilm.TextEncoder):  # the registry loads minilm-l6 as one
             raise AldeskError(f"The {name} encoder cannot be exported.")
+        self.tuned = find_tuned(project, rec.embedding_set.identity)
+        if self.tuned is not None and self.tuned.base == encoder.identity:
+            # Damaged weights raise TunedWeightsDamaged, naming the project: nothing is written.
+            encoder = encoder_from_state(encoder, read_weights(project, self.tuned.identity), self.tuned.identity)
         if encoder.identity != rec.embedding_set.identity:
             raise AldeskError(
                 f"Model {rec.model.version} was trained on {name} embeddings ({rec.embedding_set.identity}) made with "
-                f"other encoder weights than the ones found now ({encoder.identity}): a fine-tuned encoder, or another "
-                f"version of the model files. Exporting a model on fine-tuned encoder weights is not supported yet (it is "
-                "planned: the bundle would carry the tuned weights); a text bundle holds the all-MiniLM-L6-v2 weights as "
-                f"packaged in {minilm.PACKAGE}. If the embeddings were made from another model folder, pass it with "
-                "--weights FOLDER. Nothing was written."
+                f"other encoder weights than the ones found now ({encoder.identity}): another version of the model files, "
+                f"or a fine-tuned encoder whose weights this project no longer holds. A text bundle holds the "
+                f"all-MiniLM-L6-v2 weights as packaged in {minilm.PACKAGE}, or the project's fine-tuned copy of them. "
+                "If the embeddings were made from another model folder, pass it with --weights FOLDER; else retrain "
+                "(aldesk train) and export again. Nothing was written."
             )
         self.rec, self.encoder = rec, encoder
         self.folder = _model_folder(weights)
@@ -191,6 +199,10 @@ class TextBundle:
             "encoder": encoder.spec.name,
             "encoder_identity": encoder.identity,
             "encoder_weights": _weights_source(self.folder),
+            # None, or how the weights in model.pt2 were fine-tuned from encoder_weights
+            "fine_tuned": (
+                {"identity": self.tuned.identity, "labels": self.tuned.n_labels, "stored_as": "float16"} if self.tuned else None
+            ),
             "embedding_dim": encoder.spec.dim,
             **model_fields(rec),
             "verified": verified(rec, "texts", check),
@@ -205,7 +217,9 @@ class TextBundle:
 def model_card(project: Project, spec: dict[str, Any]) -> str:
     source = spec["encoder_weights"]
     where = f"the Python package {source['package']} {source['package_version']}" if source.get("package") else source["folder"]
-    lines = card_head(project, spec, f"- Encoder: {spec['encoder']} ({features_line(spec)}); weights from {where}")
+    tuned = spec.get("fine_tuned")
+    how = f", fine-tuned on {tuned['labels']} of the project's labels (the tuned weights are in {PROGRAM})" if tuned else ""
+    lines = card_head(project, spec, f"- Encoder: {spec['encoder']} ({features_line(spec)}); weights from {where}{how}")
     lines += [
         "## Use",
         "",

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from aldesk.core import items, vectors
-from aldesk.core.store import open_project
+from aldesk.core.store import Project, open_project
+from aldesk.ml.encoders.encoder import Encoder
 from aldesk.ml.heads.base import Fit, get_head, pool_input
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.loop.snapshot import Snapshot, take_snapshot
@@ -163,13 +164,14 @@ def audit_correct(snapshot: Snapshot, pool_vectors: np.ndarray, cancel: Cancel |
     return int((predicted == snapshot.y[audit]).sum())
 
 
-def encoder_in_use(project: Any, base: Any) -> tuple[Any, str | None]:
+def encoder_in_use(project: Project, base: Encoder) -> tuple[Encoder, str | None]:
     """The encoder whose vectors the project's rounds read: ``base`` (the pretrained encoder),
     or the adopted fine-tuned one, rebuilt from its stored weights. With a message instead when
     those weights are damaged: then ``base``, and the caller who may write goes back to it
     (tuned_encoders.go_back_to_pretrained)."""
     from aldesk.core.errors import AldeskError
     from aldesk.core.tuned_encoders import TunedWeightsDamaged, active_set, find_tuned, read_weights
+    from aldesk.ml.encoders.minilm import TextEncoder
     from aldesk.ml.encoders.tuning import encoder_from_state
 
     in_use = active_set(project)
@@ -178,6 +180,8 @@ def encoder_in_use(project: Any, base: Any) -> tuple[Any, str | None]:
     tuned = find_tuned(project, in_use.identity)
     if tuned is None or tuned.base != base.identity:
         return base, None  # the set of another encoder: embedding goes on with the one asked for
+    if not isinstance(base, TextEncoder):
+        return base, None  # only the text encoder is fine-tuned
     try:
         return encoder_from_state(base, read_weights(project, tuned.identity), tuned.identity), None
     except TunedWeightsDamaged as exc:

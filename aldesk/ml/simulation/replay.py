@@ -112,7 +112,9 @@ def simulate(
     batch: int = 10,
     head: str = "default",
     progress: Progress | None = None,
+    tuning: Callable[[str], SimulatedTuning] | None = None,
 ) -> SimulationResult:
+    """``tuning``: for texts, a new SimulatedTuning per run (given the strategy's name)."""
     start = time.perf_counter()
     pool = PoolModel.build(pool_vectors)
     z_test = pool.whitening.apply(test_vectors)
@@ -125,7 +127,18 @@ def simulate(
         for seed in range(seeds):
             curve = []
             for accuracy in run_one(
-                pool, y_pool, z_test, y_test, n_classes, name, seed, budget, batch, head, test_raw=test_vectors
+                pool,
+                y_pool,
+                z_test,
+                y_test,
+                n_classes,
+                name,
+                seed,
+                budget,
+                batch,
+                head,
+                test_raw=test_vectors,
+                tuning=tuning(name) if tuning is not None else None,
             ):
                 curve.append(accuracy)
                 done += 1

@@ -179,15 +179,15 @@ def test_bundle_files_state_the_contract(exported, encoder):
             assert program(ids, torch.ones(shape, dtype=torch.int64)).shape == (shape[0], 3)
 
 
-def test_embeddings_of_other_encoder_weights_are_refused_for_now(exported, tmp_path):
+def test_embeddings_of_unknown_encoder_weights_are_refused(exported, tmp_path):
     from aldesk.ml.bundle import export_model
 
     project = exported[0]
     (identity,) = project.conn.execute("SELECT identity FROM embedding_sets").fetchone()
-    with project.transaction() as conn:  # as a fine-tuned encoder's vectors would be named
+    with project.transaction() as conn:  # named as a fine-tuned encoder's, whose weights the project lacks
         conn.execute("UPDATE embedding_sets SET identity = 'minilm-l6-tuned0123456'")
     try:
-        with pytest.raises(AldeskError, match="fine-tuned encoder.*not supported yet"):
+        with pytest.raises(AldeskError, match="fine-tuned encoder whose weights this project no longer holds"):
             export_model(project, tmp_path / "refused")
     finally:
         with project.transaction() as conn:
@@ -200,7 +200,7 @@ def test_a_program_that_does_not_match_the_stored_predictions_is_refused(exporte
     from aldesk.ml.bundle.text_export import TextBundle
 
     project = exported[0]
-    part = TextBundle(reconstruct(project), None)
+    part = TextBundle(reconstruct(project), None, project)
 
     def uniform(input_ids, attention_mask):
         return torch.full((input_ids.shape[0], 3), 1 / 3)

@@ -5,6 +5,7 @@ sends, how the two encoders are compared on the audits, and the encoder used onc
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,57 @@ def test_after_adoption_new_items_are_embedded_by_the_tuned_encoder_and_a_damage
     damaged = [p for k, p in messages if k == "tuned_damaged"]
     assert damaged and "damaged" in damaged[0] and outcome.identity in damaged[0]
     assert all(p.identity != outcome.identity for k, p in messages if k == "chunk")
+
+
+@needs_encoder
+def test_the_model_bundle_carries_the_tuned_weights_and_reproduces_the_predictions(tmp_path, quick) -> None:
+    from aldesk.core.model_store import load_predictions
+    from aldesk.core.tuned_encoders import TunedWeightsDamaged
+    from aldesk.ml.bundle import export_model
+    from aldesk.ml.bundle.text_predict import Bundle
+    from aldesk.ml.loop.pool import build_pool
+    from aldesk.ml.loop.round import RoundSettings, run_round
+    from aldesk.ml.loop.snapshot import take_snapshot
+    from aldesk.ml.loop.store import save_training
+
+    path = labeled_text_project(tmp_path / "t.aldesk")
+    embed_and_store(path)
+    outcome = store(path, run(path, "tune"))
+    with open_project(path) as project:
+        snapshot = take_snapshot(project, load_vectors=False)
+        assert vectors.find_set_by_id(project, snapshot.set_id).identity == outcome.identity
+        result = run_round(snapshot, build_pool(project, snapshot), RoundSettings(queue_length=0))
+        version = save_training(project, snapshot, result.train)
+        export_model(project, tmp_path / "bundle")
+        ids, stored = load_predictions(project, version)
+        texts = [project.conn.execute("SELECT text FROM item_texts WHERE item_id = ?", (int(i),)).fetchone()[0] for i in ids[:12]]
+        spec = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
+        assert spec["fine_tuned"]["identity"] == outcome.identity and spec["fine_tuned"]["labels"] == MIN_LABELS
+        assert "fine-tuned on 60 of the project's labels" in (tmp_path / "bundle" / "MODEL_CARD.md").read_text()
+        probs = Bundle(tmp_path / "bundle").probabilities(texts).numpy()
+        assert np.allclose(probs, stored[:12].astype(np.float32), atol=2e-3)
+        # Damaged tuned weights: the export names them and writes nothing.
+        with project.transaction() as conn:
+            conn.execute("UPDATE tuned_weight_parts SET data = zeroblob(length(data)) WHERE part = 1")
+        with pytest.raises(TunedWeightsDamaged, match="damaged"):
+            export_model(project, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+
+@needs_encoder
+def test_aldesk_embed_and_info_use_the_adopted_encoder(tmp_path, quick, capsys) -> None:
+    from aldesk.cli import main
+
+    path = labeled_text_project(tmp_path / "t.aldesk")
+    embed_and_store(path)
+    outcome = store(path, run(path, "tune"))
+    table = tmp_path / "more.csv"
+    table.write_text("text\nHail fell on the quiet harbour\nThe relay race at the stadium was close\n")
+    assert main(["import", str(path), str(table)]) == 0
+    assert main(["embed", str(path)]) == 0
+    assert "fine-tuned on its labels" in capsys.readouterr().err
+    with open_project(path, write=False) as project:
+        tuned = vectors.find_set(project, outcome.identity)
+        assert len(vectors.embedded_ids(project, tuned.id)) == 92  # the new texts joined the tuned vectors
+    assert main(["info", str(path)]) == 0
+    assert "minilm-l6, fine-tuned on 60 labels" in capsys.readouterr().out
