@@ -13,11 +13,13 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
 
 from aldesk.core.classes import add_classes
+from aldesk.core.disk import disk_full_error
 from aldesk.core.errors import AldeskError
 from aldesk.core.importer import ImportReport, Progress, import_paths
 from aldesk.core.items import texts_of
@@ -68,21 +70,45 @@ def build_demo(out_dir: str | Path | None = None, progress: Progress | None = No
         return _build_text_demo(out, target, progress)
     images_dir = out / f"{DEMO_NAME}-images"
     truth = _extract_sample(sample_archive(), images_dir)
-    # Build under a temporary name and rename at the end: an interrupted build never leaves a
-    # half-made project that a later run would reuse.
-    partial = out / f".{DEMO_NAME}.aldesk.partial"
-    for stale in out.glob(f".{DEMO_NAME}.aldesk.partial*"):
-        stale.unlink()
-    project = create_project(partial)
-    try:
+
+    def fill(project: Project) -> None:
         add_classes(project, list(DEMO_CLASSES))
         report = import_paths(project, [images_dir], progress=progress)
         _check_import(report)
         _store_truth(project, images_dir, truth)
-    finally:
-        project.close()
-    os.replace(partial, target)
+
+    return _build_as(out, target, fill)
+
+
+def _build_as(out: Path, target: Path, fill: Callable[[Project], None]) -> Path:
+    """Build the project at ``target`` under a temporary name and rename it at the end: an
+    interrupted build never leaves a half-made project that a later run would reuse, and a
+    failed one (a full disk) leaves nothing behind, not even SQLite's side files."""
+    partial = out / f".{target.name}.partial"
+    _remove_partial(out, partial.name)
+    try:
+        project = create_project(partial)
+        try:
+            fill(project)
+        finally:
+            project.close()
+        wal = Path(f"{partial}-wal")
+        if wal.exists() and wal.stat().st_size:  # the checkpoint at close failed: not all in the one file
+            raise disk_full_error(target, outcome="the demo project could not be completed")
+        os.replace(partial, target)  # closed and checkpointed: the one file is the project
+    except BaseException:
+        _remove_partial(out, partial.name)
+        raise
+    _remove_partial(out, partial.name)  # an empty -wal or -shm a failing disk kept from removal
     return target
+
+
+def _remove_partial(out: Path, name: str) -> None:
+    for stale in out.glob(f"{name}*"):  # the file, its -wal and -shm, its lock
+        try:
+            stale.unlink()
+        except OSError:
+            pass  # removed at the next build
 
 
 def _build_text_demo(out: Path, target: Path, progress: Progress | None) -> Path:
@@ -92,11 +118,8 @@ def _build_text_demo(out: Path, target: Path, progress: Progress | None) -> Path
         if line.strip():
             record = json.loads(line)
             truth[record["text"].strip()] = record["class"]
-    partial = out / f".{TEXT_DEMO_NAME}.aldesk.partial"
-    for stale in out.glob(f".{TEXT_DEMO_NAME}.aldesk.partial*"):
-        stale.unlink()
-    project = create_project(partial)
-    try:
+
+    def fill(project: Project) -> None:
         set_kind(project, "text")
         add_classes(project, list(TEXT_DEMO_CLASSES))
         # The sample's key is "class", not "label": imported unlabeled, the classes kept as truth.
@@ -106,10 +129,8 @@ def _build_text_demo(out: Path, target: Path, progress: Progress | None) -> Path
         rows = [(item_id, truth[text]) for item_id, text in texts_of(project, ids).items()]
         with project.transaction() as conn:
             conn.executemany("INSERT INTO item_truth(item_id, class_name) VALUES (?, ?)", rows)
-    finally:
-        project.close()
-    os.replace(partial, target)
-    return target
+
+    return _build_as(out, target, fill)
 
 
 def _extract_sample(archive: Path, images_dir: Path) -> dict[str, str]:
