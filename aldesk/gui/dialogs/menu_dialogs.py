@@ -51,6 +51,8 @@ def show_shortcuts(window) -> None:
     from aldesk.gui.dialogs.shortcuts_dialog import ShortcutsDialog
 
     class_keys = {c.hotkey: c.name for c in window.classes if c.hotkey} if window.project else {}
-    dialog = ShortcutsDialog(window, current_keymap(window.actions), class_keys)
+    view = window.labeling.item_view if window.project else None
+    reading = view.reading_keys() if hasattr(view, "reading_keys") else {}  # a text project's scrolling keys
+    dialog = ShortcutsDialog(window, current_keymap(window.actions), class_keys, reading_keys=reading)
     dialog.keymap_changed.connect(window.apply_keymap)
     dialog.exec()

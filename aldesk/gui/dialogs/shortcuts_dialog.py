@@ -50,18 +50,27 @@ class ShortcutsDialog(QDialog):
     keymap_changed = Signal(dict)  # command name -> tuple of keys; already saved
 
     def __init__(
-        self, parent: QWidget | None, keymap: dict[str, tuple[str, ...]], class_keys: dict[str, str], path: Path | None = None
+        self,
+        parent: QWidget | None,
+        keymap: dict[str, tuple[str, ...]],
+        class_keys: dict[str, str],
+        path: Path | None = None,
+        *,
+        reading_keys: dict[str, str] | None = None,
     ) -> None:
         """``keymap``: the keys in use now; ``class_keys``: hotkey -> class name of the open
-        project (empty on the start screen); ``path``: the user's keymap file."""
+        project (empty on the start screen); ``path``: the user's keymap file; ``reading_keys``:
+        key -> what it does, the text view's scrolling keys (shown, not editable: a command bound
+        to one of them takes it over)."""
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts — aldesk")
         self.keymap = dict(keymap)
         self.class_keys = dict(class_keys)
         self.path = path or keymap_path()
         self._names = [c.name for c in DEFAULT_COMMANDS if c.name in self.keymap]
+        self.reading_keys = dict(reading_keys or {})
 
-        self.table = QTableWidget(len(self._names) + len(class_keys), 2, self)
+        self.table = QTableWidget(len(self._names) + len(class_keys) + len(self.reading_keys), 2, self)
         self.table.setHorizontalHeaderLabels(["Command", "Keys"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -70,6 +79,7 @@ class ShortcutsDialog(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setAccessibleName("Keyboard shortcuts")
         self._fill_class_rows()
+        self._fill_reading_rows()
         self._fill_command_rows()
         self.table.resizeColumnsToContents()
         self.table.currentCellChanged.connect(lambda row, *_: self._select(row))
@@ -130,14 +140,23 @@ class ShortcutsDialog(QDialog):
 
     def _fill_class_rows(self) -> None:
         for offset, (key, class_name) in enumerate(self.class_keys.items()):
-            row = len(self._names) + offset
-            for column, text in enumerate((f"Label as {class_name}", f"{native((key,))}   (class hotkey)")):
-                item = QTableWidgetItem(text)
-                # Reachable with the arrow keys but read-only; greyed with the theme's own colour.
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-                item.setForeground(self.palette().brush(QPalette.ColorRole.PlaceholderText))
-                item.setToolTip("Class hotkey of this project; set when the class is added.")
-                self.table.setItem(row, column, item)
+            texts = (f"Label as {class_name}", f"{native((key,))}   (class hotkey)")
+            self._fixed_row(len(self._names) + offset, texts, "Class hotkey of this project; set when the class is added.")
+
+    def _fill_reading_rows(self) -> None:
+        first = len(self._names) + len(self.class_keys)
+        for offset, (key, words) in enumerate(self.reading_keys.items()):
+            tip = "Reading a text; give a command this key and the command takes it over."
+            self._fixed_row(first + offset, (words, f"{native((key,))}   (reading)"), tip)
+
+    def _fixed_row(self, row: int, texts: tuple[str, str], tip: str) -> None:
+        for column, text in enumerate(texts):
+            item = QTableWidgetItem(text)
+            # Reachable with the arrow keys but read-only; greyed with the theme's own colour.
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            item.setForeground(self.palette().brush(QPalette.ColorRole.PlaceholderText))
+            item.setToolTip(tip)
+            self.table.setItem(row, column, item)
 
     def command_at(self, row: int) -> str | None:
         return self._names[row] if 0 <= row < len(self._names) else None

@@ -42,6 +42,14 @@ PADDING = 22  # inside the card, around the text
 SETTINGS_KEY = "text_view/point_size"
 CARD_STYLE = "#textCard {{ background: palette(base); color: palette(text); border: 1px solid {edge}; border-radius: 6px; }}"
 # Scrolling keys: none is a labeling key (digits, letters), skip (Space) or a default command key.
+SCROLL_WORDS = {  # what each scrolling key does, for Help → Keyboard shortcuts
+    "Down": "Scroll the text down a line",
+    "Up": "Scroll the text up a line",
+    "PgDown": "Scroll the text down a page",
+    "PgUp": "Scroll the text up a page",
+    "Home": "Go to the text's start",
+    "End": "Go to the text's end",
+}
 SCROLL_KEYS = {
     "Down": QAbstractSlider.SliderAction.SliderSingleStepAdd,
     "Up": QAbstractSlider.SliderAction.SliderSingleStepSub,
@@ -204,6 +212,10 @@ class TextView(QWidget):
         command the person bound to it, instead of making that key do nothing (ambiguous)."""
         for key, shortcut in self._shortcuts.items():
             shortcut.setEnabled(QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText) not in keys)
+
+    def reading_keys(self) -> dict[str, str]:
+        """The scrolling keys in effect (key -> what it does): those no command took."""
+        return {key: SCROLL_WORDS[key] for key, shortcut in self._shortcuts.items() if shortcut.isEnabled()}
 
     @property
     def text(self) -> str:

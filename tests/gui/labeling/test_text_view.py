@@ -200,3 +200,19 @@ def test_an_image_project_after_a_text_project_gets_the_image_view_and_zoom_back
     qtbot.keyClick(window, Qt.Key.Key_Plus)
     assert window.labeling.image_view.zoom_factor > 1.0
     assert window.labeling.next_strip.iconSize().width() == window.labeling.next_strip.iconSize().height()
+
+
+def test_the_shortcuts_dialog_lists_the_reading_keys_in_effect(qtbot, make_window, texts_path, monkeypatch):
+    from aldesk.gui.dialogs import menu_dialogs
+    from aldesk.gui.dialogs.shortcuts_dialog import ShortcutsDialog
+
+    window = make_window(texts_path)
+    shown: list[ShortcutsDialog] = []
+    monkeypatch.setattr(ShortcutsDialog, "exec", lambda self: shown.append(self) or 0)
+    window.labeling.item_view.set_taken_keys({"End"})  # a command took End: it no longer scrolls
+    menu_dialogs.show_shortcuts(window)
+    table = shown[0].table
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["Scroll the text down a page"].endswith("(reading)")
+    assert "Go to the text's start" in rows and "Go to the text's end" not in rows
+    assert shown[0].command_at(table.rowCount() - 1) is None  # the reading rows cannot be edited
