@@ -89,7 +89,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def child_main(mode: str, project_path: str, repeats: int) -> None:
-    from aldesk.core import vectors
+    from aldesk.core import tuned_encoders, vectors
     from aldesk.core.store import open_project
 
     from aldesk.ml.device import configure_cpu_threads
@@ -97,7 +97,7 @@ def child_main(mode: str, project_path: str, repeats: int) -> None:
     result: dict = {"mode": mode, "threads": configure_cpu_threads()}  # ALDESK_THREADS or the app's default
     base = status_kib("self", "VmRSS")
     with open_project(project_path, write=False) as project:
-        eset = vectors.latest_set(project)
+        eset = tuned_encoders.active_set(project)
         start = time.perf_counter()
         if mode == "load-concat":
             ids, vecs = _load_by_concatenating(project, eset)

@@ -296,7 +296,9 @@ def main() -> None:
     )
     print(body)
     if args.write_docs:
-        harness.write_section(TITLE, body, rows={"Key press → next text painted, p99, while tuning": (f"{p99:.1f} ms", "goal ≤ 16 ms")})
+        harness.write_section(
+            TITLE, body, rows={"Key press → next text painted, p99, while tuning": (f"{p99:.1f} ms", "goal ≤ 16 ms")}
+        )
 
 
 if __name__ == "__main__":

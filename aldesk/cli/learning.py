@@ -143,9 +143,12 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     with open_project(args.project) as project:
         backbone = _load_encoder(args, kind_of(project).name)
-        if kind_of(project).name == "text":
+        text = kind_of(project).name == "text"
+        if text:
             backbone = _encoder_in_use(project, backbone)
         report = embed_project(project, backbone, batch_size=args.batch_size, progress=TerminalProgress("embedding"))
+        if text and not report.cancelled:
+            _use_these_vectors(project, backbone)
     print(f"embedded {report.embedded}, already embedded {report.already}, failed {len(report.failed)}")
     for path, reason in report.failed:
         print(f"failed {path}: {reason}")
@@ -165,6 +168,17 @@ def _encoder_in_use(project: Project, encoder: Encoder) -> Encoder:
     elif in_use is not encoder:
         print(f"encoder: the project's {encoder.spec.name} fine-tuned on its labels ({in_use.identity})", file=sys.stderr)
     return in_use
+
+
+def _use_these_vectors(project: Project, encoder: Encoder) -> None:
+    """A text project names the vectors in use (once a tuning began): embedding with another
+    encoder (--weights FOLDER) is the person's choice of it, so the rounds read its vectors now."""
+    from aldesk.core.tuned_encoders import ACTIVE_KEY, active_set
+
+    in_use = active_set(project)
+    if project.meta(ACTIVE_KEY) and in_use is not None and in_use.identity != encoder.identity:
+        project.set_meta(ACTIVE_KEY, encoder.identity)
+        print(f"the project now uses these vectors ({encoder.identity}) instead of {in_use.identity}", file=sys.stderr)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -88,7 +88,7 @@ def _embedding_info(project: Project) -> dict[str, Any]:
 def _encoder_words(info: dict[str, Any]) -> str:
     if not info["backbone"]:
         return "no backbone yet: aldesk embed PROJECT"
-    tuned = info.get("fine_tuned_on_labels")
+    tuned = info.get("fine_tuned_on_labels")  # the words of tuned_encoders.describe_encoder
     return f"{info['backbone']}, fine-tuned on {tuned} labels" if tuned else str(info["backbone"])
 
 

@@ -5,14 +5,15 @@ back), in parts of ``PART_BYTES`` written one short transaction each, then the e
 with the digest of the whole, so a reader sees either a complete encoder or none, and a
 damaged one is noticed (``TunedWeightsDamaged``) instead of loaded. Which vectors the rounds
 read is the ``active`` embedding set: the meta key ``ACTIVE_KEY`` holds its encoder identity
-once a tuned encoder was adopted; without it the newest set that is not an unadopted tuning
-(vectors.latest_set's rule, minus candidates still being written or compared).
+once a tuning began (pinned) or was adopted; without it (images, and texts never tuned) the set
+most recently written to, which is how a project switches to another image backbone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aldesk.core.errors import AldeskError
@@ -20,7 +21,8 @@ from aldesk.core.store import Project
 from aldesk.core.vectors import EmbeddingSet, find_set
 
 ACTIVE_KEY = "active_encoder"
-TRIED_KEY = "tuning_tried_at"  # the number of labels the latest tuning was made with (adopted or not)
+TUNED_MARK = "-tuned-"  # in every tuned encoder's identity (ml/encoders/tuning.py tuned_identity)
+TRIED_KEY = "tuning_tried_at"  # the labels in the project when the latest tuning started (adopted or not)
 PART_BYTES = 4 << 20  # 4 MB: a label's commit waits at most for one part's write
 
 
@@ -87,7 +89,7 @@ def read_weights(project: Project, identity: str) -> bytes:
     if [p for p, _ in blobs] != list(range(parts)) or hashlib.sha256(data).hexdigest() != digest:
         raise TunedWeightsDamaged(
             f"The fine-tuned encoder {identity} stored in {project.path} is damaged (its weights fail their check); "
-            "aldesk goes back to the pretrained encoder and tunes again later. Your labels are not affected."
+            "your labels are not affected."
         )
     return data
 
@@ -139,39 +141,60 @@ def go_back_to_pretrained(project: Project) -> None:
         project.set_meta(ACTIVE_KEY, tuned.base)
 
 
-def discard(project: Project, identity: str) -> None:
-    """Remove a tuned encoder that is not in use: its row, its parts and its vectors, one
-    short transaction per part or chunk (run from a background connection)."""
+def discard(project: Project, identity: str, *, cancel: Callable[[], bool] | None = None) -> None:
+    """Remove a tuned encoder that is not in use: its vectors first, then its weights, then its
+    row, one short transaction per chunk or part (run from a background connection). Cut short
+    (killed, ``cancel``), what is left is still found by ``unused`` and removed next time."""
     if project.meta(ACTIVE_KEY) == identity:
         raise AldeskError(f"The fine-tuned encoder {identity} is in use; it cannot be removed.")
-    with project.transaction() as conn:
-        conn.execute("DELETE FROM tuned_encoders WHERE identity = ?", (identity,))
-    for (part,) in project.conn.execute(
-        "SELECT part FROM tuned_weight_parts WHERE identity = ? ORDER BY part", (identity,)
-    ).fetchall():
-        with project.transaction() as conn:
-            conn.execute("DELETE FROM tuned_weight_parts WHERE identity = ? AND part = ?", (identity, part))
     found = find_set(project, identity)
-    if found is None:
-        return
-    for (chunk,) in project.conn.execute("SELECT id FROM embedding_chunks WHERE set_id = ?", (found.id,)).fetchall():
+    if found is not None:
+        for (chunk,) in project.conn.execute("SELECT id FROM embedding_chunks WHERE set_id = ?", (found.id,)).fetchall():
+            if cancel is not None and cancel():
+                return
+            with project.transaction() as conn:
+                conn.execute("DELETE FROM embedding_chunks WHERE id = ?", (chunk,))
         with project.transaction() as conn:
-            conn.execute("DELETE FROM embedding_chunks WHERE id = ?", (chunk,))
-    with project.transaction() as conn:
-        if conn.execute("SELECT 1 FROM models WHERE set_id = ? LIMIT 1", (found.id,)).fetchone() is None:
-            conn.execute("DELETE FROM embedding_sets WHERE id = ?", (found.id,))
+            if conn.execute("SELECT 1 FROM models WHERE set_id = ? LIMIT 1", (found.id,)).fetchone() is None:
+                conn.execute("DELETE FROM embedding_sets WHERE id = ?", (found.id,))
+    if project.has_table("tuned_weight_parts"):
+        for (part,) in project.conn.execute(
+            "SELECT part FROM tuned_weight_parts WHERE identity = ? ORDER BY part", (identity,)
+        ).fetchall():
+            if cancel is not None and cancel():
+                return
+            with project.transaction() as conn:
+                conn.execute("DELETE FROM tuned_weight_parts WHERE identity = ? AND part = ?", (identity, part))
+        with project.transaction() as conn:
+            conn.execute("DELETE FROM tuned_encoders WHERE identity = ?", (identity,))
 
 
 def unused(project: Project, keep_set: int | None) -> list[str]:
     """Tuned encoders neither in use nor read by the set ``keep_set`` (the latest model's):
-    what may be discarded after a new one was adopted or refused."""
+    what may be discarded. Also the vectors of a tuning whose weights never got their row (a
+    kill, a failed write) and of one whose removal was cut short: sets named as tuned
+    (``TUNED_MARK``) without a row, unless in use or kept."""
     if not project.has_table("tuned_encoders"):
         return []
     active = project.meta(ACTIVE_KEY)
+    rows = [identity for (identity,) in project.conn.execute("SELECT identity FROM tuned_encoders ORDER BY created_at")]
+    orphans = [
+        identity
+        for (identity,) in project.conn.execute(
+            "SELECT identity FROM embedding_sets WHERE instr(identity, ?) > 0 ORDER BY id", (TUNED_MARK,)
+        )
+        if identity not in rows
+    ]
     out = []
-    for (identity,) in project.conn.execute("SELECT identity FROM tuned_encoders ORDER BY created_at"):
+    for identity in rows + orphans:
         found = find_set(project, identity)
-        if identity != active and (found is None or found.id != keep_set):
+        has_vectors = (
+            found is not None
+            and project.conn.execute("SELECT 1 FROM embedding_chunks WHERE set_id = ? LIMIT 1", (found.id,)).fetchone()
+        )
+        if identity == active or (found is not None and found.id == keep_set):
+            continue
+        if identity in rows or has_vectors:
             out.append(identity)
     return out
 
@@ -179,4 +202,4 @@ def unused(project: Project, keep_set: int | None) -> list[str]:
 def describe_encoder(project: Project, embedding_set: EmbeddingSet) -> str:
     """How the window names the encoder of a set: its name, and the labels it was tuned on."""
     tuned = find_tuned(project, embedding_set.identity)
-    return f"{embedding_set.backbone} tuned on {tuned.n_labels} labels" if tuned else embedding_set.backbone
+    return f"{embedding_set.backbone}, fine-tuned on {tuned.n_labels} labels" if tuned else embedding_set.backbone

@@ -52,18 +52,6 @@ def find_set_by_id(project: Project, set_id: int) -> EmbeddingSet:
     return EmbeddingSet(*row)
 
 
-def latest_set(project: Project) -> EmbeddingSet | None:
-    """The set most recently written to: the backbone the project is using."""
-    if not project.has_table("embedding_sets"):
-        return None
-    row = project.conn.execute(
-        "SELECT s.id, s.backbone, s.identity, s.dim FROM embedding_sets s"
-        " LEFT JOIN embedding_chunks c ON c.set_id = s.id"
-        " GROUP BY s.id ORDER BY max(coalesce(c.id, 0)) DESC, s.id DESC LIMIT 1"
-    ).fetchone()
-    return EmbeddingSet(*row) if row else None
-
-
 def add_chunk(project: Project, set_id: int, item_ids: np.ndarray, vectors: np.ndarray) -> None:
     """Store one chunk in its own transaction: an interrupted run keeps every finished chunk."""
     ids = np.ascontiguousarray(item_ids, dtype=np.int64)

@@ -11,7 +11,7 @@ import sys
 def test_the_window_and_what_it_stores_import_without_torch():
     code = (
         "import sys\n"
-        "import aldesk.gui.app, aldesk.gui.main_window, aldesk.gui.learning.controller, aldesk.ml.loop.store\n"
+        "import aldesk.gui.app, aldesk.gui.main_window, aldesk.gui.learning.controller, aldesk.gui.learning.tuner, aldesk.ml.loop.store\n"
         "print(','.join(sorted(n for n in sys.modules if n.split('.')[0] in ('torch', 'torchvision'))[:3]))\n"
     )
     env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"}

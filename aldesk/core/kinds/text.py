@@ -55,11 +55,20 @@ class TextKind:
 
     def sources(self, project: Project, items: Sequence[tuple[int, Path]], max_side: int | None = None) -> list[Source]:
         texts = texts_of(project, [item_id for item_id, _ in items])
-        return [_returning(texts.get(item_id, "")) for item_id, _ in items]
+        return [_returning(texts[item_id]) if item_id in texts else _missing(path) for item_id, path in items]
 
 
 def _returning(text: str) -> Source:
     return lambda: text
+
+
+def _missing(path: Path) -> Source:
+    """An item whose text the project lacks (a damaged file; recover keeps what is readable)."""
+
+    def read() -> str:
+        raise ItemError(path, "its text is missing from the project file (damaged? aldesk recover copies what is readable)")
+
+    return read
 
 
 def _read_text_file(path: Path) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from aldesk.core.disk import reserve_error
@@ -65,6 +66,7 @@ class LearningController(QObject):
         self._embedded = False
         self._chunk_lost = False  # a chunk could not be stored: the next retry embeds again
         self._closed = False  # after shutdown, results still queued for us are dropped
+        self._closing = False  # shutdown has begun
         self._waiting: RefreshOutcome | None = None  # a result waiting for a gap between key presses
         self._writing: tuple[RefreshOutcome, PredictionWriter] | None = None  # predictions being written
         self._last_press = float("-inf")  # time.monotonic() of the latest label, skip or unsure
@@ -292,11 +294,11 @@ class LearningController(QObject):
         self.retrain_now()  # the next model and queue come from the new vectors
 
     def _consider_tuning(self, outcome: RefreshOutcome) -> None:
-        if self.tuner is None:
+        if self.tuner is None or self._closing:
             return
         snapshot = outcome.snapshot
-        audits = int(snapshot.audit.sum()) if snapshot.audit is not None else 0
-        self.tuner.consider(len(snapshot.y) - audits, audits)
+        audit = snapshot.audit if snapshot.audit is not None else np.zeros(len(snapshot.y), dtype=bool)
+        self.tuner.consider(len(snapshot.y), int(audit.sum()), len(np.unique(snapshot.y[~audit])))
 
     def _failed(self, message: str, details: str) -> None:
         if details:
@@ -307,6 +309,9 @@ class LearningController(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel the running job and wait for the thread, bounded; True if it stopped."""
+        self._closing = True  # what is stored now starts nothing new (a tuning)
+        if self.tuner is not None:
+            self.tuner.cancel()  # it stops while the model below is stored, not after it
         if self._writing is not None:  # predictions being written: finish them and add the model
             self._writing[1].wait()
             self._predictions_written()

@@ -44,6 +44,7 @@ class LearningStatus(QObject):
         self.project, self._predictions, self._model, self._estimate = None, None, None, None
         for label in (self.model_label, self.advice_label, self.worker_label, self.tuning_label):
             label.setText("")
+        self.model_label.setToolTip("")  # the last project's tuning outcome
         self.worker_bar.hide()
 
     def load_latest_model(self, project: Project, fresh: tuple[int, object, object] | None = None) -> None:

@@ -51,7 +51,10 @@ class LearningWorker(QObject):
     event = Signal(str, object)  # any other message: the tune job's (aldesk/ml/loop/encoder_tuning.py)
     idle = Signal()
 
-    def __init__(self, project_path: Path, backbone: str | None = None, mode: str | None = None) -> None:
+    def __init__(
+        self, project_path: Path, backbone: str | None = None, mode: str | None = None, *, nice: int | None = None
+    ) -> None:
+        """``nice``: the child process's niceness (process mode; default compute_process.CHILD_NICE)."""
         super().__init__()
         self.project_path = project_path
         self.backbone_name = backbone
@@ -62,7 +65,7 @@ class LearningWorker(QObject):
         if self.mode == "process":
             from aldesk.ml.loop.compute_process import ComputeProcess
 
-            self._process = ComputeProcess(project_path, backbone)
+            self._process = ComputeProcess(project_path, backbone, nice)
         self.slow_down_for_tests = 0.0  # seconds of extra work per refresh (tests of 'nobody waits')
 
     def cancel(self) -> None:

@@ -113,8 +113,13 @@ class TextBundle:
             raise AldeskError(f"The {name} encoder cannot be exported.")
         self.tuned = find_tuned(project, rec.embedding_set.identity)
         if self.tuned is not None and self.tuned.base == encoder.identity:
-            # Damaged weights raise TunedWeightsDamaged, naming the project: nothing is written.
-            encoder = encoder_from_state(encoder, read_weights(project, self.tuned.identity), self.tuned.identity)
+            try:
+                encoder = encoder_from_state(encoder, read_weights(project, self.tuned.identity), self.tuned.identity)
+            except AldeskError as exc:  # damaged weights (TunedWeightsDamaged names the project)
+                raise type(exc)(
+                    f"{exc} Open the project in aldesk or run aldesk embed {project.path} (either goes back to the "
+                    f"pretrained encoder), then aldesk train {project.path}, and export again. Nothing was written."
+                ) from None
         if encoder.identity != rec.embedding_set.identity:
             raise AldeskError(
                 f"Model {rec.model.version} was trained on {name} embeddings ({rec.embedding_set.identity}) made with "

@@ -246,7 +246,7 @@ def encoder_from_state(base: TextEncoder, data: bytes, identity: str) -> TextEnc
     except (SafetensorError, ValueError, OSError) as exc:
         raise AldeskError(
             f"The stored fine-tuned weights of {identity} cannot be read ({str(exc).strip()[:200] or type(exc).__name__}): "
-            "they are damaged. Fine-tune the encoder again."
+            "they are damaged."
         ) from None
     network = MiniLM()
     try:
@@ -254,7 +254,7 @@ def encoder_from_state(base: TextEncoder, data: bytes, identity: str) -> TextEnc
     except RuntimeError as exc:
         raise AldeskError(
             f"The stored fine-tuned weights of {identity} do not fit the {NAME} network "
-            f"({str(exc).strip().splitlines()[0][:200]}). Fine-tune the encoder again."
+            f"({str(exc).strip().splitlines()[0][:200]})."
         ) from None
     network.eval()
     network.requires_grad_(False)

@@ -45,9 +45,10 @@ class ComputeProcessDied(AldeskError):
 class ComputeProcess:
     """The parent's handle on the child: start it, run a job, cancel, stop."""
 
-    def __init__(self, project_path: Path, backbone: str | None) -> None:
+    def __init__(self, project_path: Path, backbone: str | None, nice: int | None = None) -> None:
         self.project_path = Path(project_path)
         self.backbone = backbone
+        self.nice = CHILD_NICE if nice is None else nice
         self._context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
         self._cancel = self._context.Event()
         # kill() comes from the GUI thread while the worker thread starts, runs or discards the
@@ -79,7 +80,7 @@ class ComputeProcess:
             parent_end, child_end = self._context.Pipe()
             process = self._context.Process(
                 target=serve,
-                args=(child_end, self._cancel, str(self.project_path), self.backbone, CHILD_NICE),
+                args=(child_end, self._cancel, str(self.project_path), self.backbone, self.nice),
                 name="aldesk-compute",
                 daemon=True,
             )

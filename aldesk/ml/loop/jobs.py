@@ -104,15 +104,11 @@ class JobRunner:
     def _load_backbone(self) -> Iterator[Message]:
         """The encoder the project's vectors come from: the pretrained one, loaded once, or the
         fine-tuned one adopted since (rebuilt from its stored weights, kept while in use)."""
-        if self._base is None:
-            from aldesk.ml.device import configure_cpu_threads
-            from aldesk.ml.encoders import load_encoder
-
-            configure_cpu_threads()
-            yield "progress", ("loading the encoder" if self._kind() != "image" else "loading the backbone", 0, 1)
-            self._base = load_encoder(self.backbone_name, kind=self._kind())
+        yield from self._load_base()
+        base = self._base
+        assert base is not None  # loaded just above
         if self._kind() != "text":
-            self._backbone = self._base
+            self._backbone = base
             return
         from aldesk.core.tuned_encoders import active_set
         from aldesk.ml.loop.encoder_tuning import encoder_in_use
@@ -121,9 +117,18 @@ class JobRunner:
             in_use = active_set(project)
             if self._backbone is not None and in_use is not None and self._backbone.identity == in_use.identity:
                 return
-            self._backbone, problem = encoder_in_use(project, self._base)
+            self._backbone, problem = encoder_in_use(project, base)
         if problem:
             yield "tuned_damaged", problem
+
+    def _load_base(self) -> Iterator[Message]:
+        if self._base is None:
+            from aldesk.ml.device import configure_cpu_threads
+            from aldesk.ml.encoders import load_encoder
+
+            configure_cpu_threads()
+            yield "progress", ("loading the encoder" if self._kind() != "image" else "loading the backbone", 0, 1)
+            self._base = load_encoder(self.backbone_name, kind=self._kind())
 
     def _kind(self) -> str:
         if self._kind_name is None:
@@ -159,12 +164,16 @@ class JobRunner:
             yield "embedding_done", backbone.spec.name
 
     def tune(self) -> Generator[Message, None, None]:
-        """Fine-tune the text encoder on the labels and re-embed (encoder_tuning.py)."""
+        """Fine-tune the text encoder on the labels and re-embed (encoder_tuning.py); it starts
+        from the pretrained encoder, so the adopted one is not rebuilt here."""
+        from aldesk.ml.encoders.minilm import TextEncoder
         from aldesk.ml.loop.encoder_tuning import tune_job
 
         if self._kind() != "text":
             return
-        yield from self._load_backbone()
+        yield from self._load_base()
+        if not isinstance(self._base, TextEncoder):
+            return  # only the text encoder is fine-tuned
         report = self._emit or (lambda _kind, _payload: None)
         yield from tune_job(self.project_path, self._base, report, self.cancelled)
 

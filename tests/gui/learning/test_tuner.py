@@ -14,7 +14,7 @@ from aldesk.core.session import LabelingSession
 from aldesk.core.store import open_project
 from aldesk.gui.learning import tuner as tuner_mod
 from aldesk.gui.learning.controller import LearningController
-from aldesk.ml.loop import encoder_tuning
+from aldesk.ml.loop import encoder_tuning, tuning_plan
 from tests.gui.text_projects import labeled_text_project
 
 pytestmark = pytest.mark.skipif(
@@ -30,7 +30,7 @@ def quick(monkeypatch):
 
     # The jobs run in threads of this process, so the short tuning below reaches them.
     monkeypatch.setenv("ALDESK_WORKER", "thread")
-    monkeypatch.setattr(encoder_tuning, "SETTINGS", TuneSettings(epochs=1, batch_size=16, max_tokens=16))
+    monkeypatch.setattr(tuning_plan, "SETTINGS", TuneSettings(epochs=1, batch_size=16, max_tokens=16))
 
 
 @pytest.fixture
@@ -54,11 +54,11 @@ def test_a_tuned_encoder_is_adopted_and_the_next_model_reads_its_vectors(qtbot, 
     active = tuned_encoders.active_set(project)
     assert active is not None and tuned_encoders.find_tuned(project, active.identity) is not None
     assert "audit items right" in news[0] and not failures
-    assert project.meta(tuned_encoders.TRIED_KEY) == "60"
+    assert project.meta(tuned_encoders.TRIED_KEY) == "75"  # the labels when it started, audits included
     # The retraining that follows the adoption reads the tuned vectors.
     qtbot.waitUntil(lambda: model_store.latest_model(project).set_id == active.id, timeout=WAIT_MS)
     assert len(vectors.embedded_ids(project, active.id)) == 90
-    assert tuned_encoders.describe_encoder(project, active) == "minilm-l6 tuned on 60 labels"
+    assert tuned_encoders.describe_encoder(project, active) == "minilm-l6, fine-tuned on 60 labels"
 
 
 def test_a_tuned_encoder_that_does_worse_on_the_audits_is_removed(qtbot, window_loop, monkeypatch) -> None:
@@ -77,7 +77,7 @@ def test_a_tuned_encoder_that_does_worse_on_the_audits_is_removed(qtbot, window_
         return not tuned_encoders.unused(project, None) and parts == 0 and sets == 1
 
     qtbot.waitUntil(gone, timeout=WAIT_MS)
-    assert project.meta(tuned_encoders.TRIED_KEY) == "60"  # not tried again before the labels grow
+    assert project.meta(tuned_encoders.TRIED_KEY) == "75"  # not tried again before the labels grow
 
 
 def test_no_room_for_the_weights_means_no_adoption_and_labels_untouched(qtbot, window_loop, monkeypatch) -> None:
@@ -89,8 +89,10 @@ def test_no_room_for_the_weights_means_no_adoption_and_labels_untouched(qtbot, w
 
     monkeypatch.setattr(tuner_mod, "reserve_error", tight)
     controller.start()
-    qtbot.waitUntil(lambda: project.meta(tuned_encoders.TRIED_KEY) is not None, timeout=WAIT_MS)
-    assert failures and "keeping the fine-tuned encoder" in str(failures[0])
+    qtbot.waitUntil(lambda: bool(failures), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not controller.tuner.busy, timeout=WAIT_MS)  # the tuning ended, refused
+    assert "keeping the fine-tuned encoder" in str(failures[0])
+    assert project.meta(tuned_encoders.TRIED_KEY) == "75"  # counted as tried: not again after every model
     assert not news
     assert tuned_encoders.find_tuned(project, tuned_encoders.active_set(project).identity) is None
     assert project.conn.execute("SELECT count(*) FROM label_events").fetchone()[0] == labels_before

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aldesk.core import vectors
+from aldesk.core import tuned_encoders, vectors
 from aldesk.core.importer import import_paths
 from aldesk.core.store import create_project, open_project
 from aldesk.ml.encoders import load_backbone
@@ -132,7 +132,7 @@ def test_shard_of_another_project_is_refused_by_name(tmp_path):
     seen = []
     with open_project(other) as project:
         report = ingest_folder(project, folder, after_each=lambda p, ok: seen.append(ok))
-        assert len(vectors.embedded_ids(project, vectors.latest_set(project).id)) == 0
+        assert len(vectors.embedded_ids(project, tuned_encoders.active_set(project).id)) == 0
     assert seen == [False] and report.added == 0
     assert "shard-r1-000000.npz does not belong to" in str(report.bad[0]) and "elsewhere/imgs/000.png" in str(report.bad[0])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aldesk.core import vectors
+from aldesk.core import tuned_encoders, vectors
 from aldesk.core.classes import add_classes
 from aldesk.core.labels import record
 from aldesk.ml import features
@@ -66,7 +66,7 @@ def test_new_embeddings_make_a_new_cached_pool(pool_project, monkeypatch, tmp_pa
     monkeypatch.setattr(features, "FIT_SAMPLE", 300)
     monkeypatch.setattr(pool_mod, "STREAM_POOL_FROM", 0)
     first = pool_mod.build_pool(pool_project, snapshot_mod.take_snapshot(pool_project, load_vectors=False))
-    eset = vectors.latest_set(pool_project)
+    eset = tuned_encoders.active_set(pool_project)
     item = int(snapshot_mod.take_snapshot(pool_project, load_vectors=False).item_ids[0])
     vectors.add_chunk(pool_project, eset.id, np.array([item]), np.full((1, eset.dim), 3.0))  # re-embedded
     second = pool_mod.build_pool(pool_project, snapshot_mod.take_snapshot(pool_project, load_vectors=False))

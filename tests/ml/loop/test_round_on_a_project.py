@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from aldesk.core import vectors
+from aldesk.core import tuned_encoders, vectors
 from aldesk.core.classes import add_classes
 from aldesk.core.errors import AldeskError
 from aldesk.core.importer import import_paths
@@ -58,7 +58,7 @@ def test_embed_is_resumable_and_reports_missing_files(colour_project, tmp_path):
     assert report.already == first and report.embedded == 59 - first
     assert len(report.failed) == 1 and report.failed[0][0] == str(tmp_path / "imgs" / "050.png")
     assert "not found" in report.failed[0][1] or "missing" in report.failed[0][1]
-    eset = vectors.latest_set(colour_project)
+    eset = tuned_encoders.active_set(colour_project)
     ids, vecs = vectors.load_embeddings(colour_project, eset)
     assert len(ids) == 59 and vecs.dtype == np.float16 and vecs.shape[1] == backbone.spec.dim
 
@@ -151,7 +151,7 @@ def test_embedding_stops_before_the_disk_has_no_room_left_for_labels(colour_proj
     monkeypatch.setattr(disk, "free_bytes", shrinking)
     with pytest.raises(DiskFullError, match="embedding stopped to keep room for labels"):
         embed_project(colour_project, backbone, batch_size=8)
-    eset = vectors.latest_set(colour_project)
+    eset = tuned_encoders.active_set(colour_project)
     kept = len(vectors.embedded_ids(colour_project, eset.id))
     assert 0 <= kept < 60  # finished chunks stay; the run resumes later
     monkeypatch.undo()

@@ -9,7 +9,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from aldesk.ml.loop import encoder_tuning
+from aldesk.ml.loop import tuning_plan
 from aldesk.ml.loop.pool import PoolModel
 from aldesk.ml.simulation import text_tuning
 from aldesk.ml.simulation.replay import run_one
@@ -42,7 +42,7 @@ def data():
 def quick(monkeypatch):
     from aldesk.ml.encoders.tuning import TuneSettings
 
-    monkeypatch.setattr(encoder_tuning, "SETTINGS", TuneSettings(epochs=1, batch_size=16, max_tokens=16))
+    monkeypatch.setattr(tuning_plan, "SETTINGS", TuneSettings(epochs=1, batch_size=16, max_tokens=16))
 
 
 def replay(data, strategy: str, tuning: SimulatedTuning, budget: int) -> list[float]:
@@ -65,8 +65,8 @@ def test_an_ungated_run_adopts_each_due_tuning_and_reads_the_new_vectors(data, q
 
 def test_a_gated_run_keeps_its_vectors_when_the_tuned_ones_lose_on_the_audits(data, quick, monkeypatch) -> None:
     encoder, pool_texts, _, test_texts, _, xp, xt = data
-    monkeypatch.setattr(encoder_tuning, "MIN_LABELS", 20)
-    monkeypatch.setattr(encoder_tuning, "MIN_AUDITS", 2)
+    monkeypatch.setattr(tuning_plan, "MIN_LABELS", 20)
+    monkeypatch.setattr(tuning_plan, "MIN_AUDITS", 2)
     scores = iter([1, 5] * 10)  # the tuned encoder's model first, then the one in use
     monkeypatch.setattr(text_tuning, "audit_correct", lambda *args, **kwargs: next(scores))
     tuning = SimulatedTuning(encoder, pool_texts, test_texts, xp, xt, 3, gated=True)
