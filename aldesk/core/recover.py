@@ -23,13 +23,17 @@ from typing import Any
 from aldesk.core.disk import disk_full_error
 from aldesk.core.errors import ProjectError
 from aldesk.core.export_partial import partial_path, remove_stale_partials
+from aldesk.core.tuned_encoders import ACTIVE_KEY, TRIED_KEY
 from aldesk.core.project_check import connect_read_only
 from aldesk.core.project_files import discard_new_file, remove_idle_wal
 from aldesk.core.sqlite_errors import one_line
 from aldesk.core.store import Project, create_project
 
 # What is copied, parents first (foreign keys). The rest is recomputed by aldesk.
-TABLES = ("meta", "classes", "items", "item_truth", "label_events")
+# item_texts: a text project's texts live only in the project file (they are its items).
+TABLES = ("meta", "classes", "items", "item_texts", "item_truth", "label_events")
+# Meta rows about what is not copied: the fine-tuned encoder in use and when it was tuned.
+NOT_COPIED_META = ("created_at", "created_by", ACTIVE_KEY, TRIED_KEY)
 NOT_COPIED = "embeddings, models, predictions, the queue and suspects (aldesk computes them again)"
 RECOVERED = "recovered"  # the strategy recorded on events that restore an item's current label
 _BATCH = 5_000
@@ -261,7 +265,7 @@ def _copy_table(src: sqlite3.Connection, dst: Project, table: str, source_root: 
     for rows in readable_rows(src, table, columns, result):
         rows = _typed(rows, types, result)
         if table == "meta":
-            rows = [r for r in rows if r[0] not in ("created_at", "created_by")] + [
+            rows = [r for r in rows if r[0] not in NOT_COPIED_META] + [
                 r for r in rows if r[0] == "created_at"
             ]  # keep when the work began
         if path_at >= 0:  # relative paths are relative to the project's folder: re-anchor them

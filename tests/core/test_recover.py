@@ -149,3 +149,26 @@ def test_values_of_a_damaged_type_are_converted_or_left_out(tmp_path):
     with open_project(tmp_path / "b.aldesk", write=False) as copy:
         assert copy.conn.execute("SELECT typeof(path) FROM items WHERE id = 3").fetchone()[0] == "text"
         assert copy.conn.execute("SELECT count(*) FROM items WHERE id = 4").fetchone()[0] == 0
+
+
+def test_a_text_project_keeps_its_texts_and_forgets_its_fine_tuning(tmp_path):
+    from aldesk.core.importer import import_paths
+    from aldesk.core.items import all_ids, texts_of
+    from aldesk.core.kinds import kind_of, set_kind
+    from aldesk.core.tuned_encoders import ACTIVE_KEY, TRIED_KEY
+
+    table = tmp_path / "t.csv"
+    table.write_text('text,label\n"The invoice is overdue",billing\n"Login fails on Firefox",bug\n"How do I export?",\n')
+    source = tmp_path / "texts.aldesk"
+    with create_project(source) as project:
+        set_kind(project, "text")
+        add_classes(project, ["billing", "bug"])
+        import_paths(project, [table])
+        project.set_meta(ACTIVE_KEY, "minilm-l6-abc-tuned-0123456789ab")  # its vectors and weights are not copied
+        project.set_meta(TRIED_KEY, "75")
+        before = texts_of(project, all_ids(project))
+    recover(source, tmp_path / "r.aldesk")
+    with open_project(tmp_path / "r.aldesk", write=False) as project:
+        assert kind_of(project).name == "text"
+        assert texts_of(project, all_ids(project)) == before and len(before) == 3  # the texts are the items
+        assert project.meta(ACTIVE_KEY) is None and project.meta(TRIED_KEY) is None
