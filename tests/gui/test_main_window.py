@@ -55,7 +55,21 @@ def test_title_and_first_item(window, project_path):
     assert current is not None and _status(project_path, current.item_id) == ("unlabeled", None)
     with open_project(project_path, write=False) as project:
         stored = project.conn.execute("SELECT path FROM items WHERE id = ?", (current.item_id,)).fetchone()[0]
-        assert window.labeling.title.text().startswith(project.resolve(stored).name + " ")
+        assert window.labeling.title.text() == project.resolve(stored).name  # no "(typical, rank 2)" jargon
+    assert "No model yet" in window.labeling.title.toolTip()
+
+
+def test_an_audit_item_looks_like_any_other(window):
+    from aldesk.core.queue import QueuedItem
+    from aldesk.core.walks import AUDIT
+
+    window.presenter._prediction = lambda item_id: (window.classes[0].id, 0.7)  # a model exists
+    seen = []
+    for item in (QueuedItem(3, 0, None, AUDIT, None), QueuedItem(4, 2, 7, "margin", 0.05)):
+        title = window.presenter._title(item)
+        seen.append((title.endswith(".png"), window.labeling.title.toolTip()))
+        assert AUDIT not in title and "margin" not in title and "rank" not in title
+    assert seen[0] == seen[1] and seen[0][0]  # the same words for both: the check stays blind
 
 
 def test_keys_label_skip_unsure_undo_redo(qtbot, window, project_path):

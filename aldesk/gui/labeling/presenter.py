@@ -28,6 +28,16 @@ PREFETCH_AHEAD = 6
 STRIP_LENGTH = 8  # thumbnails in the Next and the Last labeled strips
 
 
+# The header's tooltip, the same for every item of a kind of queue (see _title).
+WHY_ASKED = (
+    "Asked because the model is least sure about it, or drawn at random to check the model honestly "
+    "(about one in ten). Which of the two is not shown, so that the check stays fair."
+)
+WHY_ASKED_COLD = (
+    "No model yet: aldesk asks items typical of the groups it sees in your collection, so the first labels cover them all."
+)
+
+
 class LabelingPresenter(QObject):
     review_finished = Signal()  # a review on screen has nothing left in it
     counted = Signal(int)  # labeled items, after each count
@@ -137,7 +147,12 @@ class LabelingPresenter(QObject):
         self.view.show_prediction(text, colour)
 
     def _title(self, current: QueuedItem) -> str:
-        return f"{self.screen.item_name(self.project, current.item_id)}    ({current.strategy}{f', rank {current.rank}' if current.rank else ''})"
+        """The item's name only. Why it is asked stays out of sight: an audit item (drawn at random
+        to check the model) must look like any other, or the check is no longer blind; the
+        strategy and rank are kept in the label history (labels.QueryContext)."""
+        # Whether a model exists, not the item's own record: an audit item carries no model version.
+        self.view.title.setToolTip(WHY_ASKED if self._prediction(current.item_id) is not None else WHY_ASKED_COLD)
+        return self.screen.item_name(self.project, current.item_id)
 
     def _image_ready(self, item_id: int) -> None:
         current = self.session.current
