@@ -293,6 +293,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         test_size=args.test_size,
         test=args.test,
         progress=TerminalProgress("embedding the data set"),
+        on_skip=lambda line: print(line, file=sys.stderr),
     )
     bar = TerminalProgress("simulating")
     head = get_head(args.head, backbone.spec.name).name  # what the app would train on this backbone
@@ -325,7 +326,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def _simulated_tuning(
     args: argparse.Namespace, encoder: Encoder, pool_size: int | None, xp: np.ndarray, xt: np.ndarray, n_classes: int
-) -> Callable[[str], SimulatedTuning]:
+) -> Callable[[str], SimulatedTuning] | None:
     """For each run, the app's fine-tuning replayed on the data set's texts (gated by the audits
     where the strategy draws them, as the app's default does)."""
     from aldesk.ml.simulation.datasets import load_dataset
@@ -334,6 +335,9 @@ def _simulated_tuning(
     data = load_dataset(args.dataset, pool_size=pool_size, test_size=args.test_size, test=args.test)
     pool_texts = [str(load()) for load in data.train_images]
     test_texts = [str(load()) for load in data.test_images]
+    if (len(pool_texts), len(test_texts)) != (len(xp), len(xt)):  # texts were skipped: rows no longer line up
+        print("the encoder is kept frozen: some texts could not be embedded (see above)", file=sys.stderr)
+        return None
     return lambda strategy: SimulatedTuning(encoder, pool_texts, test_texts, xp, xt, n_classes, gated=strategy == "default")
 
 

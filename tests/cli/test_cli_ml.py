@@ -131,3 +131,19 @@ def test_stage_progress_draws_one_bar_per_stage_on_a_terminal():
         progress(stage, 1, 1)
     lines = out.getvalue().split("\n")
     assert [line.rsplit("\r", 1)[-1].split(" [")[0] for line in lines if line] == ["training", "estimating accuracy", "scoring"]
+
+
+def test_simulate_skips_an_unreadable_file_with_its_reason(capsys, tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the embedded data set is cached there
+    for name, colour in (("red", (200, 10, 10)), ("blue", (10, 10, 200))):
+        (tmp_path / "set" / name).mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (16, 16), (colour[0] + i, colour[1] + i, colour[2])).save(tmp_path / "set" / name / f"{i}.png")
+    (tmp_path / "set" / "red" / "empty.png").write_bytes(b"")
+    args = ("simulate", "--dataset", tmp_path / "set", "--backbone", "pixels", "--head", "plain", "--strategies", "random")
+    code, out, err = run(capsys, *args, "--seeds", "1", "--budget", "5", "--batch", "5", "--out", tmp_path / "sim", "--json")
+    assert code == 0 and "Traceback" not in err
+    assert "skipped" in err and "(class red): empty file" in err
+    assert json.loads(out)["curves"]["random"]["labels"] == [5]

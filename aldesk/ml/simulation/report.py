@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,8 @@ from aldesk.ml.encoders.embed import Progress
 from aldesk.ml.encoders.encoder import Encoder
 from aldesk.ml.simulation.datasets import LabeledItems, load_dataset
 from aldesk.ml.simulation.replay import TARGETS, SimulationResult
+
+log = logging.getLogger("aldesk.simulate")
 
 
 def cache_dir() -> Path:
@@ -32,9 +36,11 @@ def embedded_dataset(
     seed: int = 0,
     progress: Progress | None = None,
     test: str | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(pool vectors, pool labels, test vectors, test labels, class names), cached. ``test``: a
-    held-out data set to score on instead of a split of ``name``."""
+    held-out data set to score on instead of a split of ``name``. Items that cannot be read (an
+    empty or damaged file) are left out, each said to ``on_skip`` (else logged)."""
     data = load_dataset(name, pool_size=pool_size, test_size=test_size, seed=seed, test=test)
     held_out = f"-test-{_file_key(test)}" if test else ""
     key = f"{_file_key(name)}{held_out}-{backbone.identity}-{pool_size}-{test_size}-{seed}".replace("/", "_")
@@ -42,12 +48,14 @@ def embedded_dataset(
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
             return cached["xp"], cached["yp"], cached["xt"], cached["yt"], data.class_names
-    xp, xt = _embed_all(data, backbone, progress)
+    xp, xt, kept = _embed_all(data, backbone, progress, on_skip or (lambda line: log.warning("%s", line)))
+    yp, yt = data.train_labels[kept[: len(xp)]], data.test_labels[kept[len(xp) :]]
+    xp, xt = xp[kept[: len(xp)]], xt[kept[len(xp) :]]
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(".partial.npz")
-    np.savez(temp, xp=xp, yp=data.train_labels, xt=xt, yt=data.test_labels)
+    np.savez(temp, xp=xp, yp=yp, xt=xt, yt=yt)
     temp.replace(path)
-    return xp, data.train_labels, xt, data.test_labels, data.class_names
+    return xp, yp, xt, yt, data.class_names
 
 
 def _file_key(name: str) -> str:
@@ -59,15 +67,22 @@ def _file_key(name: str) -> str:
     return path.name
 
 
-def _embed_all(data: LabeledItems, backbone: Encoder, progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+def _embed_all(
+    data: LabeledItems, backbone: Encoder, progress: Progress | None, on_skip: Callable[[str], None]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pool and test vectors (every item, a failed one as zeros) and which items were read."""
     sources = data.train_images + data.test_images
+    split = len(data.train_images)
     out = np.zeros((len(sources), backbone.spec.dim), dtype=np.float32)
+    kept = np.ones(len(sources), dtype=bool)
     for chunk in backbone.chunks(sources, progress=progress):
         out[chunk.positions] = chunk.vectors
-        if chunk.failures:
-            raise RuntimeError(f"data set item {chunk.failures[0][0]} failed: {chunk.failures[0][1]}")
-    split = len(data.train_images)
-    return out[:split].astype(np.float16), out[split:].astype(np.float16)
+        for position, reason in chunk.failures:
+            kept[position] = False
+            part, index = ("pool", position) if position < split else ("test split", position - split)
+            label = data.class_names[int((data.train_labels if position < split else data.test_labels)[index])]
+            on_skip(f"skipped {part} item {index} (class {label}): {reason}")
+    return out[:split].astype(np.float16), out[split:].astype(np.float16), kept
 
 
 def write_report(result: SimulationResult, out: Path, title: str) -> list[Path]:
