@@ -23,7 +23,20 @@ from aldesk.core.store import PROJECT_SUFFIX
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aldesk",
-        description="Active-learning image labeling on your own workstation. Run 'aldesk demo' to try it on a built-in sample.",
+        description=(
+            "Active-learning labeling of images or texts on your own workstation.\n\n"
+            "  aldesk                    open the window (its start screen)\n"
+            "  aldesk PROJECT.aldesk     open that project in the window\n"
+            "  aldesk COMMAND ...        work on a project without the window (below)"
+        ),
+        epilog=(
+            "examples:\n"
+            "  aldesk demo                        build the image demo and open it (aldesk demo --text: texts)\n"
+            "  aldesk photos.aldesk               open a project in the window\n"
+            "  aldesk new photos.aldesk --classes cat,dog && aldesk import photos.aldesk ~/Pictures\n"
+            "  aldesk COMMAND --help              what a command does and its options"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"aldesk {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")

@@ -74,10 +74,17 @@ def add_ml_commands(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
         choices=("default", "plain", "cnn"),
         help="default: the app's head (on the pixels backbone: cnn, a small CNN trained from scratch)",
     )
-    sim.add_argument("--strategies", default="default,margin,random")
-    sim.add_argument("--seeds", type=int, default=5)
-    sim.add_argument("--budget", type=int, default=600)
-    sim.add_argument("--batch", type=int, default=10)
+    sim.add_argument(
+        "--strategies",
+        default="default,margin,random",
+        help="comma-separated query strategies to compare (default: %(default)s; default is the app's own policy, "
+        "random the baseline)",
+    )
+    sim.add_argument(
+        "--seeds", type=int, default=5, help="runs per strategy, each with its own random start (default: %(default)s)"
+    )
+    sim.add_argument("--budget", type=int, default=600, help="labels to simulate up to (default: %(default)s)")
+    sim.add_argument("--batch", type=int, default=10, help="labels per round (default: %(default)s)")
     sim.add_argument("--pool-size", type=int, default=None, help="sub-sample the pool (fashion-mnist: 10000)")
     sim.add_argument("--test-size", type=int, default=None, help="sub-sample the test split")
     sim.add_argument("--out", type=Path, required=True)

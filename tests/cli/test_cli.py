@@ -247,3 +247,14 @@ def test_label_csv_refuses_to_replace_a_persons_label_unless_overwrite(capsys, t
     code, out, _ = run(capsys, "label", project, "--csv", sheet, "--overwrite")
     assert code == 0 and "labeled 1" in out and "1 of them replaced an earlier label" in out
     assert info_json(capsys, project)["per_class"] == {"cat": 0, "dog": 1}
+
+
+def test_help_names_the_window_forms_and_the_simulate_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "aldesk PROJECT.aldesk     open that project in the window" in out and "examples:" in out
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "runs per strategy" in out and "labels per round" in out and "comma-separated query strategies" in out
