@@ -298,8 +298,9 @@ def main() -> None:
         intro = (
             f"Command: `{harness.command()}`\n\n{harness.machine_summary()}; {args.seeds} seeds, batch {args.batch}, "
             "all-MiniLM-L6-v2: rows marked fine-tuned replay the app's tuning of the encoder on the labels "
-            "(aldesk/ml/loop/encoder_tuning.py: due from 60 learning labels and 10 audits, again after 1.5x growth; "
-            "the default run adopts a tuning only when it does at least as well on its audits, the random run always); "
+            "(aldesk/ml/loop/tuning_plan.py: due from 60 labels with 3 audits among them, again after 1.5x growth; "
+            "the default run adopts a tuning unless the encoder in use gets 2 or more of its audits more right, the random run "
+            "(no audits) always); "
             "the other rows keep the encoder frozen.\n\n"
         )
         harness.write_section(TITLE, intro + body, rows=glance)

@@ -5,9 +5,11 @@ When: ``tuning_due``. From ``MIN_LABELS`` labels on, audits included (fine-tunin
 random TREC labels already gave 0.87-0.90 against 0.60-0.69 frozen; docs/benchmarks.md), with at
 least ``MIN_AUDITS`` audits to compare on, and again each time the labels have grown by
 ``GROWTH`` (a tuning takes about 20 s per 260 labels plus the re-embedding on 2 cores, so growth
-keeps the total bounded). Waiting for 10 audits instead (about 110 labels) cost the default 22-26
-points against random at 60-100 TREC labels in the first measurement: random, which has no
-audits to wait for, was already tuned.
+keeps the total bounded). Waiting for more audits cost the default dearly against random (which
+has no audits to wait for, so it was tuned already) in TREC runs: for 10 audits (first tuning near
+110 labels) 22-26 points at 60-100 labels; for 5 (near 80 labels) 26 points at 60 and 2 at 100.
+The few audits of a first tuning make the comparison coarse: it catches a tuning that broke the
+encoder, not a small difference.
 
 Adopted unless the encoder in use gets ``REFUSE_MARGIN`` or more audit labels right beyond the
 tuned one's: with the few audits of the first tunings (5-20) a difference of one is noise (in
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from aldesk.ml.encoders.tuning import TuneSettings
 
 MIN_LABELS = 60  # labels in the project, audits included (the tuning itself learns from the others)
-MIN_AUDITS = 5  # audit labels to compare the two encoders on
+MIN_AUDITS = 3  # audit labels to compare the two encoders on (about 4 by 60 labels of 6 classes)
 GROWTH = 1.5  # tune again once the labels have grown by this factor
 REFUSE_MARGIN = 2  # the encoder in use stays when it gets this many more audit labels right
 SETTINGS: TuneSettings | None = None  # the app's tunings (tests make them short); None: TuneSettings()
