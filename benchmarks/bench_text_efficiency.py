@@ -43,7 +43,7 @@ from aldesk.ml.simulation.report import embedded_dataset
 from aldesk.ml.simulation.text_tuning import SimulatedTuning
 from benchmarks import harness
 
-TITLE = "Label efficiency on texts (MiniLM, fine-tuned in the loop)"
+TITLE = "Label efficiency on texts"  # one section per data set: "Label efficiency on texts: trec"
 TREC_DIR = harness.ROOT.parent / "shared" / "data" / "trec"
 # (head, strategy): the text projects' head (get_head("default", "minilm-l6"): the linear head)
 # with the app's strategies, and the label-propagation head the image projects use by default.
@@ -271,7 +271,6 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("results/text-efficiency"))
     args = harness.parse(p, smoke={"datasets": "tiny", "seeds": 1, "budget": 40, "batch": 10})
     out = harness.out_dir(args, args.out)
-    tables, glance = [], {}
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         if name == "trec":
             if not (TREC_DIR / "train_5500.label").exists():
@@ -288,22 +287,21 @@ def main() -> None:
             pool_path, test_path = tiny_table(out / "data"), None
         result = run(name, pool_path, test_path, args)
         (out / f"{name}.json").write_text(json.dumps(result))
-        tables.append(table(result))
+        body = table(result)
+        print(body, flush=True)
+        glance = {}
         if name == "trec" and 260 in result["labels"]:
             mean = np.array(result["runs"][PRODUCT]["accuracy"]).mean(axis=0)
             glance["TREC accuracy at 260 labels"] = (f"{mean[result['labels'].index(260)]:.3f}", "goal ≥ 0.90")
-    body = "\n\n".join(tables)
-    print(body)
-    if args.write_docs:
-        intro = (
-            f"Command: `{harness.command()}`\n\n{harness.machine_summary()}; {args.seeds} seeds, batch {args.batch}, "
-            "all-MiniLM-L6-v2: rows marked fine-tuned replay the app's tuning of the encoder on the labels "
-            "(aldesk/ml/loop/tuning_plan.py: due from 60 labels with 3 audits among them, again after 1.5x growth; "
-            "the default run adopts a tuning unless the encoder in use gets 2 or more of its audits more right, the random run "
-            "(no audits) always); "
-            "the other rows keep the encoder frozen.\n\n"
-        )
-        harness.write_section(TITLE, intro + body, rows=glance)
+        if args.write_docs:  # one section per data set, written as soon as it is measured
+            intro = (
+                f"Command: `{harness.command()}`\n\n{harness.machine_summary()}; {args.seeds} seeds, batch {args.batch}, "
+                "all-MiniLM-L6-v2: rows marked fine-tuned replay the app's tuning of the encoder on the labels "
+                "(aldesk/ml/loop/tuning_plan.py: due from 60 labels with 3 audits among them, again after 1.5x growth; "
+                "the default run adopts a tuning unless the encoder in use gets 2 or more of its audits more right, "
+                "the random run (no audits) always); the other rows keep the encoder frozen.\n\n"
+            )
+            harness.write_section(f"{TITLE}: {name}", intro + body, rows=glance)
 
 
 if __name__ == "__main__":

