@@ -114,7 +114,7 @@ class Timings:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from PySide6.QtCore import QEventLoop, QObject, QRectF, QSettings, Qt, QTimer, Signal
+    from PySide6.QtCore import QObject, QRectF, QSettings, Qt, QTimer, Signal
     from PySide6.QtGui import QPainter, QPixmap
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QWidget
@@ -127,13 +127,7 @@ def run(args: argparse.Namespace) -> dict:
     import aldesk.gui.labeling.prefetch as prefetch_mod
     from aldesk.gui.labeling.prefetch import image_to_qimage
 
-    def pump(msec: int) -> None:
-        """Run the event loop for ``msec`` ms. Not QTest.qWait: PySide's qWait holds the GIL while
-        it sleeps between event batches, which starved every other Python thread (the learning
-        worker, the decoders, the sender) to ~2% of their speed in this benchmark's first runs."""
-        loop = QEventLoop()
-        QTimer.singleShot(msec, loop.quit)
-        loop.exec()
+    pump = harness.pump
 
     log = args.log
     jpegs = ensure_jpegs(args.jpegs, size=args.jpeg_size, log=log)

@@ -78,16 +78,13 @@ def build(workdir: Path, texts: list[str], truth: list[str]) -> tuple[Path, dict
 
 
 def run(args) -> dict:
-    from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal
+    from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QTextEdit
 
     from aldesk.gui.main_window import MainWindow
 
-    def pump(msec: int) -> None:
-        loop = QEventLoop()  # not QTest.qWait, which holds the GIL while it sleeps (bench_keypress.py)
-        QTimer.singleShot(msec, loop.quit)
-        loop.exec()
+    pump = harness.pump
 
     name, texts, truth = texts_and_truth(args.tiny)
     workdir = Path(tempfile.mkdtemp(prefix="text-keypress-"))

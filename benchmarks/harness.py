@@ -432,6 +432,20 @@ def update_glance(title: str, rows: dict[str, tuple[str, str]], command_line: st
     path.write_text(text, encoding="utf-8")
 
 
+# -- the Qt event loop, for the window benchmarks ------------------------------------------------
+
+
+def pump(msec: int) -> None:
+    """Run the Qt event loop for ``msec`` ms. Not QTest.qWait: PySide's qWait holds the GIL while
+    it sleeps between event batches, which starved every other Python thread (the learning
+    worker, the decoders, the sender) to ~2% of their speed in bench_keypress.py's first runs."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(msec, loop.quit)
+    loop.exec()
+
+
 # -- data for smoke runs -----------------------------------------------------------------------
 
 
