@@ -258,6 +258,17 @@ def fmt(values: list[float]) -> str:
     return f"{s['n']} | {s['p50']:.1f} | {s['p90']:.1f} | {s['p99']:.1f} | {s['max']:.1f}"
 
 
+def _tunings_done(result: dict) -> str:
+    finished = result["tunings_finished"]
+    if not finished:
+        return "no tuning finished within it: one whole tuning on this data set outlasts the presses"
+    seconds = harness.median(result["tuning_seconds"], float("nan"))
+    return (
+        f"{finished} tunings finished, {result['adopted']} adopted; a whole tuning — tune, re-embed every text, "
+        f"compare on the audits — took {seconds:.0f} s (median) while the window ran"
+    )
+
+
 def main() -> None:
     p = harness.parser(__doc__)
     p.add_argument("--presses", type=int, default=300)
@@ -287,10 +298,7 @@ def main() -> None:
             "",
             f"{harness.machine_summary()}; commit {result['commit']}; Qt platform {result['platform']}; {result['data']}, "
             f"{LABELED} labels given (one in {AUDIT_EVERY} an audit). The encoder's tuning ran {result['tuning_busy']:.0%} "
-            f"of the {result['elapsed_s']:.0f} s measured ({result['tunings_finished']} tunings finished, "
-            f"{result['adopted']} adopted; a whole tuning — tune, re-embed every text, compare on the audits — took "
-            f"{harness.median(result['tuning_seconds'], float('nan')):.0f} s (median) while the window ran), "
-            "a refresh after every label.",
+            f"of the {result['elapsed_s']:.0f} s measured ({_tunings_done(result)}), a refresh after every label.",
             "",
             "| ms | n | p50 | p90 | p99 | max |",
             "|---|---|---|---|---|---|",
