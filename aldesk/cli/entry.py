@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     from aldesk.cli.learning import add_ml_commands
     from aldesk.cli.project import add_project_commands
 
+    from aldesk.cli.examples import attach_examples
+
     add_project_commands(verbs)
     add_ml_commands(verbs)
+    attach_examples(verbs)
     parser.set_defaults(verb_names=frozenset(verbs.choices))
     return parser
 

@@ -273,10 +273,16 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
+        print(_query_line("rank", "id", "guess (p)", "chosen by", "score", "item"))
         for entry, row in zip(queue, rows):
             guess = f"{row['predicted']} ({row['confidence']:.2f})" if row["predicted"] else "-"
-            print(f"{row['rank']:>3}  {row['id']:>7}  {guess:<24} {row['strategy']} {row['score']:.4f}  {shown[entry.item_id]}")
+            print(_query_line(row["rank"], row["id"], guess, str(row["strategy"]), f"{row['score']:.4f}", shown[entry.item_id]))
     return 0
+
+
+def _query_line(rank: object, item_id: object, guess: str, strategy: str, score: str, shown: str) -> str:
+    """One row of ``aldesk query``'s table (the header goes through here too, so columns align)."""
+    return f"{rank!s:>4}  {item_id!s:>7}  {guess:<24} {strategy:<10} {score:>7}  {shown}"
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

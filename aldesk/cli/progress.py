@@ -6,6 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from aldesk.core.eta import Remaining, remaining_words
+
 
 class TerminalProgress:
     """Callable as ``progress(done, total)``; redraws at most every 0.1 s."""
@@ -14,13 +16,16 @@ class TerminalProgress:
         self.label = label
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty()
-        self._last = 0.0
+        self._last = float("-inf")  # the first report is always drawn
         self._start = time.monotonic()
+        self._remaining = Remaining()
+        self._width = 0
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
+        left = remaining_words(self._remaining.update(self.label, done, total)) if done < total else ""
         if done < total and now - self._last < 0.1:
             return
         self._last = now
@@ -28,7 +33,10 @@ class TerminalProgress:
         fraction = done / total if total else 1.0
         bar = "#" * int(width * fraction) + "-" * (width - int(width * fraction))
         rate = done / max(now - self._start, 1e-6)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} ({rate:,.0f}/s)")
+        # padded: a shorter line ("about 9 s left" after "about 10 min left") leaves no tail behind
+        line = f"\r{self.label} [{bar}] {done}/{total} ({rate:,.0f}/s{', ' + left if left else ''})"
+        self.stream.write(line.ljust(self._width))
+        self._width = max(self._width, len(line))
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()

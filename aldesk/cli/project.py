@@ -98,7 +98,14 @@ def add_project_commands(verbs: argparse._SubParsersAction[argparse.ArgumentPars
     )
     exp.set_defaults(run=cmd_export)
 
-    cfg = verbs.add_parser("settings", help="show or change the project's settings (audit rate, stopping rule)")
+    from aldesk.core.settings import SETTINGS
+
+    cfg = verbs.add_parser(
+        "settings",
+        help="show or change the project's settings (audit rate, stopping rule)",
+        epilog="settings:\n"
+        + "\n".join(f"  {s.name:<17} {s.help} ({s.allowed}; default {s.default})" for s in SETTINGS.values()),
+    )
     cfg.add_argument("project", type=Path)
     cfg.add_argument("name", nargs="?", help="one setting to show or change")
     cfg.add_argument("value", nargs="?", help="its new value")

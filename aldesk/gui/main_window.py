@@ -30,7 +30,7 @@ from aldesk.gui.dialogs import menu_dialogs
 from aldesk.gui.keymap import COMMANDS, apply_keymap, current_keymap, keymap_for_project, normalise
 from aldesk.gui.kinds import ItemDisplay, display_of
 from aldesk.gui.labeling.labeling_view import LabelingView
-from aldesk.gui.labeling.presenter import LabelingPresenter
+from aldesk.gui.labeling.presenter import STRIP_LENGTH, LabelingPresenter
 from aldesk.gui.learning.controller import LearningController
 from aldesk.gui.learning.integrity_check import BackgroundCheck
 from aldesk.gui.learning.status import LearningStatus
@@ -41,7 +41,6 @@ from aldesk.gui.window_actions import WindowActions
 from aldesk.gui.write_guard import WriteGuard
 
 log = logging.getLogger("aldesk.window")
-PREFETCH_KEEP = 3  # upcoming items a new queue leaves in place: their images are decoded already
 
 
 class MainWindow(QMainWindow):
@@ -184,9 +183,11 @@ class MainWindow(QMainWindow):
             self.actions[name].setText(self.display.screen.zoom_texts.get(name, COMMANDS[name].text))
         if problems:
             self.banner.show_message("\n".join(problems), retry=False, logged=False)
-        # A new queue from the worker leaves the next few items in place: their images are
-        # decoded already, so the next key presses never wait for a decode (benchmarks/bench_keypress.py).
-        self.signals = SessionSignals(LabelingSession(project, keep_next=PREFETCH_KEEP), self)
+        # A new queue from the worker leaves every item the Next strip shows in place: a person
+        # labeling ahead from the strip must never see it change under their eyes (and those
+        # images are decoded already, so the next presses never wait: benchmarks/bench_keypress.py).
+        # The new model's choices start after them, at most STRIP_LENGTH labels later.
+        self.signals = SessionSignals(LabelingSession(project, keep_next=STRIP_LENGTH), self)
         self.signals.changed.connect(self._session_changed)
         self.commands.set_classes(self.classes, self.label)
         self.labeling.set_classes(self.classes)

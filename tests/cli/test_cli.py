@@ -258,3 +258,54 @@ def test_help_names_the_window_forms_and_the_simulate_options(capsys):
         main(["simulate", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "runs per strategy" in out and "labels per round" in out and "comma-separated query strategies" in out
+
+
+def test_every_verb_help_ends_with_examples_that_parse(capsys):
+    from aldesk.cli.entry import build_parser
+    from aldesk.cli.examples import EXAMPLES
+
+    parser = build_parser()
+    verbs = parser.get_default("verb_names")
+    assert set(EXAMPLES) == set(verbs), "a verb without examples (or examples of no verb)"
+    for verb in verbs:
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        out = capsys.readouterr().out
+        assert "examples:" in out, verb
+        for command, _ in EXAMPLES[verb]:
+            assert command in out, command
+            words = command.split()[1:]
+            assert words[0] == verb
+            parser.parse_args(words)  # argparse exits on an option the verb does not have
+
+
+def test_settings_help_lists_every_setting_and_its_range(capsys):
+    from aldesk.core.settings import SETTINGS
+
+    with pytest.raises(SystemExit):
+        main(["settings", "--help"])
+    out = capsys.readouterr().out
+    for setting in SETTINGS.values():
+        assert setting.name in out and setting.allowed in out
+
+
+def test_the_terminal_bar_says_how_long_is_left_once_it_can_tell(monkeypatch):
+    import io
+
+    from aldesk.cli import progress as progress_mod
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    clock = iter([0.0, 0.0, 0.0, 5.0, 5.0, 10.0])  # the bar's start, then each report's
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: next(clock))
+    out = Terminal()
+    bar = progress_mod.TerminalProgress("embedding", out)
+    bar(10, 100)  # the first report: no estimate yet
+    bar(40, 100)  # 30 items in 5 s: 60 left take about 10 s
+    assert "left" not in out.getvalue().split("\r")[1]
+    assert out.getvalue().split("\r")[2].rstrip().endswith(", about 10 s left)")
+    bar(100, 100)
+    last = out.getvalue().split("\r")[3]
+    assert "left" not in last and last.endswith("\n")

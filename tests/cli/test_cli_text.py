@@ -52,7 +52,8 @@ def test_query_and_suspects_name_texts_by_their_start(tmp_path, capsys):
     assert main(["train", str(project)]) == 0
     capsys.readouterr()
     assert main(["query", str(project), "-n", "3"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    header, *lines = capsys.readouterr().out.strip().splitlines()
+    assert header.split() == ["rank", "id", "guess", "(p)", "chosen", "by", "score", "item"]
     assert len(lines) == 3 and all('"The weather report' in line or '"Recipe number' in line for line in lines)
     assert main(["query", str(project), "-n", "2", "--json"]) == 0
     assert all(row["text"].split()[0] in ("The", "Recipe") for row in json.loads(capsys.readouterr().out))

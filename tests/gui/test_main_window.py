@@ -49,6 +49,23 @@ def test_a_press_updates_counts_and_strips_once_the_next_image_is_shown(qtbot, w
     assert window.labeling.next_strip.count() == 8
 
 
+def test_a_new_queue_never_changes_what_the_next_strip_shows(qtbot, window):
+    from aldesk.core.queue import QueuedItem
+
+    strip = window.labeling.next_strip
+    qtbot.waitUntil(lambda: strip.count() == 8, timeout=5_000)
+    shown = [strip.item(row).data(Qt.ItemDataRole.UserRole) for row in range(strip.count())]
+    current = window.session.current.item_id
+    others = [i for i in range(1, 31) if i not in shown and i != current]
+    window.session.set_queue([QueuedItem(i, rank, 7, "margin", 0.1) for rank, i in enumerate(reversed(others), start=1)])
+    qtbot.wait(300)  # the strip's update timer
+    assert [strip.item(row).data(Qt.ItemDataRole.UserRole) for row in range(strip.count())] == shown
+    assert window.session.current.item_id == current
+    for expected in shown[:3]:  # and labeling goes through them in the order they were shown
+        _press(qtbot, window, Qt.Key.Key_1)
+        qtbot.waitUntil(lambda expected=expected: window.session.current.item_id == expected, timeout=5_000)
+
+
 def test_title_and_first_item(window, project_path):
     assert "aldesk" in window.windowTitle() and "gui" in window.windowTitle()
     current = window.session.current  # an unlabeled item, and the view names its file

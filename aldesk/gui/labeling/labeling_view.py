@@ -7,7 +7,7 @@ Which widget shows the item and how big a strip tile is are the kind's to say
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -24,8 +24,33 @@ from aldesk.core.classes import LabelClass
 from aldesk.gui.labeling.image_view import ImageView
 from aldesk.gui.labeling.screens import THUMB, ItemScreen
 
-__all__ = ["THUMB", "ClassButton", "LabelingView", "ThumbnailStrip"]
+__all__ = ["THUMB", "ClassButton", "ElidedLabel", "LabelingView", "ThumbnailStrip"]
 ICON_CACHE = 64  # scaled thumbnails kept per strip (it shows 8)
+
+
+class ElidedLabel(QLabel):
+    """One line that never widens its window: a text too long for the room it has is cut in the
+    middle ("IMG_2024…_0042.jpg"), keeping the start and the file's extension in sight."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        # Ignored: the label's width comes from the layout, never from the length of its text.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 1)))
 
 
 class ClassButton(QPushButton):
@@ -143,7 +168,7 @@ class LabelingView(QWidget):
         self.item_view: QWidget = self.image_view  # the view of the project's kind
         self.screen: ItemScreen | None = None
         self._views: dict[str, QWidget] = {"image": self.image_view}
-        self.title = QLabel(self)
+        self.title = ElidedLabel(self)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.prediction = QLabel(self)
         self.prediction.setObjectName("prediction")

@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
+from aldesk.core.eta import Remaining, remaining_words
 from aldesk.core.store import Project
 
 AGE_EVERY_MS = 30_000  # how often "(3 min ago)" is brought up to date
@@ -35,6 +36,8 @@ class LearningStatus(QObject):
         self._predictions: tuple[np.ndarray, np.ndarray, list[int]] | None = None  # ids, probs, class ids
         self._model: tuple[int, float, str] | None = None  # version, created (monotonic), head
         self._estimate: dict | None = None  # the latest model's audit estimate
+        # time left of the worker's and the tuning's stages (each its own: they run side by side)
+        self._worker_left, self._tuning_left = Remaining(), Remaining()
         self._age_timer = QTimer(self)
         self._age_timer.timeout.connect(self.update_model_label)
         self._age_timer.start(AGE_EVERY_MS)
@@ -121,7 +124,8 @@ class LearningStatus(QObject):
         if total > 1:
             self.worker_bar.setRange(0, total)
             self.worker_bar.setValue(done)
-            self.worker_label.setText(f"{stage} {100 * done // total}%")
+            left = remaining_words(self._worker_left.update(stage, done, total))
+            self.worker_label.setText(f"{stage} {100 * done // total}%" + (f" · {left}" if left else ""))
         else:
             self.worker_bar.setRange(0, 0)  # busy indicator
             self.worker_label.setText(stage)
@@ -131,7 +135,8 @@ class LearningStatus(QObject):
         if stage == "idle":
             self.tuning_label.setText("")
         elif total > 1:
-            self.tuning_label.setText(f"· {stage} {100 * done // total}%")
+            left = remaining_words(self._tuning_left.update(stage, done, total))
+            self.tuning_label.setText(f"· {stage} {100 * done // total}%" + (f" · {left}" if left else ""))
         else:
             self.tuning_label.setText(f"· {stage}")
 

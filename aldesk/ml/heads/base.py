@@ -220,4 +220,10 @@ def fit_metrics(name: str, y: np.ndarray, model: Model, cv_accuracy: float | Non
 
 def require_two_classes(y: np.ndarray) -> None:
     if len(np.unique(y)) < 2:
-        raise NotEnoughLabels(f"Training needs labels from at least two classes; so far {len(y)} label(s), all of one class.")
+        if len(y) == 0:
+            so_far = "nothing is labeled yet"
+        elif len(y) == 1:
+            so_far = "the one label so far is of one class"
+        else:
+            so_far = f"the {len(y)} labels so far are all of one class"
+        raise NotEnoughLabels(f"Training needs labels from at least two classes; {so_far}. Label an item of another class.")

@@ -56,3 +56,20 @@ def test_strip_tiles_keep_their_size_and_place_when_icons_arrive_late(qtbot):
     rects = [strip.visualItemRect(strip.item(row)) for row in range(5)]
     assert all(r.width() >= THUMB and r.height() >= THUMB * 30 // 40 for r in rects)
     assert all(a.right() < b.left() for a, b in zip(rects, rects[1:]))  # side by side, no overlap
+
+
+def test_a_long_item_name_is_cut_in_the_middle_and_never_widens_the_view(qtbot):
+    view = LabelingView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    name = "scan_" + "x" * 400 + "_slide_0042.tif"
+    view.show_item(name, None, "no picture")
+    qtbot.wait(50)
+    assert view.width() == 700 and view.minimumSizeHint().width() < 700
+    shown = view.title.text()
+    assert view.title.full_text() == name and shown != name
+    assert shown.startswith("scan_") and shown.endswith("0042.tif") and "…" in shown
+    view.show_item("short.png", None, "no picture")
+    assert view.title.text() == "short.png"

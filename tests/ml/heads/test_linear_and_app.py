@@ -1,6 +1,7 @@
 import io
 
 import numpy as np
+import pytest
 import torch
 
 from aldesk.ml.heads import app
@@ -177,3 +178,18 @@ def test_labeled_items_outside_the_graph_sample_join_it_up_to_a_fixed_cap(monkey
     more = np.concatenate([labeled, np.setdiff1d(outside, labeled)[:30]])
     again = pool.propagate(more, y.numpy()[more], 3)[0][len(pool.anchors) :]
     assert len(again) == 50 and len(np.intersect1d(again, extra)) >= 50 - 30
+
+
+@pytest.mark.parametrize(
+    ("labels", "words"),
+    [
+        ([], "nothing is labeled yet"),
+        ([3], "the one label so far is of one class"),
+        ([3, 3], "the 2 labels so far are all of one class"),
+    ],
+)
+def test_training_on_one_class_says_plainly_what_is_missing(labels, words):
+    from aldesk.ml.heads.base import NotEnoughLabels, require_two_classes
+
+    with pytest.raises(NotEnoughLabels, match=words):
+        require_two_classes(np.array(labels, dtype=np.int64))
