@@ -39,6 +39,7 @@ DEFAULT_COMMANDS: tuple[Command, ...] = (
     Command("zoom_in", "Zoom &in", ("+", "=", "Ctrl++", "Ctrl+="), "View"),
     Command("zoom_out", "Zoom &out", ("-", "Ctrl+-"), "View"),
     Command("zoom_fit", "&Fit to window", ("0", "Ctrl+0"), "View"),
+    Command("zoom_actual", "&Actual pixels (1:1)", ("Ctrl+1",), "View"),
     Command("full_screen", "F&ull screen", ("F11",), "View"),
     Command("show_curve", "&Learning curve", ("Ctrl+L",), "View"),
     Command("review_unsure", "Review &unsure items", ("Ctrl+U",), "Review"),

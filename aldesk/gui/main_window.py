@@ -29,6 +29,7 @@ from aldesk.gui.banner import Banner
 from aldesk.gui.dialogs import menu_dialogs
 from aldesk.gui.keymap import COMMANDS, apply_keymap, current_keymap, keymap_for_project, normalise
 from aldesk.gui.kinds import ItemDisplay, display_of
+from aldesk.gui.labeling.image_view import ImageView
 from aldesk.gui.labeling.labeling_view import LabelingView
 from aldesk.gui.labeling.presenter import STRIP_LENGTH, LabelingPresenter
 from aldesk.gui.learning.controller import LearningController
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
             "zoom_in": lambda: self.labeling.item_view.zoom_in(),
             "zoom_out": lambda: self.labeling.item_view.zoom_out(),
             "zoom_fit": lambda: self.labeling.item_view.fit(),
+            "zoom_actual": self._actual_size,
             "full_screen": self.toggle_full_screen,
             "show_curve": self.show_curve,
             "shortcuts": self.show_shortcuts,
@@ -181,6 +183,7 @@ class MainWindow(QMainWindow):
         keymap, problems = keymap_for_project({c.hotkey: c.name for c in self.classes if c.hotkey})
         for name in ("zoom_in", "zoom_out", "zoom_fit"):  # for texts they change the text size
             self.actions[name].setText(self.display.screen.zoom_texts.get(name, COMMANDS[name].text))
+        self.actions["zoom_actual"].setVisible(self.display.screen.name == "image")  # texts have no pixels
         if problems:
             self.banner.show_message("\n".join(problems), retry=False, logged=False)
         # A new queue from the worker leaves every item the Next strip shows in place: a person
@@ -401,6 +404,11 @@ class MainWindow(QMainWindow):
         return self.reviews.view
 
     # -- view and settings --------------------------------------------------------------
+
+    def _actual_size(self) -> None:
+        view = self.labeling.item_view
+        if isinstance(view, ImageView):  # a text view has no pixels to show 1:1
+            view.actual_size()
 
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

@@ -26,6 +26,7 @@ LABELING_COMMANDS = (
     "zoom_in",
     "zoom_out",
     "zoom_fit",
+    "zoom_actual",
     "show_curve",
     "export",
     "review_unsure",

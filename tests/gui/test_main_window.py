@@ -222,3 +222,28 @@ def test_the_curve_panel_goes_below_the_image_when_the_window_has_no_room_beside
     window.resize(window.labeling.minimumSizeHint().width() + 900, 700)
     window.show_curve()
     assert window.dockWidgetArea(window.curve_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_ctrl_1_shows_a_large_photo_at_full_resolution_in_the_background(qtbot, tmp_path):
+    from tests.conftest import image_project
+
+    path = image_project(tmp_path / "big.aldesk", tmp_path / "big", ["cat", "dog"], 3, size=(3000, 2000))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings, backbone="pixels")
+    qtbot.addWidget(win)
+    win.show()
+    assert win.open_project(path)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
+    view = win.labeling.item_view
+    qtbot.waitUntil(lambda: view.image is not None, timeout=10_000)
+    assert view.image.width() < 3000  # decoded at about screen size for a fast key press
+    _press(qtbot, win, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: view.full_resolution, timeout=10_000)
+    assert (view.image.width(), view.image.height()) == (3000, 2000)
+    assert view.transform().m11() * view.devicePixelRatioF() == pytest.approx(1.0)
+    assert _status(path, win.session.current.item_id) == ("unlabeled", None)  # Ctrl+1 labels nothing
+    _press(qtbot, win, Qt.Key.Key_1)  # the next photo comes fitted, at screen size again
+    qtbot.waitUntil(lambda: view.image is not None and not view.full_resolution and view.zoom_factor == 1.0, timeout=10_000)
+    assert view.image.width() < 3000
+    win.close()

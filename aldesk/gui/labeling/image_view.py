@@ -62,11 +62,15 @@ class _ImageItem(QGraphicsItem):
 
 
 class ImageView(QGraphicsView):
-    """Shows one image as large as the widget allows (fit), zoom with the wheel or +/-, pan by dragging, 0 fits again."""
+    """Shows one image as large as the widget allows (fit), zoom with the wheel or +/-, pan by
+    dragging, 0 fits again, Ctrl+1 shows it 1:1 (at full resolution once that is decoded)."""
 
     # Emitted when a frame of the view has been painted (into the window's backing store): what
     # the key-press latency benchmark and tests wait for. Cheap when nothing listens.
     painted = Signal()
+    # The zoom magnifies the decoded image past one device pixel per pixel: a full-resolution
+    # decode would show more (aldesk/gui/labeling/detail.py). Once per image.
+    detail_wanted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +82,9 @@ class ImageView(QGraphicsView):
         scene.addItem(self._item)
         self._message = ""
         self._zoom = 1.0
+        self._detail_asked = False  # detail_wanted was emitted for the image shown
+        self._actual_pending = False  # 1:1 was asked and waits for the full-resolution image
+        self._full_resolution = False  # the image shown holds every pixel of its source
 
         # Keys belong to the main window's actions (labels, skip, undo, zoom); the view must
         # never take focus or swallow them.
@@ -121,9 +128,52 @@ class ImageView(QGraphicsView):
             # Set explicitly: the scene's own rect only ever grows, which would leave room to
             # pan around a smaller image shown after a larger one.
             self.setSceneRect(self._item.boundingRect())
+            self._detail_asked = self._actual_pending = self._full_resolution = False
             self._set_zoom(1.0)
         self._update_drag_mode()
         self.viewport().update()
+
+    def set_detail(self, image: QImage, *, whole: bool = True) -> bool:
+        """The image shown, decoded larger: swapped in with the same part of it on screen at the
+        same size. ``whole``: it holds every pixel of the source. False (nothing changes) for an
+        image that is not larger or not the same picture's shape."""
+        shown = self._item.image
+        if shown.isNull() or image.isNull():
+            return False
+        if image.size() == shown.size():  # the decode shown was the whole source already
+            self._full_resolution, self._actual_pending = whole, False
+            return False
+        if image.width() < shown.width():
+            return False
+        factor = image.width() / shown.width()
+        if abs(image.height() / shown.height() - factor) > 0.02 * factor + 1 / shown.height():
+            return False  # another picture (the item changed meanwhile): never mix them up
+        centre = self.mapToScene(self.viewport().rect().center())
+        self._item.set_image(image)
+        self.setSceneRect(self._item.boundingRect())
+        self._full_resolution = whole
+        if self._actual_pending:
+            self._actual_pending = False
+            self._set_zoom(self._actual_zoom())
+        else:
+            # Zoom is relative to the fitted size, which the larger image leaves as it was.
+            self._set_zoom(self._zoom)
+        self.centerOn(QPointF(centre.x() * factor, centre.y() * factor))
+        self._update_drag_mode()
+        self.viewport().update()
+        return True
+
+    def actual_size(self) -> None:
+        """1:1: one pixel of the source on one pixel of the screen (the full-resolution image
+        follows when the one shown is a reduced decode; the view then zooms to 1:1 of it)."""
+        if self._item.image.isNull():
+            return
+        self._set_zoom(self._actual_zoom())
+        if not self._full_resolution:
+            self._actual_pending = True
+            if not self._detail_asked:  # 1:1 of the decode does not magnify it, yet needs the source
+                self._detail_asked = True
+                self.detail_wanted.emit()
 
     def show_content(self, content: QImage | None, message: str = "") -> None:
         """What the labeling view calls on the view of any kind (aldesk/gui/labeling/screens.py)."""
@@ -153,7 +203,19 @@ class ImageView(QGraphicsView):
         image = self._item.image
         return None if image.isNull() else image
 
+    @property
+    def full_resolution(self) -> bool:
+        """Whether the image shown is the source's every pixel (set by ``set_detail``)."""
+        return self._full_resolution
+
     # -- zoom mechanics --------------------------------------------------------------------
+
+    def _device_ratio(self) -> float:
+        return self.devicePixelRatioF() or 1.0
+
+    def _actual_zoom(self) -> float:
+        """The zoom at which one image pixel covers one device pixel."""
+        return 1.0 / (self._device_ratio() * self._fit_scale())
 
     def _fit_scale(self) -> float:
         image = self._item.image
@@ -168,7 +230,7 @@ class ImageView(QGraphicsView):
             self._zoom = 1.0
             return
         fit_scale = self._fit_scale()
-        zoom = min(max(zoom, MIN_ZOOM), max(1.0, MAX_SCALE / fit_scale))
+        zoom = min(max(zoom, MIN_ZOOM), max(1.0, MAX_SCALE / fit_scale, self._actual_zoom()))
         if abs(math.log(zoom)) < 1e-3:
             zoom = 1.0  # repeated steps in and out come back to exactly "fitted"
         if anchor is None:
@@ -186,6 +248,10 @@ class ImageView(QGraphicsView):
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self._update_drag_mode()
+        magnified = scale * self._device_ratio() > 1.0 + 1e-6
+        if magnified and not self._full_resolution and not self._detail_asked:
+            self._detail_asked = True
+            self.detail_wanted.emit()
 
     def _update_drag_mode(self) -> None:
         # A grab-hand cursor over an image that cannot move would promise something false.

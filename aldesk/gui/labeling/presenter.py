@@ -13,13 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QImage, QPalette
 
 from aldesk.core import items
 from aldesk.core.classes import LabelClass
 from aldesk.core.queue import QueuedItem
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import Project
+from aldesk.gui.labeling.detail import FullResolution
+from aldesk.gui.labeling.image_view import ImageView
 from aldesk.gui.labeling.labeling_view import LabelingView
 from aldesk.gui.labeling.screens import ImageScreen, ItemScreen
 from aldesk.gui.theme import readable
@@ -74,6 +76,12 @@ class LabelingPresenter(QObject):
         self._strip_timer.setInterval(30)
         self._strip_timer.timeout.connect(self.update_strips)
         self.thumbs.ready.connect(lambda _id: self._strip_timer.start())
+        # Images: the one on screen at full resolution when the zoom asks for it.
+        self.detail: FullResolution | None = None
+        if isinstance(view.item_view, ImageView):
+            self.detail = FullResolution(self)
+            self.detail.ready.connect(self._detail_ready)
+            view.item_view.detail_wanted.connect(self._want_detail)
 
     def shutdown(self) -> None:
         self._closed = True
@@ -81,6 +89,10 @@ class LabelingPresenter(QObject):
         for prefetcher in (self.prefetcher, self.thumbs):
             prefetcher.shutdown()
             prefetcher.deleteLater()
+        if self.detail is not None:
+            self.detail.shutdown()
+            if isinstance(self.view.item_view, ImageView):
+                self.view.item_view.detail_wanted.disconnect(self._want_detail)
 
     def resolve(self, item_id: int) -> Path:
         return items.item_path(self.project, item_id) or Path("/nonexistent")
@@ -158,6 +170,17 @@ class LabelingPresenter(QObject):
         current = self.session.current
         if current is not None and current.item_id == item_id:
             self.view.show_item(self._title(current), self.prefetcher.get(item_id))
+
+    def _want_detail(self) -> None:
+        current = self.session.current
+        if current is not None and self.detail is not None and self.prefetcher.get(current.item_id) is not None:
+            self.detail.request(current.item_id, self.resolve(current.item_id))
+
+    def _detail_ready(self, item_id: int, image: QImage, fraction: float) -> None:
+        current = self.session.current
+        view = self.view.item_view
+        if current is not None and current.item_id == item_id and isinstance(view, ImageView):
+            view.set_detail(image, whole=fraction >= 1.0)
 
     def _image_failed(self, item_id: int, reason: str) -> None:
         current = self.session.current

@@ -182,3 +182,54 @@ def test_painted_is_emitted_after_a_new_image_is_painted(view, qtbot):
     with qtbot.waitSignal(view.painted, timeout=2000):
         view.set_image(image)
     assert painted[-1] == image.cacheKey()  # the frame painted was the new image's
+
+
+def test_zooming_past_the_decoded_pixels_asks_for_detail_once(view, qtbot):
+    view.set_image(solid(400, 400))  # fitted at 0.5: no detail needed
+    asked = []
+    view.detail_wanted.connect(lambda: asked.append(1))
+    view.zoom_in()  # 0.625 device pixels per image pixel
+    assert asked == []
+    for _ in range(4):
+        view.zoom_in()  # past 1:1 of the decode
+    assert asked == [1]
+    view.set_image(solid(300, 300))  # another item: asked again when it is zoomed
+    for _ in range(5):
+        view.zoom_in()
+    assert asked == [1, 1]
+
+
+def test_a_full_resolution_image_keeps_the_part_on_screen_in_place(view):
+    small = solid(400, 200)
+    view.set_image(small)
+    for _ in range(6):
+        view.zoom_in()
+    view.centerOn(QPointF(300, 50))
+    before = visible_scene_rect(view)
+    zoom = view.zoom_factor
+    assert view.set_detail(solid(1600, 800))
+    after = visible_scene_rect(view)
+    assert view.zoom_factor == zoom and view.full_resolution
+    # the same part of the picture, in the larger image's pixels (4x)
+    assert after.center().x() == pytest.approx(4 * before.center().x(), abs=4)
+    assert after.center().y() == pytest.approx(4 * before.center().y(), abs=4)
+    assert after.width() == pytest.approx(4 * before.width(), abs=4)
+
+
+def test_detail_of_another_shape_or_smaller_is_refused(view):
+    view.set_image(solid(400, 200))
+    assert not view.set_detail(solid(800, 800))  # another picture: the item changed meanwhile
+    assert not view.set_detail(solid(200, 100))
+    assert view.image.width() == 400 and not view.full_resolution
+
+
+def test_one_to_one_shows_a_source_pixel_per_device_pixel_once_the_detail_arrives(view):
+    view.set_image(solid(400, 200))  # a reduced decode of a 1600 x 800 source
+    asked = []
+    view.detail_wanted.connect(lambda: asked.append(1))
+    view.actual_size()
+    ratio = view.devicePixelRatioF()
+    assert view.transform().m11() * ratio == pytest.approx(1.0) and asked == [1]
+    view.set_detail(solid(1600, 800))
+    assert view.transform().m11() * ratio == pytest.approx(1.0)  # 1:1 of the source now
+    assert visible_scene_rect(view).width() == pytest.approx(200 / ratio, abs=2)
