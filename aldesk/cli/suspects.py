@@ -18,7 +18,7 @@ from aldesk.core.classes import list_classes
 from aldesk.core.items import all_paths, count_labeled
 from aldesk.core.errors import AldeskError
 from aldesk.core.store import Project, open_project
-from aldesk.core.suspects_store import Suspect, latest_run, load_suspects
+from aldesk.core.suspects_store import LISTED_WORDS, Suspect, latest_run, load_suspects
 
 
 def add_suspects_command(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,9 +65,16 @@ def cmd_suspects(args: argparse.Namespace) -> int:
         return 0
     age = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at))
     model = f"model version {run.model_version}" if run.model_version is not None else "no stored model"
-    print(f"ranking of {age} ({model}, {run.n_labels} labels then, {labeled} now; {run.method})", file=sys.stderr)
+    print(
+        f"ranking of {age} ({model}, {run.n_labels} labels then, {labeled} now; {run.method}); listed: {LISTED_WORDS}",
+        file=sys.stderr,
+    )
     if not rows:
-        print("no suspects: too few labels to rank (20 needed), or every suspect was relabeled; try --recompute", file=sys.stderr)
+        print(
+            "no suspects: too few labels to rank (20 needed), none doubted that much, or every suspect was relabeled; "
+            "try --recompute",
+            file=sys.stderr,
+        )
     for row in rows:
         print(
             f"{row['rank']:>4}  {row['id']:>7}  {row['label']:<16} -> {row['suggested']:<16} "

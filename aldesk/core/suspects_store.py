@@ -19,6 +19,19 @@ MAX_STORED = 5_000
 KEEP_RUNS = 3
 
 
+def doubt_cutoff(n_classes: int) -> float:
+    """Labels the held-out heads (aldesk/ml/evaluation/suspects.py) give less than this are listed
+    as suspects: less than a blind guess among the classes would (1/K; with two classes, the
+    other class is the likelier). The ranking scores every label, and listing them all (the demo
+    said "141 suspects" at 141 labels) buries the few wrong ones. Measured on simulated noise:
+    benchmarks/bench_suspect_cutoff.py, docs/benchmarks.md "Which suspects to list: the cut-off"."""
+    return 1.0 / max(n_classes, 2)
+
+
+# How the window and the terminal say which labels are listed.
+LISTED_WORDS = "labels a model trained on the other labels believes less than a blind guess among the classes would"
+
+
 @dataclass(frozen=True)
 class Suspect:
     item_id: int

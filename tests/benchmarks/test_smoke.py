@@ -151,6 +151,12 @@ SMOKE = [
         glance=True,
     ),
     Smoke(
+        "bench_suspect_cutoff.py",
+        r"(?m)^\| digits \| 100 \| \*\*p_given < 1/K",
+        ("--write-docs",),
+        "Which suspects to list: the cut-off",
+    ),
+    Smoke(
         "bench_suspects.py",
         r"(?m)^\| 100 \| \d+\.\d\d s \| \d+\.\d\d s \|",
         ("--write-docs",),

@@ -19,6 +19,7 @@ from aldesk.core import items
 from aldesk.core.classes import LabelClass
 from aldesk.core.queue import QueuedItem
 from aldesk.core.session import LabelingSession
+from aldesk.core.walks import SUSPECTS
 from aldesk.core.store import Project
 from aldesk.gui.labeling.detail import FullResolution
 from aldesk.gui.labeling.image_view import ImageView
@@ -34,6 +35,11 @@ STRIP_LENGTH = 8  # thumbnails in the Next and the Last labeled strips
 WHY_ASKED = (
     "Asked because the model is least sure about it, or drawn at random to check the model honestly "
     "(about one in ten). Which of the two is not shown, so that the check stays fair."
+)
+WHY_SUSPECT = (
+    "Listed as a suspect: a model trained on the other labels (never on this one) gives the label it has "
+    "only {p_given}. A wrong key press, or an item that really is ambiguous: press the right class's key, "
+    "or the same key to confirm the label."
 )
 WHY_ASKED_COLD = (
     "No model yet: aldesk asks items typical of the groups it sees in your collection, so the first labels cover them all."
@@ -153,9 +159,14 @@ class LabelingPresenter(QObject):
             background = self.view.palette().color(QPalette.ColorRole.Window)
             text, colour = f"Model: {label_class.name}  {guess[1]:.0%}", readable(label_class.colour, background).name()
         previous = self.session.previous_decision(item_id) if item_id else None
+        names = {c.id: c.name for c in self.classes}
         if previous is not None:
-            names = {c.id: c.name for c in self.classes}
             text = f"was: {names.get(previous.class_id, previous.kind)}    " + text
+        elif item_id and self.session.review is not None:
+            # A review shows labeled items: the label it has is what the person judges.
+            status, class_id = items.label_of(self.project, item_id) or ("", None)
+            if status == "labeled" and class_id in names:
+                text = f"labeled: {names[class_id]}    " + text
         self.view.show_prediction(text, colour)
 
     def _title(self, current: QueuedItem) -> str:
@@ -163,7 +174,10 @@ class LabelingPresenter(QObject):
         to check the model) must look like any other, or the check is no longer blind; the
         strategy and rank are kept in the label history (labels.QueryContext)."""
         # Whether a model exists, not the item's own record: an audit item carries no model version.
-        self.view.title.setToolTip(WHY_ASKED if self._prediction(current.item_id) is not None else WHY_ASKED_COLD)
+        why = WHY_ASKED if self._prediction(current.item_id) is not None else WHY_ASKED_COLD
+        if current.strategy == SUSPECTS and current.score is not None:  # a review: nothing blind to keep
+            why = WHY_SUSPECT.format(p_given=f"{max(1.0 - current.score, 0.0):.0%}")
+        self.view.title.setToolTip(why)
         return self.screen.item_name(self.project, current.item_id)
 
     def _image_ready(self, item_id: int) -> None:

@@ -30,6 +30,7 @@ class Tile:
     rank: int | None = None  # suspects only
     score: float | None = None
     suggested_class_id: int | None = None
+    p_given: float | None = None  # suspects: the held-out heads' probability of the label it has
 
 
 class ReviewModel(QAbstractListModel):
@@ -88,17 +89,20 @@ class ReviewModel(QAbstractListModel):
         if tile.now_class_id is not None:
             return f"now: {self._name(tile.now_class_id)}"
         if tile.rank is not None:
-            # The label it has, the class the other labels suggest; then its place in the ranking.
-            return (
-                f"{self._name(tile.label_class_id)} → {self._name(tile.suggested_class_id)}\n#{tile.rank}  doubt {tile.score:.2f}"
-            )
+            # The label it has and the class the other labels suggest; then how little they
+            # believe the label (the reason it is listed) and its place in the ranking.
+            given = self._name(tile.label_class_id)
+            return f"{given} → {self._name(tile.suggested_class_id)}?\n#{tile.rank}  {given} only {self._percent(tile)}"
         return self._name(tile.label_class_id)
 
     def _tooltip(self, tile: Tile) -> str:
         lines = [f"item {tile.item_id}: {self.path_of(tile.item_id)}", f"label: {self._name(tile.label_class_id)}"]
         if tile.rank is not None:
+            given, suggested = self._name(tile.label_class_id), self._name(tile.suggested_class_id)
             lines.append(
-                f"suspect #{tile.rank}: the other labels suggest {self._name(tile.suggested_class_id)} (score {tile.score:.3f})"
+                f"suspect #{tile.rank}: labeled {given}, but a model trained on the other labels (never on this one) "
+                f"gives {given} only {self._percent(tile)} and would say {suggested}. A wrong key press, or an item "
+                "that really is ambiguous: press the right class's key, or the same key to confirm the label."
             )
         if tile.now_class_id is not None:
             lines.append(f"relabeled here: {self._name(tile.now_class_id)}")
@@ -106,6 +110,11 @@ class ReviewModel(QAbstractListModel):
         if failure:
             lines.append(f"cannot show the {'image' if self.needs_files else 'text'}: {failure}")
         return "\n".join(lines)
+
+    @staticmethod
+    def _percent(tile: Tile) -> str:
+        p = tile.p_given if tile.p_given is not None else 1.0 - (tile.score or 0.0)
+        return "<1%" if p < 0.01 else f"{p:.0%}"
 
     def _name(self, class_id: int | None) -> str:
         label_class = self.classes.get(class_id) if class_id is not None else None

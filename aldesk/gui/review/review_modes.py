@@ -29,12 +29,24 @@ class ReviewModes(QObject):
             return
         items = unsure_items(window.project) if kind == UNSURE else suspect_items(window.project)
         if not items:
-            hint = " (the worker ranks them after each retraining)" if kind == SUSPECTS else ""
-            window.statusBar().showMessage(f"No {WHAT[kind]} to review{hint}.", 6000)
+            window.statusBar().showMessage(self._nothing_to_review(kind), 6000)
             return
         self._show_labeling_view()
         window.mode_label.setText(f"Reviewing {WHAT[kind]} ({len(items)}) · Esc returns to labeling")
         window.session.start_review(kind, items)  # its Changes put the first item on screen
+
+    def _nothing_to_review(self, kind: str) -> str:
+        if kind != SUSPECTS:
+            return f"No {WHAT[kind]} to review."
+        from aldesk.core.suspects_store import latest_run
+
+        run = latest_run(self.window.project)
+        if run is None:
+            return f"No {WHAT[kind]} to review yet (the worker ranks them after each retraining)."
+        return (
+            f"No {WHAT[kind]}: a model trained on the other labels believes each of the {run.n_labels:,} labels "
+            "it checked (ranked again after each retraining)."
+        )
 
     def browse(self) -> None:
         """The review grid: labeled items of one class (or the suspects) as thumbnails."""

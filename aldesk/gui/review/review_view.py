@@ -21,7 +21,7 @@ from aldesk.core.errors import AldeskError, ProjectError
 from aldesk.core.labels import QueryContext
 from aldesk.core.session import Changes, LabelingSession
 from aldesk.core.store import Project
-from aldesk.core.suspects_store import latest_run, load_suspects
+from aldesk.core.suspects_store import LISTED_WORDS, latest_run, load_suspects
 from aldesk.gui.review.review_model import ReviewModel, Tile
 from aldesk.gui.review.thumbnails import DEFAULT_SIDE
 from aldesk.gui.review.tiles import GridTiles, ImageTiles
@@ -178,11 +178,25 @@ class ReviewView(QWidget):
         if run is None:
             return [], "No suspects yet: the worker ranks them after training on enough labels (aldesk suspects PROJECT)."
         tiles = [
-            Tile(s.item_id, s.given_class_id, rank=s.rank, score=s.score, suggested_class_id=s.suggested_class_id)
+            Tile(
+                s.item_id,
+                s.given_class_id,
+                rank=s.rank,
+                score=s.score,
+                suggested_class_id=s.suggested_class_id,
+                p_given=s.p_given,
+            )
             for s in load_suspects(self.project, run.id)
         ]
         self._run_model_version = run.model_version
-        return tiles, (f"{len(tiles):,} suspects still to review, most doubtful first (ranked on {run.n_labels:,} labels)")
+        if not tiles:
+            return (
+                [],
+                f"No suspects: a model trained on the other labels believes each of the {run.n_labels:,} labels it checked.",
+            )
+        return tiles, (
+            f"{len(tiles):,} suspects still to review, most doubtful first: {LISTED_WORDS} (checked {run.n_labels:,} labels)"
+        )
 
     def _fill_combos(self, classes: list[LabelClass]) -> None:
         self.mode_combo.setCurrentIndex(MODES.index(self._mode))

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from aldesk.core.errors import AldeskError
-from aldesk.core.suspects_store import Suspect
+from aldesk.core.suspects_store import Suspect, doubt_cutoff
 from aldesk.ml.heads import linear as heads
 
 if TYPE_CHECKING:
@@ -143,26 +143,34 @@ def _empty(seconds: float) -> SuspectRanking:
 
 
 def suspects_for_snapshot(
-    snapshot: LabelsOfAPool, pool: "Pool", *, limit: int | None = None, folds: int = DEFAULT_FOLDS, score: str = DEFAULT_SCORE
+    snapshot: LabelsOfAPool,
+    pool: "Pool",
+    *,
+    limit: int | None = None,
+    folds: int = DEFAULT_FOLDS,
+    score: str = DEFAULT_SCORE,
+    every: bool = False,
 ) -> list[Suspect]:
-    """The project's suspects as stored records (item and class ids, not positions), best first.
+    """The project's suspects as stored records (item and class ids, not positions), best first:
+    the labels whose held-out probability is below ``doubt_cutoff`` (``every``: every scored label).
 
     Runs in the worker on a snapshot; ``limit`` keeps only the top of the ranking."""
     ranking = rank_suspects(
         pool.z, snapshot.labeled, snapshot.y, len(snapshot.class_ids), folds=folds, score=score, device=pool.fit_device
     )
-    count = len(ranking) if limit is None else min(limit, len(ranking))
-    out = []
-    for rank in range(count):
-        position = int(ranking.positions[rank])
+    cutoff = doubt_cutoff(len(snapshot.class_ids))
+    listed = np.arange(len(ranking)) if every else np.flatnonzero(ranking.p_given < cutoff)
+    out: list[Suspect] = []
+    for at in listed[:limit]:
+        position = int(ranking.positions[at])
         out.append(
             Suspect(
                 item_id=int(snapshot.item_ids[snapshot.labeled[position]]),
-                rank=rank + 1,
+                rank=len(out) + 1,
                 given_class_id=snapshot.class_ids[int(snapshot.y[position])],
-                suggested_class_id=snapshot.class_ids[int(ranking.suggested[rank])],
-                score=float(ranking.scores[rank]),
-                p_given=float(ranking.p_given[rank]),
+                suggested_class_id=snapshot.class_ids[int(ranking.suggested[at])],
+                score=float(ranking.scores[at]),
+                p_given=float(ranking.p_given[at]),
             )
         )
     return out

@@ -111,7 +111,7 @@ def test_suspects_mode_walks_the_ranking_and_records_where_the_label_came_from(q
     )
     view.mode = "suspects"
     assert view.mode == "suspects" and view.item_ids() == [ids[2], ids[6]]
-    assert view.model.caption(view.model.tiles[0]) == "cat → dog\n#1  doubt 0.80"
+    assert view.model.caption(view.model.tiles[0]) == "cat → dog?\n#1  cat only 10%"
     assert not view.class_combo.isEnabled()
     qtbot.keyClick(view.grid, Qt.Key.Key_2)  # the suggestion was right
     event = labels.history(review_project, ids[2])[-1]

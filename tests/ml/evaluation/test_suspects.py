@@ -106,7 +106,7 @@ def test_snapshot_suspects_carry_item_and_class_ids():
         previous=None,
         previous_version=None,
     )
-    suspects = suspects_for_snapshot(snapshot, PoolModel.build(snapshot.vectors), limit=len(flipped))
+    suspects = suspects_for_snapshot(snapshot, PoolModel.build(snapshot.vectors), limit=len(flipped), every=True)
     assert [s.rank for s in suspects] == list(range(1, len(flipped) + 1))
     assert np.isin([s.item_id for s in suspects], item_ids[flipped]).mean() >= 0.8
     for s in suspects:
@@ -142,3 +142,31 @@ def test_temperature_of_a_large_ranking_comes_from_a_sample_of_rows(monkeypatch)
     assert seen == [200] and len(sampled) == len(full) == 500
     # A temperature from 200 of the 500 rows ranks nearly as the one from all of them.
     assert len(np.intersect1d(sampled.positions[:50], full.positions[:50])) >= 45
+
+
+def test_only_labels_the_held_out_heads_doubt_are_listed():
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 16)) * 6
+    y = np.repeat(np.arange(3), 60)
+    x = torch.from_numpy((centres[y] + rng.normal(size=(180, 16))).astype(np.float32))
+    noisy = y.copy()
+    flipped = np.array([5, 70, 130])
+    noisy[flipped] = (y[flipped] + 1) % 3
+    snapshot = Snapshot(
+        set_id=1,
+        backbone="test",
+        item_ids=np.arange(180, dtype=np.int64) + 1,
+        vectors=x.numpy().astype(np.float16),
+        class_ids=[1, 2, 3],
+        labeled=np.arange(180),
+        y=noisy,
+        eligible=np.zeros(180, dtype=bool),
+        previous=None,
+        previous_version=None,
+    )
+    pool = PoolModel.build(snapshot.vectors)
+    everything = suspects_for_snapshot(snapshot, pool, every=True)
+    listed = suspects_for_snapshot(snapshot, pool)
+    assert len(everything) == 180  # the ranking scores every label...
+    assert set(flipped + 1) <= {s.item_id for s in listed} and len(listed) < 20  # ...the list holds the doubted
+    assert [s.rank for s in listed] == list(range(1, len(listed) + 1))
