@@ -84,6 +84,16 @@ def main() -> None:
                 listed, precision, recall = (statistics.mean(r[rule][k] for r in runs) for k in range(3))
                 lines.append(f"| {name} | {n_labels:,} | {rule} | {listed:.1%} | {precision:.2f} | {recall:.2f} |")
                 print(lines[-1], flush=True)
+    lines += [
+        "",
+        "Why 1/K (`aldesk/core/suspects_store.py` `doubt_cutoff`): below it the other labels believe the label less "
+        "than a blind guess among the classes would, a reason a person can be told; the list shrinks from every label "
+        "to about a tenth while keeping most flipped labels, and with two classes it is the natural rule (the other "
+        "class is the likelier). A fixed 0.1 missed two plainly wrong labels of a 2-class project whose held-out "
+        "probabilities were 0.12 and 0.17 (tests/cli/test_cli_suspects.py). Stricter cuts (0.05) are more precise "
+        "but lose more of the flipped labels; what is listed beyond the flips are mostly items the heads find "
+        "ambiguous, worth a second look too.",
+    ]
     body = "\n".join(lines)
     print(body)
     if args.write_docs:

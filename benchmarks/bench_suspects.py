@@ -40,7 +40,7 @@ SECTION = "Finding wrong labels (suspects)"
 RESULTS = Path(__file__).resolve().parent / "results" / "suspects" / "simulation.json"
 DATASETS = {
     "digits": "digits-efficientnet-lite0-*-None-None-0.npz",
-    "fashion-mnist": "fashion-mnist-efficientnet-lite0-*-10000-2000-0.npz",
+    "fashion-mnist": "fashion-mnist-efficientnet-lite0-*-10000-*-0.npz",  # the pool; any test size
 }
 TOP = 50
 # Smoke runs (--smoke) use harness.tiny_pool instead of the cached embeddings: no download.
