@@ -151,6 +151,12 @@ SMOKE = [
         glance=True,
     ),
     Smoke(
+        "bench_calibration.py",
+        r"(?m)^\| digits \| 20 \| default \| \d\.\d{3} \|",
+        ("--write-docs",),
+        "Calibration of the probability shown (ECE)",
+    ),
+    Smoke(
         "bench_suspect_cutoff.py",
         r"(?m)^\| digits \| 100 \| \*\*p_given < 1/K",
         ("--write-docs",),

@@ -36,6 +36,7 @@ class LearningStatus(QObject):
         self._predictions: tuple[np.ndarray, np.ndarray, list[int]] | None = None  # ids, probs, class ids
         self._model: tuple[int, float, str] | None = None  # version, created (monotonic), head
         self._estimate: dict | None = None  # the latest model's audit estimate
+        self._calibrated = False  # whether the latest model's probabilities can be shown as numbers
         # time left of the worker's and the tuning's stages (each its own: they run side by side)
         self._worker_left, self._tuning_left = Remaining(), Remaining()
         self._age_timer = QTimer(self)
@@ -68,11 +69,13 @@ class LearningStatus(QObject):
         age = time.time() - record.created_at
         # The head is named in the status bar when it is the weight-free CNN.
         self._model = (record.version, time.monotonic() - age, record.head)
+        self._calibrated = bool(record.metrics.get("calibrated", True))  # models stored before: as they were shown
         self._update_advice()
         self.update_model_label()
 
-    def prediction(self, item_id: int) -> tuple[int, float] | None:
-        """The latest model's best class for this item and its probability, if it has one."""
+    def prediction(self, item_id: int) -> tuple[int, float | None] | None:
+        """The latest model's best class for this item and its probability, if it has one (None
+        for the probability while the model is not calibrated: then it would claim far too much)."""
         if self._predictions is None:
             return None
         ids, probs, class_ids = self._predictions
@@ -80,7 +83,7 @@ class LearningStatus(QObject):
         if pos >= len(ids) or ids[pos] != item_id:
             return None
         best = int(probs[pos].argmax())
-        return class_ids[best], float(probs[pos, best])
+        return class_ids[best], float(probs[pos, best]) if self._calibrated else None
 
     def update_model_label(self) -> None:
         from aldesk.core.tuned_encoders import active_set, describe_encoder

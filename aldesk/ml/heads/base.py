@@ -214,6 +214,10 @@ def fit_metrics(name: str, y: np.ndarray, model: Model, cv_accuracy: float | Non
         "classes_with_labels": int(len(np.unique(y))),
         "temperature": model.temperature,
         "cv_accuracy": cv_accuracy,
+        # Whether the temperature came from out-of-fold fits: before that (under
+        # linear.MIN_LABELS_TO_CALIBRATE labels) the probabilities run far too high, so the window
+        # shows the guess without a number (benchmarks/bench_calibration.py).
+        "calibrated": cv_accuracy is not None,
         "train_seconds": seconds,
     }
 

@@ -193,3 +193,16 @@ def test_training_on_one_class_says_plainly_what_is_missing(labels, words):
 
     with pytest.raises(NotEnoughLabels, match=words):
         require_two_classes(np.array(labels, dtype=np.int64))
+
+
+def test_the_metrics_say_whether_the_probabilities_are_calibrated():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (60, 8)), rng.normal(4, 1, (60, 8))]).astype(np.float32)
+    pool = engine.PoolModel.build(x)
+    y = np.repeat([0, 1], 60)
+    few = np.array([0, 1, 2, 60, 61, 62])
+    _, metrics = fit_head("default", pool, few, y[few], 2)
+    assert metrics["calibrated"] is False  # too few labels for out-of-fold fits
+    many = np.arange(0, 120, 2)
+    _, metrics = fit_head("default", pool, many, y[many], 2)
+    assert metrics["calibrated"] is True and metrics["cv_accuracy"] is not None
