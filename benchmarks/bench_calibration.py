@@ -23,7 +23,7 @@ from aldesk.ml.evaluation.calibration import accuracy_above, expected_calibratio
 from aldesk.ml.heads.base import fit_head
 from aldesk.ml.loop.pool import PoolModel
 from benchmarks import harness
-from benchmarks.bench_suspects import DATASETS, load_pool
+from benchmarks.bench_suspects import cached_pools
 
 SECTION = "Calibration of the probability shown (ECE)"
 HEADS = ("default", "plain")
@@ -69,13 +69,7 @@ def main() -> None:
         f"| data set | labels | head | accuracy | mean top probability | ECE | says ≥ {SURE:.0%}: share | … and right |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name in DATASETS:
-        try:
-            x, y = load_pool(name, args.smoke)
-        except SystemExit as missing:  # a data set not cached here: the other one still runs
-            print(missing)
-            continue
-        pool = PoolModel.build(x)
+    for name, pool, y in cached_pools(args.smoke):
         for n_labels in sizes:
             for head in HEADS:
                 runs = [one_run(pool, y, n_labels, seed, head) for seed in range(args.seeds)]

@@ -22,7 +22,7 @@ from aldesk.core.suspects_store import doubt_cutoff
 from aldesk.ml.evaluation.suspects import SuspectRanking, rank_suspects
 from aldesk.ml.loop.pool import PoolModel
 from benchmarks import harness
-from benchmarks.bench_suspects import DATASETS, flip_labels, load_pool
+from benchmarks.bench_suspects import cached_pools, flip_labels
 
 SECTION = "Which suspects to list: the cut-off"
 RATE = 0.05
@@ -69,13 +69,7 @@ def main() -> None:
         "| data set | labels | rule | listed | precision | recall |",
         "|---|---|---|---|---|---|",
     ]
-    for name in DATASETS:
-        try:
-            x, y = load_pool(name, args.smoke)
-        except SystemExit as missing:  # a data set not cached here: the other one still runs
-            print(missing)
-            continue
-        pool = PoolModel.build(x)
+    for name, pool, y in cached_pools(args.smoke):
         for n_labels in sizes:
             if n_labels > len(y):
                 continue

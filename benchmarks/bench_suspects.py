@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,18 @@ def load_pool(name: str, smoke: bool = False) -> tuple[np.ndarray, np.ndarray]:
         )
     with np.load(matches[-1], allow_pickle=False) as cached:
         return cached["xp"], cached["yp"].astype(np.int64)
+
+
+def cached_pools(smoke: bool = False) -> Iterator[tuple[str, PoolModel, np.ndarray]]:
+    """(name, pool model, labels) of each data set whose Lite0 embeddings are cached; a data set
+    not cached here is named with the command that caches it, and the others still run."""
+    for name in DATASETS:
+        try:
+            x, y = load_pool(name, smoke)
+        except SystemExit as missing:
+            print(missing)
+            continue
+        yield name, PoolModel.build(x), y
 
 
 def flip_labels(y: np.ndarray, n_classes: int, rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -224,17 +224,9 @@ def test_the_curve_panel_goes_below_the_image_when_the_window_has_no_room_beside
     assert window.dockWidgetArea(window.curve_dock) == Qt.DockWidgetArea.RightDockWidgetArea
 
 
-def test_ctrl_1_shows_a_large_photo_at_full_resolution_in_the_background(qtbot, tmp_path):
-    from tests.conftest import image_project
-
+def test_ctrl_1_shows_a_large_photo_at_full_resolution_in_the_background(qtbot, tmp_path, make_window):
     path = image_project(tmp_path / "big.aldesk", tmp_path / "big", ["cat", "dog"], 3, size=(3000, 2000))
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, backbone="pixels")
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_project(path)
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
+    win = make_window(path)
     view = win.labeling.item_view
     qtbot.waitUntil(lambda: view.image is not None, timeout=10_000)
     assert view.image.width() < 3000  # decoded at about screen size for a fast key press
@@ -246,4 +238,3 @@ def test_ctrl_1_shows_a_large_photo_at_full_resolution_in_the_background(qtbot, 
     _press(qtbot, win, Qt.Key.Key_1)  # the next photo comes fitted, at screen size again
     qtbot.waitUntil(lambda: view.image is not None and not view.full_resolution and view.zoom_factor == 1.0, timeout=10_000)
     assert view.image.width() < 3000
-    win.close()
