@@ -356,8 +356,12 @@ def test_script_runs_at_a_tiny_size(smoke: Smoke, home: Path, zygote: Zygote | N
     docs.mkdir()
     for name in ("benchmarks.md", "reliability.md"):
         shutil.copy(ROOT / "docs" / name, docs / name)
+    # Rows the committed docs dated today (a run earlier the same day) would hide a script that
+    # writes none, so the copy starts with every date in the past.
+    copied = docs / "benchmarks.md"
+    copied.write_text(re.sub(r"\| \d{4}-\d{2}-\d{2} \|", "| 2000-01-01 |", copied.read_text()))
     today = f"| {dt.date.today().isoformat()} |"
-    dated_before = (docs / "benchmarks.md").read_text().count(today)
+    dated_before = copied.read_text().count(today)
     before = _fingerprint(ROOT / "docs", BENCHMARKS / "results")
     argv = [str(Path("benchmarks") / smoke.script), "--smoke", *smoke.args]
     started = time.monotonic()
