@@ -13,19 +13,24 @@ project="$work/fashion-mnist-demo.aldesk"
 python -m aldesk embed "$project"
 # 200 labels given through a labeling session by an oracle that knows the sample's hidden truth,
 # so one in ten are audit items as in the app, with a model trained after every 40: the learning
-# curve then shows real audit estimates with their interval.
+# curve then shows real audit estimates with their interval. Like a person, the oracle slips now
+# and then (one label in 20, seeded), so the suspects review has real suspects to show.
 for round in 1 2 3 4 5; do
-python - "$project" <<'PY'
+python - "$project" "$round" <<'PY'
+import random
 import sys
 from aldesk.core.classes import list_classes
 from aldesk.core.session import LabelingSession
 from aldesk.core.store import open_project
+slips = random.Random(int(sys.argv[2]))
 with open_project(sys.argv[1]) as project:
     ids = {c.name: c.id for c in list_classes(project)}
     truth = dict(project.conn.execute("SELECT item_id, class_name FROM item_truth"))
     session = LabelingSession(project)
     for _ in range(40):
-        session.label(ids[truth[session.current.item_id]])
+        right = ids[truth[session.current.item_id]]
+        wrong = slips.choice([i for i in ids.values() if i != right])
+        session.label(wrong if slips.random() < 0.05 else right)
 PY
 python -m aldesk train "$project"
 done
@@ -49,6 +54,9 @@ xdotool key ctrl+b; sleep 4; grab "$docs/screenshot-review.png"
 # Enter on a tile shows it large; Esc gives the keys back to the grid.
 xdotool key Home Return; sleep 3; grab "$docs/screenshot-review-large.png"
 xdotool key Escape; sleep 1
+xdotool key Escape; sleep 1
+# The suspects: labels the other labels contradict, each with the given label, the guess and why.
+xdotool key ctrl+shift+r; sleep 4; grab "$docs/screenshot-suspects.png"
 xdotool key Escape; sleep 1
 # The learning curve is a panel beside the image; Ctrl+L shows and hides it.
 xdotool key ctrl+l; sleep 3; grab "$docs/screenshot-learning-curve.png"

@@ -125,7 +125,10 @@ def _load_backbone(args: argparse.Namespace) -> Backbone:
 
     configure_cpu_threads()
     backbone = load_backbone(args.backbone, weights=args.weights, device=args.device)
-    print(f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {describe_device(backbone.device)}", file=sys.stderr)
+    print(
+        f"backbone: {backbone.spec.name} ({backbone.spec.dim}-d) on {describe_device(backbone.device)}, {backbone.runtime}",
+        file=sys.stderr,
+    )
     return backbone
 
 
@@ -137,7 +140,8 @@ def _load_encoder(args: argparse.Namespace, kind: str) -> Encoder:
     configure_cpu_threads()
     encoder = load_encoder(args.backbone, weights=args.weights, device=args.device, kind=kind)
     what = "backbone" if kind == "image" else "encoder"
-    print(f"{what}: {encoder.spec.name} ({encoder.spec.dim}-d) on {describe_device(encoder.device)}", file=sys.stderr)
+    where = f"{describe_device(encoder.device)}, {encoder.runtime}"
+    print(f"{what}: {encoder.spec.name} ({encoder.spec.dim}-d) on {where}", file=sys.stderr)
     return encoder
 
 

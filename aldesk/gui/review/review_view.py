@@ -218,8 +218,14 @@ class ReviewView(QWidget):
         if self.preview is not None:
             self.preview.close()
         self.preview = self.tiles.preview(self.project, item_id, self.model.path_of(item_id), f"item {item_id}: {caption}", self)
-        self.preview.finished.connect(self.grid.setFocus)
+        self.preview.finished.connect(self._after_preview)
         self.preview.open()
+
+    def _after_preview(self) -> None:
+        # Without a window manager (or with one that does not hand focus back to the parent) the
+        # closed dialog leaves no window active, and the window's keys (Esc, class keys) go nowhere.
+        self.window().activateWindow()
+        self.grid.setFocus()
 
     # -- keys ----------------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 On CUDA the forward pass runs under autocast float16 (tensor cores; half the activation memory)
 and the features come back as float16, the precision the project stores anyway; on the CPU it is
-float32 throughout, as before.
+float32 throughout, as before. A pretrained backbone's frozen forward runs on ONNX Runtime where
+that works and agrees with torch (onnx_forward.py); the torch module stays for training, the
+model bundle and as the fallback.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import nn
 from aldesk.ml.encoders.spec import BackboneSpec
 
 if TYPE_CHECKING:
+    from aldesk.ml.encoders.onnx_forward import OnnxForward
     from aldesk.ml.encoders.embed import EmbeddedChunk
 
 Transform = Callable[[Image.Image], torch.Tensor]
@@ -52,6 +55,16 @@ class Backbone:
         if self._channels_last:
             network = network.to(memory_format=torch.channels_last)
         self._network = network.to(device)
+        self._onnx: OnnxForward | None = None
+        self.runtime = "torch"  # which runtime computes the vectors, in words (``aldesk info``)
+
+    def use_onnx_runtime(self, threads: int) -> None:
+        """Compute the vectors on ONNX Runtime from now on, if it can be used and agrees with
+        torch; otherwise keep torch and say why in :attr:`runtime`."""
+        from aldesk.ml.encoders.onnx_forward import choose_runtime
+
+        choice = choose_runtime(self._network, self.identity, self.spec.input_size, self.device, threads)
+        self._onnx, self.runtime = choice.forward, choice.why
 
     def __repr__(self) -> str:
         return f"Backbone({self.spec.name!r}, identity={self.identity!r}, device={self.device})"
@@ -100,6 +113,8 @@ class Backbone:
         side = self.spec.input_size
         if batch.ndim != 4 or tuple(batch.shape[1:]) != (3, side, side):
             raise ValueError(f"{self.spec.name} expects a [B, 3, {side}, {side}] batch, got {list(batch.shape)}")
+        if self._onnx is not None:
+            return torch.from_numpy(self._onnx(batch.numpy()))
         features: torch.Tensor  # declared: the network's call is typed Any
         with torch.inference_mode():
             batch = batch.to(self.device, dtype=torch.float32, non_blocking=True)

@@ -33,6 +33,11 @@ class Encoder(Protocol):
     def device(self) -> torch.device: ...
 
     @property
+    def runtime(self) -> str:
+        """Which runtime computes the vectors, in words ("ONNX Runtime CPU", "torch (why)")."""
+        ...
+
+    @property
     def load_side(self) -> int | None:
         """Images: the side pictures are decoded at; None for kinds without one."""
         ...

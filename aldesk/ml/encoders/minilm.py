@@ -281,6 +281,7 @@ class TextEncoder:
         self.device = device
         self.load_side: int | None = None  # texts have no side to decode at (aldesk/ml/encoders/encoder.py)
         self.identity = identity
+        self.runtime = "torch"  # the text encoder is also fine-tuned in place: no frozen export
         self.max_tokens = MAX_TOKENS
         self.network = network.to(device)
         self._tokenizer_json = tokenizer_json

@@ -92,8 +92,7 @@ def load_backbone(name: str | None = None, weights: Path | None = None, device: 
     if "image" not in spec.kinds:
         raise AldeskError(f"{spec.name} is not an image backbone; load it with load_encoder.")
     target = requested_device(device)
-    if target.type == "cpu":
-        configure_cpu_threads()
+    threads = configure_cpu_threads() if target.type == "cpu" else 1
     if not spec.pretrained:
         if weights is not None:
             raise AldeskError(f"The {spec.name} backbone uses no weights; leave out --weights {weights}.")
@@ -119,7 +118,9 @@ def load_backbone(name: str | None = None, weights: Path | None = None, device: 
     identity = identity_for(spec.name, file_digest(path), transform.recipe())
     # Load at twice the input side: pictures up to 2:1 then need no enlarging after the
     # 4:3 crop, and JPEG draft decoding still skips most of the work on large photos.
-    return Backbone(spec, network, target, identity, transform, load_side=2 * spec.input_size)
+    backbone = Backbone(spec, network, target, identity, transform, load_side=2 * spec.input_size)
+    backbone.use_onnx_runtime(threads)
+    return backbone
 
 
 def fetch_weights(name: str) -> Path:
