@@ -99,7 +99,7 @@ def make_images(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
 
 
 def sources_for(backbone: Backbone, paths: list[Path]):
-    return [lambda p=p: load_image(p, max_side=backbone.load_side) for p in paths]
+    return [lambda p=p: load_image(p, short_side=backbone.load_side) for p in paths]
 
 
 def decode_rate(backbone: Backbone, paths: list[Path]) -> float:
@@ -136,7 +136,7 @@ def float16_cosine(candidate: Candidate, backbone: Backbone, paths: list[Path]) 
 
     On CUDA that is the app's own path against the CPU's; elsewhere CPU autocast float16 stands
     in for it (the same layers are cast; the kernels differ)."""
-    batch = torch.stack([backbone.preprocess(load_image(p, max_side=backbone.load_side)) for p in paths])
+    batch = torch.stack([backbone.preprocess(load_image(p, short_side=backbone.load_side)) for p in paths])
     if backbone.device.type == "cuda":
         reference = load_backbone(candidate.name, weights=candidate.weights, device="cpu")
         half = backbone

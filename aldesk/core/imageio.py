@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import re
 import stat
@@ -108,20 +109,41 @@ def probe_image(path: str | os.PathLike[str]) -> ImageInfo:
     return ImageInfo(width, height, source_format)
 
 
-def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> Image.Image:
+def load_image(path: str | os.PathLike[str], max_side: int | None = None, *, short_side: int | None = None) -> Image.Image:
     """Load the first frame of ``path`` as an upright RGB image.
 
-    With ``max_side`` the result fits in max_side x max_side, keeping the aspect ratio; it is
-    never enlarged. Raises ImageError for the same files probe_image rejects.
+    With ``max_side`` the result fits in max_side x max_side, keeping the aspect ratio. With
+    ``short_side`` (for the encoders, whose input is cut from the picture's middle and resized
+    again anyway) its shorter side is brought to between short_side and twice that: by JPEG
+    draft decoding alone where that gets there, which skips the LANCZOS pass that took 60% of
+    the decoding time of a 1024x768 photo. Never enlarged. Raises ImageError for the same files
+    probe_image rejects.
     """
     os.fspath(path)
-    if max_side is not None and max_side < 1:
-        raise ValueError(f"max_side must be at least 1, not {max_side}")
-    with _guarded(path), _open_image(path) as im, _decoded(im, _draft_size(im.size, max_side)):
+    for name, side in (("max_side", max_side), ("short_side", short_side)):
+        if side is not None and side < 1:
+            raise ValueError(f"{name} must be at least 1, not {side}")
+    if max_side is not None and short_side is not None:
+        raise ValueError("give max_side or short_side, not both")
+    with _guarded(path), _open_image(path) as im:
+        if short_side is None:
+            return _load_open(im, max_side)
+        return _load_open(im, _long_side_for(im.size, short_side), slack=2.0)
+
+
+def _long_side_for(size: tuple[int, int], short_side: int) -> int:
+    """The long side at which a picture of ``size`` has ``short_side`` as its shorter side."""
+    width, height = size
+    return max(short_side, math.ceil(short_side * max(width, height) / max(1, min(width, height))))
+
+
+def _load_open(im: ImageFile.ImageFile, max_side: int | None, slack: float = 1.0) -> Image.Image:
+    """``slack``: a result up to that many times ``max_side`` is kept as decoded."""
+    with _decoded(im, _draft_size(im.size, max_side)):
         source_format = im.format
         orientation = _orientation(im)
         rgb = _to_rgb(_reduced(im, max_side), source_format)
-        if max_side is not None:
+        if max_side is not None and max(rgb.size) > slack * max_side:
             # thumbnail() first reduces by whole factors (cheap box filter), then uses LANCZOS.
             rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         # Transposing last works on the smaller image; the square box makes the order irrelevant.

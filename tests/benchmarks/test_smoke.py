@@ -79,7 +79,13 @@ SMOKE = [
         "Same behaviour after a redesign: learning curves against a baseline revision",
         glance=True,
     ),
-    Smoke("bench_embed.py", r"\| pixels \| \d+\.\d \|", ("--write-docs",), "Embedding throughput", glance=True),
+    Smoke(
+        "bench_embed.py",
+        r"(?s)\| torch \| \d+\.\d \|.*Pipeline on .* / pipeline on torch: \d",
+        ("--write-docs",),
+        "Embedding throughput",
+        glance=True,
+    ),
     Smoke(
         "bench_graph_cap.py", r"(?m)^100 [\d.]+ [\d.]+$", ("--write-docs",), "Capped graph seeds (app head at scale)", glance=True
     ),

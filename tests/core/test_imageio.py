@@ -584,6 +584,37 @@ def test_max_side_must_be_positive(tmp_path: Path) -> None:
         load_image(path, max_side=0)
 
 
+@pytest.mark.parametrize("name", ["wide.png", "wide.jpg", "tall.jpg"])
+def test_short_side_brings_the_shorter_side_down_keeping_aspect(tmp_path: Path, name: str) -> None:
+    # What the encoders decode to: the 4:3 crop keeps the whole shorter side, so it must stay at
+    # least the network's input side while the rest of the work is skipped.
+    size = (1200, 300) if name.startswith("wide") else (300, 900)
+    path = save(gradient(*size), tmp_path / name, quality=90)
+    small = load_image(path, short_side=100)
+    assert 100 <= min(small.size) <= 200 and small.mode == "RGB"
+    assert abs(max(small.size) / min(small.size) - max(size) / min(size)) < 0.05
+    assert min(load_image(path, short_side=30).size) in range(30, 61)  # shrunk further when needed
+    assert load_image(path, short_side=1000).size == size  # never enlarged
+    with pytest.raises(ValueError, match="short_side"):
+        load_image(path, short_side=0)
+    with pytest.raises(ValueError, match="not both"):
+        load_image(path, max_side=50, short_side=50)
+
+
+def test_short_side_keeps_exif_orientation(tmp_path: Path) -> None:
+    picture = Image.new("RGB", (400, 200), BLUE)
+    picture.paste(RED, (0, 0, 200, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show it upright
+    path = tmp_path / "turned.jpg"
+    picture.save(path, exif=exif, quality=95)
+    upright = load_image(path, short_side=50)
+    assert upright.size in ((50, 100), (100, 200))
+    width, height = upright.size
+    assert close_to(upright.getpixel((width // 2, height // 10)), RED, tolerance=12)
+    assert close_to(upright.getpixel((width // 2, height - height // 10)), BLUE, tolerance=12)
+
+
 def test_large_jpeg(tmp_path: Path) -> None:
     path = save(gradient(4000, 3000), tmp_path / "big.jpg", quality=90)
     assert probe_image(path) == ImageInfo(4000, 3000, "JPEG")

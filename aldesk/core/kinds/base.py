@@ -97,9 +97,9 @@ class ItemKind(Protocol):
         the file and the reason) otherwise. Runs in worker threads."""
         ...
 
-    def sources(self, project: Project, items: Sequence[tuple[int, Path]], max_side: int | None = None) -> list[Source]:
+    def sources(self, project: Project, items: Sequence[tuple[int, Path]], short_side: int | None = None) -> list[Source]:
         """For each (item id, resolved path): a callable giving the item as an encoder reads it
-        (images: an RGB picture of at most ``max_side``; texts: the text). Called on the
+        (images: an RGB picture whose shorter side is at most ``short_side``; texts: the text). Called on the
         project's thread; the callables may run in worker threads."""
         ...
 

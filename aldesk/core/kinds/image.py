@@ -41,8 +41,8 @@ class ImageKind:
         info = imageio.probe_image(candidate.path)
         return Examined(digest, size, info.width, info.height)
 
-    def sources(self, project: Project, items: Sequence[tuple[int, Path]], max_side: int | None = None) -> list[Source]:
-        return [partial(imageio.load_image, path, max_side=max_side) for _, path in items]
+    def sources(self, project: Project, items: Sequence[tuple[int, Path]], short_side: int | None = None) -> list[Source]:
+        return [partial(imageio.load_image, path, short_side=short_side) for _, path in items]
 
 
 register(ImageKind())

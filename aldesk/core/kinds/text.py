@@ -53,7 +53,7 @@ class TextKind:
             note = f"{note}; {cut}" if note else cut
         return Examined(hashlib.sha256(data).hexdigest(), len(data), len(text), text.count("\n") + 1, text=text, note=note)
 
-    def sources(self, project: Project, items: Sequence[tuple[int, Path]], max_side: int | None = None) -> list[Source]:
+    def sources(self, project: Project, items: Sequence[tuple[int, Path]], short_side: int | None = None) -> list[Source]:
         texts = texts_of(project, [item_id for item_id, _ in items])
         return [_returning(texts[item_id]) if item_id in texts else _missing(path) for item_id, path in items]
 

@@ -100,7 +100,7 @@ def input_tensor(backbone: Backbone, path: str | Path) -> torch.Tensor:
     transform = cast(SquareTransform, backbone.transform)  # every backbone's is; build_bundle_model checks
     # SquareTransform computes (pixel - 255 mean) / (255 std): with mean 0 and std 1 that is pixel / 255.
     geometry = SquareTransform(transform.side, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
-    return geometry(load_image(path, max_side=backbone.load_side))
+    return geometry(load_image(path, short_side=backbone.load_side))
 
 
 class ImageBundle:
@@ -153,8 +153,9 @@ def bundle_spec(backbone: Backbone, rec: Reconstruction, names: list[str], check
                 f"upright RGB picture (EXIF orientation applied, transparency on white); if its "
                 f"aspect ratio exceeds {MAX_ASPECT:.4g}:1, crop equal strips from both ends of the "
                 f"long side down to {MAX_ASPECT:.4g}:1; resize to {side}x{side} with Pillow's "
-                f"BICUBIC filter (reducing_gap=3.0). aldesk first decodes to at most "
-                f"{backbone.load_side}x{backbone.load_side} (LANCZOS thumbnail); do the same to "
+                f"BICUBIC filter (reducing_gap=3.0). aldesk first shrinks the picture (never enlarging) until "
+                f"its shorter side is at most {2 * backbone.load_side} px: JPEG draft decoding, and a LANCZOS "
+                f"thumbnail to a shorter side of {backbone.load_side} px where that is not enough; do the same to "
                 "reproduce its numbers exactly"
             ),
             "normalisation_inside_program": {

@@ -112,7 +112,7 @@ def run_shard(task: ShardTask) -> ShardDone:
             f"client computes {task.identity}: its weights file or aldesk version differs. Install "
             "the same aldesk, torch and weights on every worker."
         )
-    sources = [lambda f=f: load_image(f, max_side=backbone.load_side) for f in task.files]
+    sources = [lambda f=f: load_image(f, short_side=backbone.load_side) for f in task.files]
     n = len(task.ids)
     embedded = np.zeros(n, dtype=bool)
     out = np.zeros((n, backbone.spec.dim), dtype=np.float16)

@@ -112,11 +112,19 @@ def embed_sources(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     workers: int | None = None,
+    overlap: bool | None = None,
 ) -> Iterator[EmbeddedChunk]:
-    """Yield embeddings chunk by chunk (``chunk_batches`` batches each) in source order."""
+    """Yield embeddings chunk by chunk (``chunk_batches`` batches each) in source order.
+
+    ``overlap``: decode the next batch while the network runs (None: when the machine has
+    cores the network's threads leave free). Without spare cores the decoding threads preempt
+    one of the network's threads, and its parallel kernels then wait for the slowest: on 2 cores
+    decoding a batch and then running it was measured faster (benchmarks/bench_embed.py)."""
     batch_size = batch_size or default_batch_size(backbone)
     run_batch = BatchRunner(backbone, batch_size)
     workers = workers or max(1, min(4, (os.cpu_count() or 2)))
+    if overlap is None:
+        overlap = is_cuda(backbone.device) or (os.cpu_count() or 1) > torch.get_num_threads()
     total = len(sources)
     done = 0
     if progress:
@@ -139,7 +147,9 @@ def embed_sources(
         failures: list[tuple[int, str]] = []
         batch: list[tuple[int, torch.Tensor]] = []
         while next_position < total or pending:
-            while next_position < total and len(pending) < lookahead + batch_size:
+            # Without overlap a batch is submitted only once the previous one has run.
+            target = lookahead + batch_size if overlap else (len(pending) or batch_size - len(batch))
+            while next_position < total and len(pending) < target:
                 pending.append(pool.submit(prepare, next_position))
                 next_position += 1
             position, tensor, reason = pending.popleft().result()

@@ -39,7 +39,7 @@ class Encoder(Protocol):
 
     @property
     def load_side(self) -> int | None:
-        """Images: the side pictures are decoded at; None for kinds without one."""
+        """Images: the shorter side pictures are decoded down to; None for kinds without one."""
         ...
 
     def chunks(

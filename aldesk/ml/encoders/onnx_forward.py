@@ -165,6 +165,9 @@ def _session(path: Path, provider: str, threads: int) -> OnnxForward:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: its warnings are not the person's concern
+    # Idle runtime threads otherwise spin between runs, taking the cores the decoding threads
+    # (and the window) need while a batch is being prepared.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=[provider])
     except Exception as exc:  # noqa: BLE001 - a damaged file raises onnxruntime's own error types

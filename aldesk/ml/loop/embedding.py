@@ -34,7 +34,7 @@ class EmbeddedChunk:
 
 def item_sources(project: Project, todo: Sequence[tuple[int, Path]], encoder: Encoder) -> tuple[list[int], list[Source]]:
     """The ids of ``todo`` and, for each, how its item is read for ``encoder`` (the project's kind says)."""
-    return [i for i, _ in todo], kind_of(project).sources(project, todo, max_side=encoder.load_side)
+    return [i for i, _ in todo], kind_of(project).sources(project, todo, short_side=encoder.load_side)
 
 
 def missing_items(project: Project, backbone: Encoder) -> list[tuple[int, Path]]:

@@ -138,8 +138,8 @@ def test_lite0_loads_strictly_from_the_package(demo_sample):
     # Every parameter of the file is used except the ImageNet classifier.
     assert network_keys == file_keys - {"_fc.weight", "_fc.bias"}
     assert backbone.identity.startswith("efficientnet-lite0-")
-    assert backbone.load_side == 448
-    images = [load_image(path, max_side=backbone.load_side) for path, _ in demo_sample[:6]]
+    assert backbone.load_side == 224
+    images = [load_image(path, short_side=backbone.load_side) for path, _ in demo_sample[:6]]
     features = backbone.embed(torch.stack([backbone.preprocess(image) for image in images]))
     assert features.shape == (6, 1280) and features.dtype == torch.float32
     assert features.device.type == "cpu"
@@ -259,7 +259,7 @@ def test_resnet18_state_dict_loads_with_weights_option(tmp_path, empty_hub):
     status = get_spec("resnet18").weights_status(weights)
     assert status.available and status.source == str(weights)
     backbone = load_backbone("resnet18", weights=weights)
-    assert backbone.spec.dim == 512 and backbone.load_side == 448
+    assert backbone.spec.dim == 512 and backbone.load_side == 224
     features = backbone.embed(torch.stack([backbone.preprocess(picture((64, 48), seed=s)) for s in range(3)]))
     assert features.shape == (3, 512) and torch.isfinite(features).all()
 
